@@ -1,0 +1,56 @@
+/** Every error the product reports carries a stable `code` and the HTTP status it maps to. */
+export const ErrorCodes = {
+  VALIDATION: { status: 400, code: 'validation_failed' },
+  MALFORMED_JSON: { status: 400, code: 'malformed_json' },
+  UNKNOWN_OPTION: { status: 400, code: 'unknown_option' },
+  UNAUTHORIZED: { status: 401, code: 'unauthorized' },
+  FORBIDDEN: { status: 403, code: 'forbidden' },
+  NOT_FOUND: { status: 404, code: 'not_found' },
+  CALL_NOT_FOUND: { status: 404, code: 'call_not_found' },
+  CONFERENCE_NOT_FOUND: { status: 404, code: 'conference_not_found' },
+  RECORDING_NOT_FOUND: { status: 404, code: 'recording_not_found' },
+  RECORDING_NOT_AVAILABLE: { status: 404, code: 'recording_not_available' },
+  RECORDING_EXPIRED: { status: 410, code: 'recording_expired' },
+  RECORDING_DELETED: { status: 410, code: 'recording_deleted' },
+  EXPORT_NOT_FOUND: { status: 404, code: 'export_not_found' },
+  RECORDING_ALREADY_ACTIVE: { status: 409, code: 'recording_already_active' },
+  NO_ACTIVE_RECORDING: { status: 409, code: 'no_active_recording' },
+  RECORDING_ACTIVE: { status: 409, code: 'recording_active' },
+  CALL_NOT_UP: { status: 409, code: 'call_not_up' },
+  INVALID_TRANSITION: { status: 409, code: 'invalid_transition' },
+  RANGE_NOT_SATISFIABLE: { status: 416, code: 'range_not_satisfiable' },
+  PORTS_EXHAUSTED: { status: 503, code: 'rtp_ports_exhausted' },
+  ARI_UNAVAILABLE: { status: 503, code: 'ari_unavailable' },
+  ARI_REFUSED: { status: 502, code: 'ari_refused' },
+  STORE_UNAVAILABLE: { status: 503, code: 'store_unavailable' },
+  STORAGE_UNAVAILABLE: { status: 503, code: 'storage_unavailable' },
+  SETUP_FAILED: { status: 502, code: 'recording_setup_failed' },
+  MIXER_FAILED: { status: 500, code: 'mixer_failed' },
+  SHUTTING_DOWN: { status: 503, code: 'shutting_down' },
+  INTERNAL: { status: 500, code: 'internal_error' },
+} as const;
+
+export type ErrorKind = keyof typeof ErrorCodes;
+export type ErrorCode = (typeof ErrorCodes)[ErrorKind]['code'];
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details?: Record<string, unknown>;
+
+  constructor(kind: ErrorKind, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'AppError';
+    this.code = ErrorCodes[kind].code;
+    this.status = ErrorCodes[kind].status;
+    this.details = details;
+  }
+
+  toJSON(): { code: string; message: string } & Record<string, unknown> {
+    return { code: this.code, message: this.message, ...(this.details ?? {}) };
+  }
+}
+
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}

@@ -1,0 +1,111 @@
+/** The recording object and its state machine. Pure: no I/O. */
+export const RecordingStatuses = ['starting', 'recording', 'stopping', 'available', 'failed', 'deleted'] as const;
+export type RecordingStatus = (typeof RecordingStatuses)[number];
+
+/** Forward-only order; `failed` and `deleted` are terminal and reachable from the states listed. */
+const NEXT: Record<RecordingStatus, readonly RecordingStatus[]> = {
+  starting: ['recording', 'stopping', 'failed'],
+  recording: ['stopping', 'failed'],
+  stopping: ['available', 'failed'],
+  available: ['deleted'],
+  failed: ['deleted'],
+  deleted: [],
+};
+
+export function canTransition(from: RecordingStatus, to: RecordingStatus): boolean {
+  return NEXT[from].includes(to);
+}
+
+/** Transition table exported for the Redis Lua script, so both sides agree. */
+export function transitionTable(): Record<RecordingStatus, readonly RecordingStatus[]> {
+  return NEXT;
+}
+
+export const ACTIVE_STATUSES: readonly RecordingStatus[] = ['starting', 'recording', 'stopping'];
+export function isActive(s: RecordingStatus): boolean {
+  return s === 'starting' || s === 'recording';
+}
+
+export const StopReasons = ['api', 'flow', 'hangup', 'conference_end', 'max_duration', 'silence', 'key', 'shutdown', 'error'] as const;
+export type StopReason = (typeof StopReasons)[number];
+
+export type ReferenceType = 'call' | 'conference';
+
+export interface RecordingQuality {
+  packets_received: number;
+  packets_lost: number;
+  packets_late: number;
+  max_jitter_ms: number;
+  silence_ratio: number;
+}
+
+export interface RecordingError {
+  code: string;
+  message: string;
+}
+
+export interface Recording {
+  id: string;
+  customer_id: string;
+  reference_type: ReferenceType;
+  reference_id: string;
+  status: RecordingStatus;
+  format: 'wav';
+  sample_rate: number;
+  channels: number;
+  duration_ms: number;
+  size_bytes: number;
+  stop_reason?: StopReason;
+  error?: RecordingError;
+  quality?: RecordingQuality;
+  /** true when no RTP packet at all reached the recording (the file is valid silence). */
+  no_audio?: boolean;
+  checksum_md5?: string;
+  storage_key?: string;
+  /** Options given at start (duration, end_of_silence, end_of_key, beep_start). */
+  options?: RecordingOptions;
+  tm_start?: string;
+  tm_end?: string;
+  tm_create: string;
+  tm_update: string;
+  tm_delete?: string;
+  tm_expire?: string;
+}
+
+export interface RecordingOptions {
+  format: 'wav';
+  /** Max seconds for this recording (0 = the global limit). */
+  duration?: number;
+  /** Stop after this many seconds of silence. */
+  end_of_silence?: number;
+  /** A DTMF digit that stops the recording. */
+  end_of_key?: string;
+  /** Play a beep to the call before recording starts. */
+  beep_start?: boolean;
+}
+
+export function newRecording(init: {
+  id: string;
+  customer_id: string;
+  reference_type: ReferenceType;
+  reference_id: string;
+  options?: RecordingOptions;
+  now: Date;
+}): Recording {
+  const ts = init.now.toISOString();
+  return {
+    id: init.id,
+    customer_id: init.customer_id,
+    reference_type: init.reference_type,
+    reference_id: init.reference_id,
+    status: 'starting',
+    format: 'wav',
+    sample_rate: 8000,
+    channels: 1,
+    duration_ms: 0,
+    size_bytes: 0,
+    options: init.options,
+    tm_create: ts,
+    tm_update: ts,
+  };
+}

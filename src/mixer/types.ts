@@ -1,0 +1,49 @@
+import type { RecordingQuality } from '../domain/recording.js';
+
+/** What the recorder asks of the mixer. Implemented by MixerPool (worker_threads). */
+export interface OpenRecordingOptions {
+  /** Spool path of the WAV being written. */
+  path: string;
+  /** Epoch ms (fractional allowed) where the recording's timeline starts: slot 0 begins here. */
+  startAtMs: number;
+  /** Emit a 'silence' event once the mix has been silent this long (end_of_silence). */
+  silenceTimeoutMs?: number;
+}
+
+export interface MixResult {
+  path: string;
+  /** Duration of the audio written (slots × 20 ms). */
+  durationMs: number;
+  /** Whole file size, header included. */
+  sizeBytes: number;
+  quality: RecordingQuality & {
+    packets_duplicate: number;
+    packets_invalid: number;
+    packets_spoofed: number;
+  };
+  /** No RTP packet reached any stream of this recording. */
+  noAudio: boolean;
+}
+
+export interface StreamHandle {
+  /** UDP port (on the configured RTP bind address) where this stream's RTP must be sent. */
+  port: number;
+}
+
+export interface MixerEvents {
+  silence: (recordingId: string) => void;
+  /** A worker died: every recording it owned is lost from memory (the spool file is repairable). */
+  recordingFailed: (recordingId: string, err: Error) => void;
+}
+
+export interface Mixer {
+  open(recordingId: string, opts: OpenRecordingOptions): Promise<void>;
+  /** Allocates a UDP port from the pool and starts receiving RTP for one stream of the recording. */
+  addStream(recordingId: string, streamId: string): Promise<StreamHandle>;
+  /** Stops receiving that stream (the port goes back to the pool); its slots become silence from now on. */
+  removeStream(recordingId: string, streamId: string): Promise<void>;
+  /** Writes the timeline up to endAtMs (epoch ms), patches the WAV header, closes the file. */
+  close(recordingId: string, endAtMs: number): Promise<MixResult>;
+  on<E extends keyof MixerEvents>(event: E, listener: MixerEvents[E]): this;
+  shutdown(): Promise<void>;
+}
