@@ -1,0 +1,16 @@
+import type { Recording, RecordingOptions, StopReason } from '../domain/recording.js';
+import type { ReferenceRecord } from '../store/types.js';
+
+/** What the HTTP API and the flow actions ask of the recorder. */
+export interface RecorderApi {
+  /** Starts recording a call (channel id). Returns the call with its new recording_id. */
+  startCall(callId: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord>;
+  stopCall(callId: string, customerId: string, reason: StopReason): Promise<ReferenceRecord>;
+  startConference(confId: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord>;
+  stopConference(confId: string, customerId: string, reason: StopReason): Promise<ReferenceRecord>;
+  /** Call / conference object; 404 AppError when unknown to Asterisk and to the store. */
+  getCall(callId: string, customerId: string): Promise<ReferenceRecord>;
+  getConference(confId: string, customerId: string): Promise<ReferenceRecord>;
+}
+
+export type { Recording };
