@@ -24,6 +24,7 @@ export const ErrorCodes = {
   ARI_REFUSED: { status: 502, code: 'ari_refused' },
   STORE_UNAVAILABLE: { status: 503, code: 'store_unavailable' },
   STORAGE_UNAVAILABLE: { status: 503, code: 'storage_unavailable' },
+  STORAGE_CHECKSUM_MISMATCH: { status: 502, code: 'checksum_mismatch' },
   SETUP_FAILED: { status: 502, code: 'recording_setup_failed' },
   MIXER_FAILED: { status: 500, code: 'mixer_failed' },
   SHUTTING_DOWN: { status: 503, code: 'shutting_down' },
