@@ -31,6 +31,10 @@ export type StopReason = (typeof StopReasons)[number];
 
 export type ReferenceType = 'call' | 'conference';
 
+/** Why a recording was deleted: by the API (`recording_deleted`) or by retention (`recording_expired`). */
+export const DeleteReasons = ['api', 'retention'] as const;
+export type DeleteReason = (typeof DeleteReasons)[number];
+
 export interface RecordingQuality {
   packets_received: number;
   packets_lost: number;
@@ -69,6 +73,8 @@ export interface Recording {
   tm_create: string;
   tm_update: string;
   tm_delete?: string;
+  /** Set with tm_delete when status becomes `deleted`. */
+  delete_reason?: DeleteReason;
   tm_expire?: string;
 }
 

@@ -1,4 +1,4 @@
-import type { Recording, RecordingStatus, ReferenceType, StopReason, RecordingError, RecordingQuality } from '../domain/recording.js';
+import type { Recording, RecordingStatus, ReferenceType, StopReason, RecordingError, RecordingQuality, DeleteReason } from '../domain/recording.js';
 
 /** A call or a conference as the product sees it (VoIPBIN's field names). */
 export interface ReferenceRecord {
@@ -43,6 +43,7 @@ export interface TransitionPatch {
   tm_start?: string;
   tm_end?: string;
   tm_delete?: string;
+  delete_reason?: DeleteReason;
   tm_expire?: string;
 }
 
