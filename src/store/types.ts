@@ -69,3 +69,59 @@ export interface RecordingStore {
   /** ids of available recordings whose tm_expire is before `now`. */
   listExpired(now: Date, limit: number): Promise<string[]>;
 }
+
+/** Upload problems stay visible on a `stopping` recording until it becomes available. */
+export type RecordingPatch = Partial<TransitionPatch> & { last_error?: RecordingError };
+
+export const ExportStatuses = ['queued', 'running', 'completed', 'failed'] as const;
+export type ExportStatus = (typeof ExportStatuses)[number];
+
+export interface ExportManifestSummary {
+  /** recordings put in the archive */
+  count: number;
+  total_bytes: number;
+  /** requested ids that were not exported (unknown, other customer, not available) */
+  skipped: { id: string; reason: string }[];
+}
+
+export interface ExportRecord {
+  id: string;
+  customer_id: string;
+  recording_ids: string[];
+  status: ExportStatus;
+  progress: { done: number; total: number };
+  storage_key?: string;
+  manifest?: ExportManifestSummary;
+  error?: RecordingError;
+  tm_create: string;
+  tm_update: string;
+  tm_start?: string;
+  tm_end?: string;
+}
+
+export type ExportPatch = Partial<Pick<ExportRecord, 'status' | 'progress' | 'storage_key' | 'manifest' | 'error' | 'tm_start' | 'tm_end'>>;
+
+/** Exports: status moves forward only (queued → running → completed | failed; queued → failed). */
+export interface ExportStore {
+  /** Stores a new export (status queued, progress 0/n). */
+  create(init: { id: string; customer_id: string; recording_ids: string[]; now: Date }): Promise<ExportRecord>;
+  get(id: string): Promise<ExportRecord | null>;
+  /** Merges fields; a backward status change fails with INVALID_TRANSITION, an unknown id with EXPORT_NOT_FOUND. */
+  update(id: string, patch: ExportPatch): Promise<ExportRecord>;
+}
+
+export const Permissions = ['read', 'write', 'delete', 'export'] as const;
+export type Permission = (typeof Permissions)[number];
+
+export interface TokenInfo {
+  customer_id: string;
+  permissions: Permission[];
+}
+
+/** API tokens, stored under the SHA-256 of the token (the raw token is never stored). */
+export interface TokenStore {
+  /** null when the token is unknown (or its record is malformed). */
+  lookup(token: string): Promise<TokenInfo | null>;
+  put(token: string, info: TokenInfo, ttlSeconds?: number): Promise<void>;
+  revoke(token: string): Promise<void>;
+}

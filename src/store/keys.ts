@@ -1,0 +1,89 @@
+import { RecordingStatuses, type RecordingStatus, type ReferenceType } from '../domain/recording.js';
+
+/**
+ * Every Redis key the product uses, built from one configurable prefix (tests use a unique prefix per file).
+ * BullMQ's own keys live under `bullPrefix` (BullMQ adds `:<queue>:…` itself).
+ */
+export class RedisKeys {
+  readonly prefix: string;
+
+  constructor(prefix = 'ari-recorder') {
+    if (!prefix || /[\s{}]/.test(prefix)) throw new Error(`invalid redis key prefix: ${JSON.stringify(prefix)}`);
+    this.prefix = prefix;
+  }
+
+  /** BullMQ `prefix` option (queue keys become `<prefix>:bull:<queue>:…`). */
+  get bullPrefix(): string {
+    return `${this.prefix}:bull`;
+  }
+
+  /** Recording JSON (string). */
+  recording(id: string): string {
+    return `${this.prefix}:rec:${id}`;
+  }
+
+  /** Reference hash: id, type, customer_id, recording_id, tm_create, tm_update. */
+  reference(type: ReferenceType, id: string): string {
+    return `${this.prefix}:ref:${type}:${id}`;
+  }
+
+  /** Reference history: list of recording ids, oldest first. */
+  referenceRecordingIds(type: ReferenceType, id: string): string {
+    return `${this.prefix}:ref:${type}:${id}:recording_ids`;
+  }
+
+  /** Sorted set of a customer's recording ids, score = tm_create (epoch ms). */
+  customerRecordings(customerId: string): string {
+    return `${this.prefix}:idx:customer:${customerId}`;
+  }
+
+  /** Sorted set of a customer's recording ids in one status, score = tm_create (epoch ms). */
+  customerStatus(customerId: string, status: RecordingStatus): string {
+    return `${this.prefix}:idx:customer:${customerId}:status:${status}`;
+  }
+
+  /** All of a customer's per-status sorted sets, in RecordingStatuses order (Lua scripts index them by status). */
+  customerStatusAll(customerId: string): string[] {
+    return RecordingStatuses.map((s) => this.customerStatus(customerId, s));
+  }
+
+  /** Set of recording ids in one status (all customers). */
+  status(status: RecordingStatus): string {
+    return `${this.prefix}:idx:status:${status}`;
+  }
+
+  /** All per-status sets, in RecordingStatuses order. */
+  statusAll(): string[] {
+    return RecordingStatuses.map((s) => this.status(s));
+  }
+
+  /** Sorted set of available recording ids, score = tm_expire (epoch ms). */
+  expiry(): string {
+    return `${this.prefix}:idx:expire`;
+  }
+
+  /** Export JSON (string). */
+  export(id: string): string {
+    return `${this.prefix}:export:${id}`;
+  }
+
+  /** Sorted set of a customer's export ids, score = tm_create (epoch ms). */
+  customerExports(customerId: string): string {
+    return `${this.prefix}:idx:customer:${customerId}:exports`;
+  }
+
+  /** API token record, keyed by the SHA-256 (hex) of the token: the raw token is never stored. */
+  token(sha256Hex: string): string {
+    return `${this.prefix}:tokens:${sha256Hex}`;
+  }
+
+  /** Webhook ordering: last sequence number handed out for one (endpoint, chain). */
+  webhookSeq(endpointKey: string, chainKey: string): string {
+    return `${this.prefix}:wh:seq:${endpointKey}:${chainKey}`;
+  }
+
+  /** Webhook ordering: highest sequence number settled (delivered or given up) for one (endpoint, chain). */
+  webhookDone(endpointKey: string, chainKey: string): string {
+    return `${this.prefix}:wh:done:${endpointKey}:${chainKey}`;
+  }
+}
