@@ -1,0 +1,111 @@
+/**
+ * Silence detection for end_of_silence and quality.silence_ratio.
+ *
+ * Levels are dBFS in the AES17 sense: a full-scale sine (peak 32767) is 0 dBFS,
+ * i.e. level = 20·log10(rms·√2 / 32768). A full-scale square wave reads +3 dBFS.
+ * Digital silence (all zeros) is −Infinity.
+ */
+import { FRAME_MS } from './constants.js';
+
+const FULL_SCALE = 32768;
+
+/** Root mean square of the samples, in sample units (int16 scale). Empty frame → 0. */
+export function frameRms(samples: Int16Array | Float32Array): number {
+  const n = samples.length;
+  if (n === 0) return 0;
+  let s = 0;
+  for (let i = 0; i < n; i++) {
+    const v = samples[i]!;
+    s += v * v;
+  }
+  return Math.sqrt(s / n);
+}
+
+/** Level of the frame in dBFS (full-scale sine = 0 dBFS). */
+export function frameDbfs(samples: Int16Array | Float32Array): number {
+  return rmsToDbfs(frameRms(samples));
+}
+
+export function rmsToDbfs(rms: number): number {
+  return 20 * Math.log10((rms * Math.SQRT2) / FULL_SCALE);
+}
+
+/** RMS (sample units) corresponding to a dBFS level. */
+export function dbfsToRms(dbfs: number): number {
+  return (FULL_SCALE * 10 ** (dbfs / 20)) / Math.SQRT2;
+}
+
+/** True when the frame's level is below `thresholdDbfs` (default −50 dBFS ≈ rms 73). */
+export function isSilentFrame(samples: Int16Array | Float32Array, thresholdDbfs = -50): boolean {
+  return frameRms(samples) < dbfsToRms(thresholdDbfs);
+}
+
+export interface SilenceTrackerOptions {
+  /** Default −50 dBFS. */
+  thresholdDbfs?: number;
+  /** Duration of one frame fed to push() (default 20 ms). */
+  frameMs?: number;
+}
+
+/**
+ * Counts silent frames. Feed one mixed frame per 20 ms slot with push() (or pushSilence() for a
+ * slot known to be silent, e.g. no stream had audio).
+ * - silentMs: length of the current run of consecutive silent frames (0 after a non-silent one)
+ *   → compare with the end_of_silence timeout;
+ * - silentFrames / totalFrames → silenceRatio (quality.silence_ratio).
+ */
+export class SilenceTracker {
+  readonly frameMs: number;
+  readonly thresholdDbfs: number;
+  private readonly thresholdRms: number;
+  /** Frames fed so far. */
+  totalFrames = 0;
+  /** Silent frames fed so far. */
+  silentFrames = 0;
+  /** Consecutive silent frames at the end of what was fed. */
+  runFrames = 0;
+
+  constructor(opts: SilenceTrackerOptions = {}) {
+    this.thresholdDbfs = opts.thresholdDbfs ?? -50;
+    this.frameMs = opts.frameMs ?? FRAME_MS;
+    this.thresholdRms = dbfsToRms(this.thresholdDbfs);
+  }
+
+  /** Feeds one frame; returns true if it was silent. */
+  push(samples: Int16Array | Float32Array | null): boolean {
+    const silent = samples === null || frameRms(samples) < this.thresholdRms;
+    this.count(silent);
+    return silent;
+  }
+
+  /** Feeds one frame known to be silent. */
+  pushSilence(): void {
+    this.count(true);
+  }
+
+  /** Duration of the current run of silence, in ms. */
+  get silentMs(): number {
+    return this.runFrames * this.frameMs;
+  }
+
+  /** silentFrames / totalFrames (0 when nothing was fed). */
+  get silenceRatio(): number {
+    return this.totalFrames === 0 ? 0 : this.silentFrames / this.totalFrames;
+  }
+
+  reset(): void {
+    this.totalFrames = 0;
+    this.silentFrames = 0;
+    this.runFrames = 0;
+  }
+
+  private count(silent: boolean): void {
+    this.totalFrames++;
+    if (silent) {
+      this.silentFrames++;
+      this.runFrames++;
+    } else {
+      this.runFrames = 0;
+    }
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * Streaming WAV writer for the spool directory (runs inside a mixer worker thread).
+ *
+ * Crash safety:
+ * - open() writes a canonical 44-byte header whose RIFF and data sizes say 0 (placeholder).
+ * - write() appends little-endian PCM to a fixed 1-second buffer; when the buffer is full it is
+ *   written to disk (fs.writeSync). flush() writes whatever is buffered: the caller calls it at
+ *   least once a second, so a crash loses at most ~1 s of audio.
+ * - After each flush that wrote data, the two size fields of the header are rewritten
+ *   (one 44-byte positional write) so that the file on disk is a valid WAV up to the last flush
+ *   even without repair (option `patchHeaderOnFlush`, default true).
+ * - finalize() flushes, writes the final sizes, fsyncs and closes.
+ * - A file left by a crash (header says less than the file holds, or 0) is fixed by
+ *   repairWav() (wav-repair.ts), which derives the data size from the file length.
+ *
+ * MD5: the header changes at finalize, so an incremental hash of the bytes as written is not the
+ * file's hash. finalize({ md5: true }) re-reads the finished file (streaming, bounded memory) and
+ * returns its base64 MD5 (the form GCS reports as md5Hash). By default it is left to the upload job.
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { promisify } from 'node:util';
+import { writeInt16LE } from './byte-order.js';
+import { WAV_HEADER_BYTES, WAV_MAX_DATA_BYTES, wavHeader } from './wav.js';
+
+const openAsync = promisify(fs.open);
+const fsyncAsync = promisify(fs.fsync);
+const closeAsync = promisify(fs.close);
+
+export interface WavWriterOptions {
+  sampleRate: 8000 | number;
+  channels: 1 | number;
+  /** Rewrite the header sizes after every flush that wrote data (default true). */
+  patchHeaderOnFlush?: boolean;
+  /** Internal buffer size in bytes (default: 1 s of audio; rounded down to whole sample frames). */
+  bufferBytes?: number;
+}
+
+export interface WavFinalizeResult {
+  /** Bytes of PCM in the data chunk. */
+  dataBytes: number;
+  /** Whole file size (header included). */
+  sizeBytes: number;
+  /** base64 MD5 of the whole file, only when finalize({ md5: true }). */
+  md5Base64?: string;
+  durationMs: number;
+}
+
+export class WavWriter {
+  readonly path: string;
+  readonly sampleRate: number;
+  readonly channels: number;
+  private fd: number;
+  private readonly buffer: Uint8Array;
+  private buffered = 0;
+  private written = 0; // PCM bytes already on disk
+  private readonly header: Buffer;
+  private readonly patchOnFlush: boolean;
+  private headerStale = false;
+  private closed = false;
+
+  private constructor(path: string, fd: number, opts: WavWriterOptions) {
+    this.path = path;
+    this.fd = fd;
+    this.sampleRate = opts.sampleRate;
+    this.channels = opts.channels;
+    const frameBytes = 2 * opts.channels;
+    const bytes = opts.bufferBytes ?? opts.sampleRate * frameBytes;
+    this.buffer = new Uint8Array(Math.max(frameBytes, bytes - (bytes % frameBytes)));
+    this.header = wavHeader({ sampleRate: opts.sampleRate, channels: opts.channels, bitsPerSample: 16, dataBytes: 0 });
+    this.patchOnFlush = opts.patchHeaderOnFlush ?? true;
+  }
+
+  /**
+   * Creates (or truncates) `path` and writes the placeholder header (sizes 0).
+   * The caller chooses the name (e.g. `<spool>/<recording_id>.wav`).
+   */
+  static async open(path: string, opts: WavWriterOptions): Promise<WavWriter> {
+    // validates the options (throws RangeError) before touching the disk
+    const header = wavHeader({ sampleRate: opts.sampleRate, channels: opts.channels, bitsPerSample: 16, dataBytes: 0 });
+    const fd = await openAsync(path, 'w', 0o640);
+    try {
+      fs.writeSync(fd, header, 0, header.length, 0);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
+    return new WavWriter(path, fd, opts);
+  }
+
+  /** PCM bytes accepted so far (buffered + on disk). */
+  get dataBytes(): number {
+    return this.written + this.buffered;
+  }
+
+  /** Duration of the audio accepted so far, in ms. */
+  get durationMs(): number {
+    return (this.dataBytes / (2 * this.channels * this.sampleRate)) * 1000;
+  }
+
+  /** PCM bytes currently buffered in memory (not yet on disk). */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /**
+   * Appends samples (interleaved if channels > 1). Copies into the internal buffer and writes it
+   * to disk each time it fills (≥ 1 s of audio by default). Never grows memory.
+   */
+  write(pcm: Int16Array): void {
+    if (this.closed) throw new Error(`WavWriter(${this.path}): write after finalize/close`);
+    if (this.dataBytes + pcm.length * 2 > WAV_MAX_DATA_BYTES) {
+      throw new RangeError(`WavWriter(${this.path}): WAV data would exceed 4 GiB`);
+    }
+    const cap = this.buffer.length;
+    let src = pcm;
+    while (src.length > 0) {
+      const room = (cap - this.buffered) >> 1;
+      const n = Math.min(room, src.length);
+      writeInt16LE(n === src.length ? src : src.subarray(0, n), this.buffer, this.buffered);
+      this.buffered += n * 2;
+      src = src.subarray(n);
+      if (this.buffered === cap) this.flush();
+    }
+  }
+
+  /** Writes buffered samples to the file (no fsync) and, by default, refreshes the header sizes. */
+  flush(): void {
+    if (this.closed) return;
+    if (this.buffered > 0) {
+      writeFully(this.fd, this.buffer, this.buffered, WAV_HEADER_BYTES + this.written);
+      this.written += this.buffered;
+      this.buffered = 0;
+      this.headerStale = true;
+    }
+    if (this.patchOnFlush && this.headerStale) this.writeSizes();
+  }
+
+  /**
+   * Flushes, writes the final sizes in the header, fsyncs and closes the file.
+   * With { md5: true } also reads the file back and returns its base64 MD5.
+   */
+  async finalize(opts: { md5?: boolean } = {}): Promise<WavFinalizeResult> {
+    if (this.closed) throw new Error(`WavWriter(${this.path}): already finalized`);
+    this.flush();
+    this.writeSizes();
+    const fd = this.fd;
+    this.closed = true;
+    try {
+      await fsyncAsync(fd);
+    } finally {
+      await closeAsync(fd);
+      this.fd = -1;
+    }
+    const dataBytes = this.written;
+    const result: WavFinalizeResult = {
+      dataBytes,
+      sizeBytes: WAV_HEADER_BYTES + dataBytes,
+      durationMs: this.durationMs,
+    };
+    if (opts.md5) result.md5Base64 = await md5FileBase64(this.path);
+    return result;
+  }
+
+  /**
+   * Closes the file without finalizing (e.g. on a worker error): buffered samples are written
+   * first, the header keeps the sizes of the last flush; repairWav() can fix it later.
+   */
+  async abort(): Promise<void> {
+    if (this.closed) return;
+    try {
+      this.flush();
+    } finally {
+      this.closed = true;
+      const fd = this.fd;
+      this.fd = -1;
+      await closeAsync(fd);
+    }
+  }
+
+  private writeSizes(): void {
+    const h = this.header;
+    const data = this.written;
+    h.writeUInt32LE(36 + data, 4);
+    h.writeUInt32LE(data, 40);
+    writeFully(this.fd, h, WAV_HEADER_BYTES, 0);
+    this.headerStale = false;
+  }
+}
+
+function writeFully(fd: number, buf: Uint8Array, length: number, position: number): void {
+  let off = 0;
+  while (off < length) {
+    const n = fs.writeSync(fd, buf, off, length - off, position + off);
+    if (n <= 0) throw new Error('fs.writeSync wrote 0 bytes');
+    off += n;
+  }
+}
+
+/** base64 MD5 of a whole file, streamed (bounded memory). */
+export async function md5FileBase64(path: string): Promise<string> {
+  const hash = createHash('md5');
+  for await (const chunk of fs.createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+  return hash.digest('base64');
+}
