@@ -1,0 +1,114 @@
+import type { AriBridge, AriChannel } from './types.js';
+
+/** An ARI REST call that Asterisk answered with an error status (its body is `{"message": "..."}`). */
+export class AriHttpError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly ariMessage: string,
+  ) {
+    super(`ARI ${method} ${path} → ${status} ${ariMessage}`);
+    this.name = 'AriHttpError';
+  }
+}
+
+/** Asterisk could not be reached at all (connection refused, timeout). */
+export class AriUnreachableError extends Error {
+  constructor(readonly method: string, readonly path: string, cause: unknown) {
+    super(`ARI ${method} ${path} unreachable: ${(cause as Error)?.message ?? cause}`);
+    this.name = 'AriUnreachableError';
+  }
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+export interface AriRestOptions {
+  url: string;
+  username: string;
+  password: string;
+  timeoutMs?: number;
+}
+
+/** The ~15 ARI operations the recorder uses, over global fetch. Parameters follow Asterisk 22's swagger. */
+export class AriRest {
+  readonly #base: string;
+  readonly #auth: string;
+  readonly #timeoutMs: number;
+
+  constructor(opts: AriRestOptions) {
+    this.#base = `${opts.url.replace(/\/+$/, '')}/ari`;
+    this.#auth = 'Basic ' + Buffer.from(`${opts.username}:${opts.password}`).toString('base64');
+    this.#timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  async request<T>(method: string, path: string, query: Query = {}, body?: unknown): Promise<T> {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
+    const url = `${this.#base}${path}${qs.size ? `?${qs}` : ''}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: { authorization: this.#auth, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
+    } catch (err) {
+      throw new AriUnreachableError(method, path, err);
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      let message = text;
+      try {
+        const parsed = JSON.parse(text) as { message?: unknown };
+        if (typeof parsed.message === 'string') message = parsed.message;
+      } catch {
+        /* Asterisk answers some errors in HTML */
+      }
+      throw new AriHttpError(method, path, res.status, message);
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  getInfo(): Promise<{ system?: { version?: string } }> {
+    return this.request('GET', '/asterisk/info');
+  }
+  getChannel(id: string): Promise<AriChannel> {
+    return this.request('GET', `/channels/${encodeURIComponent(id)}`);
+  }
+  listChannels(): Promise<AriChannel[]> {
+    return this.request('GET', '/channels');
+  }
+  hangup(id: string, reason = 'normal'): Promise<void> {
+    return this.request('DELETE', `/channels/${encodeURIComponent(id)}`, { reason });
+  }
+  continueInDialplan(id: string): Promise<void> {
+    return this.request('POST', `/channels/${encodeURIComponent(id)}/continue`);
+  }
+  play(id: string, media: string, playbackId?: string): Promise<{ id: string }> {
+    return this.request('POST', `/channels/${encodeURIComponent(id)}/play`, { media, playbackId });
+  }
+  snoop(channelId: string, p: { spy: 'in' | 'out' | 'both'; app: string; snoopId?: string; appArgs?: string }): Promise<AriChannel> {
+    return this.request('POST', `/channels/${encodeURIComponent(channelId)}/snoop`, p);
+  }
+  externalMedia(p: { app: string; external_host: string; format: string; channelId?: string; variables?: Record<string, string> }): Promise<AriChannel> {
+    const { variables, ...query } = p;
+    return this.request('POST', '/channels/externalMedia', query, variables ? { variables } : undefined);
+  }
+  createBridge(p: { type: string; name?: string; bridgeId?: string }): Promise<AriBridge> {
+    return this.request('POST', '/bridges', p);
+  }
+  getBridge(id: string): Promise<AriBridge> {
+    return this.request('GET', `/bridges/${encodeURIComponent(id)}`);
+  }
+  listBridges(): Promise<AriBridge[]> {
+    return this.request('GET', '/bridges');
+  }
+  addChannel(bridgeId: string, channelIds: string[]): Promise<void> {
+    return this.request('POST', `/bridges/${encodeURIComponent(bridgeId)}/addChannel`, { channel: channelIds.join(',') });
+  }
+  destroyBridge(id: string): Promise<void> {
+    return this.request('DELETE', `/bridges/${encodeURIComponent(id)}`);
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Environment → typed, validated config. A bad value throws ConfigError naming the variable;
+ * main.ts prints that one line and exits.
+ */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, message: string) {
+    super(`invalid configuration: ${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface Config {
+  ari: { url: string; username: string; password: string; app: string; reconnectMaxMs: number };
+  http: { host: string; port: number; tokensFile?: string };
+  redis: { url?: string; prefix: string };
+  rtp: { bindHost: string; advertiseHost: string; portMin: number; portMax: number; recvBufferBytes: number };
+  mixer: { workers: number; playoutDelayMs: number };
+  spoolDir: string;
+  storage: {
+    backend: 'local' | 'gcs';
+    localDir: string;
+    gcs: { bucket: string; prefix: string; apiEndpoint?: string; projectId?: string };
+  };
+  recording: { maxDurationSec: number; defaultCustomerId: string };
+  retention: { defaultDays: number; perCustomer: Record<string, number>; sweepEverySec: number };
+  webhooks: { urls: string[]; secret: string; attempts: number };
+  uploadAttempts: number;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, def: string): string {
+  const v = env[name];
+  return v === undefined || v === '' ? def : v;
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `expected an integer, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function url(env: Env, name: string, def: string | undefined, protocols: string[]): string | undefined {
+  const raw = env[name] === '' ? undefined : env[name];
+  const v = raw ?? def;
+  if (v === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(name, `not a valid URL`);
+  }
+  if (!protocols.includes(u.protocol)) throw new ConfigError(name, `protocol must be one of ${protocols.join(', ')}`);
+  return v.replace(/\/+$/, '');
+}
+
+function oneOf<T extends string>(env: Env, name: string, def: T, allowed: readonly T[]): T {
+  const v = str(env, name, def);
+  if (!(allowed as readonly string[]).includes(v)) throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${v}"`);
+  return v as T;
+}
+
+function host(env: Env, name: string, def: string): string {
+  const v = str(env, name, def);
+  if (!/^[A-Za-z0-9.:-]+$/.test(v)) throw new ConfigError(name, `not a host or IP address: "${v}"`);
+  return v;
+}
+
+/** "cust-a=7,cust-b=90" → { 'cust-a': 7, 'cust-b': 90 } */
+function perCustomerDays(env: Env, name: string): Record<string, number> {
+  const raw = env[name];
+  const out: Record<string, number> = {};
+  if (!raw) return out;
+  for (const part of raw.split(',')) {
+    const m = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(part);
+    if (!m) throw new ConfigError(name, `expected customer=days[,customer=days…], got "${part}"`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const portMin = int(env, 'RTP_PORT_MIN', 20000, 1024, 65535);
+  const portMax = int(env, 'RTP_PORT_MAX', 29999, 1024, 65535);
+  if (portMax < portMin) throw new ConfigError('RTP_PORT_MAX', `must be ≥ RTP_PORT_MIN (${portMin})`);
+  const backend = oneOf(env, 'STORAGE_BACKEND', 'local', ['local', 'gcs'] as const);
+  const bucket = str(env, 'GCS_BUCKET', '');
+  if (backend === 'gcs' && !bucket) throw new ConfigError('GCS_BUCKET', 'required when STORAGE_BACKEND=gcs');
+  const webhookUrls = str(env, 'WEBHOOK_URLS', '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const w of webhookUrls) url({ WEBHOOK_URLS: w }, 'WEBHOOK_URLS', undefined, ['http:', 'https:']);
+  const rtpBind = host(env, 'RTP_BIND_HOST', '127.0.0.1');
+  return {
+    ari: {
+      url: url(env, 'ARI_URL', 'http://127.0.0.1:8088', ['http:', 'https:'])!,
+      username: str(env, 'ARI_USER', 'asterisk'),
+      password: str(env, 'ARI_PASSWORD', 'asterisk'),
+      app: str(env, 'ARI_APP', 'recorder'),
+      reconnectMaxMs: int(env, 'ARI_RECONNECT_MAX_MS', 10_000, 100, 600_000),
+    },
+    http: {
+      host: host(env, 'HTTP_HOST', '127.0.0.1'),
+      port: int(env, 'HTTP_PORT', 8080, 0, 65535),
+      tokensFile: env.TOKENS_FILE || undefined,
+    },
+    redis: { url: url(env, 'REDIS_URL', undefined, ['redis:', 'rediss:']), prefix: str(env, 'REDIS_PREFIX', 'ari-recorder') },
+    rtp: {
+      bindHost: rtpBind,
+      advertiseHost: host(env, 'RTP_ADVERTISE_HOST', rtpBind === '0.0.0.0' ? '127.0.0.1' : rtpBind),
+      portMin,
+      portMax,
+      recvBufferBytes: int(env, 'RTP_RECV_BUFFER_BYTES', 2 * 1024 * 1024, 65536, 64 * 1024 * 1024),
+    },
+    mixer: {
+      workers: int(env, 'MIXER_WORKERS', 0, 0, 256),
+      playoutDelayMs: int(env, 'PLAYOUT_DELAY_MS', 100, 20, 2000),
+    },
+    spoolDir: str(env, 'SPOOL_DIR', './var/spool'),
+    storage: {
+      backend,
+      localDir: str(env, 'STORAGE_DIR', './var/recordings'),
+      gcs: {
+        bucket,
+        prefix: str(env, 'GCS_PREFIX', 'recordings/'),
+        apiEndpoint: url(env, 'GCS_API_ENDPOINT', undefined, ['http:', 'https:']),
+        projectId: env.GCS_PROJECT_ID || undefined,
+      },
+    },
+    recording: {
+      maxDurationSec: int(env, 'RECORDING_MAX_DURATION_SEC', 24 * 3600, 1, 7 * 24 * 3600),
+      defaultCustomerId: str(env, 'DEFAULT_CUSTOMER_ID', 'default'),
+    },
+    retention: {
+      defaultDays: int(env, 'RETENTION_DAYS', 30, 1, 36500),
+      perCustomer: perCustomerDays(env, 'RETENTION_DAYS_PER_CUSTOMER'),
+      sweepEverySec: int(env, 'RETENTION_SWEEP_SEC', 3600, 1, 86400),
+    },
+    webhooks: { urls: webhookUrls, secret: str(env, 'WEBHOOK_SECRET', ''), attempts: int(env, 'WEBHOOK_ATTEMPTS', 20, 1, 1000) },
+    uploadAttempts: int(env, 'UPLOAD_ATTEMPTS', 1000, 1, 1_000_000),
+    logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+  };
+}

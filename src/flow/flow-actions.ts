@@ -1,0 +1,53 @@
+import type { AriRest } from '../ari/ari-rest.js';
+import type { AriEventOf } from '../ari/types.js';
+import { isAppError } from '../domain/errors.js';
+import type { Logger } from '../logger.js';
+import type { RecorderApi } from '../recorder/types.js';
+import { parseFlowArgs } from './flow-args.js';
+
+export interface FlowDeps {
+  recorder: RecorderApi;
+  rest: Pick<AriRest, 'continueInDialplan'>;
+  defaultCustomerId: string;
+  logger: Logger;
+}
+
+/**
+ * `Stasis(app,recording_start[,opts])` / `Stasis(app,recording_stop)`: act on the calling channel, then give it
+ * back to the dialplan at once, whatever the outcome — a recording problem must never hold a caller in Stasis.
+ * The snoops keep working after /continue (measured on Asterisk 22), and the snoop's StasisEnd reports the hangup.
+ */
+export async function handleFlowStasisStart(ev: AriEventOf<'StasisStart'>, deps: FlowDeps): Promise<void> {
+  const channelId = ev.channel.id;
+  const log = deps.logger.child({ call_id: channelId, flow: ev.args[0] });
+  let action;
+  try {
+    action = parseFlowArgs(ev.args);
+  } catch (err) {
+    log.warn({ code: isAppError(err) ? err.code : undefined, err: (err as Error).message }, 'flow action rejected');
+    await continueChannel(deps, channelId, log);
+    return;
+  }
+  if (!action) return; // not ours to handle: a channel that entered the app for another reason
+  const customerId = action.customerId ?? ev.channel.channelvars?.CUSTOMER_ID ?? deps.defaultCustomerId;
+  try {
+    if (action.action === 'recording_start') {
+      const call = await deps.recorder.startCall(channelId, customerId, action.options);
+      log.info({ recording_id: call.recording_id }, 'flow recording_start done');
+    } else {
+      await deps.recorder.stopCall(channelId, customerId, 'flow');
+      log.info('flow recording_stop done');
+    }
+  } catch (err) {
+    log.warn({ code: isAppError(err) ? err.code : undefined, err: (err as Error).message }, 'flow action failed');
+  }
+  await continueChannel(deps, channelId, log);
+}
+
+async function continueChannel(deps: FlowDeps, channelId: string, log: Logger): Promise<void> {
+  try {
+    await deps.rest.continueInDialplan(channelId);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'continue to dialplan failed');
+  }
+}

@@ -1,0 +1,104 @@
+import { AriHttpError } from '../ari/ari-rest.js';
+import { resourceId, type ResourceTag } from './ari-ids.js';
+import type { RecorderPorts, RecorderSettings } from './ports.js';
+
+/** The ARI objects behind one RTP stream of a recording. */
+export interface CapturedStream {
+  streamId: string;
+  emId: string;
+  snoopId?: string;
+  /** Our own bridge (absent when the externalMedia channel joined the conference's bridge). */
+  bridgeId?: string;
+}
+
+type Ari = RecorderPorts['ari'];
+
+/** A waiter that never raises an unhandled rejection if we stop caring about it. */
+function waitStasis(ari: Ari, id: string, timeoutMs: number): Promise<void> {
+  const p = ari.stasis.wait(id, timeoutMs);
+  p.catch(() => undefined);
+  return p;
+}
+
+function externalMedia(ari: Ari, settings: RecorderSettings, emId: string, port: number, recordingId: string) {
+  return ari.rest.externalMedia({
+    app: ari.app,
+    external_host: `${settings.rtpAdvertiseHost}:${port}`,
+    format: 'slin16',
+    channelId: emId,
+    variables: { ARI_RECORDER_RECORDING_ID: recordingId },
+  });
+}
+
+/**
+ * Snoop on a channel in one direction and bridge the snoop with an externalMedia channel that sends
+ * its slin16 RTP to `port`. Waits for both StasisStarts before bridging (Asterisk answers 422 otherwise).
+ * On failure, deletes what it created and rethrows.
+ */
+export async function openSnoopStream(
+  ari: Ari,
+  settings: RecorderSettings,
+  o: { recordingId: string; channelId: string; spy: 'in' | 'out' | 'both'; tag: string; port: number },
+): Promise<CapturedStream> {
+  const s: CapturedStream = {
+    streamId: o.tag,
+    emId: resourceId(o.recordingId, `em-${o.tag}` as ResourceTag),
+    snoopId: resourceId(o.recordingId, `snoop-${o.tag}` as ResourceTag),
+    bridgeId: resourceId(o.recordingId, `br-${o.tag}` as ResourceTag),
+  };
+  const emReady = waitStasis(ari, s.emId, settings.stasisTimeoutMs);
+  const snoopReady = waitStasis(ari, s.snoopId!, settings.stasisTimeoutMs);
+  const created: Partial<CapturedStream> = { streamId: s.streamId };
+  try {
+    await ari.rest.snoop(o.channelId, { spy: o.spy, app: ari.app, snoopId: s.snoopId });
+    created.snoopId = s.snoopId;
+    await externalMedia(ari, settings, s.emId, o.port, o.recordingId);
+    created.emId = s.emId;
+    await ari.rest.createBridge({ type: 'mixing', bridgeId: s.bridgeId, name: s.bridgeId });
+    created.bridgeId = s.bridgeId;
+    await Promise.all([emReady, snoopReady]);
+    await ari.rest.addChannel(s.bridgeId!, [s.snoopId!, s.emId]);
+    return s;
+  } catch (err) {
+    await closeStream(ari, created as CapturedStream);
+    throw err;
+  }
+}
+
+/** Join an externalMedia channel to an existing Stasis bridge (ARI conference): it receives the full mix. */
+export async function openBridgeStream(
+  ari: Ari,
+  settings: RecorderSettings,
+  o: { recordingId: string; bridgeId: string; tag: string; port: number },
+): Promise<CapturedStream> {
+  const s: CapturedStream = { streamId: o.tag, emId: resourceId(o.recordingId, `em-${o.tag}` as ResourceTag) };
+  const emReady = waitStasis(ari, s.emId, settings.stasisTimeoutMs);
+  let created = false;
+  try {
+    await externalMedia(ari, settings, s.emId, o.port, o.recordingId);
+    created = true;
+    await emReady;
+    await ari.rest.addChannel(o.bridgeId, [s.emId]);
+    return s;
+  } catch (err) {
+    if (created) await closeStream(ari, s);
+    throw err;
+  }
+}
+
+/** Deletes the stream's snoop, externalMedia channel and own bridge. Already-gone objects (404) are fine. */
+export async function closeStream(ari: Ari, s: Partial<CapturedStream>): Promise<void> {
+  const gone = (p: Promise<void>) =>
+    p.catch((err: unknown) => {
+      if (err instanceof AriHttpError && err.status === 404) return;
+      throw err;
+    });
+  const results = await Promise.allSettled([
+    s.snoopId ? gone(ari.rest.hangup(s.snoopId)) : undefined,
+    s.emId ? gone(ari.rest.hangup(s.emId)) : undefined,
+  ]);
+  // The bridge goes last so its members leave it first (as Asterisk does on DELETE of the channels).
+  const bridge = await Promise.allSettled([s.bridgeId ? gone(ari.rest.destroyBridge(s.bridgeId)) : undefined]);
+  const failed = [...results, ...bridge].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

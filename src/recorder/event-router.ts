@@ -1,0 +1,46 @@
+import type { AriEvent } from '../ari/types.js';
+import type { Logger } from '../logger.js';
+import { isOwnResource, recordingIdOf } from './ari-ids.js';
+import type { Recorder } from './recorder.js';
+
+/**
+ * Turns ARI events into recording stops. What Asterisk 22 really sends decides the rules:
+ * - a snoop never gets ChannelDestroyed; its StasisEnd while we are not stopping means the spied call is gone
+ *   (this is also the only signal for a call that went back to the dialplan with /continue);
+ * - a call's ChannelHangupRequest/ChannelDestroyed ends its recording at once;
+ * - StasisEnd of a call does NOT mean hangup (a flow action's /continue sends it too);
+ * - a conference ends on BridgeDestroyed, or when only our own channels are left in it.
+ */
+export function routeAriEvent(recorder: Recorder, ev: AriEvent, log: Logger): void {
+  switch (ev.type) {
+    case 'StasisEnd': {
+      const rid = recordingIdOf(ev.channel.id);
+      const s = rid ? recorder.session(rid) : undefined;
+      if (s && !s.ending && ev.channel.id.includes('-snoop-')) {
+        log.info({ recording_id: rid, channel_id: ev.channel.id }, 'snoop ended: spied call is gone');
+        void s.stop(s.referenceType === 'call' ? 'hangup' : 'conference_end').catch(() => undefined);
+      }
+      return;
+    }
+    case 'ChannelHangupRequest':
+    case 'ChannelDestroyed':
+      if (!isOwnResource(ev.channel.id)) recorder.endByReference('call', ev.channel.id, 'hangup');
+      return;
+    case 'ChannelDtmfReceived': {
+      const s = recorder.sessionFor('call', ev.channel.id);
+      if (s && s.options.end_of_key && s.options.end_of_key === ev.digit) void s.stop('key').catch(() => undefined);
+      return;
+    }
+    case 'BridgeDestroyed':
+      if (!isOwnResource(ev.bridge.id)) recorder.endByReference('conference', ev.bridge.id, 'conference_end');
+      return;
+    case 'ChannelLeftBridge': {
+      if (isOwnResource(ev.bridge.id) || !recorder.sessionFor('conference', ev.bridge.id)) return;
+      const participants = ev.bridge.channels.filter((id) => !isOwnResource(id));
+      if (participants.length === 0) recorder.endByReference('conference', ev.bridge.id, 'conference_end');
+      return;
+    }
+    default:
+      return;
+  }
+}

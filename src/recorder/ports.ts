@@ -1,0 +1,28 @@
+import type { AriRest } from '../ari/ari-rest.js';
+import type { StasisWaiter } from '../ari/stasis-waiter.js';
+import type { Recording } from '../domain/recording.js';
+import type { Logger } from '../logger.js';
+import type { Mixer } from '../mixer/types.js';
+import type { RecordingStore } from '../store/types.js';
+
+/** What the recorder needs from the outside world; main.ts wires the real adapters. */
+export interface RecorderPorts {
+  ari: { rest: AriRest; stasis: StasisWaiter; app: string };
+  mixer: Mixer;
+  store: RecordingStore;
+  uploads: { enqueueUpload(job: { recording_id: string; path: string; storage_key: string }): Promise<unknown> };
+  webhooks: { publish(type: WebhookType, data: Recording): Promise<unknown> };
+  logger: Logger;
+  now?: () => number;
+}
+
+export type WebhookType = 'recording_started' | 'recording_finished' | 'recording_available' | 'recording_failed';
+
+export interface RecorderSettings {
+  /** Address Asterisk sends RTP to (our UDP ports live there). */
+  rtpAdvertiseHost: string;
+  spoolDir: string;
+  maxDurationSec: number;
+  /** How long to wait for a created channel's StasisStart before giving up. */
+  stasisTimeoutMs: number;
+}

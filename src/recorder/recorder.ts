@@ -1,0 +1,222 @@
+import { randomUUID } from 'node:crypto';
+import { AriHttpError, AriUnreachableError } from '../ari/ari-rest.js';
+import type { AriBridge, AriChannel } from '../ari/types.js';
+import { AppError } from '../domain/errors.js';
+import { newRecording, type RecordingOptions, type ReferenceType, type StopReason } from '../domain/recording.js';
+import type { ReferenceRecord } from '../store/types.js';
+import { isOwnResource } from './ari-ids.js';
+import { openBridgeStream, openSnoopStream } from './capture.js';
+import type { RecorderPorts, RecorderSettings } from './ports.js';
+import type { RecorderApi } from './types.js';
+import { RecordingSession, setupError } from './session.js';
+
+const refKey = (type: ReferenceType, id: string) => `${type}:${id}`;
+
+/**
+ * Starts and stops recordings: the ARI choreography, the mixer streams and the store's state machine.
+ * Sessions live in memory only while a recording is active; everything durable is in the store.
+ */
+export class Recorder implements RecorderApi {
+  readonly #byId = new Map<string, RecordingSession>();
+  readonly #byRef = new Map<string, RecordingSession>();
+  #draining = false;
+
+  constructor(
+    private readonly ports: RecorderPorts,
+    private readonly settings: RecorderSettings,
+  ) {
+    ports.mixer.on('silence', (id) => void this.#byId.get(id)?.stop('silence').catch(() => undefined));
+    ports.mixer.on('recordingFailed', (id, err) => void this.#byId.get(id)?.fail(new AppError('MIXER_FAILED', err.message)));
+  }
+
+  get activeCount(): number {
+    return this.#byId.size;
+  }
+
+  session(id: string): RecordingSession | undefined {
+    return this.#byId.get(id);
+  }
+
+  sessionFor(type: ReferenceType, referenceId: string): RecordingSession | undefined {
+    return this.#byRef.get(refKey(type, referenceId));
+  }
+
+  sessions(): IterableIterator<RecordingSession> {
+    return this.#byId.values();
+  }
+
+  async startCall(callId: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord> {
+    const channel = await this.#channel(callId);
+    if (channel.state !== 'Up') throw new AppError('CALL_NOT_UP', `call ${callId} is ${channel.state}, not answered`, { state: channel.state });
+    return this.#start('call', callId, customerId, options, async (s) => {
+      if (options.beep_start) await this.#beep(callId, s);
+      await s.openMixer(options.end_of_silence ? options.end_of_silence * 1000 : undefined);
+      await Promise.all(
+        (['in', 'out'] as const).map(async (dir) => {
+          const { port } = await this.ports.mixer.addStream(s.id, dir);
+          const stream = await openSnoopStream(this.ports.ari, this.settings, { recordingId: s.id, channelId: callId, spy: dir, tag: dir, port });
+          s.streams.set(dir, stream);
+        }),
+      );
+    });
+  }
+
+  async startConference(confId: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord> {
+    const bridge = await this.#bridge(confId);
+    if (bridge.bridge_class !== 'stasis') {
+      throw new AppError('CONFERENCE_NOT_FOUND', `conference ${confId} is a ${bridge.creator} bridge outside our Stasis app; only ARI bridges are recorded`);
+    }
+    return this.#start('conference', confId, customerId, options, async (s) => {
+      await s.openMixer(options.end_of_silence ? options.end_of_silence * 1000 : undefined);
+      const { port } = await this.ports.mixer.addStream(s.id, 'mix');
+      s.streams.set('mix', await openBridgeStream(this.ports.ari, this.settings, { recordingId: s.id, bridgeId: confId, tag: 'mix', port }));
+    });
+  }
+
+  stopCall(callId: string, customerId: string, reason: StopReason): Promise<ReferenceRecord> {
+    return this.#stopRef('call', callId, customerId, reason);
+  }
+
+  stopConference(confId: string, customerId: string, reason: StopReason): Promise<ReferenceRecord> {
+    return this.#stopRef('conference', confId, customerId, reason);
+  }
+
+  async getCall(callId: string, customerId: string): Promise<ReferenceRecord> {
+    return this.#getRef('call', callId, customerId, () => this.#channel(callId).then(() => undefined));
+  }
+
+  async getConference(confId: string, customerId: string): Promise<ReferenceRecord> {
+    return this.#getRef('conference', confId, customerId, () => this.#bridge(confId).then(() => undefined));
+  }
+
+  /** Ends an active recording by its reference, if any (hangup, conference end). Never throws. */
+  endByReference(type: ReferenceType, referenceId: string, reason: StopReason): void {
+    void this.#byRef.get(refKey(type, referenceId))?.stop(reason).catch(() => undefined);
+  }
+
+  /** Stops every active recording (SIGTERM) and refuses new ones. */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    await Promise.allSettled([...this.#byId.values()].map((s) => s.stop('shutdown')));
+  }
+
+  async #start(
+    type: ReferenceType,
+    referenceId: string,
+    customerId: string,
+    options: RecordingOptions,
+    setup: (s: RecordingSession) => Promise<void>,
+  ): Promise<ReferenceRecord> {
+    if (this.#draining) throw new AppError('SHUTTING_DOWN', 'the recorder is shutting down');
+    const existing = await this.ports.store.getReference(type, referenceId);
+    if (existing && existing.customer_id !== customerId) throw notFound(type, referenceId);
+    const rec = newRecording({ id: randomUUID(), customer_id: customerId, reference_type: type, reference_id: referenceId, options, now: new Date() });
+    await this.ports.store.createRecording(rec);
+    const s = new RecordingSession(rec.id, type, referenceId, customerId, options, this.ports, this.settings, (done) => this.#forget(done));
+    this.#byId.set(s.id, s);
+    this.#byRef.set(refKey(type, referenceId), s);
+    const run = setup(s);
+    s.ready = run;
+    try {
+      await run;
+      if (s.ending) throw new AppError('SETUP_FAILED', `${type} ${referenceId} ended during recording setup`);
+      const started = await this.ports.store.transition(s.id, 'recording', { tm_start: new Date(s.startAtMs).toISOString() });
+      const limit = Math.min(options.duration || Infinity, this.settings.maxDurationSec);
+      s.armMaxDuration(limit);
+      s.log.info({ limit_sec: limit }, 'recording started');
+      await this.ports.webhooks.publish('recording_started', started).catch((err: unknown) => s.log.error({ err }, 'webhook enqueue failed'));
+    } catch (err) {
+      if (!s.ending) {
+        const e = await this.#explain(type, referenceId, err);
+        await s.fail(e);
+        throw e;
+      }
+      // Ended by hangup/stop while setting up: the stop path owns the outcome.
+      await s.stop('error').catch(() => undefined);
+    }
+    const ref = await this.ports.store.getReference(type, referenceId);
+    if (!ref) throw new AppError('INTERNAL', `reference ${type} ${referenceId} vanished`);
+    return ref;
+  }
+
+  async #stopRef(type: ReferenceType, referenceId: string, customerId: string, reason: StopReason): Promise<ReferenceRecord> {
+    const ref = await this.ports.store.getReference(type, referenceId);
+    if (ref && ref.customer_id !== customerId) throw notFound(type, referenceId);
+    const s = this.#byRef.get(refKey(type, referenceId));
+    if (!s || s.ending) {
+      if (!ref) throw notFound(type, referenceId);
+      throw new AppError('NO_ACTIVE_RECORDING', `${type} ${referenceId} has no active recording`);
+    }
+    await s.stop(reason);
+    return (await this.ports.store.getReference(type, referenceId)) ?? ref!;
+  }
+
+  async #getRef(type: ReferenceType, id: string, customerId: string, existsLive: () => Promise<void>): Promise<ReferenceRecord> {
+    const ref = await this.ports.store.getReference(type, id);
+    if (ref) {
+      if (ref.customer_id !== customerId) throw notFound(type, id);
+      return ref;
+    }
+    await existsLive();
+    const now = new Date().toISOString();
+    return { id, type, customer_id: customerId, recording_id: '', recording_ids: [], tm_create: now, tm_update: now };
+  }
+
+  #forget(s: RecordingSession): void {
+    if (this.#byId.get(s.id) === s) this.#byId.delete(s.id);
+    const key = refKey(s.referenceType, s.referenceId);
+    if (this.#byRef.get(key) === s) this.#byRef.delete(key);
+  }
+
+  async #beep(callId: string, s: RecordingSession): Promise<void> {
+    try {
+      await this.ports.ari.rest.play(callId, 'sound:beep');
+      // The beep is ~250 ms; recording starts after it so the file does not open with it.
+      await new Promise((r) => setTimeout(r, 300));
+    } catch (err) {
+      s.log.warn({ err: String(err) }, 'beep_start could not be played');
+    }
+  }
+
+  async #channel(callId: string): Promise<AriChannel> {
+    if (isOwnResource(callId)) throw notFound('call', callId);
+    try {
+      return await this.ports.ari.rest.getChannel(callId);
+    } catch (err) {
+      throw ariError(err, () => notFound('call', callId));
+    }
+  }
+
+  async #bridge(confId: string): Promise<AriBridge> {
+    if (isOwnResource(confId)) throw notFound('conference', confId);
+    try {
+      return await this.ports.ari.rest.getBridge(confId);
+    } catch (err) {
+      throw ariError(err, () => notFound('conference', confId));
+    }
+  }
+
+  /** A setup failure because the call vanished says so; anything else is a setup failure with Asterisk's words. */
+  async #explain(type: ReferenceType, referenceId: string, err: unknown): Promise<AppError> {
+    if (err instanceof AriHttpError || err instanceof AriUnreachableError) {
+      const stillThere = await (type === 'call' ? this.ports.ari.rest.getChannel(referenceId) : this.ports.ari.rest.getBridge(referenceId)).then(
+        () => true,
+        () => false,
+      );
+      if (!stillThere) return new AppError('SETUP_FAILED', `${type} ${referenceId} went away during recording setup`, { ari_error: err.message });
+      return new AppError('ARI_REFUSED', `Asterisk refused the recording setup: ${err.message}`);
+    }
+    return setupError(err);
+  }
+}
+
+function notFound(type: ReferenceType, id: string): AppError {
+  return type === 'call' ? new AppError('CALL_NOT_FOUND', `call ${id} not found`) : new AppError('CONFERENCE_NOT_FOUND', `conference ${id} not found`);
+}
+
+function ariError(err: unknown, onNotFound: () => AppError): AppError {
+  if (err instanceof AriHttpError && (err.status === 404 || err.status === 400)) return onNotFound();
+  if (err instanceof AriUnreachableError) return new AppError('ARI_UNAVAILABLE', 'Asterisk is not reachable');
+  if (err instanceof AriHttpError) return new AppError('ARI_REFUSED', err.message);
+  return setupError(err);
+}

@@ -1,0 +1,153 @@
+import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { AppError, isAppError } from '../domain/errors.js';
+import type { Recording, RecordingOptions, ReferenceType, StopReason } from '../domain/recording.js';
+import type { Logger } from '../logger.js';
+import { closeStream, type CapturedStream } from './capture.js';
+import type { RecorderPorts, RecorderSettings } from './ports.js';
+
+/**
+ * One live recording: the ARI objects and mixer streams it owns, its timers, and the one way it ends.
+ * `stop()` and `fail()` are idempotent and share one promise: whatever ends the recording first wins
+ * (API, flow, hangup, key, silence, max duration, shutdown), the rest wait for the same outcome.
+ */
+export class RecordingSession {
+  readonly streams = new Map<string, CapturedStream>();
+  readonly path: string;
+  readonly log: Logger;
+  /** Set once setup has finished (successfully or not); stop waits for it. */
+  ready: Promise<void> = Promise.resolve();
+  startAtMs = 0;
+  #end?: Promise<void>;
+  #timers: NodeJS.Timeout[] = [];
+  #mixerOpen = false;
+
+  constructor(
+    readonly id: string,
+    readonly referenceType: ReferenceType,
+    readonly referenceId: string,
+    readonly customerId: string,
+    readonly options: RecordingOptions,
+    private readonly ports: RecorderPorts,
+    private readonly settings: RecorderSettings,
+    private readonly onEnded: (s: RecordingSession) => void,
+  ) {
+    this.path = join(settings.spoolDir, `${id}.wav`);
+    this.log = ports.logger.child({ recording_id: id, [`${referenceType}_id`]: referenceId });
+  }
+
+  get ending(): boolean {
+    return this.#end !== undefined;
+  }
+
+  now(): number {
+    return this.ports.now?.() ?? Date.now();
+  }
+
+  /** Opens the mixer timeline; everything after this point counts toward the file's duration. */
+  async openMixer(silenceTimeoutMs?: number): Promise<void> {
+    this.startAtMs = this.now();
+    await this.ports.mixer.open(this.id, { path: this.path, startAtMs: this.startAtMs, silenceTimeoutMs });
+    this.#mixerOpen = true;
+  }
+
+  /** Stops the recording after `seconds` (the max duration). */
+  armMaxDuration(seconds: number): void {
+    const t = setTimeout(() => void this.stop('max_duration').catch(() => undefined), seconds * 1000);
+    t.unref();
+    this.#timers.push(t);
+  }
+
+  stop(reason: StopReason, atMs = this.now()): Promise<void> {
+    this.#end ??= this.#finish(reason, atMs);
+    return this.#end;
+  }
+
+  fail(err: unknown): Promise<void> {
+    this.#end ??= this.#abort(err);
+    return this.#end;
+  }
+
+  async #teardownStreams(): Promise<void> {
+    const results = await Promise.allSettled(
+      [...this.streams.values()].map(async (s) => {
+        await this.ports.mixer.removeStream(this.id, s.streamId).catch(() => undefined);
+        await closeStream(this.ports.ari, s);
+      }),
+    );
+    this.streams.clear();
+    for (const r of results) if (r.status === 'rejected') this.log.warn({ err: String(r.reason) }, 'recording cleanup incomplete');
+  }
+
+  async #finish(reason: StopReason, atMs: number): Promise<void> {
+    this.#clearTimers();
+    const setupOk = await this.ready.then(
+      () => true,
+      () => false,
+    );
+    if (!setupOk || !this.#mixerOpen) return this.#abort(new AppError('SETUP_FAILED', `recording ended (${reason}) before its setup completed`));
+    const { store, mixer, uploads, webhooks } = this.ports;
+    try {
+      const endAt = Math.max(atMs, this.startAtMs);
+      await store.transition(this.id, 'stopping', { stop_reason: reason, tm_end: new Date(endAt).toISOString() });
+      const [, result] = await Promise.all([this.#teardownStreams(), mixer.close(this.id, endAt)]);
+      this.#mixerOpen = false;
+      const rec = await store.patch(this.id, {
+        duration_ms: result.durationMs,
+        size_bytes: result.sizeBytes,
+        no_audio: result.noAudio,
+        quality: {
+          packets_received: result.quality.packets_received,
+          packets_lost: result.quality.packets_lost,
+          packets_late: result.quality.packets_late,
+          max_jitter_ms: result.quality.max_jitter_ms,
+          silence_ratio: result.quality.silence_ratio,
+        },
+      });
+      await uploads.enqueueUpload({ recording_id: this.id, path: this.path, storage_key: storageKey(rec) });
+      this.log.info({ reason, duration_ms: result.durationMs, no_audio: result.noAudio }, 'recording stopped');
+      await webhooks.publish('recording_finished', rec).catch((err: unknown) => this.log.error({ err }, 'webhook enqueue failed'));
+    } catch (err) {
+      this.log.error({ err, reason }, 'recording stop failed');
+      throw err;
+    } finally {
+      this.onEnded(this);
+    }
+  }
+
+  async #abort(err: unknown): Promise<void> {
+    this.#clearTimers();
+    const code = isAppError(err) ? err.code : 'recording_setup_failed';
+    const message = err instanceof Error ? err.message : String(err);
+    this.log.warn({ code, err: message }, 'recording failed');
+    try {
+      await this.#teardownStreams();
+      if (this.#mixerOpen) {
+        this.#mixerOpen = false;
+        await this.ports.mixer.close(this.id, this.now()).catch(() => undefined);
+      }
+      await rm(this.path, { force: true });
+      const rec = await this.ports.store.transition(this.id, 'failed', { stop_reason: 'error', error: { code, message } });
+      await this.ports.webhooks.publish('recording_failed', rec).catch(() => undefined);
+    } catch (e) {
+      this.log.error({ err: e }, 'recording failure could not be recorded');
+    } finally {
+      this.onEnded(this);
+    }
+  }
+
+  #clearTimers(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers = [];
+  }
+}
+
+/** Where a recording's file lives in storage: per customer, per day, so listings and retention stay cheap. */
+export function storageKey(rec: Pick<Recording, 'id' | 'customer_id' | 'tm_create'>): string {
+  return `${rec.customer_id}/${rec.tm_create.slice(0, 10)}/${rec.id}.wav`;
+}
+
+export function setupError(err: unknown): AppError {
+  if (isAppError(err)) return err;
+  return new AppError('SETUP_FAILED', err instanceof Error ? err.message : String(err));
+}
