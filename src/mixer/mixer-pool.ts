@@ -1,0 +1,454 @@
+/**
+ * MixerPool: the Mixer implementation on worker_threads.
+ *
+ * - A fixed pool of workers; each recording is pinned to one worker by hashing its id, and its whole
+ *   state (UDP sockets, jitter buffers, mix pipeline, WAV writer) lives in that worker.
+ * - UDP sockets are created INSIDE the worker: RTP never crosses threads. The main thread owns the
+ *   PortPool, hands a port number to the worker, which binds it and reports success or EADDRINUSE (the
+ *   port is then parked and the next one tried).
+ * - Control only on the main thread: open / addStream / removeStream / close → request id → promise.
+ * - A dead worker is an event: its pending requests are rejected (MIXER_FAILED), `recordingFailed` is
+ *   emitted for each recording it owned, their ports go back to the pool, and the worker is replaced.
+ *
+ * See docs/media.md for the reasoning and the numbers.
+ */
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { AppError } from '../domain/errors.js';
+import { PortPool } from '../media/port-pool.js';
+import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
+import type { Mixer, MixerEvents, MixResult, OpenRecordingOptions, StreamHandle } from './types.js';
+
+export interface MixerPoolOptions {
+  /** RTP port range (inclusive). */
+  portMin: number;
+  portMax: number;
+  /** 'even' (default, RTP convention: RTCP would be port+1) or 'all'. */
+  portParity?: 'even' | 'all';
+  /** Number of workers. Default os.availableParallelism(). */
+  workers?: number;
+  /** Address the RTP sockets bind to (Asterisk sends to external_host = this host). Default '0.0.0.0'. */
+  bindAddress?: string;
+  /** SO_RCVBUF per socket (bytes), to ride out GC pauses. Default 2 MiB (capped by net.core.rmem_max). */
+  recvBufferSize?: number;
+  /** Playout delay after a slot's end, giving reordered/late packets time to arrive. Default 100 ms. */
+  playoutDelayMs?: number;
+  /** Jitter ring per stream, in 20 ms slots. Default 16. */
+  jitterSlots?: number;
+  /** RTP payload type accepted. Default 118 (slin16 from Asterisk externalMedia). */
+  payloadType?: number;
+  /** How often each worker reports its stats (ms; 0 = never push, use collectStats()). Default 1000. */
+  statsIntervalMs?: number;
+  /** Reject a control request the worker did not answer in time. Default 10 s. */
+  requestTimeoutMs?: number;
+  /** How many ports to try when binds fail with EADDRINUSE. Default 16. */
+  bindAttempts?: number;
+  /** Port parked after EADDRINUSE for this long. Default 60 s. */
+  busyPortRetryMs?: number;
+  logger?: Logger;
+  /** Enables test-only requests (crashWorker). */
+  testHooks?: boolean;
+  /** Override the worker entry (default: worker.js next to this file, or the tsx bootstrap under tsx/vitest). */
+  workerUrl?: URL;
+}
+
+export interface MixerPoolStats {
+  workers: (WorkerStats | null)[];
+  recordings: number;
+  ports: { capacity: number; inUse: number; free: number; busy: number };
+  workerRestarts: number;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+  rid?: string;
+}
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  pending: Map<number, Pending>;
+  recordings: Set<string>;
+  stats: WorkerStats | null;
+  ready: boolean;
+  /** Consecutive deaths before 'ready' (crash loop guard). */
+  earlyDeaths: number;
+  dead: boolean;
+  lastError?: Error;
+}
+
+interface RecEntry {
+  slot: Slot;
+  ports: Map<string, number>;
+  closing: boolean;
+}
+
+function defaultWorkerUrl(): URL {
+  // Compiled (dist/…/mixer-pool.js): the compiled worker.js sits next to us. Under tsx/vitest we are a .ts
+  // module and there is no worker.js: a tiny .mjs registers tsx in the worker and imports worker.ts.
+  const self = import.meta.url;
+  return self.endsWith('.ts') ? new URL('./worker-bootstrap.mjs', self) : new URL('./worker.js', self);
+}
+
+/** FNV-1a 32-bit. */
+export function hashId(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) {
+    h ^= id.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+const MAX_EARLY_DEATHS = 5;
+
+export class MixerPool extends EventEmitter implements Mixer {
+  readonly ports: PortPool;
+  private readonly slots: Slot[] = [];
+  private readonly recs = new Map<string, RecEntry>();
+  private readonly cfg: Omit<WorkerConfig, 'index'>;
+  private readonly requestTimeoutMs: number;
+  private readonly bindAttempts: number;
+  private readonly workerUrl: URL;
+  private readonly log?: Logger;
+  private nextId = 1;
+  private shuttingDown = false;
+  private restarts = 0;
+
+  constructor(opts: MixerPoolOptions) {
+    super();
+    this.ports = new PortPool({ min: opts.portMin, max: opts.portMax, parity: opts.portParity, busyRetryMs: opts.busyPortRetryMs });
+    this.cfg = {
+      bindAddress: opts.bindAddress ?? '0.0.0.0',
+      recvBufferSize: opts.recvBufferSize ?? 2 * 1024 * 1024,
+      playoutDelayMs: opts.playoutDelayMs ?? 100,
+      jitterSlots: opts.jitterSlots ?? 16,
+      statsIntervalMs: opts.statsIntervalMs ?? 1000,
+      payloadType: opts.payloadType ?? 118,
+      testHooks: opts.testHooks ?? false,
+    };
+    if (this.cfg.jitterSlots * 20 <= this.cfg.playoutDelayMs + 20) {
+      throw new AppError('VALIDATION', `jitterSlots ${this.cfg.jitterSlots} is too small for playoutDelayMs ${this.cfg.playoutDelayMs}`);
+    }
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+    this.bindAttempts = opts.bindAttempts ?? 16;
+    this.workerUrl = opts.workerUrl ?? defaultWorkerUrl();
+    this.log = opts.logger?.child({ component: 'mixer' });
+    const n = Math.max(1, opts.workers ?? os.availableParallelism());
+    for (let i = 0; i < n; i++) {
+      const slot: Slot = {
+        index: i,
+        worker: undefined as unknown as Worker,
+        pending: new Map(),
+        recordings: new Set(),
+        stats: null,
+        ready: false,
+        earlyDeaths: 0,
+        dead: false,
+      };
+      this.slots.push(slot);
+      this.spawn(slot);
+    }
+  }
+
+  override on<E extends keyof MixerEvents>(event: E, listener: MixerEvents[E]): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+
+  /** Resolves once every worker has started (optional: requests sent earlier are queued). */
+  async ready(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.slots.every((s) => s.ready || s.dead)) {
+      if (Date.now() > deadline) throw new AppError('MIXER_FAILED', 'mixer workers did not start in time');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    if (this.slots.every((s) => s.dead)) throw new AppError('MIXER_FAILED', 'no mixer worker could start');
+  }
+
+  get workerCount(): number {
+    return this.slots.length;
+  }
+
+  /** Index of the worker a recording is (or would be) pinned to. */
+  workerOf(recordingId: string): number {
+    return this.recs.get(recordingId)?.slot.index ?? this.pick(recordingId).index;
+  }
+
+  async open(recordingId: string, opts: OpenRecordingOptions): Promise<void> {
+    this.assertRunning();
+    if (this.recs.has(recordingId)) throw new AppError('MIXER_FAILED', `recording ${recordingId} is already open in the mixer`);
+    const slot = this.pick(recordingId);
+    const entry: RecEntry = { slot, ports: new Map(), closing: false };
+    this.recs.set(recordingId, entry);
+    slot.recordings.add(recordingId);
+    try {
+      await this.request(slot, {
+        t: 'open',
+        id: 0,
+        rid: recordingId,
+        path: opts.path,
+        startAtMs: opts.startAtMs,
+        silenceTimeoutMs: opts.silenceTimeoutMs,
+      }, recordingId);
+    } catch (err) {
+      this.forget(recordingId);
+      throw err;
+    }
+  }
+
+  async addStream(recordingId: string, streamId: string): Promise<StreamHandle> {
+    this.assertRunning();
+    const entry = this.entry(recordingId);
+    if (entry.ports.has(streamId)) throw new AppError('MIXER_FAILED', `stream ${streamId} already exists in recording ${recordingId}`);
+    for (let attempt = 0; attempt < this.bindAttempts; attempt++) {
+      const port = this.ports.allocate(); // throws PORTS_EXHAUSTED
+      try {
+        await this.request(entry.slot, { t: 'addStream', id: 0, rid: recordingId, sid: streamId, port }, recordingId);
+      } catch (err) {
+        const errno = (err as AppError).details?.errno;
+        if (errno === 'EADDRINUSE' || errno === 'EACCES') {
+          this.ports.markBusy(port);
+          this.log?.warn({ port, errno, recording_id: recordingId }, 'RTP port not bindable, trying the next one');
+          continue;
+        }
+        this.ports.release(port);
+        throw err;
+      }
+      if (this.recs.get(recordingId) !== entry) {
+        // The worker died (or the recording was closed) while we were binding.
+        this.ports.release(port);
+        throw new AppError('MIXER_FAILED', `recording ${recordingId} is no longer open in the mixer`);
+      }
+      entry.ports.set(streamId, port);
+      return { port };
+    }
+    throw new AppError('PORTS_EXHAUSTED', `no bindable RTP port after ${this.bindAttempts} attempts (ports in use by another process?)`);
+  }
+
+  async removeStream(recordingId: string, streamId: string): Promise<void> {
+    this.assertRunning();
+    const entry = this.entry(recordingId);
+    const port = entry.ports.get(streamId);
+    if (port === undefined) throw new AppError('MIXER_FAILED', `stream ${streamId} is not open in recording ${recordingId}`);
+    try {
+      await this.request(entry.slot, { t: 'removeStream', id: 0, rid: recordingId, sid: streamId }, recordingId);
+    } finally {
+      if (entry.ports.delete(streamId)) this.ports.release(port);
+    }
+  }
+
+  async close(recordingId: string, endAtMs: number): Promise<MixResult> {
+    this.assertRunning();
+    const entry = this.entry(recordingId);
+    if (entry.closing) throw new AppError('MIXER_FAILED', `recording ${recordingId} is already closing`);
+    entry.closing = true;
+    try {
+      return (await this.request(
+        entry.slot,
+        { t: 'close', id: 0, rid: recordingId, endAtMs },
+        recordingId,
+        this.requestTimeoutMs + this.cfg.playoutDelayMs,
+      )) as MixResult;
+    } finally {
+      this.forget(recordingId);
+    }
+  }
+
+  /**
+   * Drops a recording without finalizing (its sockets close, the spool file keeps what was flushed and is
+   * repairable). For error paths of the recorder; not part of the Mixer contract.
+   */
+  async abort(recordingId: string): Promise<void> {
+    const entry = this.recs.get(recordingId);
+    if (!entry) return;
+    try {
+      await this.request(entry.slot, { t: 'abort', id: 0, rid: recordingId }, recordingId);
+    } finally {
+      this.forget(recordingId);
+    }
+  }
+
+  /** Latest stats pushed by each worker (null until its first report) plus the port pool. */
+  stats(): MixerPoolStats {
+    return {
+      workers: this.slots.map((s) => s.stats),
+      recordings: this.recs.size,
+      ports: { capacity: this.ports.capacity, inUse: this.ports.inUseCount, free: this.ports.freeCount, busy: this.ports.busyCount },
+      workerRestarts: this.restarts,
+    };
+  }
+
+  /** Asks every worker for a fresh snapshot (does not reset their windows). */
+  async collectStats(): Promise<MixerPoolStats> {
+    await Promise.all(
+      this.slots.map(async (s) => {
+        if (s.dead) return;
+        s.stats = (await this.request(s, { t: 'stats', id: 0 })) as WorkerStats;
+      }),
+    );
+    return this.stats();
+  }
+
+  /** Test hook: makes the worker owning `recordingId` (or worker `index`) throw an uncaught exception. */
+  crashWorker(target: { recordingId: string } | { index: number }): void {
+    if (!this.cfg.testHooks) throw new Error('test hooks are disabled');
+    const slot = 'index' in target ? this.slots[target.index] : this.entry(target.recordingId).slot;
+    slot.worker.postMessage({ t: 'crash', id: 0 } satisfies ToWorker);
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    const err = new AppError('SHUTTING_DOWN', 'mixer is shutting down');
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        this.rejectAll(slot, err);
+        slot.dead = true;
+        await slot.worker.terminate().catch(() => undefined);
+      }),
+    );
+    for (const [rid, entry] of this.recs) {
+      for (const port of entry.ports.values()) this.ports.release(port);
+      this.recs.delete(rid);
+    }
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------
+
+  private assertRunning(): void {
+    if (this.shuttingDown) throw new AppError('SHUTTING_DOWN', 'mixer is shutting down');
+  }
+
+  private entry(recordingId: string): RecEntry {
+    const e = this.recs.get(recordingId);
+    if (!e) throw new AppError('MIXER_FAILED', `recording ${recordingId} is not open in the mixer`);
+    return e;
+  }
+
+  private pick(recordingId: string): Slot {
+    const n = this.slots.length;
+    const start = hashId(recordingId) % n;
+    for (let i = 0; i < n; i++) {
+      const s = this.slots[(start + i) % n];
+      if (!s.dead) return s;
+    }
+    throw new AppError('MIXER_FAILED', 'no mixer worker is running');
+  }
+
+  private forget(recordingId: string): void {
+    const e = this.recs.get(recordingId);
+    if (!e) return;
+    this.recs.delete(recordingId);
+    e.slot.recordings.delete(recordingId);
+    for (const port of e.ports.values()) this.ports.release(port);
+    e.ports.clear();
+  }
+
+  private request(slot: Slot, msg: ToWorker, rid?: string, timeoutMs = this.requestTimeoutMs): Promise<unknown> {
+    if (slot.dead) return Promise.reject(new AppError('MIXER_FAILED', `mixer worker ${slot.index} is not running`));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        slot.pending.delete(id);
+        reject(new AppError('MIXER_FAILED', `mixer worker ${slot.index} did not answer '${msg.t}' within ${timeoutMs} ms`));
+      }, timeoutMs);
+      slot.pending.set(id, { resolve, reject, timer, rid });
+      slot.worker.postMessage({ ...msg, id });
+    });
+  }
+
+  private rejectAll(slot: Slot, err: Error): void {
+    for (const p of slot.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    slot.pending.clear();
+  }
+
+  private spawn(slot: Slot): void {
+    const workerData: WorkerConfig = { ...this.cfg, index: slot.index };
+    const worker = new Worker(this.workerUrl, { workerData, name: `mixer-${slot.index}` });
+    slot.worker = worker;
+    slot.ready = false;
+    slot.lastError = undefined;
+    worker.on('message', (m: FromWorker) => this.onMessage(slot, m));
+    worker.on('error', (err) => {
+      slot.lastError = err;
+      this.log?.error({ err, worker: slot.index }, 'mixer worker crashed');
+    });
+    worker.on('exit', (code) => {
+      if (slot.worker !== worker) return;
+      this.onWorkerExit(slot, code);
+    });
+  }
+
+  private onMessage(slot: Slot, m: FromWorker): void {
+    switch (m.t) {
+      case 'ready':
+        slot.ready = true;
+        slot.earlyDeaths = 0;
+        return;
+      case 'ok': {
+        const p = slot.pending.get(m.id);
+        if (!p) return;
+        slot.pending.delete(m.id);
+        clearTimeout(p.timer);
+        p.resolve(m.result);
+        return;
+      }
+      case 'err': {
+        const p = slot.pending.get(m.id);
+        if (!p) return;
+        slot.pending.delete(m.id);
+        clearTimeout(p.timer);
+        p.reject(toAppError(m.error));
+        return;
+      }
+      case 'silence':
+        this.emit('silence', m.rid);
+        return;
+      case 'failed': {
+        if (!this.recs.has(m.rid)) return;
+        this.forget(m.rid);
+        const err = toAppError(m.error);
+        this.log?.error({ recording_id: m.rid, err }, 'recording failed in the mixer');
+        this.emit('recordingFailed', m.rid, err);
+        return;
+      }
+      case 'stats':
+        slot.stats = m.stats;
+        return;
+    }
+  }
+
+  private onWorkerExit(slot: Slot, code: number): void {
+    const wasReady = slot.ready;
+    slot.ready = false;
+    if (this.shuttingDown) return;
+    const cause = slot.lastError ? `: ${slot.lastError.message}` : '';
+    const err = new AppError('MIXER_FAILED', `mixer worker ${slot.index} exited with code ${code}${cause}`);
+    this.rejectAll(slot, err);
+    const lost = [...slot.recordings];
+    for (const rid of lost) this.forget(rid);
+    slot.recordings.clear();
+    if (!wasReady) slot.earlyDeaths++;
+    if (slot.earlyDeaths >= MAX_EARLY_DEATHS) {
+      slot.dead = true;
+      this.log?.error({ worker: slot.index }, 'mixer worker keeps dying at start; not restarting it');
+    } else {
+      this.restarts++;
+      this.spawn(slot);
+    }
+    for (const rid of lost) this.emit('recordingFailed', rid, err);
+  }
+}
+
+function toAppError(e: WireError): AppError {
+  return new AppError('MIXER_FAILED', e.message, e.errno ? { errno: e.errno } : undefined);
+}

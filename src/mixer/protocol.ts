@@ -1,0 +1,66 @@
+/** Control messages between MixerPool (main thread) and its workers. RTP never crosses this boundary. */
+import type { MixResult } from './types.js';
+
+export interface WorkerConfig {
+  index: number;
+  bindAddress: string;
+  recvBufferSize: number;
+  playoutDelayMs: number;
+  jitterSlots: number;
+  statsIntervalMs: number;
+  payloadType: number;
+  /** Enables the 'crash' request (tests only). */
+  testHooks: boolean;
+}
+
+export type ToWorker =
+  | { t: 'open'; id: number; rid: string; path: string; startAtMs: number; silenceTimeoutMs?: number }
+  | { t: 'addStream'; id: number; rid: string; sid: string; port: number }
+  | { t: 'removeStream'; id: number; rid: string; sid: string }
+  | { t: 'close'; id: number; rid: string; endAtMs: number }
+  | { t: 'abort'; id: number; rid: string }
+  | { t: 'stats'; id: number }
+  | { t: 'crash'; id: number };
+
+export interface WireError {
+  message: string;
+  /** Node errno code (EADDRINUSE…) when the failure came from the OS. */
+  errno?: string;
+}
+
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'ok'; id: number; result?: MixResult | WorkerStats }
+  | { t: 'err'; id: number; error: WireError }
+  | { t: 'silence'; rid: string }
+  | { t: 'failed'; rid: string; error: WireError }
+  | { t: 'stats'; stats: WorkerStats };
+
+export interface WorkerStats {
+  index: number;
+  recordings: number;
+  streams: number;
+  /** Timer ticks in the last window. */
+  ticks: number;
+  /** How late ticks ran vs their schedule, over the last window (ms). */
+  lagP50Ms: number;
+  lagP99Ms: number;
+  lagMaxMs: number;
+  /** Time spent inside a tick (playout + mix + write), over the last window (ms). */
+  tickWorkP50Ms: number;
+  tickWorkP99Ms: number;
+  /** Slots written in the last window, all recordings. */
+  slots: number;
+  /** Cumulative counters over the recordings currently open. */
+  packetsReceived: number;
+  packetsInvalid: number;
+  packetsSpoofed: number;
+  packetsLate: number;
+  /** Datagrams received in the last window (all sockets). */
+  datagrams: number;
+  /** V8 heap of this worker's isolate. */
+  heapUsedBytes: number;
+  /** Window length (ms) these numbers cover; at: epoch ms of the report. */
+  windowMs: number;
+  at: number;
+}

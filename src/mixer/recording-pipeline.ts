@@ -1,0 +1,283 @@
+/**
+ * One recording's whole media state, as it lives inside its mixer worker: streams (source latch +
+ * jitter buffer), the slot playout, the mix pipeline, the silence tracker and the WAV writer.
+ *
+ * It owns no socket and no timer: the worker feeds it datagrams (`onPacket`) and calls `tick(nowMs)`;
+ * tests drive it directly with a virtual clock (hours of audio in seconds, bounded memory checks).
+ */
+import { FRAME_MS, IN_FRAME_SAMPLES, OUT_FRAME_SAMPLES, RTP_PAYLOAD_BYTES } from '../audio/constants.js';
+import { MixPipeline } from '../audio/pipeline.js';
+import { SilenceTracker } from '../audio/silence.js';
+import { JitterBuffer, type JitterStats } from '../media/jitter-buffer.js';
+import { newRtpHeader, parseRtp, RtpParse, type RtpHeader } from '../media/rtp-packet.js';
+import { SourceLatch } from '../media/source-latch.js';
+import type { MixResult } from './types.js';
+
+/** What the pipeline needs from a WAV writer (WavWriter satisfies it; tests may fake it). */
+export interface PcmSink {
+  write(pcm: Int16Array): void;
+  flush(): void;
+  finalize(): Promise<{ dataBytes: number; sizeBytes: number }>;
+  abort?(): Promise<void>;
+}
+
+export interface PipelineOptions {
+  startAtMs: number;
+  /** Emit `onSilence` once the mix has been silent this long (0/undefined: never). */
+  silenceTimeoutMs?: number;
+  /** A slot is played out when now ≥ slotEnd + playoutDelayMs. Default 100. */
+  playoutDelayMs?: number;
+  /** Ring size per stream, in slots. Default 16 (must exceed playoutDelay/20 + reorder depth). */
+  jitterSlots?: number;
+  /** RTP payload type accepted (118 = slin16 as Asterisk sends it). */
+  payloadType?: number;
+  /** Flush the WAV writer every this many slots (default 50 = 1 s). */
+  flushEverySlots?: number;
+  /** Phase of the flush (0…flushEverySlots−1), to spread the flushes of many recordings over the second. */
+  flushPhase?: number;
+  /** Silence threshold for end_of_silence and silence_ratio (default −50 dBFS). */
+  silenceThresholdDbfs?: number;
+}
+
+export class StreamState {
+  readonly id: string;
+  readonly latch = new SourceLatch();
+  readonly jb: JitterBuffer;
+  /** Datagrams that are not valid RTP, or not slin16 PT/size. */
+  invalid = 0;
+  /** Set by removeStream: no more packets; drained then dropped from the mix. */
+  removed = false;
+
+  constructor(id: string, jb: JitterBuffer) {
+    this.id = id;
+    this.jb = jb;
+  }
+}
+
+export interface PipelineCounters {
+  packets_received: number;
+  packets_lost: number;
+  packets_late: number;
+  packets_duplicate: number;
+  packets_invalid: number;
+  packets_spoofed: number;
+  max_jitter_ms: number;
+}
+
+export class RecordingPipeline {
+  readonly id: string;
+  readonly startAtMs: number;
+  readonly playoutDelayMs: number;
+  private readonly silenceTimeoutMs: number;
+  private readonly jitterSlots: number;
+  private readonly payloadType: number;
+  private readonly flushEvery: number;
+  private readonly flushPhase: number;
+
+  private readonly sink: PcmSink;
+  private readonly mix = new MixPipeline();
+  private readonly silence: SilenceTracker;
+  private readonly out = new Int16Array(OUT_FRAME_SAMPLES);
+  private readonly hdr: RtpHeader = newRtpHeader();
+
+  /** Streams still mixed (removed ones stay until their buffered audio is played). */
+  private active: StreamState[] = [];
+  /** Every stream ever added (for the final quality numbers). */
+  private readonly all = new Map<string, StreamState>();
+  private frames: (Int16Array | null)[] = [];
+
+  /** Next slot to play out; also the number of slots written. */
+  nextSlot = 0;
+  /** Slots at and beyond this are never written (set by finish/setEnd). */
+  private endSlot = Infinity;
+  private silenceReported = false;
+  private finished = false;
+
+  /** Called (once per silent run) when the mix has been silent for silenceTimeoutMs. */
+  onSilence: (() => void) | null = null;
+
+  constructor(id: string, opts: PipelineOptions, sink: PcmSink) {
+    this.id = id;
+    this.startAtMs = opts.startAtMs;
+    this.playoutDelayMs = opts.playoutDelayMs ?? 100;
+    this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 0;
+    this.jitterSlots = opts.jitterSlots ?? 16;
+    this.payloadType = opts.payloadType ?? 118;
+    this.flushEvery = opts.flushEverySlots ?? 50;
+    this.flushPhase = (opts.flushPhase ?? 0) % this.flushEvery;
+    this.silence = new SilenceTracker({ thresholdDbfs: opts.silenceThresholdDbfs });
+    this.sink = sink;
+    if (this.jitterSlots * FRAME_MS <= this.playoutDelayMs + FRAME_MS) {
+      throw new RangeError(`jitterSlots (${this.jitterSlots}) too small for playoutDelayMs ${this.playoutDelayMs}`);
+    }
+  }
+
+  get streamCount(): number {
+    return this.active.length;
+  }
+
+  get durationMs(): number {
+    return this.nextSlot * FRAME_MS;
+  }
+
+  addStream(streamId: string): StreamState {
+    if (this.all.has(streamId)) throw new Error(`stream ${streamId} already exists in recording ${this.id}`);
+    const st = new StreamState(
+      streamId,
+      new JitterBuffer({ startAtMs: this.startAtMs, frameMs: FRAME_MS, samplesPerFrame: IN_FRAME_SAMPLES, capacity: this.jitterSlots }),
+    );
+    st.jb.nextSlot = this.nextSlot;
+    this.all.set(streamId, st);
+    this.active.push(st);
+    return st;
+  }
+
+  /** Stops accepting packets for the stream; what it already buffered is still played. */
+  removeStream(streamId: string): boolean {
+    const st = this.all.get(streamId);
+    if (!st || st.removed) return false;
+    st.removed = true;
+    return true;
+  }
+
+  getStream(streamId: string): StreamState | undefined {
+    return this.all.get(streamId);
+  }
+
+  /** One UDP datagram for `st`. Allocation-free on the hot path. */
+  onPacket(st: StreamState, buf: Uint8Array, address: string, port: number, arrivalMs: number): void {
+    if (st.removed) return;
+    const h = this.hdr;
+    if (parseRtp(buf, h, buf.length) !== RtpParse.OK || h.payloadType !== this.payloadType || h.payloadLength !== RTP_PAYLOAD_BYTES) {
+      st.invalid++;
+      return;
+    }
+    if (!st.latch.accept(address, port)) return;
+    st.jb.push(h.seq, h.timestamp, h.ssrc, buf, h.payloadOffset, arrivalMs);
+  }
+
+  /** Plays out every slot that is due at `nowMs` (epoch ms). Returns the number of slots written. */
+  tick(nowMs: number): number {
+    if (this.finished) return 0;
+    // Slot k is due when startAt + (k+1)·20 + delay ≤ now.
+    const lastDue = Math.floor((nowMs - this.startAtMs - this.playoutDelayMs) / FRAME_MS) - 1;
+    const limit = Math.min(lastDue + 1, this.endSlot);
+    let n = 0;
+    while (this.nextSlot < limit) {
+      this.playSlot();
+      n++;
+    }
+    return n;
+  }
+
+  /** Caps the timeline at endAtMs (no slot at or past it will be written). */
+  setEnd(endAtMs: number): void {
+    this.endSlot = Math.max(this.nextSlot, Math.round((endAtMs - this.startAtMs) / FRAME_MS));
+  }
+
+  /**
+   * Writes every slot up to endAtMs (missing audio = silence), finalizes the WAV and returns the result.
+   * Duration = endAtMs − startAtMs rounded to the frame (unless more was already played before the call).
+   */
+  async finish(endAtMs: number, path: string): Promise<MixResult> {
+    this.setEnd(endAtMs);
+    while (this.nextSlot < this.endSlot) this.playSlot();
+    this.finished = true;
+    const fin = await this.sink.finalize();
+    const c = this.counters();
+    return {
+      path,
+      durationMs: this.nextSlot * FRAME_MS,
+      sizeBytes: fin.sizeBytes,
+      quality: {
+        packets_received: c.packets_received,
+        packets_lost: c.packets_lost,
+        packets_late: c.packets_late,
+        max_jitter_ms: round3(c.max_jitter_ms),
+        silence_ratio: round3(this.silence.silenceRatio),
+        packets_duplicate: c.packets_duplicate,
+        packets_invalid: c.packets_invalid,
+        packets_spoofed: c.packets_spoofed,
+      },
+      noAudio: !this.anyAudio(),
+    };
+  }
+
+  /** Closes the file without finalizing (worker error paths). */
+  async abort(): Promise<void> {
+    this.finished = true;
+    await this.sink.abort?.();
+  }
+
+  counters(): PipelineCounters {
+    const c: PipelineCounters = {
+      packets_received: 0,
+      packets_lost: 0,
+      packets_late: 0,
+      packets_duplicate: 0,
+      packets_invalid: 0,
+      packets_spoofed: 0,
+      max_jitter_ms: 0,
+    };
+    for (const st of this.all.values()) {
+      const s: JitterStats = st.jb.stats();
+      c.packets_received += s.received;
+      c.packets_lost += s.lost;
+      // Everything valid that could not be played for timing reasons.
+      c.packets_late += s.late + s.early + s.overlap;
+      c.packets_duplicate += s.duplicate;
+      c.packets_invalid += st.invalid;
+      c.packets_spoofed += st.latch.spoofed;
+      if (s.maxJitterMs > c.max_jitter_ms) c.max_jitter_ms = s.maxJitterMs;
+    }
+    return c;
+  }
+
+  streamStats(): Record<string, JitterStats & { invalid: number; spoofed: number }> {
+    const r: Record<string, JitterStats & { invalid: number; spoofed: number }> = {};
+    for (const [id, st] of this.all) r[id] = { ...st.jb.stats(), invalid: st.invalid, spoofed: st.latch.spoofed };
+    return r;
+  }
+
+  private anyAudio(): boolean {
+    for (const st of this.all.values()) if (st.jb.hasAudio) return true;
+    return false;
+  }
+
+  private playSlot(): void {
+    const slot = this.nextSlot;
+    const streams = this.active;
+    const frames = this.frames;
+    if (frames.length !== streams.length) frames.length = streams.length;
+    let drained = false;
+    for (let i = 0; i < streams.length; i++) {
+      const st = streams[i];
+      frames[i] = st.jb.take(slot);
+      if (st.removed && st.jb.highestSlot <= slot) drained = true;
+    }
+    this.mix.processSlot(frames, this.out);
+    this.sink.write(this.out);
+    this.nextSlot = slot + 1;
+    if ((slot + 1) % this.flushEvery === this.flushPhase) this.sink.flush();
+
+    this.silence.push(this.out);
+    if (this.silenceTimeoutMs > 0) {
+      if (this.silence.silentMs >= this.silenceTimeoutMs) {
+        if (!this.silenceReported) {
+          this.silenceReported = true;
+          this.onSilence?.();
+        }
+      } else if (this.silence.runFrames === 0) {
+        this.silenceReported = false;
+      }
+    }
+    if (drained) {
+      this.active = streams.filter((s) => !(s.removed && s.jb.highestSlot <= slot));
+      for (let i = 0; i < frames.length; i++) frames[i] = null;
+    }
+  }
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

@@ -1,0 +1,283 @@
+/**
+ * Mixer worker entry (worker_threads). Owns a set of recordings: their UDP sockets, jitter buffers, mix
+ * pipelines and WAV writers. RTP is received here, on sockets created in this thread, so packets never
+ * cross threads; the main thread only sends control messages (see protocol.ts).
+ *
+ * One drift-free timer per worker (not per recording) ticks every 20 ms on performance.now():
+ * tick k is scheduled at t0 + k·20 ms whatever the previous tick's lateness, and each recording plays out
+ * every slot that is due at the current time (so a late tick catches up, and never drifts).
+ */
+import dgram from 'node:dgram';
+import { isIPv6 } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
+import { parentPort, workerData } from 'node:worker_threads';
+import { FRAME_MS, OUT_RATE } from '../audio/constants.js';
+import { WavWriter } from '../audio/wav-writer.js';
+import { LatencyHistogram } from './histogram.js';
+import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
+import { RecordingPipeline } from './recording-pipeline.js';
+
+if (!parentPort) throw new Error('mixer worker must run in a worker thread');
+const port = parentPort;
+const cfg = workerData as WorkerConfig;
+
+interface Rec {
+  id: string;
+  path: string;
+  pipeline: RecordingPipeline;
+  sockets: Map<string, dgram.Socket>;
+  closing: boolean;
+}
+
+const recs = new Map<string, Rec>();
+
+// Epoch clock with sub-ms resolution, re-synced to Date.now() when they drift apart (NTP steps), so that
+// arrival times compare correctly with startAtMs/endAtMs computed from Date.now() in the main thread.
+let clockOffset = Date.now() - (performance.timeOrigin + performance.now());
+function now(): number {
+  return performance.timeOrigin + performance.now() + clockOffset;
+}
+function resyncClock(): void {
+  const d = Date.now() - (performance.timeOrigin + performance.now());
+  if (Math.abs(d - clockOffset) > 2) clockOffset = d;
+}
+
+function post(m: FromWorker): void {
+  port.postMessage(m);
+}
+
+function wireError(err: unknown): WireError {
+  const e = err as NodeJS.ErrnoException;
+  return { message: e?.message ?? String(err), errno: typeof e?.code === 'string' ? e.code : undefined };
+}
+
+let flushPhase = 0;
+
+async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
+  if (recs.has(m.rid)) throw new Error(`recording ${m.rid} is already open`);
+  const writer = await WavWriter.open(m.path, { sampleRate: OUT_RATE, channels: 1 });
+  const pipeline = new RecordingPipeline(
+    m.rid,
+    {
+      startAtMs: m.startAtMs,
+      silenceTimeoutMs: m.silenceTimeoutMs,
+      playoutDelayMs: cfg.playoutDelayMs,
+      jitterSlots: cfg.jitterSlots,
+      payloadType: cfg.payloadType,
+      flushPhase: flushPhase++ % 50,
+    },
+    writer,
+  );
+  pipeline.onSilence = () => post({ t: 'silence', rid: m.rid });
+  recs.set(m.rid, { id: m.rid, path: m.path, pipeline, sockets: new Map(), closing: false });
+}
+
+let datagrams = 0;
+
+function addStream(m: Extract<ToWorker, { t: 'addStream' }>): Promise<void> {
+  const rec = recs.get(m.rid);
+  if (!rec || rec.closing) return Promise.reject(new Error(`recording ${m.rid} is not open`));
+  if (rec.sockets.has(m.sid) || rec.pipeline.getStream(m.sid)) return Promise.reject(new Error(`stream ${m.sid} already exists`));
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket({ type: isIPv6(cfg.bindAddress) ? 'udp6' : 'udp4', recvBufferSize: cfg.recvBufferSize });
+    const onBindError = (err: Error): void => {
+      sock.close();
+      reject(err);
+    };
+    sock.once('error', onBindError);
+    sock.bind({ port: m.port, address: cfg.bindAddress, exclusive: true }, () => {
+      sock.off('error', onBindError);
+      if (rec.closing || recs.get(m.rid) !== rec) {
+        sock.close();
+        reject(new Error(`recording ${m.rid} closed while binding`));
+        return;
+      }
+      const st = rec.pipeline.addStream(m.sid);
+      const pipeline = rec.pipeline;
+      sock.on('message', (buf, rinfo) => {
+        datagrams++;
+        pipeline.onPacket(st, buf, rinfo.address, rinfo.port, now());
+      });
+      // After bind, errors on a receive-only socket are not fatal to the recording.
+      sock.on('error', () => undefined);
+      rec.sockets.set(m.sid, sock);
+      resolve();
+    });
+  });
+}
+
+function closeSocket(sock: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      sock.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
+
+async function removeStream(m: Extract<ToWorker, { t: 'removeStream' }>): Promise<void> {
+  const rec = recs.get(m.rid);
+  if (!rec) throw new Error(`recording ${m.rid} is not open`);
+  const sock = rec.sockets.get(m.sid);
+  if (!sock) throw new Error(`stream ${m.sid} is not open`);
+  rec.sockets.delete(m.sid);
+  rec.pipeline.removeStream(m.sid);
+  await closeSocket(sock);
+}
+
+async function close(m: Extract<ToWorker, { t: 'close' }>) {
+  const rec = recs.get(m.rid);
+  if (!rec) throw new Error(`recording ${m.rid} is not open`);
+  if (rec.closing) throw new Error(`recording ${m.rid} is already closing`);
+  rec.closing = true;
+  rec.pipeline.setEnd(m.endAtMs);
+  // Keep the sockets open for the playout delay after endAt, so packets still in flight reach their slots.
+  const wait = Math.min(cfg.playoutDelayMs, m.endAtMs + cfg.playoutDelayMs - now());
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  await Promise.all([...rec.sockets.values()].map(closeSocket));
+  rec.sockets.clear();
+  try {
+    return await rec.pipeline.finish(m.endAtMs, rec.path);
+  } catch (err) {
+    await rec.pipeline.abort().catch(() => undefined);
+    throw err;
+  } finally {
+    recs.delete(m.rid);
+  }
+}
+
+async function abortRec(rid: string): Promise<void> {
+  const rec = recs.get(rid);
+  if (!rec) return;
+  recs.delete(rid);
+  rec.closing = true;
+  await Promise.all([...rec.sockets.values()].map(closeSocket));
+  await rec.pipeline.abort().catch(() => undefined);
+}
+
+// ---- timer and stats ----------------------------------------------------------------------------------
+
+const lag = new LatencyHistogram(0.25, 2000);
+const work = new LatencyHistogram(0.05, 2000);
+let ticks = 0;
+let slots = 0;
+let windowStart = performance.now();
+
+function failRecording(rec: Rec, err: unknown): void {
+  post({ t: 'failed', rid: rec.id, error: wireError(err) });
+  void abortRec(rec.id);
+}
+
+const t0 = performance.now();
+let k = 1;
+function loop(): void {
+  const start = performance.now();
+  lag.record(start - (t0 + k * FRAME_MS));
+  ticks++;
+  const nowMs = now();
+  for (const rec of recs.values()) {
+    try {
+      slots += rec.pipeline.tick(nowMs);
+    } catch (err) {
+      failRecording(rec, err);
+    }
+  }
+  const end = performance.now();
+  work.record(end - start);
+  k++;
+  // After a long stall, skip the missed ticks (the pipelines already caught up) instead of bursting.
+  if (t0 + k * FRAME_MS < end - FRAME_MS) k = Math.floor((end - t0) / FRAME_MS) + 1;
+  setTimeout(loop, Math.max(0, t0 + k * FRAME_MS - performance.now()));
+}
+setTimeout(loop, FRAME_MS);
+
+function snapshot(): WorkerStats {
+  let streams = 0;
+  let received = 0;
+  let invalid = 0;
+  let spoofed = 0;
+  let late = 0;
+  for (const rec of recs.values()) {
+    streams += rec.sockets.size;
+    const c = rec.pipeline.counters();
+    received += c.packets_received;
+    invalid += c.packets_invalid;
+    spoofed += c.packets_spoofed;
+    late += c.packets_late;
+  }
+  return {
+    index: cfg.index,
+    recordings: recs.size,
+    streams,
+    ticks,
+    lagP50Ms: lag.percentile(0.5),
+    lagP99Ms: lag.percentile(0.99),
+    lagMaxMs: lag.max,
+    tickWorkP50Ms: work.percentile(0.5),
+    tickWorkP99Ms: work.percentile(0.99),
+    slots,
+    packetsReceived: received,
+    packetsInvalid: invalid,
+    packetsSpoofed: spoofed,
+    packetsLate: late,
+    datagrams,
+    heapUsedBytes: getHeapStatistics().used_heap_size,
+    windowMs: performance.now() - windowStart,
+    at: Date.now(),
+  };
+}
+
+function resetWindow(): void {
+  lag.reset();
+  work.reset();
+  ticks = 0;
+  slots = 0;
+  datagrams = 0;
+  windowStart = performance.now();
+}
+
+if (cfg.statsIntervalMs > 0) {
+  setInterval(() => {
+    resyncClock();
+    post({ t: 'stats', stats: snapshot() });
+    resetWindow();
+  }, cfg.statsIntervalMs);
+} else {
+  setInterval(resyncClock, 1000);
+}
+
+// ---- control messages -----------------------------------------------------------------------------
+
+function reply(id: number, p: Promise<unknown>): void {
+  p.then(
+    (result) => post({ t: 'ok', id, result: result as never }),
+    (err) => post({ t: 'err', id, error: wireError(err) }),
+  );
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'open':
+      return reply(m.id, open(m));
+    case 'addStream':
+      return reply(m.id, addStream(m));
+    case 'removeStream':
+      return reply(m.id, removeStream(m));
+    case 'close':
+      return reply(m.id, close(m));
+    case 'abort':
+      return reply(m.id, abortRec(m.rid));
+    case 'stats':
+      return reply(m.id, Promise.resolve(snapshot()));
+    case 'crash':
+      if (!cfg.testHooks) return reply(m.id, Promise.reject(new Error('test hooks are disabled')));
+      setImmediate(() => {
+        throw new Error('mixer worker crash requested by a test');
+      });
+      return;
+  }
+});
+
+post({ t: 'ready' });
