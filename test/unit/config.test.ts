@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+describe('loadConfig', () => {
+  it('gives the embedded defaults on an empty environment', () => {
+    const c = loadConfig({});
+    expect(c.ari.url).toBe('http://127.0.0.1:8088');
+    expect(c.http).toMatchObject({ host: '127.0.0.1', port: 8080 });
+    expect(c.storage).toMatchObject({ backend: 'local', localDir: './var/recordings' });
+    expect(c.spoolDir).toBe('./var/spool');
+    expect(c.redis.url).toBeUndefined();
+    expect(c.recording.maxDurationSec).toBe(86400);
+    expect(c.retention.defaultDays).toBe(30);
+    expect(c.rtp.portMin).toBeLessThan(c.rtp.portMax);
+  });
+
+  it.each([
+    ['HTTP_PORT', 'eighty', /HTTP_PORT: expected an integer/],
+    ['HTTP_PORT', '70000', /HTTP_PORT: must be between/],
+    ['ARI_URL', 'not a url', /ARI_URL: not a valid URL/],
+    ['ARI_URL', 'ftp://x', /ARI_URL: protocol/],
+    ['STORAGE_BACKEND', 's3', /STORAGE_BACKEND: must be one of local, gcs/],
+    ['REDIS_URL', 'http://x', /REDIS_URL: protocol/],
+    ['RETENTION_DAYS_PER_CUSTOMER', 'a=b', /RETENTION_DAYS_PER_CUSTOMER/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+  ])('rejects %s=%s with a message naming the variable', (name, value, re) => {
+    let err: unknown;
+    try {
+      loadConfig({ [name]: value });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe(name);
+    expect((err as Error).message).toMatch(re);
+    expect((err as Error).message).not.toContain('\n');
+  });
+
+  it('checks the RTP range and GCS bucket together', () => {
+    expect(() => loadConfig({ RTP_PORT_MIN: '30000', RTP_PORT_MAX: '20000' })).toThrow(/RTP_PORT_MAX/);
+    expect(() => loadConfig({ STORAGE_BACKEND: 'gcs' })).toThrow(/GCS_BUCKET/);
+    expect(loadConfig({ STORAGE_BACKEND: 'gcs', GCS_BUCKET: 'b' }).storage.gcs.bucket).toBe('b');
+  });
+
+  it('parses per-customer retention and webhook URLs', () => {
+    const c = loadConfig({ RETENTION_DAYS_PER_CUSTOMER: 'a=7, b=90', WEBHOOK_URLS: 'http://x/1, https://y/2' });
+    expect(c.retention.perCustomer).toEqual({ a: 7, b: 90 });
+    expect(c.webhooks.urls).toEqual(['http://x/1', 'https://y/2']);
+    expect(() => loadConfig({ WEBHOOK_URLS: 'nope' })).toThrow(/WEBHOOK_URLS/);
+  });
+});
