@@ -1,0 +1,160 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+
+/** What a token may do. A token belongs to exactly one customer. */
+export const Permissions = ['recording.read', 'recording.write', 'recording.delete', 'recording.export'] as const;
+export type Permission = (typeof Permissions)[number];
+
+export interface Principal {
+  customer_id: string;
+  permissions: Permission[];
+}
+
+/** Resolves a bearer token to its customer and permissions; null when the token is unknown. */
+export interface Authenticator {
+  resolve(token: string): Promise<Principal | null>;
+}
+
+export function sha256(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+/**
+ * The token of a request: `Authorization: Bearer <token>` first, then `?token=<token>` (VoIPBIN's style).
+ * Returns undefined when neither is present or the header is not a Bearer credential.
+ */
+export function extractToken(headers: { authorization?: string }, query: unknown): string | undefined {
+  const h = headers.authorization;
+  if (typeof h === 'string' && h !== '') {
+    const m = /^Bearer[ ]+(\S+)\s*$/i.exec(h);
+    return m ? m[1] : undefined;
+  }
+  if (query !== null && typeof query === 'object') {
+    const t = (query as Record<string, unknown>).token;
+    if (typeof t === 'string' && t !== '') return t;
+  }
+  return undefined;
+}
+
+/** The URL with every `token=` query value replaced, for logs. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  return url.slice(0, q) + url.slice(q).replace(/([?&;]token=)[^&;#]*/gi, '$1[redacted]');
+}
+
+interface HashedEntry {
+  digest: Buffer;
+  principal: Principal;
+}
+
+/**
+ * Tokens held in memory as sha256 digests. Every lookup compares the digest against every entry with
+ * `timingSafeEqual` and never exits early, so timing tells nothing about which (or how much of a) token matched.
+ */
+export class StaticAuthenticator implements Authenticator {
+  readonly #entries: HashedEntry[];
+
+  constructor(entries: Array<{ token: string } & Principal>) {
+    this.#entries = entries.map((e) => ({
+      digest: sha256(e.token),
+      principal: { customer_id: e.customer_id, permissions: [...e.permissions] },
+    }));
+  }
+
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  async resolve(token: string): Promise<Principal | null> {
+    const digest = sha256(token);
+    let found: Principal | null = null;
+    for (const e of this.#entries) {
+      if (timingSafeEqual(digest, e.digest) && found === null) found = e.principal;
+    }
+    return found === null ? null : { customer_id: found.customer_id, permissions: [...found.permissions] };
+  }
+}
+
+/**
+ * Validates the content of a tokens file: `{"tokens":[{"token":"…","customer_id":"…","permissions":[…]}]}`.
+ * Throws an Error naming the bad entry (never the token itself).
+ */
+export function parseTokensConfig(raw: unknown, source = 'tokens file'): Array<{ token: string } & Principal> {
+  if (raw === null || typeof raw !== 'object' || !Array.isArray((raw as { tokens?: unknown }).tokens)) {
+    throw new Error(`${source}: expected {"tokens": [...]}`);
+  }
+  const tokens = (raw as { tokens: unknown[] }).tokens;
+  const seen = new Set<string>();
+  return tokens.map((t, i) => {
+    const where = `${source}: tokens[${i}]`;
+    if (t === null || typeof t !== 'object') throw new Error(`${where}: expected an object`);
+    const { token, customer_id, permissions } = t as Record<string, unknown>;
+    if (typeof token !== 'string' || token.length < 16) throw new Error(`${where}.token: expected a string of at least 16 characters`);
+    if (/\s/.test(token)) throw new Error(`${where}.token: must not contain whitespace`);
+    if (typeof customer_id !== 'string' || customer_id === '') throw new Error(`${where}.customer_id: expected a non-empty string`);
+    if (!Array.isArray(permissions)) throw new Error(`${where}.permissions: expected an array`);
+    for (const p of permissions) {
+      if (!(Permissions as readonly unknown[]).includes(p)) {
+        throw new Error(`${where}.permissions: unknown permission ${JSON.stringify(p)} (one of ${Permissions.join(', ')})`);
+      }
+    }
+    const digest = sha256(token).toString('hex');
+    if (seen.has(digest)) throw new Error(`${where}.token: duplicate token`);
+    seen.add(digest);
+    return { token, customer_id, permissions: [...new Set(permissions as Permission[])] };
+  });
+}
+
+/** Loads `TOKENS_FILE`. */
+export async function loadTokensFile(path: string): Promise<StaticAuthenticator> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new Error(`tokens file ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new Error(`tokens file ${path}: not valid JSON`);
+  }
+  return new StaticAuthenticator(parseTokensConfig(raw, `tokens file ${path}`));
+}
+
+/**
+ * Tokens stored by digest (e.g. in Redis): the lookup gets the hex sha256 of the token, never the token itself.
+ * Equality is the store's key lookup on the digest, so no secret is compared byte by byte here.
+ */
+export interface TokenDigestLookup {
+  findByDigest(sha256Hex: string): Promise<{ customer_id: string; permissions: readonly string[] } | null>;
+}
+
+export class DigestLookupAuthenticator implements Authenticator {
+  constructor(private readonly lookup: TokenDigestLookup) {}
+
+  async resolve(token: string): Promise<Principal | null> {
+    const found = await this.lookup.findByDigest(sha256(token).toString('hex'));
+    if (!found) return null;
+    const permissions = found.permissions.filter((p): p is Permission => (Permissions as readonly string[]).includes(p));
+    return { customer_id: found.customer_id, permissions };
+  }
+}
+
+/** Asks each authenticator in order; the first that knows the token wins. */
+export class CompositeAuthenticator implements Authenticator {
+  readonly #chain: readonly Authenticator[];
+
+  constructor(chain: readonly Authenticator[]) {
+    this.#chain = chain;
+  }
+
+  async resolve(token: string): Promise<Principal | null> {
+    for (const a of this.#chain) {
+      const p = await a.resolve(token);
+      if (p) return p;
+    }
+    return null;
+  }
+}

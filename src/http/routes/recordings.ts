@@ -1,0 +1,137 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../domain/errors.js';
+import type { Recording, RecordingStatus, ReferenceType } from '../../domain/recording.js';
+import type { BlobStorage } from '../../storage/blob-storage.js';
+import type { RecordingStore } from '../../store/types.js';
+import { principalOf } from '../context.js';
+import { ownedRecording } from '../recording-access.js';
+import { DEFAULT_PAGE_SIZE, errors, idParams, listQuery, security } from '../schemas.js';
+import { sendBlob } from '../send-blob.js';
+import { recordingView } from '../views.js';
+
+interface ListQuery {
+  page_size?: number;
+  page_token?: string;
+  reference_id?: string;
+  reference_type?: ReferenceType;
+  status?: RecordingStatus;
+  from?: string;
+  to?: string;
+}
+
+export function recordingRoutes(deps: {
+  store: RecordingStore;
+  storage: BlobStorage;
+  deleteRecording(id: string, customerId: string): Promise<Recording>;
+}) {
+  const { store, storage } = deps;
+  return async (app: FastifyInstance): Promise<void> => {
+    app.get<{ Querystring: ListQuery }>(
+      '/recordings',
+      {
+        config: { permission: 'recording.read' },
+        schema: {
+          tags: ['recordings'],
+          summary: "List the customer's recordings, newest first",
+          security,
+          querystring: listQuery,
+          response: { 200: { $ref: 'RecordingPage#' }, ...errors(400, 503) },
+        },
+      },
+      async (request) => {
+        const { customer_id } = principalOf(request);
+        const q = request.query;
+        if (q.from && q.to && Date.parse(q.from) > Date.parse(q.to)) {
+          throw new AppError('VALIDATION', 'from must not be after to', { field: 'from' });
+        }
+        const page = await store.list({
+          customer_id,
+          page_size: q.page_size ?? DEFAULT_PAGE_SIZE,
+          page_token: q.page_token,
+          reference_id: q.reference_id,
+          reference_type: q.reference_type,
+          status: q.status,
+          from: q.from,
+          to: q.to,
+        });
+        // The store is scoped by customer; filter again so a store bug can never leak another customer's row.
+        const result = page.result.filter((r) => r.customer_id === customer_id).map(recordingView);
+        return page.next_page_token ? { result, next_page_token: page.next_page_token } : { result };
+      },
+    );
+
+    app.get<{ Params: { id: string } }>(
+      '/recordings/:id',
+      {
+        config: { permission: 'recording.read' },
+        schema: {
+          tags: ['recordings'],
+          summary: 'Get a recording',
+          description: '404 recording_not_found (unknown or not yours), 410 recording_deleted / recording_expired.',
+          security,
+          params: idParams,
+          response: { 200: { $ref: 'Recording#' }, ...errors(404, 410, 503) },
+        },
+      },
+      async (request) => {
+        const { customer_id } = principalOf(request);
+        return recordingView(await ownedRecording(store, request.params.id, customer_id));
+      },
+    );
+
+    app.route<{ Params: { id: string } }>({
+      method: ['GET', 'HEAD'],
+      url: '/recordings/:id/file',
+      config: { permission: 'recording.read' },
+      schema: {
+        tags: ['recordings'],
+        summary: 'Download the WAV file',
+        description:
+          'Whole file (200) or one byte range (206, `Range: bytes=a-b`, `bytes=a-`, `bytes=-n`). ' +
+          'Several ranges get the whole file (200); a malformed Range is ignored (200); an unsatisfiable one gets 416 ' +
+          'with `Content-Range: bytes */size`. 404 recording_not_available until the recording is available.',
+        security,
+        params: idParams,
+        produces: ['audio/wav'],
+        response: {
+          200: { description: 'The whole file', content: { 'audio/wav': { schema: { type: 'string', format: 'binary' } } } },
+          206: { description: 'One byte range', content: { 'audio/wav': { schema: { type: 'string', format: 'binary' } } } },
+          304: { description: 'Not modified (If-None-Match / If-Modified-Since)', type: 'null' },
+          ...errors(404, 410, 416, 503),
+        },
+      },
+      handler: async (request, reply) => {
+        const { customer_id } = principalOf(request);
+        const rec = await ownedRecording(store, request.params.id, customer_id);
+        const notAvailable = () => new AppError('RECORDING_NOT_AVAILABLE', `recording ${rec.id} is not available (status ${rec.status})`, { status: rec.status });
+        if (rec.status !== 'available' || !rec.storage_key) throw notAvailable();
+        return sendBlob(request, reply, storage, rec.storage_key, {
+          contentType: 'audio/wav',
+          filename: `${rec.id}.wav`,
+          missing: notAvailable,
+        });
+      },
+    });
+
+    app.delete<{ Params: { id: string } }>(
+      '/recordings/:id',
+      {
+        config: { permission: 'recording.delete' },
+        schema: {
+          tags: ['recordings'],
+          summary: 'Delete a recording and its file',
+          description: '409 recording_active while starting, recording or stopping; 410 when already deleted.',
+          security,
+          params: idParams,
+          response: { 200: { $ref: 'Recording#' }, ...errors(404, 409, 410, 503) },
+        },
+      },
+      async (request) => {
+        const { customer_id } = principalOf(request);
+        const rec = await deps.deleteRecording(request.params.id, customer_id);
+        request.log.info({ recording_id: rec.id }, `recording deleted [recording_id:${rec.id}, reason:api]`);
+        return recordingView(rec);
+      },
+    );
+  };
+}

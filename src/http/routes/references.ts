@@ -1,0 +1,111 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../domain/errors.js';
+import type { RecordingOptions, ReferenceType } from '../../domain/recording.js';
+import type { RecorderApi } from '../../recorder/types.js';
+import type { ReferenceRecord } from '../../store/types.js';
+import { principalOf } from '../context.js';
+import { errors, idParams, security } from '../schemas.js';
+import { referenceView } from '../views.js';
+
+interface Ops {
+  start(id: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord>;
+  stop(id: string, customerId: string): Promise<ReferenceRecord>;
+  get(id: string, customerId: string): Promise<ReferenceRecord>;
+}
+
+/** POST /{calls|conferences}/{id}/recording_start|recording_stop and GET /{calls|conferences}/{id}. */
+export function referenceRoutes(recorder: RecorderApi) {
+  return async (app: FastifyInstance): Promise<void> => {
+    const kinds: Array<{ type: ReferenceType; path: string; tag: string; ops: Ops }> = [
+      {
+        type: 'call',
+        path: '/calls',
+        tag: 'calls',
+        ops: {
+          start: (id, c, o) => recorder.startCall(id, c, o),
+          stop: (id, c) => recorder.stopCall(id, c, 'api'),
+          get: (id, c) => recorder.getCall(id, c),
+        },
+      },
+      {
+        type: 'conference',
+        path: '/conferences',
+        tag: 'conferences',
+        ops: {
+          start: (id, c, o) => recorder.startConference(id, c, o),
+          stop: (id, c) => recorder.stopConference(id, c, 'api'),
+          get: (id, c) => recorder.getConference(id, c),
+        },
+      },
+    ];
+
+    for (const { type, path, tag, ops } of kinds) {
+      app.post<{ Params: { id: string }; Body: Partial<RecordingOptions> | undefined }>(
+        `${path}/:id/recording_start`,
+        {
+          config: { permission: 'recording.write' },
+          schema: {
+            tags: [tag],
+            summary: `Start recording a ${type}`,
+            description: 'The body is optional. Refused with 409 recording_already_active when one is running.',
+            security,
+            params: idParams,
+            body: { $ref: 'RecordingOptions#' },
+            response: { 200: { $ref: 'Reference#' }, ...errors(400, 404, 409, 502, 503) },
+          },
+        },
+        async (request) => {
+          const { customer_id } = principalOf(request);
+          const body = request.body ?? {};
+          const options: RecordingOptions = { ...body, format: body.format ?? 'wav' };
+          return own(type, customer_id, await ops.start(request.params.id, customer_id, options));
+        },
+      );
+
+      app.post<{ Params: { id: string } }>(
+        `${path}/:id/recording_stop`,
+        {
+          config: { permission: 'recording.write' },
+          schema: {
+            tags: [tag],
+            summary: `Stop the active recording of a ${type}`,
+            description: 'Refused with 409 no_active_recording when none is running.',
+            security,
+            params: idParams,
+            response: { 200: { $ref: 'Reference#' }, ...errors(404, 409, 502, 503) },
+          },
+        },
+        async (request) => {
+          const { customer_id } = principalOf(request);
+          return own(type, customer_id, await ops.stop(request.params.id, customer_id));
+        },
+      );
+
+      app.get<{ Params: { id: string } }>(
+        `${path}/:id`,
+        {
+          config: { permission: 'recording.read' },
+          schema: {
+            tags: [tag],
+            summary: `Get a ${type} with its recording_id and recording_ids`,
+            security,
+            params: idParams,
+            response: { 200: { $ref: 'Reference#' }, ...errors(404, 503) },
+          },
+        },
+        async (request) => {
+          const { customer_id } = principalOf(request);
+          return own(type, customer_id, await ops.get(request.params.id, customer_id));
+        },
+      );
+    }
+  };
+}
+
+/** The recorder scopes by customer; this is the second lock: another customer's reference is reported as unknown. */
+function own(type: ReferenceType, customerId: string, ref: ReferenceRecord): Record<string, unknown> {
+  if (ref.customer_id !== customerId) {
+    throw type === 'call' ? new AppError('CALL_NOT_FOUND', `call ${ref.id} not found`) : new AppError('CONFERENCE_NOT_FOUND', `conference ${ref.id} not found`);
+  }
+  return referenceView(ref);
+}

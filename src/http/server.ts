@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { AppError } from '../domain/errors.js';
+import { redactUrl } from './auth.js';
+import { authHook } from './context.js';
+import { installErrorHandling } from './errors.js';
+import { deleteRecording } from './recording-access.js';
+import { exportRoutes } from './routes/exports.js';
+import { healthRoutes } from './routes/health.js';
+import { recordingRoutes } from './routes/recordings.js';
+import { referenceRoutes } from './routes/references.js';
+import { sharedSchemas } from './schemas.js';
+import type { HttpServerDeps } from './types.js';
+import { createValidatorCompiler } from './validation.js';
+
+export type { HttpServerDeps } from './types.js';
+
+export const API_PREFIX = '/v1.0';
+export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
+const DEFAULT_BODY_LIMIT = 256 * 1024;
+
+/** Request fields for logs: the URL with `token=` redacted; headers (Authorization) are never logged. */
+function serializeRequest(req: FastifyRequest): Record<string, unknown> {
+  return { method: req.method, url: redactUrl(req.url), remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+}
+
+/**
+ * The admin REST API. Routes are registered but the server does not listen: main.ts calls `listen` and `close`.
+ * Export routes exist only when `exports` and `enqueueExport` are given.
+ */
+export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
+  const now = deps.now ?? (() => new Date());
+  const logger = deps.logger.child({ component: 'http' }, { serializers: { req: serializeRequest } });
+
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    exposeHeadRoutes: false,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance;
+
+  app.decorateRequest('principal', null);
+  for (const s of sharedSchemas) app.addSchema(s);
+  app.setValidatorCompiler(createValidatorCompiler(sharedSchemas as unknown as Record<string, unknown>[]));
+  installErrorHandling(app);
+
+  // JSON bodies: an empty body is "no options"; a malformed one is 400 malformed_json (prototype poisoning refused).
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    defaultJson(request, text, (err, value) => {
+      if (err) return done(new AppError('MALFORMED_JSON', 'request body is not valid JSON'), undefined);
+      done(null, value);
+    });
+  });
+
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'ari-recorder admin API',
+        version: '1.0',
+        description: 'Call and conference recording for Asterisk. Errors are `{"code","message"}` with the HTTP status.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer' },
+          token: { type: 'apiKey', in: 'query', name: 'token' },
+        },
+      },
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) => String((json as { $id?: string }).$id ?? `def-${i}`),
+    },
+  });
+
+  app.register(healthRoutes(deps.readiness));
+  app.register(
+    async (api) => {
+      api.addHook('onRequest', authHook(deps.auth));
+      api.get(
+        '/openapi.json',
+        { config: { public: true }, schema: { tags: ['meta'], summary: 'This OpenAPI document', response: { 200: { type: 'object', additionalProperties: true } } } },
+        async () => app.swagger(),
+      );
+      await api.register(referenceRoutes(deps.recorder));
+      await api.register(
+        recordingRoutes({
+          store: deps.store,
+          storage: deps.storage,
+          deleteRecording: deps.deleteRecording ?? ((id, customerId) => deleteRecording({ store: deps.store, storage: deps.storage, now }, id, customerId)),
+        }),
+      );
+      if (deps.exports && deps.enqueueExport) {
+        await api.register(
+          exportRoutes({
+            store: deps.store,
+            storage: deps.storage,
+            exports: deps.exports,
+            enqueueExport: deps.enqueueExport,
+            newId: deps.newId ?? randomUUID,
+            now,
+          }),
+        );
+      }
+    },
+    { prefix: API_PREFIX },
+  );
+
+  return app;
+}
