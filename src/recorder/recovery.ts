@@ -1,0 +1,68 @@
+import { access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AriHttpError } from '../ari/ari-rest.js';
+import { repairWav } from '../audio/wav-repair.js';
+import type { Recording } from '../domain/recording.js';
+import { recordingIdOf } from './ari-ids.js';
+import type { RecorderPorts, RecorderSettings } from './ports.js';
+import { storageKey } from './session.js';
+
+/**
+ * At start-up, recordings the store still calls active belong to a daemon that died (kill -9, power loss):
+ * nothing in this process owns them. Their spool file is repaired from its length (at most ~1 s lost, the
+ * flush interval) and uploaded; the ARI objects they left in Asterisk are deleted. Recordings already in
+ * `stopping` only need their upload job again (BullMQ keeps it; re-adding is idempotent).
+ */
+export async function recoverInterrupted(ports: RecorderPorts, settings: RecorderSettings): Promise<Recording[]> {
+  const { store, logger } = ports;
+  const active = await store.listActive();
+  const recovered: Recording[] = [];
+  for (const rec of active) {
+    const log = logger.child({ recording_id: rec.id });
+    const path = join(settings.spoolDir, `${rec.id}.wav`);
+    const exists = await access(path).then(
+      () => true,
+      () => false,
+    );
+    try {
+      if (!exists) {
+        if (rec.status !== 'stopping') {
+          recovered.push(await store.transition(rec.id, 'failed', { stop_reason: 'error', error: { code: 'spool_file_lost', message: 'the daemon stopped before any audio was written' } }));
+        }
+        continue;
+      }
+      if (rec.status !== 'stopping') {
+        const fixed = await repairWav(path);
+        await store.transition(rec.id, 'stopping', { stop_reason: 'error', tm_end: new Date().toISOString(), duration_ms: fixed.durationMs, size_bytes: fixed.dataBytes + 44 });
+        await store.patch(rec.id, { last_error: { code: 'daemon_restarted', message: 'recording interrupted by a daemon restart; the spool file was repaired' } });
+        log.warn({ duration_ms: fixed.durationMs, repaired: fixed.repaired }, 'interrupted recording repaired');
+      }
+      await ports.uploads.enqueueUpload({ recording_id: rec.id, path, storage_key: storageKey(rec) });
+      recovered.push((await store.get(rec.id)) ?? rec);
+    } catch (err) {
+      log.error({ err }, 'interrupted recording could not be recovered');
+    }
+  }
+  await deleteLeftovers(ports, new Set(active.map((r) => r.id)));
+  return recovered;
+}
+
+/** Deletes the snoops, externalMedia channels and bridges that belong to the given (dead) recordings. */
+async function deleteLeftovers(ports: RecorderPorts, recordingIds: Set<string>): Promise<void> {
+  if (recordingIds.size === 0) return;
+  const { rest } = ports.ari;
+  const ours = (id: string) => {
+    const rid = recordingIdOf(id);
+    return rid !== null && recordingIds.has(rid);
+  };
+  const ignore404 = (err: unknown) => {
+    if (!(err instanceof AriHttpError && err.status === 404)) ports.logger.warn({ err: String(err) }, 'leftover cleanup failed');
+  };
+  try {
+    const [channels, bridges] = await Promise.all([rest.listChannels(), rest.listBridges()]);
+    await Promise.all(channels.filter((c) => ours(c.id)).map((c) => rest.hangup(c.id).catch(ignore404)));
+    await Promise.all(bridges.filter((b) => ours(b.id)).map((b) => rest.destroyBridge(b.id).catch(ignore404)));
+  } catch (err) {
+    ports.logger.warn({ err: String(err) }, 'could not list Asterisk objects for cleanup');
+  }
+}
