@@ -94,15 +94,15 @@ export function parseTokensConfig(raw: unknown, source = 'tokens file'): Array<{
     if (/\s/.test(token)) throw new Error(`${where}.token: must not contain whitespace`);
     if (typeof customer_id !== 'string' || customer_id === '') throw new Error(`${where}.customer_id: expected a non-empty string`);
     if (!Array.isArray(permissions)) throw new Error(`${where}.permissions: expected an array`);
-    for (const p of permissions) {
-      if (!(Permissions as readonly unknown[]).includes(p)) {
-        throw new Error(`${where}.permissions: unknown permission ${JSON.stringify(p)} (one of ${Permissions.join(', ')})`);
-      }
-    }
+    const perms = permissions.map((p) => {
+      const n = normalizePermission(p);
+      if (!n) throw new Error(`${where}.permissions: unknown permission ${JSON.stringify(p)} (one of ${Permissions.join(', ')})`);
+      return n;
+    });
     const digest = sha256(token).toString('hex');
     if (seen.has(digest)) throw new Error(`${where}.token: duplicate token`);
     seen.add(digest);
-    return { token, customer_id, permissions: [...new Set(permissions as Permission[])] };
+    return { token, customer_id, permissions: [...new Set(perms)] };
   });
 }
 
@@ -123,22 +123,26 @@ export async function loadTokensFile(path: string): Promise<StaticAuthenticator>
   return new StaticAuthenticator(parseTokensConfig(raw, `tokens file ${path}`));
 }
 
-/**
- * Tokens stored by digest (e.g. in Redis): the lookup gets the hex sha256 of the token, never the token itself.
- * Equality is the store's key lookup on the digest, so no secret is compared byte by byte here.
- */
-export interface TokenDigestLookup {
-  findByDigest(sha256Hex: string): Promise<{ customer_id: string; permissions: readonly string[] } | null>;
+/** Permission names as stored elsewhere (`read`, …, as in store/types.ts) or as the API names them. */
+export function normalizePermission(p: unknown): Permission | undefined {
+  if (typeof p !== 'string') return undefined;
+  const full = p.includes('.') ? p : `recording.${p}`;
+  return (Permissions as readonly string[]).includes(full) ? (full as Permission) : undefined;
 }
 
-export class DigestLookupAuthenticator implements Authenticator {
-  constructor(private readonly lookup: TokenDigestLookup) {}
+/** The Redis token store (store/redis-token-store.ts): tokens kept under their sha256, never in clear. */
+export interface TokenLookup {
+  lookup(token: string): Promise<{ customer_id: string; permissions: readonly string[] } | null>;
+}
+
+export class TokenStoreAuthenticator implements Authenticator {
+  constructor(private readonly store: TokenLookup) {}
 
   async resolve(token: string): Promise<Principal | null> {
-    const found = await this.lookup.findByDigest(sha256(token).toString('hex'));
+    const found = await this.store.lookup(token);
     if (!found) return null;
-    const permissions = found.permissions.filter((p): p is Permission => (Permissions as readonly string[]).includes(p));
-    return { customer_id: found.customer_id, permissions };
+    const permissions = found.permissions.map(normalizePermission).filter((p): p is Permission => p !== undefined);
+    return { customer_id: found.customer_id, permissions: [...new Set(permissions)] };
   }
 }
 

@@ -14,9 +14,19 @@ const CLIENT_ERROR_CODES: Record<number, string> = {
   415: 'unsupported_media_type',
 };
 
+const SERVER_MESSAGES: Record<number, string> = {
+  500: 'internal error',
+  502: 'a dependency refused the request',
+  503: 'service temporarily unavailable, retry later',
+};
+
 /** The one place where anything thrown by a route becomes an HTTP status and a JSON body. */
 export function toHttpError(err: unknown): HttpError {
-  if (isAppError(err)) return { status: err.status, body: err.toJSON() };
+  if (isAppError(err)) {
+    // 5xx messages and details may carry internals (paths, hosts): the client gets the code and a generic message.
+    if (err.status >= 500) return { status: err.status, body: { code: err.code, message: SERVER_MESSAGES[err.status] ?? 'internal error' } };
+    return { status: err.status, body: err.toJSON() };
+  }
   const fe = err as Partial<FastifyError> & { validation?: unknown; validationContext?: string };
   if (fe && Array.isArray(fe.validation)) {
     const app = validationError(fe.validation as never, fe.validationContext ?? 'request');

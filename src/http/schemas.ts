@@ -3,7 +3,8 @@
  * the source of the OpenAPI document (@fastify/swagger), so the document cannot drift from the code.
  */
 import { DeleteReasons, RecordingStatuses, StopReasons } from '../domain/recording.js';
-import { ExportItemStatuses, ExportStatuses } from './types.js';
+import { ExportStatuses } from '../store/types.js';
+import { ExportItemStatuses } from './types.js';
 
 export const MAX_EXPORT_IDS = 1000;
 export const DEFAULT_PAGE_SIZE = 10;
@@ -27,13 +28,15 @@ export const errorSchema = {
 export const recordingOptionsSchema = {
   $id: 'RecordingOptions',
   type: 'object',
-  description: 'Options of recording_start. Every field is optional; an unknown field is refused (unknown_option).',
+  description:
+    'Options of recording_start. Every field is optional; an unknown field is refused (unknown_option). ' +
+    'Same rules as domain/recording-options.ts (shared with the dialplan flow action).',
   additionalProperties: false,
   properties: {
     format: { type: 'string', enum: ['wav'], default: 'wav' },
     duration: { type: 'integer', minimum: 0, maximum: 86_400, description: 'Max seconds (0 = the global limit).' },
-    end_of_silence: { type: 'integer', minimum: 0, maximum: 86_400, description: 'Stop after this many seconds of silence (0 = off).' },
-    end_of_key: { type: 'string', pattern: '^[0-9*#A-D]$', description: 'A DTMF key that stops the recording.' },
+    end_of_silence: { type: 'integer', minimum: 0, maximum: 3600, description: 'Stop after this many seconds of silence (0 = off).' },
+    end_of_key: { type: 'string', pattern: '^[0-9*#A-D]?$', description: 'A DTMF key (0-9, *, #, A-D) that stops the recording ("" = none).' },
     beep_start: { type: 'boolean', description: 'Play a beep before recording starts.' },
   },
 } as const;
@@ -89,6 +92,7 @@ export const recordingSchema = {
     stop_reason: { type: 'string', enum: [...StopReasons] },
     delete_reason: { type: 'string', enum: [...DeleteReasons] },
     error: codeMessage,
+    last_error: { ...codeMessage, description: 'Last upload problem while stopping (retried).' },
     quality: qualitySchema,
     no_audio: { type: 'boolean' },
     checksum_md5: { type: 'string', description: 'base64 MD5 of the stored file' },
@@ -144,12 +148,13 @@ export const exportSchema = {
       type: 'object',
       properties: { done: { type: 'integer' }, total: { type: 'integer' } },
     },
-    size_bytes: { type: 'integer' },
+    size_bytes: { type: 'integer', description: 'Total bytes of the exported recordings (when completed).' },
     error: codeMessage,
     download_url: { type: 'string', description: 'Present when status is completed.' },
     tm_create: isoTime,
     tm_update: isoTime,
-    tm_complete: isoTime,
+    tm_start: isoTime,
+    tm_end: isoTime,
   },
 } as const;
 

@@ -1,16 +1,13 @@
 import type { Logger } from 'pino';
-import type { Recording, RecordingError } from '../domain/recording.js';
+import type { Recording } from '../domain/recording.js';
 import type { RecorderApi } from '../recorder/types.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
-import type { RecordingStore } from '../store/types.js';
+import type { ExportStore, RecordingStore } from '../store/types.js';
 import type { Authenticator } from './auth.js';
 
-export const ExportStatuses = ['queued', 'running', 'completed', 'failed'] as const;
-export type ExportStatus = (typeof ExportStatuses)[number];
-
 /**
- * Per-recording outcome inside an export. The API fills `pending` or a refusal when the export is created
- * (`not_found` covers unknown ids and other customers' ids alike); the export job moves `pending` on.
+ * Per-recording outcome inside an export, derived from the export's recording_ids and manifest.skipped.
+ * `not_found` covers unknown ids and other customers' ids alike (existence is never leaked).
  */
 export const ExportItemStatuses = ['pending', 'exported', 'not_found', 'not_available', 'deleted', 'failed'] as const;
 export type ExportItemStatus = (typeof ExportItemStatuses)[number];
@@ -20,27 +17,8 @@ export interface ExportItem {
   status: ExportItemStatus;
 }
 
-export interface ExportRecord {
-  id: string;
-  customer_id: string;
-  status: ExportStatus;
-  items: ExportItem[];
-  progress?: { done: number; total: number };
-  /** Key of the finished archive in blob storage (internal; never returned by the API). */
-  storage_key?: string;
-  size_bytes?: number;
-  content_type?: string;
-  error?: RecordingError;
-  tm_create: string;
-  tm_update: string;
-  tm_complete?: string;
-}
-
 /** The part of the export repository the API uses. */
-export interface ExportStoreLike {
-  create(rec: ExportRecord): Promise<unknown>;
-  get(id: string): Promise<ExportRecord | null>;
-}
+export type ExportStoreLike = Pick<ExportStore, 'create' | 'get' | 'update'>;
 
 export interface ReadinessReport {
   ok: boolean;

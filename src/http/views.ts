@@ -1,6 +1,7 @@
 import type { Recording } from '../domain/recording.js';
 import type { ReferenceRecord } from '../store/types.js';
-import type { ExportRecord } from './types.js';
+import type { ExportRecord } from '../store/types.js';
+import { ExportItemStatuses, type ExportItem, type ExportItemStatus } from './types.js';
 
 /** The public recording object: internal fields (storage_key) never leave the process. */
 export function recordingView(r: Recording): Record<string, unknown> {
@@ -24,20 +25,34 @@ export function exportFilePath(id: string): string {
   return `/v1.0/recordings/exports/${encodeURIComponent(id)}/file`;
 }
 
+/** Skip reasons the export job and the API write into manifest.skipped, as item statuses. */
+export function itemStatusOfReason(reason: string): ExportItemStatus {
+  if (reason === 'expired') return 'deleted';
+  return (ExportItemStatuses as readonly string[]).includes(reason) ? (reason as ExportItemStatus) : 'failed';
+}
+
 export function exportView(e: ExportRecord): Record<string, unknown> {
-  const done = e.items.filter((i) => i.status !== 'pending').length;
+  const skipped = new Map((e.manifest?.skipped ?? []).map((s) => [s.id, s.reason] as const));
+  const items: ExportItem[] = e.recording_ids.map((id) => {
+    const reason = skipped.get(id);
+    const status: ExportItemStatus =
+      reason !== undefined ? itemStatusOfReason(reason) : e.status === 'completed' ? 'exported' : e.status === 'failed' ? 'failed' : 'pending';
+    return { recording_id: id, status };
+  });
+  const completed = e.status === 'completed' && e.storage_key !== undefined;
   return dropUndefined({
     id: e.id,
     customer_id: e.customer_id,
     status: e.status,
-    items: e.items,
-    progress: e.progress ?? { done, total: e.items.length },
-    size_bytes: e.size_bytes,
+    items,
+    progress: e.progress,
+    size_bytes: completed ? e.manifest?.total_bytes : undefined,
     error: e.error,
-    download_url: e.status === 'completed' && e.storage_key ? exportFilePath(e.id) : undefined,
+    download_url: completed ? exportFilePath(e.id) : undefined,
     tm_create: e.tm_create,
     tm_update: e.tm_update,
-    tm_complete: e.tm_complete,
+    tm_start: e.tm_start,
+    tm_end: e.tm_end,
   });
 }
 

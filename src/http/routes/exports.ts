@@ -6,7 +6,8 @@ import type { RecordingStore } from '../../store/types.js';
 import { principalOf } from '../context.js';
 import { errors, exportBody, idParams, security } from '../schemas.js';
 import { sendBlob } from '../send-blob.js';
-import type { ExportItem, ExportItemStatus, ExportRecord, ExportStoreLike } from '../types.js';
+import type { ExportRecord } from '../../store/types.js';
+import type { ExportItemStatus, ExportStoreLike } from '../types.js';
 import { exportView } from '../views.js';
 
 export function exportRoutes(deps: {
@@ -45,20 +46,21 @@ export function exportRoutes(deps: {
         const { customer_id } = principalOf(request);
         const ids = [...new Set(request.body.recording_ids)];
         const recs = await Promise.all(ids.map((id) => store.get(id)));
-        const items: ExportItem[] = ids.map((id, i) => ({ recording_id: id, status: itemStatus(recs[i], customer_id) }));
-        const ts = deps.now().toISOString();
-        const rec: ExportRecord = {
-          id: deps.newId(),
-          customer_id,
-          status: 'queued',
-          items,
-          progress: { done: 0, total: items.filter((i) => i.status === 'pending').length },
-          tm_create: ts,
-          tm_update: ts,
-        };
-        await exports.create(rec);
-        await deps.enqueueExport(rec.id);
-        request.log.info({ export_id: rec.id }, `export queued [export_id:${rec.id}, recordings:${rec.progress?.total}]`);
+        const skipped = ids
+          .map((id, i) => ({ id, reason: itemStatus(recs[i], customer_id) }))
+          .filter((s): s is { id: string; reason: Exclude<ExportItemStatus, 'pending'> } => s.reason !== 'pending');
+        let rec = await exports.create({ id: deps.newId(), customer_id, recording_ids: ids, now: deps.now() });
+        if (skipped.length > 0) rec = await exports.update(rec.id, { manifest: { count: 0, total_bytes: 0, skipped } });
+        try {
+          await deps.enqueueExport(rec.id);
+        } catch (err) {
+          // Never leave an export queued with no job behind it.
+          await exports
+            .update(rec.id, { status: 'failed', error: { code: 'enqueue_failed', message: 'the export job could not be queued' }, tm_end: deps.now().toISOString() })
+            .catch(() => undefined);
+          throw err;
+        }
+        request.log.info({ export_id: rec.id }, `export queued [export_id:${rec.id}, recordings:${ids.length - skipped.length}, skipped:${skipped.length}]`);
         return reply.status(202).send(exportView(rec));
       },
     );
@@ -103,9 +105,8 @@ export function exportRoutes(deps: {
         const e = await ownedExport(request.params.id, customer_id);
         const notReady = () => new AppError('EXPORT_NOT_FOUND', `export ${e.id} has no archive (status ${e.status})`, { status: e.status });
         if (e.status !== 'completed' || !e.storage_key) throw notReady();
-        const contentType = e.content_type ?? 'application/zip';
-        const ext = contentType === 'application/zip' ? 'zip' : contentType.includes('tar') ? 'tar.gz' : 'bin';
-        return sendBlob(request, reply, storage, e.storage_key, { contentType, filename: `export-${e.id}.${ext}`, missing: notReady });
+        const { contentType, ext } = archiveType(e.storage_key);
+        return sendBlob(request, reply, storage, e.storage_key, { contentType, filename: `export-${e.id}${ext}`, missing: notReady });
       },
     });
   };
@@ -116,4 +117,11 @@ function itemStatus(rec: Recording | null, customerId: string): ExportItemStatus
   if (rec.status === 'deleted') return 'deleted';
   if (rec.status !== 'available') return 'not_available';
   return 'pending';
+}
+
+/** The archive's type from its key (the export job picks the format). */
+function archiveType(key: string): { contentType: string; ext: string } {
+  if (key.endsWith('.tar.gz') || key.endsWith('.tgz')) return { contentType: 'application/gzip', ext: '.tar.gz' };
+  if (key.endsWith('.tar')) return { contentType: 'application/x-tar', ext: '.tar' };
+  return { contentType: 'application/zip', ext: '.zip' };
 }

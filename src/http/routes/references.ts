@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../domain/errors.js';
+import { parseRecordingOptions } from '../../domain/recording-options.js';
 import type { RecordingOptions, ReferenceType } from '../../domain/recording.js';
 import type { RecorderApi } from '../../recorder/types.js';
 import type { ReferenceRecord } from '../../store/types.js';
@@ -56,8 +57,8 @@ export function referenceRoutes(recorder: RecorderApi) {
         },
         async (request) => {
           const { customer_id } = principalOf(request);
-          const body = request.body ?? {};
-          const options: RecordingOptions = { ...body, format: body.format ?? 'wav' };
+          // The schema refused what it could; the domain parser (shared with flow actions) normalizes.
+          const options = parseRecordingOptions(request.body);
           return own(type, customer_id, await ops.start(request.params.id, customer_id, options));
         },
       );
