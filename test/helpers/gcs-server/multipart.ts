@@ -1,5 +1,3 @@
-import type { Writable } from 'node:stream';
-import { once } from 'node:events';
 
 /**
  * Streaming parser for the `multipart/related` body of a JSON API multipart upload:
@@ -7,7 +5,7 @@ import { once } from 'node:events';
  *   --B\r\nContent-Type: application/json\r\n\r\n{metadata}\r\n--B\r\nContent-Type: <media type>\r\n\r\n<bytes>\r\n--B--
  *
  * The first part (metadata, small) is buffered; the second (media, any size) is written to `media` as it arrives,
- * so a 200 MB body never sits in memory.
+ * so a 200 MB body never sits in memory (each chunk is awaited: backpressure reaches the socket).
  */
 export interface MultipartResult {
   metadata: Record<string, unknown>;
@@ -21,7 +19,7 @@ export class MultipartError extends Error {}
 export async function parseMultipartRelated(
   body: AsyncIterable<Buffer>,
   boundary: string,
-  media: Writable,
+  media: (chunk: Buffer) => Promise<void>,
 ): Promise<MultipartResult> {
   // Prefixing CRLF makes the first delimiter look like every other one.
   const delim = Buffer.from(`\r\n--${boundary}`);
@@ -41,7 +39,7 @@ export async function parseMultipartRelated(
       if (metaBytes > MAX_METADATA_BYTES) throw new MultipartError('metadata part too large');
       metaChunks.push(data);
     } else if (part === 1) {
-      if (!media.write(data)) await once(media, 'drain');
+      await media(data);
     } else {
       throw new MultipartError('unexpected extra part');
     }

@@ -3,7 +3,6 @@ import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import { ObjectStore, type PendingData, type StoredObject } from './object-store.js';
 import { parseMultipartRelated, MultipartError } from './multipart.js';
 
@@ -292,7 +291,7 @@ export class GcsTestServer {
         const ct = req.headers['content-type'] ?? '';
         const boundary = /boundary=("?)([^";]+)\1/i.exec(ct)?.[2];
         if (!/^multipart\/related/i.test(ct) || !boundary) throw new HttpError(400, 'Multipart body requires multipart/related with a boundary', 'invalid');
-        const parsed = await parseMultipartRelated(req, boundary, pendingSink(pending));
+        const parsed = await parseMultipartRelated(req, boundary, (c) => pending.write(c));
         meta = parsed.metadata;
         contentType = typeof meta.contentType === 'string' ? meta.contentType : parsed.mediaContentType;
       } else {
@@ -652,15 +651,6 @@ function checkPreconditions(existing: StoredObject | undefined, q: Record<string
   if (q.ifGenerationNotMatch !== undefined && existing?.generation === q.ifGenerationNotMatch) {
     throw new HttpError(304, 'Not Modified', 'notModified');
   }
-}
-
-function pendingSink(pending: PendingData): Writable {
-  return new Writable({
-    highWaterMark: 1 << 20,
-    write(chunk: Buffer, _enc, cb) {
-      pending.write(chunk).then(() => cb(), cb);
-    },
-  });
 }
 
 interface ContentRange {
