@@ -1,0 +1,187 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WavWriter } from '../../../src/audio/wav-writer.js';
+import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
+import { RecordingPipeline } from '../../../src/mixer/recording-pipeline.js';
+import { goertzelDb } from '../../helpers/audio-analysis.js';
+import { tonePacket } from '../../helpers/rtp-sender.js';
+import { readWavFile } from '../../helpers/wav-decode.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pipeline-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const SRC = { address: '127.0.0.1', port: 18340 };
+const START = 1_700_000_000_000;
+
+async function newPipeline(name: string, opts: { silenceTimeoutMs?: number } = {}) {
+  const path = join(dir, `${name}.wav`);
+  const writer = await WavWriter.open(path, { sampleRate: 8000, channels: 1 });
+  const p = new RecordingPipeline(name, { startAtMs: START, playoutDelayMs: 100, ...opts }, writer);
+  return { p, path };
+}
+
+describe('RecordingPipeline (virtual clock)', () => {
+  it('mixes two unaligned streams into an 8 kHz WAV of the right duration', async () => {
+    const { p, path } = await newPipeline('two');
+    const a = p.addStream('in');
+    const b = p.addStream('out');
+    // Stream a starts 30 ms after start, b 217 ms after start; seq of a wraps.
+    for (let i = 0; i < 100; i++) {
+      const t = START + 30 + 20 * i;
+      p.tick(t);
+      p.onPacket(a, tonePacket(i, { seq: 65500 + i, timestamp: 320 * (i + 1), ssrc: 1 }, 440, 8000), SRC.address, SRC.port, t);
+      if (i >= 10) {
+        p.onPacket(b, tonePacket(i, { seq: 9 + i, timestamp: 320 * (i - 9), ssrc: 2 }, 1000, 8000), SRC.address, SRC.port + 2, t - 3);
+      }
+    }
+    const endAt = START + 2030;
+    const res = await p.finish(endAt, path);
+    expect(res.durationMs).toBe(2040); // round(2030 / 20) = 102 slots (within one frame of endAt − startAt)
+    expect(res.noAudio).toBe(false);
+    expect(res.quality).toMatchObject({ packets_received: 190, packets_lost: 0, packets_late: 0, packets_duplicate: 0, packets_spoofed: 0 });
+    expect(res.sizeBytes).toBe(statSync(path).size);
+    const wav = readWavFile(path);
+    expect(wav.sampleRate).toBe(8000);
+    expect(wav.channels).toBe(1);
+    expect(wav.durationMs).toBe(2040);
+    const mid = wav.samples.subarray(8000 * 0.5, 8000 * 1.5);
+    // Peak 8000 = −12.3 dBFS; the decimator is flat in the passband.
+    expect(goertzelDb(mid, 8000, 440)).toBeCloseTo(-12.3, 0);
+    expect(goertzelDb(mid, 8000, 1000)).toBeCloseTo(-12.3, 0);
+    // Stream b starts at slot 10: its tone is absent in the first 200 ms.
+    expect(goertzelDb(wav.samples.subarray(0, 1200), 8000, 1000)).toBeLessThan(-60);
+  });
+
+  it('drops spoofed, invalid and wrong-payload packets and counts them', async () => {
+    const { p, path } = await newPipeline('spoof');
+    const a = p.addStream('in');
+    for (let i = 0; i < 50; i++) {
+      const t = START + 5 + 20 * i;
+      p.tick(t);
+      p.onPacket(a, tonePacket(i, { seq: i, timestamp: 320 * i, ssrc: 1 }, 440, 8000), SRC.address, SRC.port, t);
+      p.onPacket(a, tonePacket(i, { seq: i, timestamp: 320 * i, ssrc: 9 }, 2500, 16000), SRC.address, 40000, t + 1);
+      if (i % 10 === 0) {
+        p.onPacket(a, new Uint8Array(5), SRC.address, SRC.port, t);
+        p.onPacket(a, tonePacket(i, { seq: i, timestamp: 320 * i, ssrc: 1, payloadType: 10 }, 440, 8000), SRC.address, SRC.port, t);
+        p.onPacket(a, tonePacket(i, { seq: i, timestamp: 320 * i, ssrc: 1 }, 440, 8000).subarray(0, 332), SRC.address, SRC.port, t);
+      }
+    }
+    const res = await p.finish(START + 1000, path);
+    expect(res.quality.packets_spoofed).toBe(50);
+    expect(res.quality.packets_invalid).toBe(15);
+    expect(res.quality.packets_received).toBe(50);
+    const wav = readWavFile(path);
+    expect(goertzelDb(wav.samples.subarray(800), 8000, 440)).toBeGreaterThan(-15);
+    expect(goertzelDb(wav.samples.subarray(800), 8000, 2500)).toBeLessThan(-80);
+  });
+
+  it('a garbage datagram cannot capture the source latch', async () => {
+    const { p, path } = await newPipeline('latch');
+    const a = p.addStream('in');
+    p.onPacket(a, new Uint8Array(40), '10.9.9.9', 1234, START);
+    p.onPacket(a, tonePacket(0, { seq: 1, timestamp: 320, ssrc: 1 }, 440, 8000), SRC.address, SRC.port, START + 1);
+    expect(a.latch.source).toEqual(SRC);
+    await p.finish(START + 100, path);
+  });
+
+  it('reports noAudio and a silent file when no packet arrived', async () => {
+    const { p, path } = await newPipeline('none');
+    p.addStream('in');
+    p.tick(START + 500);
+    const res = await p.finish(START + 1000, path);
+    expect(res.noAudio).toBe(true);
+    expect(res.durationMs).toBe(1000);
+    expect(res.quality.silence_ratio).toBe(1);
+    const wav = readWavFile(path);
+    expect(wav.samples.every((s) => s === 0)).toBe(true);
+  });
+
+  it('emits silence once per silent run when silenceTimeoutMs is reached', async () => {
+    const { p, path } = await newPipeline('silence', { silenceTimeoutMs: 500 });
+    const a = p.addStream('in');
+    let events = 0;
+    p.onSilence = () => events++;
+    const zeros = new Uint8Array(652);
+    for (let i = 0; i < 200; i++) {
+      const t = START + 5 + 20 * i;
+      p.tick(t);
+      // 1 s of tone, 1 s of digital silence (what a snoop sends), 1 s of tone, 1 s of silence.
+      const tone = Math.floor(i / 50) % 2 === 0;
+      if (tone) p.onPacket(a, tonePacket(i, { seq: i, timestamp: 320 * i, ssrc: 1 }, 440, 8000), SRC.address, SRC.port, t);
+      else {
+        zeros.fill(0);
+        writeRtpHeader(zeros, { payloadType: 118, seq: i, timestamp: 320 * i, ssrc: 1 });
+        p.onPacket(a, zeros, SRC.address, SRC.port, t);
+      }
+      // Silence starts at slot 50; with the 100 ms playout delay, slot ~64 is played at i = 70 and ~84 at i = 90.
+      if (i === 70) expect(events).toBe(0);
+      if (i === 90) expect(events).toBe(1);
+    }
+    p.tick(START + 4200);
+    expect(events).toBe(2);
+    const res = await p.finish(START + 4005, path);
+    expect(res.quality.silence_ratio).toBeGreaterThan(0.45);
+    expect(res.quality.silence_ratio).toBeLessThan(0.55);
+  });
+
+  it('removeStream plays what was buffered, then the stream is silence', async () => {
+    const { p, path } = await newPipeline('remove');
+    const a = p.addStream('in');
+    for (let i = 0; i < 50; i++) {
+      const t = START + 5 + 20 * i;
+      p.tick(t);
+      p.onPacket(a, tonePacket(i, { seq: i, timestamp: 320 * i, ssrc: 1 }, 440, 8000), SRC.address, SRC.port, t);
+    }
+    expect(p.removeStream('in')).toBe(true);
+    // Packets after removal are ignored.
+    p.onPacket(a, tonePacket(50, { seq: 50, timestamp: 320 * 50, ssrc: 1 }, 440, 8000), SRC.address, SRC.port, START + 1005);
+    p.tick(START + 1200);
+    expect(p.streamCount).toBe(0);
+    const res = await p.finish(START + 2000, path);
+    expect(res.durationMs).toBe(2000);
+    const wav = readWavFile(path);
+    expect(goertzelDb(wav.samples.subarray(0, 8000), 8000, 440)).toBeGreaterThan(-20); // all 50 frames played
+    expect(goertzelDb(wav.samples.subarray(7900, 8000), 8000, 440)).toBeGreaterThan(-20);
+    expect(goertzelDb(wav.samples.subarray(8100), 8000, 440)).toBeLessThan(-80);
+  });
+
+  it('memory stays bounded over 2 hours of audio (2 streams, virtual clock)', async () => {
+    const { p, path } = await newPipeline('long');
+    const a = p.addStream('in');
+    const b = p.addStream('out');
+    const pa = tonePacket(0, { seq: 0, timestamp: 320, ssrc: 1 }, 440, 8000);
+    const pb = tonePacket(0, { seq: 0, timestamp: 320, ssrc: 2 }, 1000, 8000);
+    const slots = 2 * 3600 * 50;
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    let heapAfterWarmup = 0;
+    for (let i = 0; i < slots; i++) {
+      const t = START + 5 + 20 * i;
+      writeRtpHeader(pa, { payloadType: 118, seq: i & 0xffff, timestamp: 320 * (i + 1), ssrc: 1 });
+      writeRtpHeader(pb, { payloadType: 118, seq: (i + 30000) & 0xffff, timestamp: 320 * (i + 1), ssrc: 2 });
+      p.onPacket(a, pa, SRC.address, SRC.port, t);
+      p.onPacket(b, pb, SRC.address, SRC.port + 2, t + 7);
+      p.tick(t);
+      if (i === 10 * 60 * 50) {
+        gc();
+        heapAfterWarmup = process.memoryUsage().heapUsed;
+      }
+    }
+    gc();
+    const growth = process.memoryUsage().heapUsed - heapAfterWarmup;
+    console.log(`heap growth over 1 h 50 min of audio: ${(growth / 1024).toFixed(0)} KiB`);
+    const res = await p.finish(START + slots * 20, path);
+    expect(res.durationMs).toBe(slots * 20);
+    expect(res.sizeBytes).toBe(44 + slots * 320);
+    expect(res.quality.packets_received).toBe(2 * slots);
+    expect(res.quality.packets_late).toBe(0);
+    expect(res.quality.packets_lost).toBe(0);
+    // 1 h 50 min of audio after warm-up (≈ 105 MB of WAV) may not grow the heap by more than a few MB.
+    expect(growth).toBeLessThan(4 * 1024 * 1024);
+    rmSync(path);
+  }, 120_000);
+});
