@@ -1,0 +1,191 @@
+/** The simulated Asterisk's objects: channels, bridges, playbacks, and their JSON views. */
+import type dgram from 'node:dgram';
+import { randomUUID } from 'node:crypto';
+import type { MediaFormat } from './codec.js';
+import type { RtpHeaderState } from './impairments.js';
+import type { RtpSource } from './rtp-source.js';
+import type { AudioLayer } from './signals.js';
+import { asteriskTimestamp } from './time.js';
+import type { BridgeJson, ChannelJson, DialplanCep, PlaybackJson } from './types.js';
+
+export type ChannelKind = 'local1' | 'local2' | 'snoop' | 'externalMedia';
+export type SpyDirection = 'none' | 'both' | 'out' | 'in';
+
+export interface ExternalMediaState {
+  host: string;
+  port: number;
+  externalHost: string;
+  /** null: a format Asterisk accepts but the simulator does not stream */
+  format: MediaFormat | null;
+  formatName: string;
+  socket: dgram.Socket;
+  localPort: number;
+  header: RtpHeaderState;
+  seed: number;
+  source: RtpSource | null;
+  rtpReceived: number;
+}
+
+export class SimChannel {
+  state: string;
+  dialplan: DialplanCep;
+  readonly vars = new Map<string, string>();
+  /** apps that receive this channel's events */
+  readonly apps = new Set<string>();
+  stasis: { app: string; args: string[] } | null = null;
+  bridgeId: string | null = null;
+  /** the other half of a Local pair */
+  partnerId: string | null = null;
+  snoop: { spiedId: string; spy: SpyDirection; whisper: SpyDirection } | null = null;
+  em: ExternalMediaState | null = null;
+  /** what the channel receives ("in" for a snoop), e.g. the tone the ;2 side plays */
+  inLayers: AudioLayer[] = [];
+  /** what is sent to the channel ("out" for a snoop), e.g. an ARI playback */
+  outLayers: AudioLayer[] = [];
+  readonly playbacks = new Set<string>();
+  alive = true;
+  /** sim-ms when the dialplan side starts playing (audio before that is silence) */
+  audioStartMs = 0;
+  /** exten/context a Local channel was dialled with */
+  exten = '';
+  context = '';
+  readonly createdAt: Date;
+  /** snoops on this channel */
+  readonly snoopIds = new Set<string>();
+  /** set between the hangup request and ChannelDestroyed */
+  hangingUp = false;
+  /** the ;2 half is running Playback() */
+  playing = false;
+  /** starts the dialplan audio once an unanswered call is answered */
+  pendingAnswer: (() => void) | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly name: string,
+    readonly kind: ChannelKind,
+    state: string,
+    dialplan: DialplanCep,
+    createdAt: Date = new Date(),
+  ) {
+    this.state = state;
+    this.dialplan = dialplan;
+    this.createdAt = createdAt;
+  }
+
+  get bridgePeer(): string {
+    return this.vars.get('BRIDGEPEER') ?? '';
+  }
+
+  toJson(withVars = false): ChannelJson {
+    const json: ChannelJson = {
+      id: this.id,
+      name: this.name,
+      state: this.state,
+      protocol_id: '',
+      caller: { name: '', number: '' },
+      connected: { name: '', number: '' },
+      accountcode: '',
+      dialplan: { ...this.dialplan },
+      creationtime: asteriskTimestamp(this.createdAt),
+      language: 'en',
+    };
+    if (withVars) json.channelvars = Object.fromEntries(this.vars);
+    return json;
+  }
+}
+
+export class SimBridge {
+  technology: string;
+  readonly channels: string[] = [];
+  /** apps subscribed to the bridge (those of the Stasis channels that entered it) */
+  readonly apps = new Set<string>();
+  readonly createdAt = new Date();
+
+  constructor(
+    readonly id: string,
+    readonly bridgeType: string,
+    readonly bridgeClass: 'stasis' | 'base',
+    readonly creator: string,
+    readonly name: string,
+    readonly videoMode: string,
+    technology: string,
+  ) {
+    this.technology = technology;
+  }
+
+  toJson(): BridgeJson {
+    return {
+      id: this.id,
+      technology: this.technology,
+      bridge_type: this.bridgeType,
+      bridge_class: this.bridgeClass,
+      creator: this.creator,
+      name: this.name,
+      channels: [...this.channels],
+      creationtime: asteriskTimestamp(this.createdAt),
+      video_mode: this.videoMode,
+    };
+  }
+}
+
+export class SimPlayback {
+  state: 'queued' | 'playing' | 'done' | 'failed' = 'queued';
+  layerId: string | null = null;
+  timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly mediaUri: string,
+    readonly channelId: string,
+  ) {}
+
+  toJson(): PlaybackJson {
+    return { id: this.id, media_uri: this.mediaUri, target_uri: `channel:${this.channelId}`, language: 'en', state: this.state };
+  }
+}
+
+/** Identifier generators shaped like Asterisk's. */
+export class IdGenerator {
+  private channelCounter = 0;
+  private localCounter = 0;
+  private snoopCounter = 0;
+  private readonly prefix = Math.floor(Date.now() / 1000);
+
+  channelId(): string {
+    return `${this.prefix}.${this.channelCounter++}`;
+  }
+
+  /** 8 hex digits, shared by the Local/<exten>@<ctx>-0000000N;1 names */
+  localSuffix(): string {
+    return hex8(this.localCounter++);
+  }
+
+  snoopSuffix(): string {
+    return hex8(this.snoopCounter++);
+  }
+
+  bridgeId(): string {
+    return randomUUID();
+  }
+
+  playbackId(): string {
+    return randomUUID();
+  }
+
+  /** the `0x7fe8d800c700` part of a UnicastRTP channel name */
+  pointer(): string {
+    return `0x7fe8${Math.floor(Math.random() * 0xffffffff).toString(16).padStart(8, '0')}`;
+  }
+}
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, '0');
+}
+
+export function localDialplan(context: string, exten: string): DialplanCep {
+  return { context, exten, priority: 1, app_name: 'AppDial2', app_data: '(Outgoing Line)' };
+}
+
+export function defaultDialplan(appName: string, appData: string): DialplanCep {
+  return { context: 'default', exten: 's', priority: 1, app_name: appName, app_data: appData };
+}
