@@ -47,8 +47,9 @@ export function installErrorHandling(app: FastifyInstance): void {
     const { status, body } = toHttpError(err);
     if (status >= 500) request.log.error({ err, code: body.code }, `request failed [code:${body.code}]`);
     else request.log.debug({ code: body.code }, `request refused [code:${body.code}]`);
-    // Headers set for a successful reply (e.g. Content-Range) must not leak into the error.
-    reply.removeHeader('content-range').removeHeader('content-disposition').removeHeader('etag').removeHeader('last-modified');
+    // Headers set for a successful reply must not leak into the error (a 416 keeps its `Content-Range: bytes */size`).
+    if (status !== 416) reply.removeHeader('content-range');
+    reply.removeHeader('content-disposition').removeHeader('etag').removeHeader('last-modified');
     reply.removeHeader('content-length').type('application/json; charset=utf-8');
     return reply.status(status).send(body);
   });

@@ -25,9 +25,9 @@ export function createValidatorCompiler(sharedSchemas: Schema[]): FastifySchemaC
     const validate = strict.compile(schema);
     const required = Array.isArray(schema.required) && schema.required.length > 0;
     if (required) return validate;
-    // An optional body may be absent (no body, or an empty JSON body).
+    // An optional body may be absent (no body, an empty JSON body, or JSON null).
     const optional = ((data: unknown) => {
-      if (data === undefined) return true;
+      if (data === undefined || data === null) return true;
       const ok = validate(data);
       optional.errors = validate.errors;
       return ok;
