@@ -403,9 +403,14 @@ export function segmentLevels(samples: Samples, sampleRate: number, freq: number
 }
 
 export interface OnsetOptions extends LevelOptions {
-  /** The tone counts as present when its level exceeds this (dBFS, default −40). */
+  /**
+   * The tone counts as present when its level exceeds this (dBFS, default −30). Keep it well above
+   * what other tones leak in: a steady tone Δf away leaks at about sinc²(Δf·window/2) (−37 dB for
+   * Δf = 260 Hz, 20 ms), but the abrupt start of a tone splatters more, ≈ −26 dB relative to it
+   * 260 Hz away.
+   */
   thresholdDb?: number;
-  /** Envelope averaging window (default 20 ms); longer = more selective against other tones. */
+  /** Envelope smoothing window (default 20 ms, triangular). Longer = more selective, blurrier. */
   windowMs?: number;
   /** Start searching here (default 0). */
   fromMs?: number;
@@ -413,53 +418,60 @@ export interface OnsetOptions extends LevelOptions {
 
 /**
  * Time (ms, from the start of `samples`) at which a tone at `freq` starts, to within about a
- * millisecond: the tone's complex envelope is averaged over `windowMs`; the first window above
- * `thresholdDb` locates it, its settled level A is read one window later, and the onset is where
- * the envelope crosses A/2 minus half a window. Returns null if the tone never exceeds the threshold.
+ * millisecond. The tone's complex envelope is smoothed by a triangular window; the first point
+ * above `thresholdDb` locates the tone, its settled level A is read one window later, and the
+ * onset is where the envelope (an S-curve symmetric about the onset + half a window) reaches A/2.
+ * A tone already present when the search starts gives the search start. Returns null if the tone
+ * never exceeds the threshold.
  */
 export function findToneOnset(samples: Samples, sampleRate: number, freq: number, opts: OnsetOptions = {}): number | null {
   const env = toneEnvelope(samples, sampleRate, freq, opts.windowMs ?? 20);
   const W = env.window;
-  const thr = dbToAmplitude(opts.thresholdDb ?? -40, opts.fullScale);
-  const from = Math.max(W - 1, msToSamples(opts.fromMs ?? 0, sampleRate) + W - 1);
+  const thr = dbToAmplitude(opts.thresholdDb ?? -30, opts.fullScale);
+  const fromSample = msToSamples(opts.fromMs ?? 0, sampleRate);
+  const from = fromSample + W - 2; // first envelope point that only sees samples ≥ fromSample
   let first = -1;
   for (let n = from; n < env.amp.length; n++) if (env.amp[n]! >= thr) { first = n; break; }
   if (first < 0) return null;
   const settled = env.amp[Math.min(first + W, env.amp.length - 1)]!;
   const half = Math.max(settled, thr) / 2;
   let n = first;
-  while (n > from && env.amp[n - 1]! >= half) n--;
-  // window ending at n holds (n − n0 + 1) tone samples → crosses half at n0 + W/2 − 1
+  while (n + 1 < env.amp.length && env.amp[n]! < half) n++;
+  if (n === from) return (fromSample / sampleRate) * 1000;
   const n0 = n - W / 2 + 1;
-  return (Math.max(0, n0) / sampleRate) * 1000;
+  return (Math.max(fromSample, n0) / sampleRate) * 1000;
 }
 
 /**
  * Time (ms, from the start of `samples`) at which a tone at `freq` ends (just after its last
- * sample), searching backwards from the end; same method as findToneOnset. Returns null if the
- * tone is never above the threshold.
+ * sample), searching backwards from the end; same method as findToneOnset. A tone still present
+ * at the end gives the buffer's duration. Returns null if the tone never exceeds the threshold.
  */
 export function findToneEnd(samples: Samples, sampleRate: number, freq: number, opts: Omit<OnsetOptions, 'fromMs'> = {}): number | null {
   const env = toneEnvelope(samples, sampleRate, freq, opts.windowMs ?? 20);
   const W = env.window;
-  const thr = dbToAmplitude(opts.thresholdDb ?? -40, opts.fullScale);
+  const thr = dbToAmplitude(opts.thresholdDb ?? -30, opts.fullScale);
+  const lastIdx = env.amp.length - 1;
   let last = -1;
-  for (let n = env.amp.length - 1; n >= W - 1; n--) if (env.amp[n]! >= thr) { last = n; break; }
+  for (let n = lastIdx; n >= W - 2; n--) if (env.amp[n]! >= thr) { last = n; break; }
   if (last < 0) return null;
-  const settled = env.amp[Math.max(W - 1, last - W)]!;
+  const settled = env.amp[Math.max(W - 2, last - W)]!;
   const half = Math.max(settled, thr) / 2;
   let n = last;
-  while (n + 1 < env.amp.length && env.amp[n + 1]! >= half) n++;
-  // window ending at n holds (n1 − (n − W + 1) + 1) tone samples, n1 = last tone sample
-  const n1 = n - W / 2;
-  return ((Math.min(n1, samples.length - 1) + 1) / sampleRate) * 1000;
+  while (n > W - 2 && env.amp[n]! < half) n--;
+  if (n === lastIdx) return (samples.length / sampleRate) * 1000;
+  const n1 = n - W / 2 + 1; // last tone sample
+  return ((Math.min(n1, lastIdx) + 1) / sampleRate) * 1000;
 }
 
-/** amp[n] = 2·|mean over the window ending at n of x·e^{−jωk}| (tone amplitude estimate). */
+/**
+ * amp[n] = tone amplitude estimate: 2·|x·e^{−jωk}| smoothed by two cascaded moving averages of
+ * W/2 samples (a triangular window of W − 1 samples ending at n).
+ */
 function toneEnvelope(samples: Samples, sampleRate: number, freq: number, windowMs: number): { amp: Float64Array; window: number } {
-  const W = Math.max(2, msToSamples(windowMs, sampleRate));
+  const half = Math.max(1, Math.round(msToSamples(windowMs, sampleRate) / 2));
+  const W = 2 * half;
   const n = samples.length;
-  const amp = new Float64Array(n);
   const w = (2 * Math.PI * freq) / sampleRate;
   const re = new Float64Array(n);
   const im = new Float64Array(n);
@@ -468,11 +480,19 @@ function toneEnvelope(samples: Samples, sampleRate: number, freq: number, window
     re[i] = samples[i]! * Math.cos(ph);
     im[i] = -samples[i]! * Math.sin(ph);
   }
-  let sr = 0, si = 0;
-  for (let i = 0; i < n; i++) {
-    sr += re[i]!; si += im[i]!;
-    if (i >= W) { sr -= re[i - W]!; si -= im[i - W]!; }
-    amp[i] = i >= W - 1 ? (2 * Math.hypot(sr, si)) / W : 0;
-  }
+  const box = (x: Float64Array) => {
+    const y = new Float64Array(n);
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      s += x[i]!;
+      if (i >= half) s -= x[i - half]!;
+      y[i] = s / half;
+    }
+    return y;
+  };
+  const r2 = box(box(re));
+  const i2 = box(box(im));
+  const amp = new Float64Array(n);
+  for (let i = W - 2; i < n; i++) amp[i] = 2 * Math.hypot(r2[i]!, i2[i]!);
   return { amp, window: W };
 }
