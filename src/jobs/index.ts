@@ -1,0 +1,115 @@
+import type { Redis } from 'ioredis';
+import type { RetentionPolicy } from '../domain/retention.js';
+import type { Logger } from '../logger.js';
+import type { BlobStorage } from '../storage/blob-storage.js';
+import { RedisKeys } from '../store/keys.js';
+import { createStoreRedis, waitForRedis } from '../store/redis-client.js';
+import type { RecordingStore } from '../store/types.js';
+import { QueueFactory, type BackoffPolicy } from './queues.js';
+import { RetentionJobs, sweepExpired, type RetentionOptions } from './retention.js';
+import { UploadJobs, type UploadJobData } from './upload.js';
+import { WebhookPublisher, type WebhookOptions } from './webhook.js';
+
+export { QueueNames, QueueFactory, cappedBackoff, closeAll, type BackoffPolicy } from './queues.js';
+export { processUpload, FILE_LOST, type UploadJobData, type UploadOptions } from './upload.js';
+export { sweepExpired, type RetentionOptions } from './retention.js';
+export { WebhookPublisher, signBody, type WebhookEnvelope, type WebhookOptions } from './webhook.js';
+
+export interface JobsConfig {
+  redisUrl: string;
+  /** Key prefix (RedisKeys); BullMQ queues live under `<prefix>:bull`. */
+  prefix: string;
+  storage: BlobStorage;
+  store: RecordingStore;
+  logger: Logger;
+  webhook: WebhookOptions;
+  /** Retention policy (tm_expire at upload) and sweep schedule. */
+  retention: RetentionPolicy & RetentionOptions;
+  /** Upload attempts (default 10 000, see UploadOptions) and backoff (default 2 s doubling, capped at 10 min). */
+  uploadAttempts?: number;
+  uploadBackoff?: BackoffPolicy;
+  uploadConcurrency?: number;
+  /** An enqueue rejects with STORE_UNAVAILABLE after this long without Redis (default 3000 ms). */
+  enqueueTimeoutMs?: number;
+}
+
+export interface Jobs {
+  /** Idempotent per recording; rejects with STORE_UNAVAILABLE when Redis is unreachable. */
+  enqueueUpload(job: UploadJobData): Promise<void>;
+  webhooks: WebhookPublisher;
+  /** Runs one retention sweep now (also scheduled every retention.everyMs once started). Returns how many were deleted. */
+  sweepExpired(): Promise<number>;
+  /** Starts the workers (upload, retention scheduler, webhook delivery). Idempotent. */
+  start(): Promise<void>;
+  /** Idempotent (one shared promise): workers, then queues, then the Redis client, in reverse order of creation; every step runs even if one fails. */
+  close(): Promise<void>;
+}
+
+/*
+ * Export jobs (POST /recordings/export) belong in src/jobs/export.ts: an ExportJobs class built like UploadJobs
+ * (queue QueueNames.export, ExportStore for status/progress, storage.putStream for the archive, `export_completed`
+ * webhook) and wired here next to uploads.
+ */
+export function createJobs(cfg: JobsConfig): Jobs {
+  const log = cfg.logger.child({ component: 'jobs' });
+  const keys = new RedisKeys(cfg.prefix);
+  const factory = new QueueFactory({ redisUrl: cfg.redisUrl, prefix: keys.bullPrefix, logger: cfg.logger, enqueueTimeoutMs: cfg.enqueueTimeoutMs });
+  const redis: Redis = createStoreRedis(cfg.redisUrl, { connectionName: 'ari-recorder-jobs', logger: cfg.logger });
+  const webhooks = new WebhookPublisher({ factory, redis, keys, logger: cfg.logger, options: cfg.webhook });
+  const uploads = new UploadJobs(
+    factory,
+    { store: cfg.store, storage: cfg.storage, logger: cfg.logger, webhooks },
+    {
+      attempts: cfg.uploadAttempts,
+      backoff: cfg.uploadBackoff,
+      concurrency: cfg.uploadConcurrency,
+      retention: { retentionDays: cfg.retention.retentionDays, customerRetentionDays: cfg.retention.customerRetentionDays },
+    },
+  );
+  const retentionDeps = { store: cfg.store, storage: cfg.storage, logger: cfg.logger, webhooks };
+  const retention = new RetentionJobs(factory, retentionDeps, cfg.retention);
+
+  let started: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+
+  const step = (name: string, fn: () => Promise<unknown> | undefined) => async () => {
+    try {
+      await fn();
+    } catch (err) {
+      log.warn({ step: name, err: (err as Error).message }, 'jobs close step failed');
+    }
+  };
+
+  return {
+    enqueueUpload: (job) => uploads.enqueue(job),
+    webhooks,
+    sweepExpired: () => sweepExpired(retentionDeps, cfg.retention.batchSize),
+    start() {
+      started ??= (async () => {
+        await waitForRedis(redis);
+        uploads.start();
+        await retention.start();
+        webhooks.start();
+        log.info('jobs started');
+      })();
+      return started;
+    },
+    close() {
+      closing ??= (async () => {
+        await started?.catch(() => undefined);
+        const steps = [
+          step('webhook workers', () => webhooks.closeWorkers()),
+          step('retention worker', () => retention.closeWorker()),
+          step('upload worker', () => uploads.closeWorker()),
+          step('webhook queues', () => webhooks.closeQueues()),
+          step('retention queue', () => retention.queue.close()),
+          step('upload queue', () => uploads.queue.close()),
+          step('redis', () => redis.quit().catch(() => redis.disconnect())),
+        ];
+        for (const s of steps) await s();
+        log.info('jobs closed');
+      })();
+      return closing;
+    },
+  };
+}

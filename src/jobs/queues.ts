@@ -1,0 +1,119 @@
+import { Queue, Worker, type DefaultJobOptions, type Processor, type QueueOptions, type WorkerOptions } from 'bullmq';
+import { AppError } from '../domain/errors.js';
+import type { Logger } from '../logger.js';
+
+/** Queue names (BullMQ forbids ':' in them). One webhook queue per endpoint: see webhook.ts. */
+export const QueueNames = {
+  upload: 'recording-upload',
+  retention: 'recording-retention',
+  /** reserved for the export processor (jobs/export.ts) */
+  export: 'recording-export',
+  webhook: (endpointKey: string) => `webhook-${endpointKey}`,
+} as const;
+
+/** Exponential backoff with a cap and ±20 % jitter: min(base · 2^(attempt-1), cap). */
+export interface BackoffPolicy {
+  baseMs: number;
+  capMs: number;
+}
+
+export function cappedBackoff(policy: BackoffPolicy): (attemptsMade: number) => number {
+  return (attemptsMade) => {
+    const exp = policy.baseMs * 2 ** Math.min(Math.max(attemptsMade - 1, 0), 30);
+    const d = Math.min(exp, policy.capMs);
+    return Math.round(d * (0.8 + Math.random() * 0.4));
+  };
+}
+
+export interface QueueFactoryOptions {
+  redisUrl: string;
+  /** BullMQ key prefix shared by every queue (RedisKeys.bullPrefix). */
+  prefix: string;
+  logger: Logger;
+  /** enqueue gives up after this long when Redis is unreachable (default 3000 ms). */
+  enqueueTimeoutMs?: number;
+}
+
+/**
+ * Creates Queues and Workers with one prefix and the right connection settings:
+ * - producers (Queue): `enableOfflineQueue: false` and a timeout on add, so a request-path enqueue fails fast
+ *   (STORE_UNAVAILABLE) instead of hanging while Redis is down;
+ * - Workers: `maxRetriesPerRequest: null` (BullMQ requires it for its blocking connection), reconnecting forever.
+ * BullMQ owns (and closes) the connections it creates from these options.
+ */
+export class QueueFactory {
+  readonly #opts: QueueFactoryOptions;
+
+  constructor(opts: QueueFactoryOptions) {
+    this.#opts = opts;
+  }
+
+  get prefix(): string {
+    return this.#opts.prefix;
+  }
+
+  queue<T>(name: string, defaultJobOptions?: DefaultJobOptions): Queue<T> {
+    const opts: QueueOptions = {
+      prefix: this.#opts.prefix,
+      connection: {
+        url: this.#opts.redisUrl,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        connectTimeout: 2000,
+        retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      },
+      defaultJobOptions,
+    };
+    const q = new Queue<T>(name, opts);
+    q.on('error', (err: Error) => this.#opts.logger.warn({ queue: name, err: err.message }, 'queue connection error'));
+    return q;
+  }
+
+  worker<T, R = unknown>(name: string, processor: Processor<T, R>, opts: Omit<WorkerOptions, 'connection' | 'prefix' | 'autorun'> = {}): Worker<T, R> {
+    const w = new Worker<T, R>(name, processor, {
+      ...opts,
+      prefix: this.#opts.prefix,
+      autorun: false,
+      connection: {
+        url: this.#opts.redisUrl,
+        maxRetriesPerRequest: null,
+        retryStrategy: (times: number) => Math.min(200 * 2 ** Math.min(times, 5), 5000),
+      },
+    });
+    w.on('error', (err: Error) => this.#opts.logger.warn({ queue: name, err: err.message }, 'worker error'));
+    return w;
+  }
+
+  /** Runs an enqueue with a deadline: rejects with STORE_UNAVAILABLE when Redis does not answer in time. */
+  async enqueue<R>(queueName: string, add: () => Promise<R>): Promise<R> {
+    const ms = this.#opts.enqueueTimeoutMs ?? 3000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        add(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new AppError('STORE_UNAVAILABLE', `enqueue on ${queueName} timed out after ${ms} ms`)), ms);
+        }),
+      ]);
+    } catch (err) {
+      if (err instanceof AppError) throw err;
+      throw new AppError('STORE_UNAVAILABLE', `enqueue on ${queueName} failed: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** Runs every step in order even when one fails; rejects afterwards with the first error. */
+export async function closeAll(steps: (() => Promise<unknown> | undefined)[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  if (errors.length === 1) throw errors[0];
+  if (errors.length > 1) throw new AggregateError(errors, `${errors.length} close steps failed`);
+}

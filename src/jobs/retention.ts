@@ -1,0 +1,83 @@
+import type { Queue, Worker } from 'bullmq';
+import { isAppError } from '../domain/errors.js';
+import type { Logger } from '../logger.js';
+import type { BlobStorage } from '../storage/blob-storage.js';
+import type { RecordingStore } from '../store/types.js';
+import { QueueNames, type QueueFactory } from './queues.js';
+import type { WebhookPublisher } from './webhook.js';
+
+export interface RetentionOptions {
+  /** How often the sweep runs (default 15 min). */
+  everyMs?: number;
+  /** Recordings handled per sweep batch (default 100); a sweep loops until nothing expired is left. */
+  batchSize?: number;
+  /** Off switch (default on). */
+  enabled?: boolean;
+}
+
+interface RetentionDeps {
+  store: RecordingStore;
+  storage: BlobStorage;
+  logger: Logger;
+  webhooks?: WebhookPublisher;
+  now?: () => Date;
+}
+
+/**
+ * One sweep: every available recording whose tm_expire has passed → storage.delete (idempotent) →
+ * transition to `deleted` (tm_delete, delete_reason 'retention') → `recording_expired` webhook.
+ * A failing recording is logged and left for the next sweep; the others go on. Returns how many were deleted.
+ */
+export async function sweepExpired(deps: RetentionDeps, batchSize = 100): Promise<number> {
+  const log = deps.logger.child({ component: 'retention' });
+  const now = (deps.now ?? (() => new Date()))();
+  let deleted = 0;
+  const skip = new Set<string>();
+  for (;;) {
+    const ids = (await deps.store.listExpired(now, batchSize + skip.size)).filter((id) => !skip.has(id));
+    if (ids.length === 0) return deleted;
+    for (const id of ids) {
+      try {
+        const rec = await deps.store.get(id);
+        if (rec?.storage_key) await deps.storage.delete(rec.storage_key);
+        const gone = await deps.store.transition(id, 'deleted', { tm_delete: new Date().toISOString(), delete_reason: 'retention' });
+        deleted++;
+        log.info({ recording_id: id, storage_key: rec?.storage_key }, 'recording expired and deleted');
+        await deps.webhooks?.publish('recording_expired', gone).catch((err: Error) => log.error({ recording_id: id, err: err.message }, 'recording_expired webhook not enqueued'));
+      } catch (err) {
+        skip.add(id);
+        log.warn({ recording_id: id, err: (err as Error).message, code: isAppError(err) ? err.code : undefined }, 'expired recording not deleted, retrying next sweep');
+      }
+    }
+  }
+}
+
+/** A repeatable job (BullMQ job scheduler) that runs sweepExpired every `everyMs`. */
+export class RetentionJobs {
+  readonly queue: Queue<Record<string, never>>;
+  #worker?: Worker<Record<string, never>>;
+  readonly #factory: QueueFactory;
+  readonly #deps: RetentionDeps;
+  readonly #opts: Required<RetentionOptions>;
+
+  constructor(factory: QueueFactory, deps: RetentionDeps, opts: RetentionOptions = {}) {
+    this.#factory = factory;
+    this.#deps = deps;
+    this.#opts = { everyMs: opts.everyMs ?? 15 * 60_000, batchSize: opts.batchSize ?? 100, enabled: opts.enabled ?? true };
+    this.queue = factory.queue(QueueNames.retention, { removeOnComplete: 100, removeOnFail: 100, attempts: 1 });
+  }
+
+  async start(): Promise<void> {
+    if (!this.#opts.enabled || this.#worker) return;
+    const log = this.#deps.logger.child({ component: 'retention' });
+    // One scheduler id: several sidecars share it, so the sweep runs once per interval, not once per sidecar.
+    await this.queue.upsertJobScheduler('retention-sweep', { every: this.#opts.everyMs }, { name: 'sweep', data: {} });
+    this.#worker = this.#factory.worker(this.queue.name, async () => sweepExpired(this.#deps, this.#opts.batchSize), { concurrency: 1 });
+    this.#worker.on('failed', (_job, err) => log.warn({ err: err.message }, 'retention sweep failed'));
+    void this.#worker.run().catch((err: Error) => log.error({ err: err.message }, 'retention worker stopped'));
+  }
+
+  async closeWorker(): Promise<void> {
+    await this.#worker?.close();
+  }
+}

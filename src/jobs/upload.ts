@@ -1,0 +1,188 @@
+import { stat, unlink } from 'node:fs/promises';
+import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
+import { AppError, isAppError } from '../domain/errors.js';
+import type { Recording } from '../domain/recording.js';
+import { expiryFor, type RetentionPolicy } from '../domain/retention.js';
+import type { Logger } from '../logger.js';
+import type { BlobStorage } from '../storage/blob-storage.js';
+import { md5File } from '../storage/checksum.js';
+import type { RecordingStore } from '../store/types.js';
+import { cappedBackoff, QueueNames, type BackoffPolicy, type QueueFactory } from './queues.js';
+import type { WebhookPublisher } from './webhook.js';
+
+export interface UploadJobData {
+  recording_id: string;
+  /** spool file (finished WAV) */
+  path: string;
+  storage_key: string;
+}
+
+export interface UploadOptions {
+  /**
+   * Attempts per upload job (default 10 000). With the capped backoff (default 2 s doubling up to 10 min) that is
+   * weeks of retries: an upload that keeps failing is never dropped in practice. Each failure is written to the
+   * recording's `last_error` (status stays `stopping`). Should the attempts ever run out, the failed job is kept
+   * (removeOnFail: false) and `enqueueUpload` for the same recording retries it; restart recovery (listActive →
+   * stopping recordings → enqueueUpload) does exactly that.
+   */
+  attempts?: number;
+  backoff?: BackoffPolicy;
+  concurrency?: number;
+  retention: RetentionPolicy;
+  contentType?: string;
+}
+
+/** Error code stored on a recording whose spool file vanished before it reached storage. */
+export const FILE_LOST = 'recording_file_lost';
+
+const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 2000, capMs: 10 * 60_000 };
+
+interface UploadDeps {
+  store: RecordingStore;
+  storage: BlobStorage;
+  logger: Logger;
+  retention: RetentionPolicy;
+  contentType: string;
+  webhooks?: WebhookPublisher;
+  now?: () => Date;
+}
+
+/**
+ * One upload: MD5 of the spool file → storage.putFile (verified) → transition to `available` → delete the spool file.
+ * Idempotent: a recording already available only gets its spool file removed. The spool file is removed only after
+ * the store says `available`, so a crash at any point leaves something to retry from.
+ */
+export async function processUpload(deps: UploadDeps, data: UploadJobData): Promise<Recording> {
+  const log = deps.logger.child({ recording_id: data.recording_id });
+  const rec = await deps.store.get(data.recording_id);
+  if (!rec) throw new UnrecoverableError(`recording ${data.recording_id} not found`);
+  switch (rec.status) {
+    case 'available':
+    case 'deleted':
+      await removeSpool(data.path, log);
+      return rec;
+    case 'failed':
+      // Keep the file: it may be repairable by hand.
+      return rec;
+    case 'starting':
+    case 'recording':
+      throw new Error(`recording ${rec.id} is ${rec.status}, not stopping: upload too early`);
+    case 'stopping':
+      break;
+    default: {
+      const never: never = rec.status;
+      throw new Error(`unknown status ${String(never)}`);
+    }
+  }
+
+  let size: number;
+  try {
+    size = (await stat(data.path)).size;
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ENOENT') throw err;
+    log.error({ path: data.path }, 'recording failed: spool file lost before upload');
+    return deps.store.transition(rec.id, 'failed', { error: { code: FILE_LOST, message: `spool file ${data.path} is missing` } });
+  }
+
+  const md5 = await md5File(data.path);
+  const info = await deps.storage.putFile(data.storage_key, data.path, { contentType: deps.contentType, md5Base64: md5 });
+  if (info.size !== size || (info.md5Base64 !== undefined && info.md5Base64 !== md5)) {
+    throw new AppError('STORAGE_CHECKSUM_MISMATCH', `stored ${data.storage_key} is ${info.size} bytes / ${info.md5Base64}, expected ${size} / ${md5}`);
+  }
+  const now = (deps.now ?? (() => new Date()))();
+  let done: Recording;
+  try {
+    done = await deps.store.transition(rec.id, 'available', {
+      storage_key: data.storage_key,
+      checksum_md5: md5,
+      size_bytes: size,
+      tm_expire: expiryFor(rec.customer_id, now, deps.retention),
+    });
+  } catch (err) {
+    // Another run finished first: fine, it is available.
+    const again = isAppError(err) && err.code === 'invalid_transition' ? await deps.store.get(rec.id) : null;
+    if (again?.status !== 'available') throw err;
+    await removeSpool(data.path, log);
+    return again;
+  }
+  await removeSpool(data.path, log);
+  log.info({ storage_key: data.storage_key, size_bytes: size }, 'recording available');
+  if (deps.webhooks) {
+    await deps.webhooks.publish('recording_available', done).catch((err: Error) => log.error({ err: err.message }, 'recording_available webhook not enqueued'));
+  }
+  return done;
+}
+
+async function removeSpool(path: string, log: Logger): Promise<void> {
+  await unlink(path).catch((err: { code?: string; message?: string }) => {
+    if (err.code !== 'ENOENT') log.warn({ path, err: err.message }, 'spool file not removed');
+  });
+}
+
+/** The upload queue and its worker. */
+export class UploadJobs {
+  readonly queue: Queue<UploadJobData>;
+  #worker?: Worker<UploadJobData>;
+  readonly #factory: QueueFactory;
+  readonly #deps: UploadDeps;
+  readonly #opts: UploadOptions;
+
+  constructor(factory: QueueFactory, deps: Omit<UploadDeps, 'retention' | 'contentType'>, opts: UploadOptions) {
+    this.#factory = factory;
+    this.#deps = { ...deps, retention: opts.retention, contentType: opts.contentType ?? 'audio/wav' };
+    this.#opts = opts;
+    this.queue = factory.queue<UploadJobData>(QueueNames.upload, {
+      attempts: opts.attempts ?? 10_000,
+      backoff: { type: 'capped' },
+      removeOnComplete: true,
+      removeOnFail: false,
+    });
+  }
+
+  /**
+   * Enqueues the upload of a recording (job id = `upload_<recording_id>`, so enqueueing twice is harmless).
+   * A job of that recording that already failed for good is retried. Rejects with STORE_UNAVAILABLE when Redis is down.
+   */
+  enqueue(data: UploadJobData): Promise<void> {
+    const jobId = `upload_${data.recording_id}`;
+    return this.#factory.enqueue(this.queue.name, async () => {
+      const existing = await this.queue.getJob(jobId);
+      if (existing && (await existing.isFailed())) {
+        await existing.retry('failed', { resetAttemptsMade: true });
+        return;
+      }
+      await this.queue.add('upload', data, { jobId });
+    });
+  }
+
+  start(): void {
+    if (this.#worker) return;
+    const log = this.#deps.logger.child({ component: 'upload' });
+    this.#worker = this.#factory.worker<UploadJobData>(this.queue.name, (job: Job<UploadJobData>) => this.#process(job), {
+      concurrency: this.#opts.concurrency ?? 4,
+      settings: { backoffStrategy: cappedBackoff(this.#opts.backoff ?? DEFAULT_BACKOFF) },
+    });
+    this.#worker.on('failed', (job, err) => log.warn({ recording_id: job?.data.recording_id, attempts: job?.attemptsMade, err: err.message }, 'upload failed'));
+    void this.#worker.run().catch((err: Error) => log.error({ err: err.message }, 'upload worker stopped'));
+  }
+
+  async #process(job: Job<UploadJobData>): Promise<string> {
+    try {
+      return (await processUpload(this.#deps, job.data)).status;
+    } catch (err) {
+      if (!(err instanceof UnrecoverableError)) {
+        const e = err as Error & { code?: string };
+        await this.#deps.store
+          .patch(job.data.recording_id, {
+            last_error: { code: isAppError(e) ? e.code : 'upload_failed', message: `upload attempt ${job.attemptsMade + 1}: ${e.message}` },
+          })
+          .catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  async closeWorker(): Promise<void> {
+    await this.#worker?.close();
+  }
+}
