@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../domain/errors.js';
 import { validationError } from './validation.js';
 
@@ -8,10 +8,11 @@ export interface HttpError {
 }
 
 /** Framework client errors (body too large, bad media type, …) keep their status and get a stable code. */
-const CLIENT_ERROR_CODES: Record<number, string> = {
-  400: 'validation_failed',
-  413: 'payload_too_large',
-  415: 'unsupported_media_type',
+const CLIENT_ERRORS: Record<number, { code: string; message: string }> = {
+  400: { code: 'validation_failed', message: 'bad request' },
+  413: { code: 'payload_too_large', message: 'request body too large' },
+  414: { code: 'uri_too_long', message: 'URL or path parameter too long' },
+  415: { code: 'unsupported_media_type', message: 'send the body as application/json' },
 };
 
 const SERVER_MESSAGES: Record<number, string> = {
@@ -33,27 +34,27 @@ export function toHttpError(err: unknown): HttpError {
     return { status: app.status, body: app.toJSON() };
   }
   if (fe && typeof fe.code === 'string' && fe.code.startsWith('FST_') && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return {
-      status: fe.statusCode,
-      body: { code: CLIENT_ERROR_CODES[fe.statusCode] ?? 'bad_request', message: fe.message ?? 'bad request' },
-    };
+    // Framework messages may echo the URL (and its query): never send them back.
+    return { status: fe.statusCode, body: { ...(CLIENT_ERRORS[fe.statusCode] ?? { code: 'bad_request', message: 'bad request' }) } };
   }
   const internal = new AppError('INTERNAL', 'internal error');
   return { status: internal.status, body: internal.toJSON() };
 }
 
-export function installErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((err, request, reply) => {
-    const { status, body } = toHttpError(err);
-    if (status >= 500) request.log.error({ err, code: body.code }, `request failed [code:${body.code}]`);
-    else request.log.debug({ code: body.code }, `request refused [code:${body.code}]`);
-    // Headers set for a successful reply must not leak into the error (a 416 keeps its `Content-Range: bytes */size`).
-    if (status !== 416) reply.removeHeader('content-range');
-    reply.removeHeader('content-disposition').removeHeader('etag').removeHeader('last-modified');
-    reply.removeHeader('content-length').type('application/json; charset=utf-8');
-    return reply.status(status).send(body);
-  });
+/** Errors thrown by routes and hooks, and (via the `frameworkErrors` option) router errors such as 414. */
+export function handleError(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const { status, body } = toHttpError(err);
+  if (status >= 500) request.log.error({ err, code: body.code }, `request failed [code:${body.code}]`);
+  else request.log.debug({ code: body.code }, `request refused [code:${body.code}]`);
+  // Headers set for a successful reply must not leak into the error (a 416 keeps its `Content-Range: bytes */size`).
+  if (status !== 416) reply.removeHeader('content-range');
+  reply.removeHeader('content-disposition').removeHeader('etag').removeHeader('last-modified');
+  reply.removeHeader('content-length').type('application/json; charset=utf-8');
+  return reply.status(status).send(body);
+}
 
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) => {
     const err = new AppError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
     return reply.status(err.status).send(err.toJSON());

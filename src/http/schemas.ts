@@ -163,7 +163,7 @@ export const sharedSchemas = [errorSchema, recordingOptionsSchema, referenceSche
 export const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 128 } },
+  properties: { id: { type: 'string', minLength: 1, maxLength: 100, description: 'longer ids get 414 uri_too_long' } },
 } as const;
 
 export const listQuery = {

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { AppError } from '../domain/errors.js';
 import { redactUrl } from './auth.js';
 import { authHook } from './context.js';
-import { installErrorHandling } from './errors.js';
+import { handleError, installErrorHandling } from './errors.js';
 import { deleteRecording } from './recording-access.js';
 import { exportRoutes } from './routes/exports.js';
 import { healthRoutes } from './routes/health.js';
@@ -38,6 +38,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
     exposeHeadRoutes: false,
     return503OnClosing: true,
+    frameworkErrors: handleError,
   }) as unknown as FastifyInstance;
 
   app.decorateRequest('principal', null);
@@ -47,7 +48,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
 
   // JSON bodies: an empty body is "no options"; a malformed one is 400 malformed_json (prototype poisoning refused).
   const defaultJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  app.removeContentTypeParser(['application/json', 'text/plain']); // anything but JSON → 415
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
