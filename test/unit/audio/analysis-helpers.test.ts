@@ -129,6 +129,9 @@ describe('time structure', () => {
     expect(Math.abs(findToneOnset(x, fs, 1000)! - 0)).toBeLessThan(1);
     expect(findToneOnset(x, fs, 700)).toBeNull();
     expect(findToneOnset(x, fs, 440, { fromMs: 1600 })).toBeNull();
+    expect(findToneOnset(x, fs, 440, { fromMs: 800 })).toBe(800); // already present when the search starts
+    expect(findToneEnd(x, fs, 1000)).toBe(2000); // present up to the end
+    expect(findToneEnd(x, fs, 700)).toBeNull();
   });
 });
 
