@@ -1,0 +1,11 @@
+export { startAriSimulator } from './simulator.js';
+export type { AriSimulator, PlaceCallOptions, RaceSettings, SimulatorOptions } from './simulator.js';
+export type { Impairments } from './impairments.js';
+export type { SignalFn, SignalSpec } from './signals.js';
+export { tone, silence, DEFAULT_PEAK } from './signals.js';
+export type { OperationId } from './params.js';
+export type { RequestLogEntry } from './server.js';
+export type { LoggedEvent } from './events.js';
+export type { AriEvent, BridgeJson, ChannelJson, PlaybackJson } from './types.js';
+export type { RtpSourceStats } from './rtp-source.js';
+export type { ExtensionBehaviour } from './dialplan.js';
