@@ -1,0 +1,222 @@
+import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
+import { AppError, isAppError } from '../domain/errors.js';
+import { archiveStream, buildManifest, planExport } from '../export/archive.js';
+import type { Logger } from '../logger.js';
+import type { BlobStorage } from '../storage/blob-storage.js';
+import type { ExportRecord, ExportStore, RecordingStore } from '../store/types.js';
+import { QueueNames, type QueueFactory } from './queues.js';
+import type { WebhookPublisher } from './webhook.js';
+
+export interface ExportJobData {
+  export_id: string;
+}
+
+export interface ExportJobResult {
+  export_id: string;
+  status: 'completed' | 'failed';
+  storage_key?: string;
+  size_bytes?: number;
+  count?: number;
+}
+
+export interface ExportProcessorDeps {
+  store: RecordingStore;
+  exports: ExportStore;
+  storage: BlobStorage;
+  webhooks: Pick<WebhookPublisher, 'publish'>;
+  logger: Logger;
+  now?: () => Date;
+  /** Archives are stored under `<prefix><customer_id>/<export_id>.zip` (default 'exports/'). */
+  keyPrefix?: string;
+  /** At most one progress write per this many ms (default 1000), plus the final one. */
+  progressIntervalMs?: number;
+}
+
+export const ExportWebhookTypes = {
+  completed: 'recording_export_completed',
+  failed: 'recording_export_failed',
+} as const;
+
+type ExportJob = Pick<Job<ExportJobData>, 'data' | 'attemptsMade' | 'opts' | 'id'>;
+
+/**
+ * The export job: loads the export, decides per id what goes in, streams ONE zip (manifest.json + one WAV per
+ * recording) into storage without holding it, records progress, then completes the export and publishes
+ * `recording_export_completed` — or, once retries are exhausted or the failure is not transient, marks it failed
+ * and publishes `recording_export_failed`. Transient storage/Redis failures are retried by BullMQ from scratch
+ * (the archive key is simply overwritten).
+ */
+export function createExportProcessor(deps: ExportProcessorDeps): (job: ExportJob) => Promise<ExportJobResult> {
+  const now = deps.now ?? (() => new Date());
+  const prefix = deps.keyPrefix ?? 'exports/';
+  const interval = deps.progressIntervalMs ?? 1000;
+
+  return async (job) => {
+    const exportId = job.data?.export_id;
+    if (typeof exportId !== 'string' || exportId === '') throw new UnrecoverableError('export job without export_id');
+    const log = deps.logger.child({ export_id: exportId, job_id: job.id });
+    const initial = await deps.exports.get(exportId);
+    if (!initial) {
+      log.warn(`export job dropped: no such export [export_id:${exportId}]`);
+      throw new UnrecoverableError(`export ${exportId} not found`);
+    }
+    if (initial.status === 'completed' || initial.status === 'failed') {
+      // A retry after the status was written but before the webhook went out: publish again (same event id).
+      await publish(deps, initial);
+      return resultOf(initial);
+    }
+
+    let e = initial;
+    try {
+      if (e.status === 'queued') e = await deps.exports.update(exportId, { status: 'running', tm_start: now().toISOString() });
+      const plan = await planExport(deps, e.customer_id, e.recording_ids);
+      const total = plan.ids.length;
+      const skipped = plan.notExported.length;
+      e = await deps.exports.update(exportId, { progress: { done: skipped, total } });
+
+      const key = `${prefix}${e.customer_id}/${e.id}.zip`;
+      const manifest = buildManifest(e, plan, now());
+      let lastWrite = Date.now();
+      const archive = archiveStream(deps.storage, plan, manifest, async (done) => {
+        if (Date.now() - lastWrite < interval) return;
+        lastWrite = Date.now();
+        await deps.exports.update(exportId, { progress: { done: skipped + done, total } });
+      });
+      log.info(`export started [export_id:${exportId}, recordings:${plan.items.length}, skipped:${skipped}]`);
+      const info = await deps.storage.putStream(key, archive.stream, { contentType: 'application/zip' });
+      if (info.size !== archive.bytes()) {
+        throw new AppError('STORAGE_UNAVAILABLE', `export archive ${key}: storage holds ${info.size} bytes, wrote ${archive.bytes()}`, { retryable: true });
+      }
+      e = await deps.exports.update(exportId, {
+        status: 'completed',
+        storage_key: key,
+        progress: { done: total, total },
+        manifest: { count: plan.items.length, total_bytes: info.size, skipped: plan.notExported },
+        tm_end: now().toISOString(),
+      });
+      log.info(`export completed [export_id:${exportId}, recordings:${plan.items.length}, bytes:${info.size}]`);
+      await publish(deps, e);
+      return resultOf(e);
+    } catch (err) {
+      const retryable = isRetryable(err);
+      const attempts = job.opts?.attempts ?? 1;
+      const last = job.attemptsMade + 1 >= attempts;
+      const message = err instanceof Error ? err.message : String(err);
+      if (retryable && !last) {
+        log.warn({ err: message, attempt: job.attemptsMade + 1, attempts }, `export attempt failed, will retry [export_id:${exportId}]`);
+        throw err;
+      }
+      const code = isAppError(err) ? err.code : 'export_failed';
+      let failed: ExportRecord | undefined;
+      try {
+        failed = await deps.exports.update(exportId, {
+          status: 'failed',
+          error: { code, message: publicMessage(err) },
+          tm_end: now().toISOString(),
+        });
+      } catch (updateErr) {
+        log.error({ err: (updateErr as Error).message }, `export could not be marked failed [export_id:${exportId}]`);
+        throw err; // Redis trouble: let BullMQ keep the job (it fails for good when attempts run out)
+      }
+      log.error({ err: message, code }, `export failed [export_id:${exportId}]`);
+      await publish(deps, failed);
+      throw new UnrecoverableError(`export ${exportId} failed: ${message}`);
+    }
+  };
+}
+
+/** One event per terminal status, with a deterministic id so a re-publish is recognisable as the same event. */
+async function publish(deps: ExportProcessorDeps, e: ExportRecord): Promise<void> {
+  if (e.status !== 'completed' && e.status !== 'failed') return;
+  await deps.webhooks.publish(ExportWebhookTypes[e.status], exportEvent(e), { chain: `export:${e.id}`, id: `export-${e.id}-${e.status}` });
+}
+
+/** The webhook's `data`: the export without storage internals. */
+export function exportEvent(e: ExportRecord): Record<string, unknown> {
+  const data: Record<string, unknown> = {
+    id: e.id,
+    customer_id: e.customer_id,
+    status: e.status,
+    progress: e.progress,
+    recording_ids: e.recording_ids,
+    count: e.manifest?.count,
+    size_bytes: e.status === 'completed' ? e.manifest?.total_bytes : undefined,
+    not_exported: e.manifest?.skipped ?? [],
+    error: e.error,
+    tm_create: e.tm_create,
+    tm_start: e.tm_start,
+    tm_end: e.tm_end,
+  };
+  for (const k of Object.keys(data)) if (data[k] === undefined) delete data[k];
+  return data;
+}
+
+function resultOf(e: ExportRecord): ExportJobResult {
+  return {
+    export_id: e.id,
+    status: e.status === 'completed' ? 'completed' : 'failed',
+    ...(e.storage_key ? { storage_key: e.storage_key } : {}),
+    ...(e.status === 'completed' ? { size_bytes: e.manifest?.total_bytes, count: e.manifest?.count } : {}),
+  };
+}
+
+function isRetryable(err: unknown): boolean {
+  if (!isAppError(err)) return true; // unexpected (network, stream) errors: worth another attempt
+  if (err.code === 'storage_unavailable') return err.details?.retryable !== false;
+  return err.code === 'store_unavailable' || err.code === 'checksum_mismatch';
+}
+
+/** What the customer sees: our error codes' messages, never a stack or an internal path. */
+function publicMessage(err: unknown): string {
+  if (isAppError(err)) {
+    switch (err.code) {
+      case 'storage_unavailable':
+        return 'storage was unavailable while building the archive';
+      case 'checksum_mismatch':
+        return 'the archive failed verification in storage';
+      case 'store_unavailable':
+        return 'the recording database was unavailable';
+      default:
+        return 'the export could not be built';
+    }
+  }
+  return 'the export could not be built';
+}
+
+export interface ExportQueueOptions {
+  /** attempts per export (default 5) */
+  attempts?: number;
+  /** concurrent exports per process (default 2: each holds one storage upload chunk in memory) */
+  concurrency?: number;
+}
+
+/** The export queue, its worker (not started: call `worker.run()`), and the enqueue used by the HTTP layer. */
+export function createExportQueue(
+  factory: QueueFactory,
+  processor: (job: ExportJob) => Promise<ExportJobResult>,
+  opts: ExportQueueOptions = {},
+): { queue: Queue<ExportJobData>; worker: Worker<ExportJobData>; enqueue(exportId: string): Promise<void>; close(): Promise<void> } {
+  const queue = factory.queue<ExportJobData>(QueueNames.export, {
+    attempts: opts.attempts ?? 5,
+    backoff: { type: 'exponential', delay: 5000 },
+    removeOnComplete: { count: 1000 },
+    removeOnFail: { age: 7 * 86_400 },
+  });
+  const worker = factory.worker<ExportJobData>(QueueNames.export, (job) => processor(job), { concurrency: opts.concurrency ?? 2 });
+  let closing: Promise<void> | undefined;
+  return {
+    queue,
+    worker,
+    // jobId = export id: enqueuing the same export twice is a no-op.
+    enqueue: async (exportId) => {
+      await factory.enqueue(queue.name, () => queue.add('export', { export_id: exportId }, { jobId: `export_${exportId}` }));
+    },
+    close: () =>
+      (closing ??= (async () => {
+        const errors: unknown[] = [];
+        await worker.close().catch((e: unknown) => errors.push(e));
+        await queue.close().catch((e: unknown) => errors.push(e));
+        if (errors.length) throw errors[0];
+      })()),
+  };
+}
