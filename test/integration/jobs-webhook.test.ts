@@ -1,0 +1,141 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createJobs, type Jobs } from '../../src/jobs/index.js';
+import { createLogger } from '../../src/logger.js';
+import { LocalStorage } from '../../src/storage/local.js';
+import { RedisKeys } from '../../src/store/keys.js';
+import { createStoreRedis, waitForRedis } from '../../src/store/redis-client.js';
+import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
+import { freePort } from '../helpers/redis-server.js';
+import { testRedis } from '../helpers/redis.js';
+import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+
+const SECRET = 'whsec-test';
+const { url, prefix } = testRedis();
+const logger = createLogger('silent');
+let redis: Redis;
+let receiver: WebhookReceiver;
+let jobs: Jobs;
+let deadUrl: string;
+
+beforeAll(async () => {
+  redis = createStoreRedis(url);
+  await waitForRedis(redis);
+  receiver = await startWebhookReceiver(SECRET);
+  deadUrl = `http://127.0.0.1:${await freePort()}/nobody-listens`;
+  jobs = createJobs({
+    redisUrl: url,
+    prefix,
+    storage: new LocalStorage('/nonexistent-unused'),
+    store: new RedisRecordingStore({ redis, keys: new RedisKeys(prefix) }),
+    logger,
+    webhook: { urls: [receiver.url, deadUrl], secret: SECRET, attempts: 30, backoff: { baseMs: 50, capMs: 300 }, timeoutMs: 2000 },
+    retention: { retentionDays: 30, enabled: false },
+  });
+  await jobs.start();
+});
+
+afterAll(async () => {
+  await jobs.close();
+  await receiver.stop();
+  const keys = await redis.keys(`${prefix}:*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const forRec = (id: string) => (r: ReceivedWebhook) => (r.body.data as { id?: string } | undefined)?.id === id;
+const deliveredFor = (id: string) => receiver.delivered.filter(forRec(id));
+
+describe('webhooks', () => {
+  it('delivers a signed envelope once', async () => {
+    const rid = randomUUID();
+    const eventId = await jobs.webhooks.publish('recording_started', { id: rid, status: 'recording' });
+    await receiver.waitFor(() => deliveredFor(rid).length === 1);
+    await sleep(500);
+    const got = receiver.received.filter(forRec(rid));
+    expect(got).toHaveLength(1);
+    const [w] = got;
+    expect(w.signatureValid).toBe(true);
+    expect(w.body).toEqual({ id: eventId, type: 'recording_started', data: { id: rid, status: 'recording' } });
+    expect(w.headers['content-type']).toBe('application/json');
+    expect(w.headers['x-recorder-event-id']).toBe(eventId);
+    expect(Math.abs(Number(w.headers['x-recorder-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
+    expect(receiver.verify(w.rawBody.replace('recording', 'Recording'), w.headers['x-recorder-signature'])).toBe(false);
+  });
+
+  it('keeps each recording in order across retries, without holding back other recordings', async () => {
+    const a = randomUUID();
+    const b = randomUUID();
+    let aStartedRefusals = 0;
+    // A's first event fails 4 times; everything else is accepted.
+    receiver.respondWith((body) => {
+      if ((body.data as { id?: string }).id === a && body.type === 'recording_started' && aStartedRefusals < 4) {
+        aStartedRefusals++;
+        return 503;
+      }
+      return undefined;
+    });
+    for (const type of ['recording_started', 'recording_finished', 'recording_available']) {
+      await jobs.webhooks.publish(type, { id: a });
+      await jobs.webhooks.publish(type, { id: b });
+    }
+    await receiver.waitFor(() => deliveredFor(a).length === 3 && deliveredFor(b).length === 3, 15_000);
+    receiver.respondWith(undefined);
+    const order = ['recording_started', 'recording_finished', 'recording_available'];
+    expect(deliveredFor(a).map((r) => r.body.type)).toEqual(order);
+    expect(deliveredFor(b).map((r) => r.body.type)).toEqual(order);
+    // A's later events were not even attempted before its first one was delivered.
+    const aAll = receiver.received.filter(forRec(a));
+    expect(aAll.map((r) => `${r.body.type}:${r.status}`)).toEqual([...Array(4).fill('recording_started:503'), 'recording_started:204', 'recording_finished:204', 'recording_available:204']);
+    // B was not held back by A's retries.
+    const bDone = Math.max(...deliveredFor(b).map((r) => r.at));
+    const aFirstOk = deliveredFor(a)[0].at;
+    expect(bDone).toBeLessThanOrEqual(aFirstOk);
+  });
+
+  it('retries while the receiver is down, then delivers everything in order', async () => {
+    const rid = randomUUID();
+    await receiver.down();
+    for (const type of ['recording_started', 'recording_finished', 'recording_available']) await jobs.webhooks.publish(type, { id: rid });
+    await sleep(800);
+    expect(receiver.received.filter(forRec(rid))).toHaveLength(0);
+    await receiver.ok();
+    await receiver.waitFor(() => deliveredFor(rid).length === 3, 15_000);
+    expect(deliveredFor(rid).map((r) => r.body.type)).toEqual(['recording_started', 'recording_finished', 'recording_available']);
+    expect(receiver.received.filter(forRec(rid))).toHaveLength(3);
+    expect(deliveredFor(rid).every((r) => r.signatureValid)).toBe(true);
+  });
+
+  it('does not retry a 4xx, and the chain goes on after it', async () => {
+    const rid = randomUUID();
+    receiver.respondWith((body) => ((body.data as { id?: string }).id === rid && body.type === 'recording_started' ? 400 : undefined));
+    await jobs.webhooks.publish('recording_started', { id: rid });
+    await jobs.webhooks.publish('recording_finished', { id: rid });
+    await receiver.waitFor(() => deliveredFor(rid).length === 1, 10_000);
+    await sleep(800);
+    receiver.respondWith(undefined);
+    expect(receiver.received.filter(forRec(rid)).map((r) => `${r.body.type}:${r.status}`)).toEqual(['recording_started:400', 'recording_finished:204']);
+  });
+
+  it('retries 429 and 408 (not user errors)', async () => {
+    const rid = randomUUID();
+    let n = 0;
+    receiver.respondWith((body) => ((body.data as { id?: string }).id === rid && n < 2 ? [429, 408][n++] : undefined));
+    await jobs.webhooks.publish('recording_started', { id: rid });
+    await receiver.waitFor(() => deliveredFor(rid).length === 1, 10_000);
+    receiver.respondWith(undefined);
+    expect(receiver.received.filter(forRec(rid)).map((r) => r.status)).toEqual([429, 408, 204]);
+  });
+
+  it('a dead endpoint does not slow down the live one, and publish never waits for delivery', async () => {
+    // deadUrl has been refusing connections for every event of this file; the live endpoint still gets each at once.
+    const rid = randomUUID();
+    const t0 = Date.now();
+    await jobs.webhooks.publish('recording_started', { id: rid });
+    expect(Date.now() - t0).toBeLessThan(500);
+    await receiver.waitFor(() => deliveredFor(rid).length === 1, 3000);
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+});
