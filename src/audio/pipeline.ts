@@ -14,12 +14,12 @@ export class MixPipeline {
   constructor() {}
 
   /**
-   * frames: one entry per stream, a 320-sample Int16Array (16 kHz, 20 ms, native int16 values —
+   * frames: one entry per stream, a 320-sample Int16Array or Float32Array (16 kHz, 20 ms, int16-scale values —
    * decode RTP with readSlinBE first) or null for a stream with nothing in this slot.
    * out: 160 samples (8 kHz, 20 ms). Zero allocations. The decimator state carries across
    * calls, so call it for every slot of the timeline, including silent ones.
    */
-  processSlot(frames: readonly (Int16Array | null)[], out: Int16Array): void {
+  processSlot(frames: readonly (Int16Array | Float32Array | null)[], out: Int16Array): void {
     if (out.length !== OUT_FRAME_SAMPLES) throw new RangeError(`processSlot: out must have ${OUT_FRAME_SAMPLES} samples`);
     const acc = this.acc;
     let used = 0;
