@@ -174,8 +174,8 @@ export const listQuery = {
     reference_id: { type: 'string', minLength: 1, maxLength: 128 },
     reference_type: { type: 'string', enum: ['call', 'conference'] },
     status: { type: 'string', enum: [...RecordingStatuses] },
-    from: { ...isoTime, description: 'Only recordings created at or after this time.' },
-    to: { ...isoTime, description: 'Only recordings created before this time.' },
+    from: { ...isoTime, description: 'Only recordings created at or after this time (inclusive).' },
+    to: { ...isoTime, description: 'Only recordings created at or before this time (inclusive).' },
   },
 } as const;
 
