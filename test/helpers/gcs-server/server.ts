@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
+import { open } from 'node:fs/promises';
 import { ObjectStore, type PendingData, type StoredObject } from './object-store.js';
 import { parseMultipartRelated, MultipartError } from './multipart.js';
 
@@ -150,6 +151,21 @@ export class GcsTestServer {
   /** The next upload (of any kind) stores bytes that differ from what was sent; its reported hashes are of what it kept. */
   corruptNextUpload(count = 1): void {
     this.#corruptNext += count;
+  }
+
+  /** Flips one byte of a stored object at rest without touching its recorded hashes (a full download then fails validation). */
+  async corruptStoredObject(bucket: string, name: string, offset = 0): Promise<void> {
+    const obj = this.#store.get(bucket, name);
+    if (!obj) throw new Error(`no object ${bucket}/${name}`);
+    const fh = await open(obj.path, 'r+');
+    try {
+      const b = Buffer.alloc(1);
+      await fh.read(b, 0, 1, offset);
+      b[0] ^= 0xff;
+      await fh.write(b, 0, 1, offset);
+    } finally {
+      await fh.close();
+    }
   }
 
   createBucket(name: string): void {
