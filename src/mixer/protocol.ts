@@ -49,6 +49,8 @@ export interface WorkerStats {
   /** Time spent inside a tick (playout + mix + write), over the last window (ms). */
   tickWorkP50Ms: number;
   tickWorkP99Ms: number;
+  /** Fraction of the window this worker's event loop was busy (0…1): its CPU load. */
+  eventLoopUtilization: number;
   /** Slots written in the last window, all recordings. */
   slots: number;
   /** Cumulative counters over the recordings currently open. */

@@ -172,7 +172,19 @@ function failRecording(rec: Rec, err: unknown): void {
 
 const t0 = performance.now();
 let k = 1;
+let elu = performance.eventLoopUtilization();
+
+/**
+ * The timer only schedules: the playout itself runs in setImmediate, i.e. in the check phase AFTER the poll
+ * phase of the same loop iteration. After a stall (GC, CPU contention) the datagrams queued in the kernel
+ * are thus read (and placed in their slots) before the due slots are played — otherwise the timer, which
+ * runs before I/O, would play those slots as silence and the packets would be counted as late.
+ */
 function loop(): void {
+  setImmediate(playout);
+}
+
+function playout(): void {
   const start = performance.now();
   lag.record(start - (t0 + k * FRAME_MS));
   ticks++;
@@ -217,6 +229,7 @@ function snapshot(): WorkerStats {
     lagMaxMs: lag.max,
     tickWorkP50Ms: work.percentile(0.5),
     tickWorkP99Ms: work.percentile(0.99),
+    eventLoopUtilization: performance.eventLoopUtilization(elu).utilization,
     slots,
     packetsReceived: received,
     packetsInvalid: invalid,
@@ -236,6 +249,7 @@ function resetWindow(): void {
   slots = 0;
   datagrams = 0;
   windowStart = performance.now();
+  elu = performance.eventLoopUtilization();
 }
 
 if (cfg.statsIntervalMs > 0) {
