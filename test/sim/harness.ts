@@ -148,6 +148,11 @@ export class RtpCapture {
   static async open(): Promise<RtpCapture> {
     const s = dgram.createSocket('udp4');
     await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', () => resolve()));
+    try {
+      s.setRecvBufferSize(4 * 1024 * 1024);
+    } catch {
+      // capped by the kernel: fine
+    }
     return new RtpCapture(s);
   }
 
