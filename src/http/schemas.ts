@@ -7,6 +7,8 @@ import { ExportStatuses } from '../store/types.js';
 import { ExportItemStatuses } from './types.js';
 
 export const MAX_EXPORT_IDS = 1000;
+/** Route-schema marker: the body may be absent (see markOptionalBodies in server.ts). */
+export const OPTIONAL_BODY = 'x-body-optional';
 export const DEFAULT_PAGE_SIZE = 10;
 export const MAX_PAGE_SIZE = 100;
 

@@ -10,7 +10,7 @@ import { exportRoutes } from './routes/exports.js';
 import { healthRoutes } from './routes/health.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { referenceRoutes } from './routes/references.js';
-import { sharedSchemas } from './schemas.js';
+import { OPTIONAL_BODY, sharedSchemas } from './schemas.js';
 import type { HttpServerDeps } from './types.js';
 import { createValidatorCompiler } from './validation.js';
 
@@ -23,6 +23,23 @@ const DEFAULT_BODY_LIMIT = 256 * 1024;
 /** Request fields for logs: the URL with `token=` redacted; headers (Authorization) are never logged. */
 function serializeRequest(req: FastifyRequest): Record<string, unknown> {
   return { method: req.method, url: redactUrl(req.url), remoteAddress: req.ip, remotePort: req.socket?.remotePort };
+}
+
+interface OpenApiDoc {
+  paths?: Record<string, Record<string, { requestBody?: { required?: boolean }; [OPTIONAL_BODY]?: boolean }>>;
+}
+
+/** @fastify/swagger always marks a body required; routes whose body may be absent say so with `x-body-optional`. */
+function markOptionalBodies(doc: OpenApiDoc): OpenApiDoc {
+  for (const ops of Object.values(doc.paths ?? {})) {
+    for (const op of Object.values(ops)) {
+      if (op[OPTIONAL_BODY]) {
+        if (op.requestBody) op.requestBody.required = false;
+        delete op[OPTIONAL_BODY];
+      }
+    }
+  }
+  return doc;
 }
 
 /**
@@ -76,6 +93,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => String((json as { $id?: string }).$id ?? `def-${i}`),
     },
+    transformObject: (doc) => markOptionalBodies((doc as { openapiObject: OpenApiDoc }).openapiObject),
   });
 
   app.register(healthRoutes(deps.readiness));

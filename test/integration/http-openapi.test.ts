@@ -90,6 +90,16 @@ describe('OpenAPI document', () => {
     }
     expect(Object.keys(doc.paths['/v1.0/recordings/{id}/file'].get.responses ?? {})).toEqual(expect.arrayContaining(['200', '206', '404', '416']));
     expect(Object.keys(doc.paths['/v1.0/recordings/export'].post.responses ?? {})).toEqual(expect.arrayContaining(['202', '400']));
+    // errors are JSON even on the download route
+    expect(Object.keys((doc.paths['/v1.0/recordings/{id}/file'].get.responses?.['404'] as { content: object }).content)).toEqual(['application/json']);
+  });
+
+  it('recording_start documents an optional body; export a required one', () => {
+    const start = doc.paths['/v1.0/calls/{id}/recording_start'].post as { requestBody?: { required: boolean } };
+    expect(start.requestBody?.required).toBe(false);
+    expect(start).not.toHaveProperty('x-body-optional');
+    const exp = doc.paths['/v1.0/recordings/export'].post as { requestBody?: { required: boolean } };
+    expect(exp.requestBody?.required).toBe(true);
   });
 
   it('without an export store the export routes are neither registered nor documented', async () => {

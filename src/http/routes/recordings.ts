@@ -92,7 +92,6 @@ export function recordingRoutes(deps: {
           'with `Content-Range: bytes */size`. 404 recording_not_available until the recording is available.',
         security,
         params: idParams,
-        produces: ['audio/wav'],
         response: {
           200: { description: 'The whole file', content: { 'audio/wav': { schema: { type: 'string', format: 'binary' } } } },
           206: { description: 'One byte range', content: { 'audio/wav': { schema: { type: 'string', format: 'binary' } } } },

@@ -5,7 +5,7 @@ import type { RecordingOptions, ReferenceType } from '../../domain/recording.js'
 import type { RecorderApi } from '../../recorder/types.js';
 import type { ReferenceRecord } from '../../store/types.js';
 import { principalOf } from '../context.js';
-import { errors, idParams, security } from '../schemas.js';
+import { errors, idParams, OPTIONAL_BODY, security } from '../schemas.js';
 import { referenceView } from '../views.js';
 
 interface Ops {
@@ -52,6 +52,7 @@ export function referenceRoutes(recorder: RecorderApi) {
             security,
             params: idParams,
             body: { $ref: 'RecordingOptions#' },
+            [OPTIONAL_BODY]: true,
             response: { 200: { $ref: 'Reference#' }, ...errors(400, 404, 409, 502, 503) },
           },
         },
