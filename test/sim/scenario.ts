@@ -24,5 +24,6 @@ export async function startRecordingLeg(
   await events.waitFor(isEvent('StasisStart', snoop.body.id));
   const add = await ari.request('POST', `/bridges/${bridge.body.id}/addChannel`, { channel: `${snoop.body.id},${em.body.id}` });
   if (add.status !== 204) throw new Error(`addChannel ${add.status} ${add.text}`);
+  await events.waitFor((e) => e.type === 'ChannelVarset' && e.variable === 'BRIDGEPEER' && e.value === snoop.body.name);
   return { snoop: snoop.body, em: em.body, bridge: bridge.body };
 }
