@@ -46,11 +46,12 @@ export class Recorder implements RecorderApi {
   }
 
   async startCall(callId: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord> {
+    const askedAt = this.#now();
     const channel = await this.#channel(callId);
     if (channel.state !== 'Up') throw new AppError('CALL_NOT_UP', `call ${callId} is ${channel.state}, not answered`, { state: channel.state });
     return this.#start('call', callId, customerId, options, async (s) => {
       if (options.beep_start) await this.#beep(callId, s);
-      await s.openMixer(options.end_of_silence ? options.end_of_silence * 1000 : undefined);
+      await s.openMixer(options.beep_start ? this.#now() : askedAt, silenceMs(options));
       await Promise.all(
         (['in', 'out'] as const).map(async (dir) => {
           const { port } = await this.ports.mixer.addStream(s.id, dir);
@@ -62,12 +63,13 @@ export class Recorder implements RecorderApi {
   }
 
   async startConference(confId: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord> {
+    const askedAt = this.#now();
     const bridge = await this.#bridge(confId);
     if (bridge.bridge_class !== 'stasis') {
       throw new AppError('CONFERENCE_NOT_FOUND', `conference ${confId} is a ${bridge.creator} bridge outside our Stasis app; only ARI bridges are recorded`);
     }
     return this.#start('conference', confId, customerId, options, async (s) => {
-      await s.openMixer(options.end_of_silence ? options.end_of_silence * 1000 : undefined);
+      await s.openMixer(askedAt, silenceMs(options));
       const { port } = await this.ports.mixer.addStream(s.id, 'mix');
       s.streams.set('mix', await openBridgeStream(this.ports.ari, this.settings, { recordingId: s.id, bridgeId: confId, tag: 'mix', port }));
     });
@@ -140,6 +142,7 @@ export class Recorder implements RecorderApi {
   }
 
   async #stopRef(type: ReferenceType, referenceId: string, customerId: string, reason: StopReason): Promise<ReferenceRecord> {
+    const askedAt = this.#now();
     const ref = await this.ports.store.getReference(type, referenceId);
     if (ref && ref.customer_id !== customerId) throw notFound(type, referenceId);
     const s = this.#byRef.get(refKey(type, referenceId));
@@ -147,7 +150,7 @@ export class Recorder implements RecorderApi {
       if (!ref) throw notFound(type, referenceId);
       throw new AppError('NO_ACTIVE_RECORDING', `${type} ${referenceId} has no active recording`);
     }
-    await s.stop(reason);
+    await s.stop(reason, askedAt);
     return (await this.ports.store.getReference(type, referenceId)) ?? ref!;
   }
 
@@ -160,6 +163,10 @@ export class Recorder implements RecorderApi {
     await existsLive();
     const now = new Date().toISOString();
     return { id, type, customer_id: customerId, recording_id: '', recording_ids: [], tm_create: now, tm_update: now };
+  }
+
+  #now(): number {
+    return this.ports.now?.() ?? Date.now();
   }
 
   #forget(s: RecordingSession): void {
@@ -209,6 +216,8 @@ export class Recorder implements RecorderApi {
     return setupError(err);
   }
 }
+
+const silenceMs = (o: RecordingOptions) => (o.end_of_silence ? o.end_of_silence * 1000 : undefined);
 
 function notFound(type: ReferenceType, id: string): AppError {
   return type === 'call' ? new AppError('CALL_NOT_FOUND', `call ${id} not found`) : new AppError('CONFERENCE_NOT_FOUND', `conference ${id} not found`);

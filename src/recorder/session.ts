@@ -44,9 +44,9 @@ export class RecordingSession {
     return this.ports.now?.() ?? Date.now();
   }
 
-  /** Opens the mixer timeline; everything after this point counts toward the file's duration. */
-  async openMixer(silenceTimeoutMs?: number): Promise<void> {
-    this.startAtMs = this.now();
+  /** Opens the mixer timeline at `startAtMs` (when the start was asked for): the file's duration counts from there. */
+  async openMixer(startAtMs: number, silenceTimeoutMs?: number): Promise<void> {
+    this.startAtMs = startAtMs;
     await this.ports.mixer.open(this.id, { path: this.path, startAtMs: this.startAtMs, silenceTimeoutMs });
     this.#mixerOpen = true;
   }

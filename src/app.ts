@@ -1,0 +1,185 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { AriConnection } from './ari/ari-connection.js';
+import type { Config } from './config.js';
+import { startRedis, type RedisHandle } from './embedded-redis.js';
+import { handleFlowStasisStart } from './flow/flow-actions.js';
+import { CompositeAuthenticator, loadTokensFile, TokenStoreAuthenticator, type Authenticator } from './http/auth.js';
+import { createHttpServer } from './http/server.js';
+import { createJobs, type Jobs } from './jobs/index.js';
+import type { Logger } from './logger.js';
+import { MixerPool } from './mixer/mixer-pool.js';
+import { routeAriEvent } from './recorder/event-router.js';
+import type { RecorderSettings } from './recorder/ports.js';
+import { Recorder } from './recorder/recorder.js';
+import { recoverInterrupted } from './recorder/recovery.js';
+import { GcsStorage } from './storage/gcs.js';
+import { LocalStorage } from './storage/local.js';
+import type { BlobStorage } from './storage/blob-storage.js';
+import { RedisKeys } from './store/keys.js';
+import { createStoreRedis, waitForRedis } from './store/redis-client.js';
+import { RedisExportStore } from './store/redis-export-store.js';
+import { RedisRecordingStore } from './store/redis-recording-store.js';
+import { RedisTokenStore } from './store/redis-token-store.js';
+
+export interface App {
+  readonly config: Config;
+  readonly recorder: Recorder;
+  readonly http: FastifyInstance;
+  readonly mixer: MixerPool;
+  readonly jobs: Jobs;
+  readonly store: RedisRecordingStore;
+  readonly storage: BlobStorage;
+  readonly ari: AriConnection;
+  /** Base URL of the admin API once listening. */
+  readonly url: string;
+  /** Graceful: stop taking work, stop active recordings (reason shutdown), drain, close adapters in reverse order. */
+  stop(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger: Logger;
+  /** Don't wait for Asterisk before serving (the WebSocket keeps reconnecting in the background). */
+  waitForAri?: boolean;
+  /** Tests: allows MixerPool test hooks. */
+  mixerTestHooks?: boolean;
+}
+
+function createStorage(config: Config): BlobStorage {
+  if (config.storage.backend === 'gcs') return new GcsStorage({ ...config.storage.gcs });
+  return new LocalStorage(config.storage.localDir);
+}
+
+/** Composition root: config → adapters → recorder → HTTP. Every adapter is closed in reverse order on stop(). */
+export async function startApp(config: Config, opts: AppOptions): Promise<App> {
+  const log = opts.logger;
+  const closers: Array<[string, () => Promise<unknown>]> = [];
+  const closeAll = async () => {
+    for (const [name, close] of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        log.warn({ step: name, err: (err as Error).message }, 'shutdown step failed');
+      }
+    }
+  };
+
+  try {
+    await mkdir(config.spoolDir, { recursive: true });
+    let redisUrl = config.redis.url;
+    if (!redisUrl) {
+      const embedded: RedisHandle = await startRedis({ dir: join(config.spoolDir, '..', 'redis'), persist: true });
+      closers.push(['embedded redis', () => embedded.stop()]);
+      redisUrl = embedded.url;
+      log.info({ port: embedded.port }, 'embedded redis-server started (REDIS_URL unset)');
+    }
+    const keys = new RedisKeys(config.redis.prefix);
+    const redis: Redis = createStoreRedis(redisUrl, { logger: log });
+    closers.push(['redis', () => redis.quit()]);
+    await waitForRedis(redis);
+    const store = new RedisRecordingStore({ redis, keys });
+    const exports = new RedisExportStore({ redis, keys });
+    const storage = createStorage(config);
+
+    const jobs = createJobs({
+      redisUrl,
+      prefix: config.redis.prefix,
+      storage,
+      store,
+      logger: log,
+      webhook: { urls: config.webhooks.urls, secret: config.webhooks.secret, attempts: config.webhooks.attempts },
+      retention: {
+        retentionDays: config.retention.defaultDays,
+        customerRetentionDays: config.retention.perCustomer,
+        everyMs: config.retention.sweepEverySec * 1000,
+      },
+      uploadAttempts: config.uploadAttempts,
+    });
+    closers.push(['jobs', () => jobs.close()]);
+    await jobs.start();
+
+    const mixer = new MixerPool({
+      portMin: config.rtp.portMin,
+      portMax: config.rtp.portMax,
+      workers: config.mixer.workers || undefined,
+      bindAddress: config.rtp.bindHost,
+      recvBufferSize: config.rtp.recvBufferBytes,
+      playoutDelayMs: config.mixer.playoutDelayMs,
+      logger: log.child({ component: 'mixer' }),
+      testHooks: opts.mixerTestHooks,
+    });
+    closers.push(['mixer', () => mixer.shutdown()]);
+
+    const ari = new AriConnection({ ...config.ari, logger: log });
+    closers.push(['ari', () => ari.close()]);
+
+    const settings: RecorderSettings = {
+      rtpAdvertiseHost: config.rtp.advertiseHost,
+      spoolDir: config.spoolDir,
+      maxDurationSec: config.recording.maxDurationSec,
+      stasisTimeoutMs: 5000,
+    };
+    const ports = { ari, mixer, store, uploads: jobs, webhooks: jobs.webhooks, logger: log };
+    const recorder = new Recorder(ports, settings);
+    closers.push(['recordings', () => recorder.drain()]);
+
+    ari.events.on('event', (ev) => {
+      routeAriEvent(recorder, ev, log);
+      if (ev.type === 'StasisStart' && ev.args.length > 0) {
+        void handleFlowStasisStart(ev, { recorder, rest: ari.rest, defaultCustomerId: config.recording.defaultCustomerId, logger: log });
+      }
+    });
+    const connected = ari.start();
+    if (opts.waitForAri !== false) await connected;
+    await recoverInterrupted(ports, settings);
+
+    const authenticators: Authenticator[] = [];
+    if (config.http.tokensFile) authenticators.push(await loadTokensFile(config.http.tokensFile));
+    authenticators.push(new TokenStoreAuthenticator(new RedisTokenStore({ redis, keys })));
+    let stopping = false;
+    const http = createHttpServer({
+      recorder,
+      store,
+      storage,
+      exports,
+      enqueueExport: async () => undefined,
+      auth: new CompositeAuthenticator(authenticators),
+      logger: log,
+      readiness: async () => {
+        const checks = { redis: redis.status === 'ready', ari: ari.events.connected, accepting: !stopping };
+        return { ok: Object.values(checks).every(Boolean), checks };
+      },
+    });
+    closers.push(['http', () => http.close()]);
+    await http.listen({ host: config.http.host, port: config.http.port });
+    const addr = http.server.address();
+    const url = typeof addr === 'object' && addr ? `http://${config.http.host}:${addr.port}` : '';
+    log.info({ url, ari: config.ari.url, storage: storage.kind }, 'ari-recorder ready');
+
+    let stopped: Promise<void> | undefined;
+    return {
+      config,
+      recorder,
+      http,
+      mixer,
+      jobs,
+      store,
+      storage,
+      ari,
+      url,
+      stop() {
+        stopped ??= (async () => {
+          stopping = true;
+          await closeAll();
+          log.info('ari-recorder stopped');
+        })();
+        return stopped;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -1,0 +1,117 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeWav } from '../helpers/wav-decode.js';
+import { goertzelDb, maxLevelOutside } from '../helpers/audio-analysis.js';
+import { sleep, startHarness, type Harness } from './harness.js';
+
+/** Records a live call through the HTTP API and checks the WAV as audio. */
+describe('e2e: record a call', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function recordFor(ms: number, call: { channelId: string }) {
+    const t0 = performance.now();
+    const start = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`, { body: { format: 'wav' } });
+    expect(start.status).toBe(200);
+    const recordingId: string = start.body.recording_id;
+    expect(recordingId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(start.body.recording_ids).toContain(recordingId);
+    await h.waitForStatus(recordingId, 'recording');
+    await sleep(ms - (performance.now() - t0));
+    const t1 = performance.now();
+    const stop = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`);
+    expect(stop.status).toBe(200);
+    expect(stop.body.recording_id).toBe('');
+    const rec = await h.waitForStatus(recordingId, 'available');
+    return { recordingId, rec, elapsedMs: t1 - t0 };
+  }
+
+  async function download(recordingId: string) {
+    const res = await h.api('GET', `/v1.0/recordings/${recordingId}/file`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('audio/wav');
+    return decodeWav(new Uint8Array(await res.arrayBuffer()));
+  }
+
+  it('gives an 8 kHz mono WAV with both directions, the right length and no aliasing', async () => {
+    const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
+    const { recordingId, rec, elapsedMs } = await recordFor(3000, call);
+    const wav = await download(recordingId);
+    expect(wav.sampleRate).toBe(8000);
+    expect(wav.channels).toBe(1);
+    expect(wav.bitsPerSample).toBe(16);
+    expect(Math.abs(wav.durationMs - elapsedMs)).toBeLessThan(60);
+    expect(rec.duration_ms).toBe(Math.round(wav.durationMs));
+
+    // Skip the snoop's initial digital silence (~0.5 s before the dialplan audio) and look at steady tone.
+    const steady = wav.samples.subarray(8000, wav.samples.length - 800);
+    const l440 = goertzelDb(steady, 8000, 440);
+    const l1000 = goertzelDb(steady, 8000, 1000);
+    // Asterisk delivers 8 kHz-sourced tones at peak ≈ 8190 (−12 dBFS); the decimator is flat in the passband.
+    expect(l440).toBeGreaterThan(-13.5);
+    expect(l440).toBeLessThan(-10.5);
+    expect(Math.abs(l440 - l1000)).toBeLessThan(1);
+    // Anything else (aliases of a bad decimator, byte-order noise) stays below −50 dB.
+    expect(maxLevelOutside(steady, 8000, [440, 1000], 40)).toBeLessThan(-50);
+  });
+
+  it('keeps the timeline with 5 % loss and reordering (gaps are silence)', async () => {
+    const call = await h.driver.placeCall({ inTone: 440, outTone: 1000, impairments: { dropProbability: 0.05, reorderProbability: 0.05, seed: 7 } });
+    const { recordingId, rec, elapsedMs } = await recordFor(3000, call);
+    const wav = await download(recordingId);
+    expect(Math.abs(wav.durationMs - elapsedMs)).toBeLessThan(60);
+    expect(rec.quality?.packets_lost).toBeGreaterThan(0);
+    const steady = wav.samples.subarray(8000, wav.samples.length - 800);
+    expect(goertzelDb(steady, 8000, 440)).toBeGreaterThan(-15);
+    expect(goertzelDb(steady, 8000, 1000)).toBeGreaterThan(-15);
+  });
+
+  it('answers the API errors with codes', async () => {
+    const call = await h.driver.placeCall({ inTone: 440 });
+    const first = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`);
+    expect(first.status).toBe(200);
+    const second = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`);
+    expect(second.status).toBe(409);
+    expect(second.body.code).toBe('recording_already_active');
+
+    const unknown = await h.json('POST', `/v1.0/calls/no-such-call/recording_start`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe('call_not_found');
+
+    const bad = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`, { raw: '{"format": ' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('malformed_json');
+
+    expect((await h.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`)).status).toBe(200);
+    const again = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`);
+    expect(again.status).toBe(409);
+    expect(again.body.code).toBe('no_active_recording');
+    const none = await h.json('POST', `/v1.0/calls/no-such-call/recording_stop`);
+    expect(none.status).toBe(404);
+    await h.waitForStatus(first.body.recording_ids[0], 'available');
+  });
+
+  it('a hangup during recording ends it by itself and leaves nothing behind in Asterisk', async () => {
+    const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
+    const start = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`);
+    expect(start.status).toBe(200);
+    const id: string = start.body.recording_id;
+    await h.waitForStatus(id, 'recording');
+    await sleep(1500);
+    await h.driver.hangup(call.channelId);
+    const rec = await h.waitForStatus(id, 'available');
+    expect(rec.stop_reason).toBe('hangup');
+    expect(rec.duration_ms).toBeGreaterThan(1400);
+    const left = await h.driver.listLeftovers();
+    expect(left.channels).toEqual([]);
+    expect(left.bridges).toEqual([]);
+    const callObj = await h.json('GET', `/v1.0/calls/${call.channelId}`);
+    expect(callObj.status).toBe(200);
+    expect(callObj.body.recording_id).toBe('');
+    expect(callObj.body.recording_ids).toEqual([id]);
+  });
+});
