@@ -35,7 +35,7 @@ export interface MixerPoolOptions {
   recvBufferSize?: number;
   /** Playout delay after a slot's end, giving reordered/late packets time to arrive. Default 100 ms. */
   playoutDelayMs?: number;
-  /** Jitter ring per stream, in 20 ms slots. Default 16. */
+  /** Jitter ring per stream, in 20 ms slots. Default max(16, playoutDelayMs/20 + 11). */
   jitterSlots?: number;
   /** RTP payload type accepted. Default 118 (slin16 from Asterisk externalMedia). */
   payloadType?: number;
@@ -126,7 +126,8 @@ export class MixerPool extends EventEmitter implements Mixer {
       bindAddress: opts.bindAddress ?? '0.0.0.0',
       recvBufferSize: opts.recvBufferSize ?? 2 * 1024 * 1024,
       playoutDelayMs: opts.playoutDelayMs ?? 100,
-      jitterSlots: opts.jitterSlots ?? 16,
+      // Enough ring for the playout delay plus ~220 ms of reordering / early arrival.
+      jitterSlots: opts.jitterSlots ?? Math.max(16, Math.ceil((opts.playoutDelayMs ?? 100) / 20) + 11),
       statsIntervalMs: opts.statsIntervalMs ?? 1000,
       payloadType: opts.payloadType ?? 118,
       testHooks: opts.testHooks ?? false,
