@@ -12,6 +12,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     principal: Principal | null;
   }
+  interface FastifySchema {
+    /** The body may be absent: the OpenAPI document says requestBody.required false (see server.ts). */
+    'x-body-optional'?: boolean;
+  }
 }
 
 /** The authenticated customer of a protected route (set by the auth hook). */

@@ -150,7 +150,7 @@ export const exportSchema = {
       type: 'object',
       properties: { done: { type: 'integer' }, total: { type: 'integer' } },
     },
-    size_bytes: { type: 'integer', description: 'Total bytes of the exported recordings (when completed).' },
+    size_bytes: { type: 'integer', description: 'Size of the archive (when completed).' },
     error: codeMessage,
     download_url: { type: 'string', description: 'Present when status is completed.' },
     tm_create: isoTime,

@@ -1,13 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../domain/errors.js';
-import type { Recording } from '../../domain/recording.js';
+import { classifyRecording, type NotExported } from '../../export/manifest.js';
 import type { BlobStorage } from '../../storage/blob-storage.js';
 import type { RecordingStore } from '../../store/types.js';
 import { principalOf } from '../context.js';
 import { errors, exportBody, idParams, security } from '../schemas.js';
 import { sendBlob } from '../send-blob.js';
 import type { ExportRecord } from '../../store/types.js';
-import type { ExportItemStatus, ExportStoreLike } from '../types.js';
+import type { ExportStoreLike } from '../types.js';
 import { exportView } from '../views.js';
 
 export function exportRoutes(deps: {
@@ -46,9 +46,10 @@ export function exportRoutes(deps: {
         const { customer_id } = principalOf(request);
         const ids = [...new Set(request.body.recording_ids)];
         const recs = await Promise.all(ids.map((id) => store.get(id)));
+        // Same verdicts as the export job (export/manifest.ts): another customer's id is `not_found`, like an unknown one.
         const skipped = ids
-          .map((id, i) => ({ id, reason: itemStatus(recs[i], customer_id) }))
-          .filter((s): s is { id: string; reason: Exclude<ExportItemStatus, 'pending'> } => s.reason !== 'pending');
+          .map((id, i) => ({ id, reason: classifyRecording(recs[i], customer_id) }))
+          .filter((s): s is NotExported => s.reason !== 'export');
         let rec = await exports.create({ id: deps.newId(), customer_id, recording_ids: ids, now: deps.now() });
         if (skipped.length > 0) rec = await exports.update(rec.id, { manifest: { count: 0, total_bytes: 0, skipped } });
         try {
@@ -110,13 +111,6 @@ export function exportRoutes(deps: {
       },
     });
   };
-}
-
-function itemStatus(rec: Recording | null, customerId: string): ExportItemStatus {
-  if (!rec || rec.customer_id !== customerId) return 'not_found';
-  if (rec.status === 'deleted') return 'deleted';
-  if (rec.status !== 'available') return 'not_available';
-  return 'pending';
 }
 
 /** The archive's type from its key (the export job picks the format). */
