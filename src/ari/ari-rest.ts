@@ -108,6 +108,13 @@ export class AriRest {
   addChannel(bridgeId: string, channelIds: string[]): Promise<void> {
     return this.request('POST', `/bridges/${encodeURIComponent(bridgeId)}/addChannel`, { channel: channelIds.join(',') });
   }
+  /** Events of an object outside our app (a ConfBridge bridge) reach us only after subscribing to it. */
+  subscribe(app: string, eventSource: string): Promise<unknown> {
+    return this.request('POST', `/applications/${encodeURIComponent(app)}/subscription`, { eventSource });
+  }
+  unsubscribe(app: string, eventSource: string): Promise<unknown> {
+    return this.request('DELETE', `/applications/${encodeURIComponent(app)}/subscription`, { eventSource });
+  }
   destroyBridge(id: string): Promise<void> {
     return this.request('DELETE', `/bridges/${encodeURIComponent(id)}`);
   }

@@ -5,7 +5,7 @@ import { AppError } from '../domain/errors.js';
 import { newRecording, type RecordingOptions, type ReferenceType, type StopReason } from '../domain/recording.js';
 import type { ReferenceRecord } from '../store/types.js';
 import { isOwnResource } from './ari-ids.js';
-import { openBridgeStream, openSnoopStream } from './capture.js';
+import { closeStream, openBridgeStream, openSnoopStream } from './capture.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
 import type { RecorderApi } from './types.js';
 import { RecordingSession, setupError } from './session.js';
@@ -65,14 +65,50 @@ export class Recorder implements RecorderApi {
   async startConference(confId: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord> {
     const askedAt = this.#now();
     const bridge = await this.#bridge(confId);
-    if (bridge.bridge_class !== 'stasis') {
-      throw new AppError('CONFERENCE_NOT_FOUND', `conference ${confId} is a ${bridge.creator} bridge outside our Stasis app; only ARI bridges are recorded`);
-    }
     return this.#start('conference', confId, customerId, options, async (s) => {
       await s.openMixer(askedAt, silenceMs(options));
-      const { port } = await this.ports.mixer.addStream(s.id, 'mix');
-      s.streams.set('mix', await openBridgeStream(this.ports.ari, this.settings, { recordingId: s.id, bridgeId: confId, tag: 'mix', port }));
+      if (bridge.bridge_class === 'stasis') {
+        // Our own (ARI) mixing bridge: one externalMedia channel in it receives the full mix.
+        const { port } = await this.ports.mixer.addStream(s.id, 'mix');
+        s.streams.set('mix', await openBridgeStream(this.ports.ari, this.settings, { recordingId: s.id, bridgeId: confId, tag: 'mix', port }));
+        return;
+      }
+      // A dialplan ConfBridge refuses foreign channels (409): one snoop per participant, mixed in the worker,
+      // following joins and leaves through an event subscription on the bridge.
+      const { rest, app } = this.ports.ari;
+      await rest.subscribe(app, `bridge:${confId}`);
+      s.cleanups.push(() => rest.unsubscribe(app, `bridge:${confId}`));
+      await Promise.all(bridge.channels.filter((id) => !isOwnResource(id)).map((id) => this.#addParticipant(s, id)));
     });
+  }
+
+  /** A participant joined a snooped (ConfBridge) conference that is being recorded. */
+  participantJoined(confId: string, channelId: string): void {
+    const s = this.#byRef.get(refKey('conference', confId));
+    if (!s || s.ending || s.streams.has('mix') || s.participants.has(channelId)) return;
+    void s.ready.then(() => this.#addParticipant(s, channelId)).catch((err: unknown) => s.log.warn({ err: String(err), channel_id: channelId }, 'participant not recorded'));
+  }
+
+  /** A participant left (or its snoop ended): its stream becomes silence from now on. */
+  participantLeft(confId: string, channelId: string): void {
+    const s = this.#byRef.get(refKey('conference', confId));
+    const tag = s?.participants.get(channelId);
+    if (!s || s.ending || !tag) return;
+    s.participants.delete(channelId);
+    const stream = s.streams.get(tag);
+    s.streams.delete(tag);
+    void this.ports.mixer.removeStream(s.id, tag).catch(() => undefined);
+    if (stream) void closeStream(this.ports.ari, stream).catch((err: unknown) => s.log.warn({ err: String(err) }, 'participant cleanup incomplete'));
+  }
+
+  async #addParticipant(s: RecordingSession, channelId: string): Promise<void> {
+    if (s.participants.has(channelId)) return;
+    const tag = s.nextParticipantTag();
+    s.participants.set(channelId, tag);
+    const { port } = await this.ports.mixer.addStream(s.id, tag);
+    const stream = await openSnoopStream(this.ports.ari, this.settings, { recordingId: s.id, channelId, spy: 'in', tag, port });
+    if (s.ending || !s.participants.has(channelId)) return void closeStream(this.ports.ari, stream).catch(() => undefined);
+    s.streams.set(tag, stream);
   }
 
   stopCall(callId: string, customerId: string, reason: StopReason): Promise<ReferenceRecord> {

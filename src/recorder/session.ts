@@ -13,6 +13,11 @@ import type { RecorderPorts, RecorderSettings } from './ports.js';
  */
 export class RecordingSession {
   readonly streams = new Map<string, CapturedStream>();
+  /** Conference participants recorded through their own snoop: channel id → stream tag. */
+  readonly participants = new Map<string, string>();
+  #nextParticipant = 0;
+  /** Extra undo steps run at teardown (e.g. an ARI event subscription). */
+  readonly cleanups: Array<() => Promise<unknown>> = [];
   readonly path: string;
   readonly log: Logger;
   /** Set once setup has finished (successfully or not); stop waits for it. */
@@ -34,6 +39,10 @@ export class RecordingSession {
   ) {
     this.path = join(settings.spoolDir, `${id}.wav`);
     this.log = ports.logger.child({ recording_id: id, [`${referenceType}_id`]: referenceId });
+  }
+
+  nextParticipantTag(): string {
+    return `p${this.#nextParticipant++}`;
   }
 
   get ending(): boolean {
@@ -76,7 +85,9 @@ export class RecordingSession {
       }),
     );
     this.streams.clear();
-    for (const r of results) if (r.status === 'rejected') this.log.warn({ err: String(r.reason) }, 'recording cleanup incomplete');
+    this.participants.clear();
+    const undone = await Promise.allSettled(this.cleanups.splice(0).map((c) => c()));
+    for (const r of [...results, ...undone]) if (r.status === 'rejected') this.log.warn({ err: String(r.reason) }, 'recording cleanup incomplete');
   }
 
   async #finish(reason: StopReason, atMs: number): Promise<void> {
