@@ -300,6 +300,42 @@ describe('exports', () => {
     expect(part.rawPayload.equals(archive.subarray(0, 4))).toBe(true);
   });
 
+  it('with the real export job: completed, download_url serves the zip with the WAVs and a manifest', async () => {
+    const { createExportProcessor } = await import('../../src/jobs/export.js');
+    const { pino } = await import('pino');
+    const r1 = await h.recording(CUST_A, 'available');
+    const r2 = await h.recording(CUST_A, 'available');
+    const foreign = await h.recording('cust-b', 'available');
+    const res = await h.app.inject({ method: 'POST', url: '/v1.0/recordings/export', headers: A, payload: { recording_ids: [r1.id, foreign.id, r2.id] } });
+    expect(res.statusCode).toBe(202);
+    const id = res.json().id as string;
+    const run = createExportProcessor({ store: h.store, exports: h.exports, storage: h.storage, webhooks: { publish: async () => 'evt' }, logger: pino({ level: 'silent' }) });
+    await run({ id: '1', data: { export_id: id }, attemptsMade: 0, opts: { attempts: 1 } });
+
+    const get = await h.app.inject({ method: 'GET', url: `/v1.0/recordings/exports/${id}`, headers: A });
+    expect(get.statusCode).toBe(200);
+    const body = get.json();
+    expect(body).toMatchObject({ status: 'completed', download_url: `/v1.0/recordings/exports/${id}/file`, progress: { done: 3, total: 3 } });
+    expect(body.items).toEqual([
+      { recording_id: r1.id, status: 'exported' },
+      { recording_id: foreign.id, status: 'not_found' },
+      { recording_id: r2.id, status: 'exported' },
+    ]);
+    const file = await h.app.inject({ method: 'GET', url: body.download_url, headers: A });
+    expect(file.statusCode).toBe(200);
+    expect(file.headers['content-type']).toBe('application/zip');
+    expect(Number(file.headers['content-length'])).toBe(body.size_bytes);
+    const zip = file.rawPayload;
+    expect(zip.subarray(0, 4).toString('latin1')).toBe('PK\u0003\u0004');
+    const text = zip.toString('latin1');
+    expect(text).toContain('manifest.json');
+    expect(text).toContain(`recordings/${r1.id}.wav`);
+    expect(text).not.toContain(`recordings/${foreign.id}.wav`);
+    // customer B cannot fetch A's archive
+    const b = await h.app.inject({ method: 'GET', url: body.download_url, headers: { authorization: `Bearer ${TOKENS.bAll}` } });
+    expect(b.statusCode).toBe(404);
+  });
+
   it.each([
     ['empty list', { recording_ids: [] }, 'validation_failed', 'recording_ids'],
     ['missing list', {}, 'validation_failed', 'recording_ids'],
