@@ -1,0 +1,63 @@
+/** IPC messages between bench/run.ts and its load-generator child processes. */
+
+export interface GenStream {
+  /** Call index (selects the signal pair). */
+  call: number;
+  dir: 'in' | 'out';
+  port: number;
+  ssrc: number;
+  /** First sequence number (random, as Asterisk). */
+  seq: number;
+}
+
+export interface GenStart {
+  type: 'start';
+  /** Generator index (0…count−1): offsets this process's sub-ticks so processes interleave. */
+  index: number;
+  count: number;
+  host: string;
+  streams: GenStream[];
+  /** Packets per stream (seconds × 50). */
+  packets: number;
+  /** Epoch ms of packet 0's tick. */
+  startAtEpochMs: number;
+  /** Sub-ticks per 20 ms: calls are spread over `phases` groups so a tick is not one burst. */
+  phases: number;
+  /** UDP sockets used by this process (streams are spread over them). */
+  sockets: number;
+}
+
+export interface LatenessSummary {
+  /** How late each sub-tick started vs its schedule (ms). */
+  startP50: number;
+  startP99: number;
+  startMax: number;
+  /** How late each sub-tick's last send returned vs its schedule (ms). */
+  doneP50: number;
+  doneP99: number;
+  doneMax: number;
+  /** Sub-ticks that finished more than one frame (20 ms) behind schedule. */
+  behind20ms: number;
+  subTicks: number;
+}
+
+export interface GenDone {
+  type: 'done';
+  index: number;
+  sent: number;
+  sendErrors: number;
+  /** Highest libuv send queue length seen (datagrams the kernel did not take at once). */
+  maxSendQueue: number;
+  /** Epoch ms of the first send of each stream (same order as GenStart.streams). */
+  firstSendEpochMs: number[];
+  lateness: LatenessSummary;
+  /** Wall time of the run and the generator's own CPU over it (user+system, ms). */
+  wallMs: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  /** Epoch ms the last packet was handed to the kernel vs when it was scheduled. */
+  lastSendEpochMs: number;
+  scheduledEndEpochMs: number;
+}
+
+export type GenMessage = { type: 'up' } | { type: 'ready'; index: number } | GenDone | { type: 'error'; index: number; message: string };

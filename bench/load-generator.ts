@@ -1,0 +1,192 @@
+/**
+ * Load generator (child process of bench/run.ts): sends slin16 RTP like Asterisk's externalMedia
+ * channels — RTP v2, PT 118, 640-byte big-endian payload every 20 ms, random SSRC and first seq,
+ * timestamp starting at 320 and advancing by 320 — to many ports from a few real UDP sockets.
+ *
+ * Pacing: drift-free on performance.now(). The 20 ms tick is cut into `phases` sub-ticks; call c of
+ * this process sends both of its packets in sub-tick (c mod phases), so the packets of a tick are spread
+ * over the 20 ms instead of one microburst. A late sub-tick is sent late (catching up), never skipped:
+ * every stream sends exactly `packets` packets. How late each sub-tick started and finished is measured
+ * and reported, so the bench can tell whether the generator itself kept pace.
+ *
+ * Sending: one `send([header, payload], port, host)` per packet (scatter/gather: a 12-byte header per
+ * stream, rewritten each tick, and a shared precomputed payload); the socket's `lookup` is synchronous
+ * (the host is an IP literal) so no DNS round-trip or nextTick per send.
+ */
+import dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import type { GenDone, GenMessage, GenStart } from './gen-protocol.js';
+import { callSignals, PACKETS_PER_PERIOD, signalPayloads, type SignalSpec, SIGNAL_PAIRS } from './signals.js';
+
+const send = (m: GenMessage): void => {
+  process.send?.(m);
+};
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+}
+
+function bindSocket(host: string): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket({
+      type: 'udp4',
+      sendBufferSize: 4 * 1024 * 1024,
+      lookup: (address: string, _opts: unknown, cb: (err: Error | null, address: string, family: number) => void) => cb(null, address, 4),
+    } as dgram.SocketOptions);
+    s.once('error', reject);
+    s.bind(0, host, () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+  });
+}
+
+async function run(cfg: GenStart): Promise<void> {
+  const { streams, packets, phases, host } = cfg;
+  // Payload tables per signal.
+  const payloads = new Map<string, Buffer[]>();
+  const specOf = (call: number, dir: 'in' | 'out'): SignalSpec => callSignals(call)[dir];
+  for (let m = 0; m < SIGNAL_PAIRS; m++) {
+    payloads.set(`${m}:in`, signalPayloads(specOf(m, 'in')));
+    payloads.set(`${m}:out`, signalPayloads(specOf(m, 'out')));
+  }
+  const socks: dgram.Socket[] = [];
+  for (let i = 0; i < Math.max(1, cfg.sockets); i++) socks.push(await bindSocket(host));
+  let sendErrors = 0;
+  for (const s of socks) s.on('error', () => sendErrors++);
+
+  // Per-stream state, in flat arrays.
+  const n = streams.length;
+  const hdr: Buffer[] = [];
+  const table: Buffer[][] = [];
+  const port = new Int32Array(n);
+  const seq = new Int32Array(n);
+  const sockOf: dgram.Socket[] = [];
+  const firstSend = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const st = streams[i];
+    const h = Buffer.alloc(12);
+    h[0] = 0x80;
+    h[1] = 118;
+    h.writeUInt32BE(st.ssrc >>> 0, 8);
+    hdr.push(h);
+    table.push(payloads.get(`${st.call % SIGNAL_PAIRS}:${st.dir}`)!);
+    port[i] = st.port;
+    seq[i] = st.seq & 0xffff;
+    sockOf.push(socks[i % socks.length]);
+  }
+  // Group streams by phase (both streams of a call in the same phase).
+  // Calls are numbered locally (this process may hold every G-th call of the bench).
+  const groups: number[][] = Array.from({ length: phases }, () => []);
+  const localCall = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const call = streams[i].call;
+    if (!localCall.has(call)) localCall.set(call, localCall.size);
+    groups[localCall.get(call)! % phases].push(i);
+  }
+
+  const subMs = 20 / phases;
+  // Interleave the generator processes inside a sub-tick.
+  const offsetMs = (cfg.index / Math.max(1, cfg.count)) * subMs;
+  const epochOfPerf = (t: number): number => performance.timeOrigin + t;
+  const t0 = cfg.startAtEpochMs - performance.timeOrigin + offsetMs;
+  const totalSub = packets * phases;
+  const startLate = new Float64Array(totalSub);
+  const doneLate = new Float64Array(totalSub);
+  let j = 0;
+  let sent = 0;
+  let maxQueue = 0;
+  let lastSend = 0;
+
+  send({ type: 'ready', index: cfg.index });
+  // Wait for the common start.
+  while (performance.now() < t0 - 2) await new Promise((r) => setTimeout(r, Math.max(1, t0 - performance.now() - 2)));
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+
+  await new Promise<void>((resolve) => {
+    const step = (): void => {
+      let now = performance.now();
+      while (j < totalSub && t0 + j * subMs <= now + 0.05) {
+        const sched = t0 + j * subMs;
+        startLate[j] = now - sched;
+        const pkt = Math.floor(j / phases);
+        const g = groups[j % phases];
+        const ts = (320 + pkt * 320) >>> 0;
+        const pi = pkt % PACKETS_PER_PERIOD;
+        for (let q = 0; q < g.length; q++) {
+          const i = g[q];
+          const h = hdr[i];
+          const s = (seq[i] + pkt) & 0xffff;
+          h[2] = s >> 8;
+          h[3] = s & 0xff;
+          h.writeUInt32BE(ts, 4);
+          sockOf[i].send([h, table[i][pi]], port[i], host);
+          if (pkt === 0) firstSend[i] = epochOfPerf(performance.now());
+          sent++;
+        }
+        now = performance.now();
+        doneLate[j] = now - sched;
+        lastSend = now;
+        j++;
+      }
+      if ((j & 63) === 0) for (const s of socks) maxQueue = Math.max(maxQueue, s.getSendQueueCount());
+      if (j >= totalSub) {
+        resolve();
+        return;
+      }
+      setTimeout(step, Math.max(0, t0 + j * subMs - performance.now()));
+    };
+    step();
+  });
+  // Let libuv drain what the kernel did not take at once.
+  for (let w = 0; w < 200 && socks.some((s) => s.getSendQueueCount() > 0); w++) {
+    for (const s of socks) maxQueue = Math.max(maxQueue, s.getSendQueueCount());
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const wallMs = performance.now() - wall0;
+  const cpu = process.cpuUsage(cpu0);
+  for (const s of socks) s.close();
+
+  const sl = Float64Array.from(startLate).sort();
+  const dl = Float64Array.from(doneLate).sort();
+  let behind = 0;
+  for (let k = 0; k < totalSub; k++) if (doneLate[k] > 20) behind++;
+  const done: GenDone = {
+    type: 'done',
+    index: cfg.index,
+    sent,
+    sendErrors,
+    maxSendQueue: maxQueue,
+    firstSendEpochMs: Array.from(firstSend),
+    lateness: {
+      startP50: percentile(sl, 0.5),
+      startP99: percentile(sl, 0.99),
+      startMax: sl[sl.length - 1] ?? 0,
+      doneP50: percentile(dl, 0.5),
+      doneP99: percentile(dl, 0.99),
+      doneMax: dl[dl.length - 1] ?? 0,
+      behind20ms: behind,
+      subTicks: totalSub,
+    },
+    wallMs,
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    lastSendEpochMs: epochOfPerf(lastSend),
+    scheduledEndEpochMs: epochOfPerf(t0 + (totalSub - 1) * subMs),
+  };
+  send(done);
+}
+
+send({ type: 'up' });
+process.on('message', (m: GenStart) => {
+  if (m?.type !== 'start') return;
+  run(m).then(
+    () => process.disconnect?.(),
+    (err: unknown) => {
+      send({ type: 'error', index: m.index, message: String((err as Error)?.stack ?? err) });
+      process.disconnect?.();
+    },
+  );
+});

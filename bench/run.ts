@@ -1,0 +1,615 @@
+/**
+ * Load bench of the media path: `npm run bench -- --calls N --seconds S [options]`.
+ *
+ * This process hosts a real MixerPool (worker_threads, UDP sockets inside the workers) with N recordings
+ * × 2 streams; separate load-generator processes send N × 2 slin16 RTP streams at real-time pace to the
+ * allocated ports. After S seconds it closes every recording, checks the SNR of a sample of the WAV files
+ * against a reference mix computed offline, then measures the bare cost of receiving the same packets in
+ * Node (same sockets, same worker threads, count only), and prints one table. Results go to
+ * bench/results/<timestamp>-<calls>c-<seconds>s.json. See docs/performance.md.
+ *
+ * Options:
+ *   --calls N            concurrent calls (2 streams each)                 default 100
+ *   --seconds S          seconds of audio sent per stream                   default 20
+ *   --workers W          mixer worker threads                               default os.availableParallelism()
+ *   --generators G       load-generator processes                           default ceil(calls / 1000)
+ *   --gen-sockets K      UDP sockets per generator process                  default 4
+ *   --phases P           sub-ticks per 20 ms the calls are spread over      default 10
+ *   --port-min P         first RTP port (even ports, 2 per call)            default 20000
+ *   --rcvbuf BYTES       SO_RCVBUF per RTP socket (MixerPool default 2 MiB)
+ *   --snr-sample K       output files checked against the reference         default 10
+ *   --no-baseline        skip the bare-UDP-receive phase
+ *   --no-save            do not write bench/results/*.json
+ *   --label TEXT         free text stored in the result (e.g. "rmem_max=8M")
+ *   --keep               keep the spool directory
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { MixerPool } from '../src/mixer/mixer-pool.js';
+import type { WorkerStats } from '../src/mixer/protocol.js';
+import type { MixResult } from '../src/mixer/types.js';
+import { snrDetail } from '../test/helpers/audio-analysis.js';
+import { readWavFile } from '../test/helpers/wav-decode.js';
+import type { GenDone, GenMessage, GenStart, GenStream } from './gen-protocol.js';
+import { streamReference } from './reference.js';
+import {
+  cpuPerCallMinute,
+  diffUdp,
+  fmt,
+  fmtInt,
+  maxOf,
+  median,
+  parseSnmpUdp,
+  renderTable,
+  socketDrops,
+  type UdpCounters,
+} from './report.js';
+import { callSignals } from './signals.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+// ---------------------------------------------------------------- options
+
+interface Options {
+  calls: number;
+  seconds: number;
+  workers: number;
+  generators: number;
+  genSockets: number;
+  phases: number;
+  portMin: number;
+  rcvbuf?: number;
+  snrSample: number;
+  baseline: boolean;
+  save: boolean;
+  keep: boolean;
+  label: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    if (i < 0) return undefined;
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new Error(`--${name} needs a value`);
+    return v;
+  };
+  const num = (name: string, def: number): number => {
+    const v = get(name);
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: bad number ${v}`);
+    return n;
+  };
+  const calls = Math.floor(num('calls', 100));
+  if (calls < 1) throw new Error('--calls must be ≥ 1');
+  const rcv = get('rcvbuf');
+  return {
+    calls,
+    seconds: num('seconds', 20),
+    workers: Math.max(1, Math.floor(num('workers', os.availableParallelism()))),
+    generators: Math.max(1, Math.floor(num('generators', Math.ceil(calls / 1000)))),
+    genSockets: Math.max(1, Math.floor(num('gen-sockets', 4))),
+    phases: Math.max(1, Math.floor(num('phases', 10))),
+    portMin: Math.floor(num('port-min', 20000)),
+    rcvbuf: rcv === undefined ? undefined : Number(rcv),
+    snrSample: Math.floor(num('snr-sample', 10)),
+    baseline: !argv.includes('--no-baseline'),
+    save: !argv.includes('--no-save'),
+    keep: argv.includes('--keep'),
+    label: get('label') ?? '',
+  };
+}
+
+// ---------------------------------------------------------------- small utilities
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const readSnmp = (): UdpCounters => parseSnmpUdp(fs.readFileSync('/proc/net/snmp', 'utf8'));
+function readSocketDrops(ports: ReadonlySet<number>) {
+  let text = fs.readFileSync('/proc/net/udp', 'utf8');
+  try {
+    text += fs.readFileSync('/proc/net/udp6', 'utf8');
+  } catch {
+    /* no IPv6 */
+  }
+  return socketDrops(text, ports);
+}
+function vmHwmBytes(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
+
+async function inBatches<T>(items: T[], size: number, fn: (t: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
+}
+
+// ---------------------------------------------------------------- load generation
+
+interface GenRun {
+  done: GenDone[];
+  /** CPU of THIS process (all threads) and wall time between the common start and the last 'done'. */
+  cpuMs: number;
+  cpuUserMs: number;
+  cpuSystemMs: number;
+  wallMs: number;
+  startAtEpochMs: number;
+  /** firstSendEpochMs per stream, in `streams` order. */
+  firstSend: number[];
+}
+
+/**
+ * Forks `count` generator processes, splits the streams (by call) between them, starts them on a
+ * common epoch and waits for all to finish. `onTick` is called every 250 ms meanwhile.
+ */
+async function generate(streams: GenStream[], opts: Options, onTick: () => void): Promise<GenRun> {
+  const count = opts.generators;
+  const parts: number[][] = Array.from({ length: count }, () => []);
+  streams.forEach((s, i) => parts[s.call % count].push(i));
+  const children: ChildProcess[] = [];
+  const done: (GenDone | undefined)[] = new Array(count);
+  let failed: string | undefined;
+  let upCount = 0;
+  let doneCount = 0;
+  const entry = path.join(here, 'load-generator.ts');
+  for (let g = 0; g < count; g++) {
+    const child = fork(entry, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.on('message', (m: GenMessage) => {
+      if (m.type === 'up') upCount++;
+      else if (m.type === 'done') {
+        done[m.index] = m;
+        doneCount++;
+      } else if (m.type === 'error') failed = m.message;
+    });
+    child.on('exit', (code) => {
+      if (done[g] === undefined && !failed) failed = `generator ${g} exited with code ${code}`;
+    });
+    children.push(child);
+  }
+  const deadline = Date.now() + 30_000;
+  while (upCount < count) {
+    if (failed) throw new Error(failed);
+    if (Date.now() > deadline) throw new Error('load generators did not start');
+    await sleep(20);
+  }
+  const startAtEpochMs = Date.now() + 1000;
+  for (let g = 0; g < count; g++) {
+    const msg: GenStart = {
+      type: 'start',
+      index: g,
+      count,
+      host: '127.0.0.1',
+      streams: parts[g].map((i) => streams[i]),
+      packets: Math.round(opts.seconds * 50),
+      startAtEpochMs,
+      phases: opts.phases,
+      sockets: opts.genSockets,
+    };
+    children[g].send(msg);
+  }
+  await sleep(Math.max(0, startAtEpochMs - Date.now()));
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  while (doneCount < count) {
+    if (failed) throw new Error(failed);
+    onTick();
+    await sleep(250);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const wallMs = performance.now() - wall0;
+  for (const c of children) if (c.connected) c.disconnect();
+  const firstSend = new Array<number>(streams.length).fill(0);
+  for (let g = 0; g < count; g++) parts[g].forEach((i, k) => (firstSend[i] = done[g]!.firstSendEpochMs[k]));
+  return {
+    done: done as GenDone[],
+    cpuMs: cpuMs(cpu),
+    cpuUserMs: cpu.user / 1000,
+    cpuSystemMs: cpu.system / 1000,
+    wallMs,
+    startAtEpochMs,
+    firstSend,
+  };
+}
+
+function generatorSummary(run: GenRun) {
+  const d = run.done;
+  return {
+    processes: d.length,
+    sent: d.reduce((a, x) => a + x.sent, 0),
+    sendErrors: d.reduce((a, x) => a + x.sendErrors, 0),
+    maxSendQueue: maxOf(d.map((x) => x.maxSendQueue)),
+    startLateP50Ms: maxOf(d.map((x) => x.lateness.startP50)),
+    startLateP99Ms: maxOf(d.map((x) => x.lateness.startP99)),
+    startLateMaxMs: maxOf(d.map((x) => x.lateness.startMax)),
+    doneLateP50Ms: maxOf(d.map((x) => x.lateness.doneP50)),
+    doneLateP99Ms: maxOf(d.map((x) => x.lateness.doneP99)),
+    doneLateMaxMs: maxOf(d.map((x) => x.lateness.doneMax)),
+    subTicksBehind20ms: d.reduce((a, x) => a + x.lateness.behind20ms, 0),
+    subTicks: d.reduce((a, x) => a + x.lateness.subTicks, 0),
+    /** How much later than scheduled the last packet left (ms). */
+    endLateMs: maxOf(d.map((x) => x.lastSendEpochMs - x.scheduledEndEpochMs)),
+    cpuMs: d.reduce((a, x) => a + x.cpuUserMs + x.cpuSystemMs, 0),
+    cpuSystemMs: d.reduce((a, x) => a + x.cpuSystemMs, 0),
+    wallMs: maxOf(d.map((x) => x.wallMs)),
+  };
+}
+
+// ---------------------------------------------------------------- SNR of the output files
+
+interface SnrSample {
+  call: number;
+  snrDb: number;
+  lag: number;
+  gain: number;
+  /** Slot corrections (in, out) that matched best vs the anchor predicted from the send time. */
+  slotShift: [number, number];
+  durationMs: number;
+}
+
+function checkSnr(
+  call: number,
+  wavPath: string,
+  startAtMs: number,
+  firstSendIn: number,
+  firstSendOut: number,
+  packets: number,
+): SnrSample {
+  const wav = readWavFile(wavPath);
+  const y = wav.samples;
+  const outLen = y.length;
+  const sig = callSignals(call);
+  const aIn = Math.floor((firstSendIn - startAtMs) / 20);
+  const aOut = Math.floor((firstSendOut - startAtMs) / 20);
+  const rIn = streamReference(sig.in, aIn - 1, packets, outLen + 320);
+  const rOut = streamReference(sig.out, aOut - 1, packets, outLen + 320);
+  // Compare on the part where both streams play, minus 200 ms at each end.
+  const from = (Math.max(aIn, aOut) + 1) * 160 + 1600;
+  const to = Math.min(aIn, aOut) * 160 + packets * 160 - 160 - 1600;
+  let best: SnrSample = { call, snrDb: -Infinity, lag: 0, gain: 0, slotShift: [0, 0], durationMs: wav.durationMs };
+  if (to - from < 1600) return best;
+  const seg = y.subarray(from, to);
+  const ref = new Float64Array(to - from);
+  for (const dIn of [-1, 0, 1]) {
+    for (const dOut of [-1, 0, 1]) {
+      // rX was built one slot early: shifting it right by (1 + d) slots gives anchor a + d.
+      const oIn = (1 + dIn) * 160;
+      const oOut = (1 + dOut) * 160;
+      for (let i = 0; i < ref.length; i++) ref[i] = rIn[from + i - oIn] + rOut[from + i - oOut];
+      const r = snrDetail(seg, ref, { maxLag: 4 });
+      if (r.snrDb > best.snrDb) best = { call, snrDb: r.snrDb, lag: r.lag, gain: r.gain, slotShift: [dIn, dOut], durationMs: wav.durationMs };
+    }
+  }
+  return best;
+}
+
+// ---------------------------------------------------------------- baseline: bare UDP receive
+
+async function baselineSinks(portsByWorker: number[][], recvBufferSize: number) {
+  const workers = await Promise.all(
+    portsByWorker.map(
+      (ports) =>
+        new Promise<Worker>((resolve, reject) => {
+          const w = new Worker(new URL('./udp-sink-worker.mjs', import.meta.url), {
+            workerData: { ports, recvBufferSize, bindAddress: '0.0.0.0' },
+          });
+          w.once('error', reject);
+          w.once('message', (m: { t: string }) => (m.t === 'ready' ? resolve(w) : reject(new Error(String(m.t)))));
+        }),
+    ),
+  );
+  const stop = async (): Promise<number> => {
+    const counts = await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<number>((resolve) => {
+            w.on('message', (m: { t: string; count: number }) => {
+              if (m.t === 'stopped') resolve(m.count);
+            });
+            w.postMessage({ t: 'stop' });
+          }),
+      ),
+    );
+    await Promise.all(workers.map((w) => w.terminate()));
+    return counts.reduce((a, b) => a + b, 0);
+  };
+  return { stop };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const N = opts.calls;
+  const packetsPerStream = Math.round(opts.seconds * 50);
+  const streamsTotal = 2 * N;
+  const spool = fs.mkdtempSync(path.join(os.tmpdir(), 'ari-bench-'));
+  const loadStart = os.loadavg();
+  const log = (s: string): void => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}`);
+  log(`calls=${N} streams=${streamsTotal} seconds=${opts.seconds} workers=${opts.workers} generators=${opts.generators} load=${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
+
+  const rmemMax = Number(fs.readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
+  const recvBufferSize = opts.rcvbuf ?? 2 * 1024 * 1024;
+  const pool = new MixerPool({
+    portMin: opts.portMin,
+    portMax: opts.portMin + 4 * N + 256,
+    workers: opts.workers,
+    recvBufferSize,
+    statsIntervalMs: 1000,
+  });
+  await pool.ready();
+
+  // ---- open N recordings × 2 streams
+  const rnd = prng(0xbe9c4 ^ N);
+  const runId = randomBytes(3).toString('hex');
+  interface Call {
+    rid: string;
+    path: string;
+    startAtMs: number;
+    worker: number;
+    ports: [number, number];
+  }
+  const calls: Call[] = [];
+  const tOpen = performance.now();
+  await inBatches(
+    Array.from({ length: N }, (_, c) => c),
+    100,
+    async (c) => {
+      const rid = `bench-${runId}-${c}`;
+      const p = path.join(spool, `${rid}.wav`);
+      const startAtMs = Date.now();
+      await pool.open(rid, { path: p, startAtMs });
+      const a = await pool.addStream(rid, 'in');
+      const b = await pool.addStream(rid, 'out');
+      calls[c] = { rid, path: p, startAtMs, worker: pool.workerOf(rid), ports: [a.port, b.port] };
+    },
+  );
+  log(`opened ${N} recordings / ${streamsTotal} sockets in ${(performance.now() - tOpen).toFixed(0)} ms`);
+  const ourPorts = new Set(calls.flatMap((c) => c.ports));
+
+  const mkStreams = (): GenStream[] =>
+    calls.flatMap((c, i) => [
+      { call: i, dir: 'in' as const, port: c.ports[0], ssrc: Math.floor(rnd() * 2 ** 32) >>> 0, seq: Math.floor(rnd() * 65536) },
+      { call: i, dir: 'out' as const, port: c.ports[1], ssrc: Math.floor(rnd() * 2 ** 32) >>> 0, seq: Math.floor(rnd() * 65536) },
+    ]);
+
+  // ---- phase 1: the mixer
+  const windows: WorkerStats[][] = Array.from({ length: opts.workers }, () => []);
+  const lastAt = new Array<number>(opts.workers).fill(0);
+  let rssPeak = 0;
+  const loadSamples: number[] = [];
+  const pollPool = (): void => {
+    const st = pool.stats();
+    st.workers.forEach((w, i) => {
+      if (w && w.at !== lastAt[i]) {
+        lastAt[i] = w.at;
+        windows[i].push(w);
+      }
+    });
+    rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+    loadSamples.push(os.loadavg()[0]);
+  };
+  const snmp0 = readSnmp();
+  const drops0 = readSocketDrops(ourPorts);
+  const streams = mkStreams();
+  log(`sending ${streamsTotal} streams × ${packetsPerStream} packets (${fmtInt((streamsTotal * 50) / 1)} packets/s) through the mixer…`);
+  const gen = await generate(streams, opts, pollPool);
+  const tEndSend = Date.now();
+  await sleep(250); // packets in flight / queued in the kernel
+  pollPool();
+  const drops1 = readSocketDrops(ourPorts);
+  const snmp1 = readSnmp();
+  const finalStats = await pool.collectStats();
+  const rssBeforeClose = process.memoryUsage.rss();
+
+  const results: MixResult[] = new Array(N);
+  const tClose = performance.now();
+  const endAtMs = Date.now();
+  let closeErrors = 0;
+  await Promise.all(
+    calls.map(async (c, i) => {
+      try {
+        results[i] = await pool.close(c.rid, endAtMs);
+      } catch (err) {
+        closeErrors++;
+        log(`close ${c.rid}: ${(err as Error).message}`);
+      }
+    }),
+  );
+  const closeMs = performance.now() - tClose;
+  const rssEnd = process.memoryUsage.rss();
+  await pool.shutdown();
+  log(`closed ${N} recordings in ${closeMs.toFixed(0)} ms (${closeErrors} errors); sent-end→close ${endAtMs - tEndSend} ms`);
+
+  const q = { received: 0, lost: 0, late: 0, duplicate: 0, invalid: 0, spoofed: 0, maxJitterMs: 0 };
+  for (const r of results) {
+    if (!r) continue;
+    q.received += r.quality.packets_received;
+    q.lost += r.quality.packets_lost;
+    q.late += r.quality.packets_late;
+    q.duplicate += r.quality.packets_duplicate;
+    q.invalid += r.quality.packets_invalid;
+    q.spoofed += r.quality.packets_spoofed;
+    q.maxJitterMs = Math.max(q.maxJitterMs, r.quality.max_jitter_ms);
+  }
+  const g1 = generatorSummary(gen);
+  const mixerRecv = q.received + q.invalid + q.spoofed;
+
+  // Lag over time: 1-s windows of each worker.
+  const allWin = windows.flat().filter((w) => w.ticks > 0);
+  const lagP50 = median(allWin.map((w) => w.lagP50Ms));
+  const lagP99 = maxOf(allWin.map((w) => w.lagP99Ms));
+  const lagMax = maxOf(allWin.map((w) => w.lagMaxMs));
+  const half = (ws: WorkerStats[], second: boolean): WorkerStats[] => {
+    const m = Math.floor(ws.length / 2);
+    return second ? ws.slice(m) : ws.slice(0, m);
+  };
+  const lagP99FirstHalf = maxOf(windows.flatMap((ws) => half(ws, false)).map((w) => w.lagP99Ms));
+  const lagP99SecondHalf = maxOf(windows.flatMap((ws) => half(ws, true)).map((w) => w.lagP99Ms));
+  const eluPerWorker = windows.map((ws) => median(ws.map((w) => w.eventLoopUtilization)));
+  const tickWorkP99 = maxOf(allWin.map((w) => w.tickWorkP99Ms));
+
+  // ---- SNR on a sample of files
+  const pick = new Set<number>();
+  const sr = prng(0x5eed ^ N);
+  while (pick.size < Math.min(opts.snrSample, N)) pick.add(Math.floor(sr() * N));
+  const snr: SnrSample[] = [];
+  for (const c of [...pick].sort((a, b) => a - b)) {
+    if (!results[c]) continue;
+    snr.push(checkSnr(c, calls[c].path, calls[c].startAtMs, gen.firstSend[2 * c], gen.firstSend[2 * c + 1], packetsPerStream));
+  }
+  log(`SNR (${snr.length} files): ${snr.map((s) => s.snrDb.toFixed(1)).join(' ')}`);
+
+  // ---- phase 2: bare UDP receive of the same packets, same sockets, same threads
+  let base:
+    | { received: number; cpuMs: number; cpuUserMs: number; cpuSystemMs: number; wallMs: number; socketDrops: number; snmp: UdpCounters; gen: ReturnType<typeof generatorSummary> }
+    | undefined;
+  if (opts.baseline) {
+    const portsByWorker: number[][] = Array.from({ length: opts.workers }, () => []);
+    for (const c of calls) portsByWorker[c.worker].push(...c.ports);
+    const sinks = await baselineSinks(portsByWorker, recvBufferSize);
+    const s0 = readSnmp();
+    const d0 = readSocketDrops(ourPorts);
+    log('baseline: the same load into count-only sockets…');
+    const g2 = await generate(mkStreams(), opts, () => undefined);
+    await sleep(250);
+    const d1 = readSocketDrops(ourPorts);
+    const s1 = readSnmp();
+    const received = await sinks.stop();
+    base = {
+      received,
+      cpuMs: g2.cpuMs,
+      cpuUserMs: g2.cpuUserMs,
+      cpuSystemMs: g2.cpuSystemMs,
+      wallMs: g2.wallMs,
+      socketDrops: d1.drops - d0.drops,
+      snmp: diffUdp(s0, s1),
+      gen: generatorSummary(g2),
+    };
+  }
+
+  if (!opts.keep) fs.rmSync(spool, { recursive: true, force: true });
+
+  // ---- report
+  const callMin = cpuPerCallMinute(gen.cpuMs, N, gen.wallMs);
+  const baseCallMin = base ? cpuPerCallMinute(base.cpuMs, N, base.wallMs) : NaN;
+  const snmpD = diffUdp(snmp0, snmp1);
+  const expected = streamsTotal * packetsPerStream;
+  const snrVals = snr.map((s) => s.snrDb);
+  const loadEnd = os.loadavg();
+  const result = {
+    at: new Date().toISOString(),
+    label: opts.label,
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? '',
+      availableParallelism: os.availableParallelism(),
+      memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+      node: process.version,
+      kernel: os.release(),
+      rmemMax,
+      rmemDefault: Number(fs.readFileSync('/proc/sys/net/core/rmem_default', 'utf8').trim()),
+      uid: process.getuid?.(),
+      loadavgStart: loadStart,
+      loadavgEnd: loadEnd,
+      loadavg1mDuringRun: { median: median(loadSamples), max: maxOf(loadSamples) },
+    },
+    options: opts,
+    config: { recvBufferSize, playoutDelayMs: 100, jitterSlots: 16 },
+    calls: N,
+    streams: streamsTotal,
+    packetsExpected: expected,
+    packetsPerSecond: streamsTotal * 50,
+    mixer: {
+      wallMs: gen.wallMs,
+      packetsSent: g1.sent,
+      packetsReceived: mixerRecv,
+      packetsLostSentMinusReceived: g1.sent - mixerRecv,
+      mixerQuality: q,
+      kernel: {
+        socketDrops: drops1.drops - drops0.drops,
+        rxQueueBytesAtEnd: drops1.rxQueueBytes,
+        snmp: snmpD,
+      },
+      cpuMs: gen.cpuMs,
+      cpuUserMs: gen.cpuUserMs,
+      cpuSystemMs: gen.cpuSystemMs,
+      cpuPercentOfOneCore: (gen.cpuMs / gen.wallMs) * 100,
+      cpuMsPerCallMinute: callMin,
+      rssPeakBytes: rssPeak,
+      vmHwmBytes: vmHwmBytes(),
+      rssBeforeCloseBytes: rssBeforeClose,
+      rssEndBytes: rssEnd,
+      lag: { p50Ms: lagP50, p99Ms: lagP99, maxMs: lagMax, p99FirstHalfMs: lagP99FirstHalf, p99SecondHalfMs: lagP99SecondHalf, tickWorkP99Ms: tickWorkP99 },
+      eventLoopUtilizationPerWorker: eluPerWorker,
+      heapUsedBytesPerWorker: finalStats.workers.map((w) => w?.heapUsedBytes ?? 0),
+      closeMs,
+      closeErrors,
+      windows: windows.map((ws) => ws.map((w) => ({ lagP50: w.lagP50Ms, lagP99: w.lagP99Ms, lagMax: w.lagMaxMs, elu: +w.eventLoopUtilization.toFixed(3), datagrams: w.datagrams }))),
+    },
+    generator: g1,
+    snr: { samples: snr, minDb: snrVals.length ? Math.min(...snrVals) : NaN, medianDb: median(snrVals) },
+    baseline: base
+      ? { ...base, cpuPercentOfOneCore: (base.cpuMs / base.wallMs) * 100, cpuMsPerCallMinute: baseCallMin, packetsLost: base.gen.sent - base.received }
+      : null,
+  };
+
+  const MiB = (b: number): string => fmt(b / 2 ** 20, 0) + ' MiB';
+  const rows: string[][] = [
+    ['metric', 'mixer (sidecar media path)', 'bare UDP receive'],
+    ['calls / streams', `${N} / ${streamsTotal}`, base ? `${N} / ${streamsTotal}` : '—'],
+    ['packets/s offered', fmtInt(streamsTotal * 50), base ? fmtInt(streamsTotal * 50) : '—'],
+    ['packets sent (generator)', fmtInt(g1.sent), base ? fmtInt(base.gen.sent) : '—'],
+    ['packets received by the sidecar', fmtInt(mixerRecv), base ? fmtInt(base.received) : '—'],
+    ['lost (sent − received)', fmtInt(g1.sent - mixerRecv), base ? fmtInt(base.gen.sent - base.received) : '—'],
+    ['mixer packets_lost / late / dup', `${fmtInt(q.lost)} / ${fmtInt(q.late)} / ${fmtInt(q.duplicate)}`, '—'],
+    ['kernel drops on our sockets (/proc/net/udp)', fmtInt(drops1.drops - drops0.drops), base ? fmtInt(base.socketDrops) : '—'],
+    ['Udp RcvbufErrors / InErrors (snmp, host-wide)', `${fmtInt(snmpD.RcvbufErrors)} / ${fmtInt(snmpD.InErrors)}`, base ? `${fmtInt(base.snmp.RcvbufErrors)} / ${fmtInt(base.snmp.InErrors)}` : '—'],
+    ['CPU user+sys (% of one core)', fmt((gen.cpuMs / gen.wallMs) * 100), base ? fmt((base.cpuMs / base.wallMs) * 100) : '—'],
+    ['  of which system', fmt((gen.cpuSystemMs / gen.wallMs) * 100), base ? fmt((base.cpuSystemMs / base.wallMs) * 100) : '—'],
+    ['CPU ms per call-minute', fmt(callMin), base ? fmt(baseCallMin) : '—'],
+    ['RSS peak / end', `${MiB(rssPeak)} / ${MiB(rssEnd)}`, '—'],
+    ['tick lag p50 / p99 / max (ms)', `${fmt(lagP50, 2)} / ${fmt(lagP99, 2)} / ${fmt(lagMax, 1)}`, '—'],
+    ['tick lag p99 1st half / 2nd half (ms)', `${fmt(lagP99FirstHalf, 2)} / ${fmt(lagP99SecondHalf, 2)}`, '—'],
+    ['worker event-loop utilization', eluPerWorker.map((e) => fmt(e * 100, 0) + '%').join(' '), '—'],
+    ['SNR min / median (dB, n files)', snrVals.length ? `${fmt(Math.min(...snrVals))} / ${fmt(median(snrVals))} (n=${snrVals.length})` : '—', '—'],
+    ['generator lateness p99 / max (ms)', `${fmt(g1.doneLateP99Ms, 2)} / ${fmt(g1.doneLateMaxMs, 1)}`, base ? `${fmt(base.gen.doneLateP99Ms, 2)} / ${fmt(base.gen.doneLateMaxMs, 1)}` : '—'],
+    ['generator CPU (% of one core, G procs)', `${fmt((g1.cpuMs / g1.wallMs) * 100)} (G=${g1.processes})`, base ? fmt((base.gen.cpuMs / base.gen.wallMs) * 100) : '—'],
+    ['load average (1 min) during run', `${fmt(median(loadSamples), 2)} (max ${fmt(maxOf(loadSamples), 2)})`, '—'],
+  ];
+  console.log(renderTable(rows));
+  if (opts.save) {
+    const dir = path.join(here, 'results');
+    fs.mkdirSync(dir, { recursive: true });
+    const stamp = result.at.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    const file = path.join(dir, `${stamp}-${N}c-${opts.seconds}s.json`);
+    fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+    log(`wrote ${path.relative(process.cwd(), file)}`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
