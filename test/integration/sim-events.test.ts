@@ -42,7 +42,7 @@ describe('call and recording choreography', () => {
   });
 
   it('snoop StasisStart comes after the 200; addChannel before it → 422; snoop ends with StasisEnd only; em and bridge remain', async () => {
-    sim.setRace({ snoopStasisDelayMs: 40 });
+    sim.setRace({ snoopStasisDelayMs: 400 });
     const call = await sim.placeCall({ exten: 'tone440' });
     const rx = await RtpCapture.open();
     const em = await ari.request<ChannelJson>('POST', '/channels/externalMedia', { app: 'recorder', external_host: `127.0.0.1:${rx.port}`, format: 'slin16' });
@@ -88,7 +88,7 @@ describe('call and recording choreography', () => {
   });
 
   it('externalMedia race: the 200 can precede StasisStart, and addChannel then fails with 422', async () => {
-    sim.setRace({ externalMediaStasisDelayMs: 50, externalMediaRaceProbability: 1 });
+    sim.setRace({ externalMediaStasisDelayMs: 400, externalMediaRaceProbability: 1 });
     const em1 = await ari.request<ChannelJson>('POST', '/channels/externalMedia', { app: 'recorder', external_host: '127.0.0.1:9', format: 'slin' });
     const em2 = await ari.request<ChannelJson>('POST', '/channels/externalMedia', { app: 'recorder', external_host: '127.0.0.1:9', format: 'slin' });
     const b = await ari.request<BridgeJson>('POST', '/bridges', { type: 'mixing' });
@@ -135,7 +135,8 @@ describe('call and recording choreography', () => {
     expect((two.bridge as BridgeJson).technology).toBe('simple_bridge');
     await ari.request('POST', `/bridges/${br.body.id}/addChannel`, { channel: c });
     const three = await events.waitFor((e) => e.type === 'ChannelEnteredBridge' && chId(e) === c);
-    expect((three.bridge as BridgeJson).technology).toBe('softmix');
+    expect((three.bridge as BridgeJson).technology).toBe('simple_bridge'); // switched right after this join, as captured
+    expect((await ari.request<BridgeJson>('GET', `/bridges/${br.body.id}`)).body.technology).toBe('softmix');
     const peer = await events.waitFor((e) => e.type === 'ChannelVarset' && chId(e) === a && String(e.value).includes(','));
     expect(String(peer.value).split(',')).toEqual([sim.getChannel(c)!.name, sim.getChannel(b)!.name].sort());
     const from = events.events.length;

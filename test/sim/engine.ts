@@ -494,10 +494,11 @@ export class AsteriskEngine {
     if (ch.bridgeId) this.leaveBridge(ch);
     b.channels.push(ch.id);
     ch.bridgeId = b.id;
-    if (b.bridgeType === 'mixing' && b.channels.length >= 3) b.technology = 'softmix';
     for (const app of ch.apps) b.apps.add(app);
     this.emit([...ch.apps, ...b.apps], ev.enteredBridge(b, ch));
     if (b.channels.length >= 2) this.updatePeers(b);
+    // the smart bridge switches simple_bridge → softmix after the third join (the join event still shows the old one)
+    if (b.bridgeType === 'mixing' && b.channels.length >= 3) b.technology = 'softmix';
     this.updateMedia();
   }
 
