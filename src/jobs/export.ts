@@ -183,40 +183,60 @@ function publicMessage(err: unknown): string {
   return 'the export could not be built';
 }
 
-export interface ExportQueueOptions {
-  /** attempts per export (default 5) */
+export interface ExportJobsOptions {
+  /** attempts per export (default 5, exponential backoff from 5 s) */
   attempts?: number;
   /** concurrent exports per process (default 2: each holds one storage upload chunk in memory) */
   concurrency?: number;
 }
 
-/** The export queue, its worker (not started: call `worker.run()`), and the enqueue used by the HTTP layer. */
-export function createExportQueue(
-  factory: QueueFactory,
-  processor: (job: ExportJob) => Promise<ExportJobResult>,
-  opts: ExportQueueOptions = {},
-): { queue: Queue<ExportJobData>; worker: Worker<ExportJobData>; enqueue(exportId: string): Promise<void>; close(): Promise<void> } {
-  const queue = factory.queue<ExportJobData>(QueueNames.export, {
-    attempts: opts.attempts ?? 5,
-    backoff: { type: 'exponential', delay: 5000 },
-    removeOnComplete: { count: 1000 },
-    removeOnFail: { age: 7 * 86_400 },
-  });
-  const worker = factory.worker<ExportJobData>(QueueNames.export, (job) => processor(job), { concurrency: opts.concurrency ?? 2 });
-  let closing: Promise<void> | undefined;
-  return {
-    queue,
-    worker,
-    // jobId = export id: enqueuing the same export twice is a no-op.
-    enqueue: async (exportId) => {
-      await factory.enqueue(queue.name, () => queue.add('export', { export_id: exportId }, { jobId: `export_${exportId}` }));
-    },
-    close: () =>
-      (closing ??= (async () => {
-        const errors: unknown[] = [];
-        await worker.close().catch((e: unknown) => errors.push(e));
-        await queue.close().catch((e: unknown) => errors.push(e));
-        if (errors.length) throw errors[0];
-      })()),
-  };
+/**
+ * The export queue and its worker, built like UploadJobs: `enqueue(exportId)` for the HTTP layer (job id
+ * `export_<id>`, so enqueuing twice is harmless), `start()`, then `closeWorker()` before `closeQueue()` on shutdown.
+ */
+export class ExportJobs {
+  readonly queue: Queue<ExportJobData>;
+  #worker?: Worker<ExportJobData>;
+  readonly #factory: QueueFactory;
+  readonly #deps: ExportProcessorDeps;
+  readonly #opts: ExportJobsOptions;
+  readonly #process: (job: ExportJob) => Promise<ExportJobResult>;
+
+  constructor(factory: QueueFactory, deps: ExportProcessorDeps, opts: ExportJobsOptions = {}) {
+    this.#factory = factory;
+    this.#deps = deps;
+    this.#opts = opts;
+    this.#process = createExportProcessor(deps);
+    this.queue = factory.queue<ExportJobData>(QueueNames.export, {
+      attempts: opts.attempts ?? 5,
+      backoff: { type: 'exponential', delay: 5000 },
+      removeOnComplete: { count: 1000 },
+      removeOnFail: { age: 7 * 86_400 },
+    });
+  }
+
+  /** Rejects with STORE_UNAVAILABLE when Redis is unreachable. */
+  enqueue(exportId: string): Promise<void> {
+    return this.#factory.enqueue(this.queue.name, async () => {
+      await this.queue.add('export', { export_id: exportId }, { jobId: `export_${exportId}` });
+    });
+  }
+
+  start(): void {
+    if (this.#worker) return;
+    const log = this.#deps.logger.child({ component: 'export' });
+    this.#worker = this.#factory.worker<ExportJobData>(this.queue.name, (job: Job<ExportJobData>) => this.#process(job), {
+      concurrency: this.#opts.concurrency ?? 2,
+    });
+    this.#worker.on('failed', (job, err) => log.warn({ export_id: job?.data.export_id, attempts: job?.attemptsMade, err: err.message }, 'export job failed'));
+    void this.#worker.run().catch((err: Error) => log.error({ err: err.message }, 'export worker stopped'));
+  }
+
+  async closeWorker(): Promise<void> {
+    await this.#worker?.close();
+  }
+
+  async closeQueue(): Promise<void> {
+    await this.queue.close();
+  }
 }
