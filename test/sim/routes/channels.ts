@@ -48,7 +48,7 @@ function snoop(ctx: RouteContext, snoopId: string | undefined): RouteResponse {
   if (spy === 'none' && whisper === 'none') throw bad('Direction must be specified for at least spy or whisper');
   if (!params.app) throw bad('Application name is required');
   const spied = engine.channel(params.channelId ?? '');
-  if (!spied) throw new AriError(404, 'Channel Not Found', 'Provided channel was not found');
+  if (!spied || spied.hangingUp) throw new AriError(404, 'Channel Not Found', 'Provided channel was not found');
   const ch = engine.createSnoop(spied, { spy, whisper, app: params.app, appArgs: params.appArgs ? params.appArgs.split(',') : [], snoopId });
   return ok(ch.toJson());
 }
