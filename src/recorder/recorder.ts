@@ -48,6 +48,9 @@ export class Recorder implements RecorderApi {
   async startCall(callId: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord> {
     const askedAt = this.#now();
     const channel = await this.#channel(callId);
+    // With `channelvars = CUSTOMER_ID` in ari.conf, Asterisk tells whose call this is: others get a 404.
+    const owner = channel.channelvars?.CUSTOMER_ID;
+    if (owner && owner !== customerId) throw notFound('call', callId);
     if (channel.state !== 'Up') throw new AppError('CALL_NOT_UP', `call ${callId} is ${channel.state}, not answered`, { state: channel.state });
     return this.#start('call', callId, customerId, options, async (s) => {
       if (options.beep_start) await this.#beep(callId, s);
