@@ -232,8 +232,26 @@ export class ExportJobs {
     void this.#worker.run().catch((err: Error) => log.error({ err: err.message }, 'export worker stopped'));
   }
 
-  async closeWorker(): Promise<void> {
-    await this.#worker?.close();
+  /**
+   * Stops taking exports and waits for the running ones; after `deadlineMs` it stops waiting (force). An export cut
+   * short leaves no archive (the upload is never finalised) and BullMQ re-runs it from scratch as a stalled job.
+   */
+  async closeWorker(deadlineMs?: number): Promise<void> {
+    const w = this.#worker;
+    if (!w) return;
+    if (deadlineMs === undefined) return w.close();
+    let timer: NodeJS.Timeout | undefined;
+    const closing = w.close();
+    const timedOut = await Promise.race([
+      closing.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), deadlineMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (timedOut) {
+      this.#deps.logger.warn({ component: 'export', deadline_ms: deadlineMs }, 'export worker did not stop in time; forcing');
+      await w.close(true);
+    }
   }
 
   async closeQueue(): Promise<void> {

@@ -59,8 +59,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // Teardown of the colleague's publisher must not hide this file's results.
-  await webhooks?.closeWorkers().catch((e: unknown) => console.warn('webhook closeWorkers:', (e as Error).message));
-  await webhooks?.closeQueues().catch((e: unknown) => console.warn('webhook closeQueues:', (e as Error).message));
+  await webhooks?.closeWorkers(5000).catch((e: unknown) => console.warn('webhook closeWorkers:', (e as Error).message));
+  await webhooks?.closeQueues(5000).catch((e: unknown) => console.warn('webhook closeQueues:', (e as Error).message));
   await receiver?.stop();
   await gcsServer?.stop();
   const found = await redis.keys(`${prefix}*`);
@@ -187,7 +187,7 @@ describe.each(backends)('export job on $name storage', ({ name, make }) => {
       clearInterval(sampler);
       growth = peak - base;
     } finally {
-      await q.closeWorker();
+      await q.closeWorker(10_000);
       await q.closeQueue();
     }
 
