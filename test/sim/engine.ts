@@ -64,6 +64,8 @@ export class AsteriskEngine {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly t0 = performance.now();
   private layerCounter = 0;
+  /** dialplan global variables (POST /asterisk/variable) */
+  readonly globals = new Map<string, string>();
   readonly startupTime = new Date();
 
   constructor(readonly cfg: EngineConfig) {
@@ -609,6 +611,24 @@ export class AsteriskEngine {
 
   dtmf(ch: SimChannel, digit: string, durationMs: number): void {
     this.emitCh(ch, ev.dtmf(ch, digit, durationMs));
+  }
+
+  /**
+   * Global variables. asterisk-config's test dialplan polls TESTDTMF_<8-hex Local counter> every 100 ms on the
+   * ;2 side and plays the digits with SendDTMF(): the ;1 half then receives them. The simulator does the same.
+   */
+  setGlobal(name: string, value: string): void {
+    this.globals.set(name, value);
+    const m = /^TESTDTMF_([0-9a-f]{8})$/.exec(name);
+    if (!m || !value) return;
+    this.later(100, () => {
+      if (this.globals.get(name) !== value) return;
+      this.globals.set(name, '');
+      const ch2 = [...this.channels.values()].find((c) => c.alive && c.kind === 'local2' && c.name.endsWith(`-${m[1]};2`));
+      const ch1 = ch2?.partnerId ? this.channel(ch2.partnerId) : undefined;
+      if (!ch1) return;
+      for (const digit of value) this.dtmf(ch1, digit, 100);
+    });
   }
 
   // ---------------------------------------------------------------- media

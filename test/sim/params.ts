@@ -99,6 +99,8 @@ export interface ParamSpec {
 export type OperationId =
   | 'asterisk.getInfo'
   | 'asterisk.ping'
+  | 'asterisk.getGlobalVar'
+  | 'asterisk.setGlobalVar'
   | 'applications.list'
   | 'applications.get'
   | 'channels.list'
@@ -151,6 +153,8 @@ const ORIGINATE_COMMON: readonly ParamSpec[] = [
 export const OPERATIONS: readonly OperationSpec[] = [
   { id: 'asterisk.getInfo', method: 'GET', path: '/asterisk/info', params: [q('only', { multiple: true, values: ['build', 'system', 'config', 'status'] })] },
   { id: 'asterisk.ping', method: 'GET', path: '/asterisk/ping', params: [] },
+  { id: 'asterisk.getGlobalVar', method: 'GET', path: '/asterisk/variable', params: [q('variable', { required: true })] },
+  { id: 'asterisk.setGlobalVar', method: 'POST', path: '/asterisk/variable', params: [q('variable', { required: true }), q('value')] },
   { id: 'applications.list', method: 'GET', path: '/applications', params: [] },
   { id: 'applications.get', method: 'GET', path: '/applications/{applicationName}', params: [p('applicationName')] },
   { id: 'channels.list', method: 'GET', path: '/channels', params: [] },

@@ -36,6 +36,15 @@ function originate(ctx: RouteContext, channelId: string | undefined): RouteRespo
     channelId,
     otherChannelId: params.otherChannelId,
   });
+  if (!params.app && params.context === 'testconf' && params.extension) {
+    // asterisk-config's [testconf]: ConfBridge(${EXTEN})
+    const name = params.extension;
+    return ok(ch1.toJson(), () => {
+      run();
+      ch1.dialplan = { context: 'testconf', exten: name, priority: 1, app_name: 'ConfBridge', app_data: name };
+      engine.joinBridge(engine.createConfBridge(name), ch1);
+    });
+  }
   return ok(ch1.toJson(), run);
 }
 

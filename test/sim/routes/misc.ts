@@ -31,6 +31,14 @@ export const miscHandlers: HandlerTable = {
     return ok(Object.fromEntries(Object.entries(all).filter(([k]) => only.has(k))));
   },
   'asterisk.ping': ({ engine }) => ok({ asterisk_id: engine.cfg.asteriskId, ping: 'pong', timestamp: asteriskTimestamp() }),
+  'asterisk.getGlobalVar': ({ engine, params }) => {
+    if (!params.variable) throw new AriError(400, 'Bad Request', 'Variable name is required');
+    return ok({ value: engine.globals.get(params.variable) ?? '' });
+  },
+  'asterisk.setGlobalVar': ({ engine, params }) => {
+    if (!params.variable) throw new AriError(400, 'Bad Request', 'Variable name is required');
+    return noContent(() => engine.setGlobal(params.variable!, params.value ?? ''));
+  },
   'applications.list': ({ engine }) => ok(engine.bus.registeredApps().map((a) => application(engine, a))),
   'applications.get': ({ engine, params }) => {
     const name = params.applicationName ?? '';

@@ -1,0 +1,93 @@
+/** CallDriver backed by the in-process ARI simulator. */
+import { type AriSimulator, type SimulatorOptions, startAriSimulator, tone } from '../../sim/index.js';
+import { AriTestClient } from '../../sim/harness.js';
+import type { BridgeJson, ChannelJson } from '../../sim/types.js';
+import type { CallDriver, Conference, DriverPlaceCallOptions, Leftovers, PlacedCall } from './types.js';
+
+export async function createSimDriver(options: SimulatorOptions = {}): Promise<CallDriver> {
+  const sim = await startAriSimulator(options);
+  return new SimDriver(sim);
+}
+
+class SimDriver implements CallDriver {
+  readonly kind = 'sim' as const;
+  readonly ariUrl: string;
+  readonly ariUser: string;
+  readonly ariPassword: string;
+  readonly app: string;
+  private readonly ari: AriTestClient;
+  private readonly ownBridges = new Set<string>();
+
+  constructor(readonly simulator: AriSimulator) {
+    this.ariUrl = simulator.url;
+    this.ariUser = simulator.username;
+    this.ariPassword = simulator.password;
+    this.app = simulator.app;
+    this.ari = new AriTestClient(simulator.url, simulator.username, simulator.password);
+  }
+
+  async placeCall(opts: DriverPlaceCallOptions = {}): Promise<PlacedCall> {
+    const exten = opts.exten ?? (opts.inTone ? `tone${opts.inTone}` : 'silence');
+    const channelId = await this.simulator.placeCall({
+      exten,
+      ...(opts.exten ? {} : { inSignal: opts.inTone ? tone(opts.inTone) : null }),
+      outSignal: opts.outTone ? tone(opts.outTone) : null,
+      answer: opts.answer ?? true,
+    });
+    return { channelId, name: this.simulator.getChannel(channelId)?.name ?? '' };
+  }
+
+  async hangup(channelId: string): Promise<void> {
+    await this.simulator.hangup(channelId);
+  }
+
+  async sendDtmf(channelId: string, digit: string): Promise<void> {
+    this.simulator.sendDtmf(channelId, digit);
+  }
+
+  async startConference(opts: { name: string; kind?: 'confbridge' | 'ari' }): Promise<Conference> {
+    const kind = opts.kind ?? 'confbridge';
+    if (kind === 'confbridge') return { kind, name: opts.name, bridgeId: this.simulator.createConfBridge(opts.name) };
+    const res = await this.ari.request<BridgeJson>('POST', '/bridges', { type: 'mixing', name: opts.name });
+    if (res.status !== 200) throw new Error(`create bridge: ${res.status} ${res.text}`);
+    this.ownBridges.add(res.body.id);
+    return { kind, name: opts.name, bridgeId: res.body.id };
+  }
+
+  async joinConference(conf: Conference, opts: { tone: number }): Promise<PlacedCall> {
+    if (conf.kind === 'confbridge') {
+      const channelId = await this.simulator.joinConfBridge(conf.name, { exten: `tone${opts.tone}` });
+      return { channelId, name: this.simulator.getChannel(channelId)?.name ?? '' };
+    }
+    const call = await this.placeCall({ inTone: opts.tone });
+    const res = await this.ari.request('POST', `/bridges/${conf.bridgeId}/addChannel`, { channel: call.channelId });
+    if (res.status !== 204) throw new Error(`addChannel: ${res.status} ${res.text}`);
+    return call;
+  }
+
+  async leaveConference(channelId: string): Promise<void> {
+    await this.simulator.hangup(channelId);
+  }
+
+  async conferenceBridgeId(conf: Conference): Promise<string> {
+    if (conf.bridgeId) return conf.bridgeId;
+    const b = this.simulator.listBridges().find((x) => x.name === conf.name);
+    if (!b) throw new Error(`no bridge for conference ${conf.name}`);
+    return b.id;
+  }
+
+  async listLeftovers(): Promise<Leftovers> {
+    return leftovers(this.simulator.listChannels(), this.simulator.listBridges(), this.ownBridges);
+  }
+
+  async close(): Promise<void> {
+    await this.simulator.close();
+  }
+}
+
+export function leftovers(channels: ChannelJson[], bridges: BridgeJson[], own: ReadonlySet<string>): Leftovers {
+  return {
+    channels: channels.filter((c) => c.name.startsWith('Snoop/') || c.name.startsWith('UnicastRTP/')),
+    bridges: bridges.filter((b) => b.bridge_class === 'stasis' && !own.has(b.id)),
+  };
+}
