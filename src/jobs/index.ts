@@ -10,7 +10,7 @@ import { RetentionJobs, sweepExpired, type RetentionOptions } from './retention.
 import { UploadJobs, type UploadJobData } from './upload.js';
 import { WebhookPublisher, type WebhookOptions } from './webhook.js';
 
-export { QueueNames, QueueFactory, cappedBackoff, closeAll, type BackoffPolicy } from './queues.js';
+export { QueueNames, QueueFactory, cappedBackoff, closeAll, closeWithDeadline, type BackoffPolicy, type Closable } from './queues.js';
 export { processUpload, FILE_LOST, type UploadJobData, type UploadOptions } from './upload.js';
 export { sweepExpired, type RetentionOptions } from './retention.js';
 export { WebhookPublisher, signBody, type WebhookEnvelope, type WebhookOptions } from './webhook.js';
@@ -31,6 +31,11 @@ export interface JobsConfig {
   uploadConcurrency?: number;
   /** An enqueue rejects with STORE_UNAVAILABLE after this long without Redis (default 3000 ms). */
   enqueueTimeoutMs?: number;
+  /**
+   * Each close step waits this long for a graceful close (jobs in flight finish) before cutting its connections
+   * (default 15 000 ms); an upload cut off is stalled and retried later.
+   */
+  closeTimeoutMs?: number;
 }
 
 export interface Jobs {
@@ -69,6 +74,7 @@ export function createJobs(cfg: JobsConfig): Jobs {
   const retentionDeps = { store: cfg.store, storage: cfg.storage, logger: cfg.logger, webhooks };
   const retention = new RetentionJobs(factory, retentionDeps, cfg.retention);
 
+  const deadline = cfg.closeTimeoutMs ?? 15_000;
   let started: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
@@ -98,12 +104,12 @@ export function createJobs(cfg: JobsConfig): Jobs {
       closing ??= (async () => {
         await started?.catch(() => undefined);
         const steps = [
-          step('webhook workers', () => webhooks.closeWorkers()),
-          step('retention worker', () => retention.closeWorker()),
-          step('upload worker', () => uploads.closeWorker()),
-          step('webhook queues', () => webhooks.closeQueues()),
-          step('retention queue', () => retention.queue.close()),
-          step('upload queue', () => uploads.queue.close()),
+          step('webhook workers', () => webhooks.closeWorkers(deadline)),
+          step('retention worker', () => retention.closeWorker(deadline)),
+          step('upload worker', () => uploads.closeWorker(deadline)),
+          step('webhook queues', () => webhooks.closeQueues(deadline)),
+          step('retention queue', () => retention.closeQueue(deadline)),
+          step('upload queue', () => uploads.closeQueue(deadline)),
           step('redis', () => redis.quit().catch(() => redis.disconnect())),
         ];
         for (const s of steps) await s();

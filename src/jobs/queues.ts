@@ -117,3 +117,48 @@ export async function closeAll(steps: (() => Promise<unknown> | undefined)[]): P
   if (errors.length === 1) throw errors[0];
   if (errors.length > 1) throw new AggregateError(errors, `${errors.length} close steps failed`);
 }
+
+/** Something BullMQ-shaped that closes gracefully (Queue, Worker). */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+/**
+ * close() with a deadline. BullMQ's graceful close waits for active jobs and, while Redis is down, for a blocking
+ * command that ioredis retries forever; BullMQ's own disconnect() then waits for an `end` event that a reconnecting
+ * ioredis 6 client never emits. So after `ms` (or when close() fails, e.g. QUIT refused offline) we cut the
+ * underlying clients without waiting (`disconnect(false)`) and return; an interrupted job is stalled and picked up
+ * again later (every processor here is idempotent). Resolves or rejects within about ms + 0.2 s.
+ */
+export async function closeWithDeadline(target: Closable | undefined, ms: number): Promise<void> {
+  if (!target) return;
+  const closing = target.close();
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    closing.then(
+      () => 'closed' as const,
+      (err: unknown) => err,
+    ),
+    new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (outcome === 'closed') return;
+  await cutConnections(target);
+  closing.catch(() => undefined);
+  throw outcome === 'timeout' ? new Error(`close did not finish within ${ms} ms: connections cut`) : outcome;
+}
+
+async function cutConnections(target: Closable): Promise<void> {
+  const backend = (target as unknown as { backend?: { client?: Promise<unknown>; blockingClient?: Promise<unknown> } }).backend;
+  for (const p of [backend?.client, backend?.blockingClient]) {
+    if (!p) continue;
+    const client = await Promise.race([p.catch(() => undefined), new Promise<undefined>((r) => setTimeout(() => r(undefined), 100))]);
+    try {
+      (client as { disconnect?: (reconnect?: boolean) => void } | undefined)?.disconnect?.(false);
+    } catch {
+      /* already gone */
+    }
+  }
+}

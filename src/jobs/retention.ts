@@ -3,7 +3,7 @@ import { isAppError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import type { RecordingStore } from '../store/types.js';
-import { QueueNames, type QueueFactory } from './queues.js';
+import { closeWithDeadline, QueueNames, type QueueFactory } from './queues.js';
 import type { WebhookPublisher } from './webhook.js';
 
 export interface RetentionOptions {
@@ -77,7 +77,11 @@ export class RetentionJobs {
     void this.#worker.run().catch((err: Error) => log.error({ err: err.message }, 'retention worker stopped'));
   }
 
-  async closeWorker(): Promise<void> {
-    await this.#worker?.close();
+  closeWorker(deadlineMs: number): Promise<void> {
+    return closeWithDeadline(this.#worker, deadlineMs);
+  }
+
+  closeQueue(deadlineMs: number): Promise<void> {
+    return closeWithDeadline(this.queue, deadlineMs);
   }
 }

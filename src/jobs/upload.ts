@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import { md5File } from '../storage/checksum.js';
 import type { RecordingStore } from '../store/types.js';
-import { cappedBackoff, QueueNames, type BackoffPolicy, type QueueFactory } from './queues.js';
+import { cappedBackoff, closeWithDeadline, QueueNames, type BackoffPolicy, type QueueFactory } from './queues.js';
 import type { WebhookPublisher } from './webhook.js';
 
 export interface UploadJobData {
@@ -182,7 +182,11 @@ export class UploadJobs {
     }
   }
 
-  async closeWorker(): Promise<void> {
-    await this.#worker?.close();
+  closeWorker(deadlineMs: number): Promise<void> {
+    return closeWithDeadline(this.#worker, deadlineMs);
+  }
+
+  closeQueue(deadlineMs: number): Promise<void> {
+    return closeWithDeadline(this.queue, deadlineMs);
   }
 }

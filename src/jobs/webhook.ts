@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 import type { RedisKeys } from '../store/keys.js';
 import { MAX_COUNTER } from '../store/lua/max-counter.js';
-import { cappedBackoff, closeAll, QueueNames, type BackoffPolicy, type QueueFactory } from './queues.js';
+import { cappedBackoff, closeAll, closeWithDeadline, QueueNames, type BackoffPolicy, type QueueFactory } from './queues.js';
 
 /**
  * Webhooks: at-least-once, signed, in order per recording, isolated per endpoint.
@@ -147,12 +147,12 @@ export class WebhookPublisher {
   }
 
   /** Stops the delivery workers (waits for deliveries in flight). */
-  async closeWorkers(): Promise<void> {
-    await closeAll([...this.#endpoints].reverse().map((ep) => () => ep.worker?.close()));
+  async closeWorkers(deadlineMs: number): Promise<void> {
+    await closeAll([...this.#endpoints].reverse().map((ep) => () => closeWithDeadline(ep.worker, deadlineMs)));
   }
 
-  async closeQueues(): Promise<void> {
-    await closeAll([...this.#endpoints].reverse().map((ep) => () => ep.queue.close()));
+  async closeQueues(deadlineMs: number): Promise<void> {
+    await closeAll([...this.#endpoints].reverse().map((ep) => () => closeWithDeadline(ep.queue, deadlineMs)));
   }
 
   async #process(ep: Endpoint, job: Job<WebhookJobData>, token?: string): Promise<string> {
