@@ -45,8 +45,7 @@ export class Recorder implements RecorderApi {
     return this.#byId.values();
   }
 
-  async startCall(callId: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord> {
-    const askedAt = this.#now();
+  async startCall(callId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
     const channel = await this.#channel(callId);
     // With `channelvars = CUSTOMER_ID` in ari.conf, Asterisk tells whose call this is: others get a 404.
     const owner = channel.channelvars?.CUSTOMER_ID;
@@ -65,8 +64,7 @@ export class Recorder implements RecorderApi {
     });
   }
 
-  async startConference(confId: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord> {
-    const askedAt = this.#now();
+  async startConference(confId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
     const bridge = await this.#bridge(confId);
     return this.#start('conference', confId, customerId, options, async (s) => {
       await s.openMixer(askedAt, silenceMs(options));
@@ -114,12 +112,12 @@ export class Recorder implements RecorderApi {
     s.streams.set(tag, stream);
   }
 
-  stopCall(callId: string, customerId: string, reason: StopReason): Promise<ReferenceRecord> {
-    return this.#stopRef('call', callId, customerId, reason);
+  stopCall(callId: string, customerId: string, reason: StopReason, atMs?: number): Promise<ReferenceRecord> {
+    return this.#stopRef('call', callId, customerId, reason, atMs);
   }
 
-  stopConference(confId: string, customerId: string, reason: StopReason): Promise<ReferenceRecord> {
-    return this.#stopRef('conference', confId, customerId, reason);
+  stopConference(confId: string, customerId: string, reason: StopReason, atMs?: number): Promise<ReferenceRecord> {
+    return this.#stopRef('conference', confId, customerId, reason, atMs);
   }
 
   async getCall(callId: string, customerId: string): Promise<ReferenceRecord> {
@@ -180,8 +178,7 @@ export class Recorder implements RecorderApi {
     return ref;
   }
 
-  async #stopRef(type: ReferenceType, referenceId: string, customerId: string, reason: StopReason): Promise<ReferenceRecord> {
-    const askedAt = this.#now();
+  async #stopRef(type: ReferenceType, referenceId: string, customerId: string, reason: StopReason, askedAt = this.#now()): Promise<ReferenceRecord> {
     const ref = await this.ports.store.getReference(type, referenceId);
     if (ref && ref.customer_id !== customerId) throw notFound(type, referenceId);
     const s = this.#byRef.get(refKey(type, referenceId));

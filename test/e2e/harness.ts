@@ -69,6 +69,8 @@ export async function startHarness(env: Record<string, string> = {}, driverArg?:
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const app = await startApp(config, { logger });
+  // Warm the client's connection pool so the first timed request does not pay for connection setup.
+  await fetch(`${app.url}/healthz`).then((r) => r.arrayBuffer());
 
   const api: Harness['api'] = (method, path, opts = {}) => {
     const token = opts.token === undefined ? TOKENS.a : opts.token;

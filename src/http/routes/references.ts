@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '../../domain/errors.js';
 import { parseRecordingOptions } from '../../domain/recording-options.js';
 import type { RecordingOptions, ReferenceType } from '../../domain/recording.js';
@@ -9,8 +9,8 @@ import { errors, idParams, OPTIONAL_BODY, security } from '../schemas.js';
 import { referenceView } from '../views.js';
 
 interface Ops {
-  start(id: string, customerId: string, options: RecordingOptions): Promise<ReferenceRecord>;
-  stop(id: string, customerId: string): Promise<ReferenceRecord>;
+  start(id: string, customerId: string, options: RecordingOptions, atMs: number): Promise<ReferenceRecord>;
+  stop(id: string, customerId: string, atMs: number): Promise<ReferenceRecord>;
   get(id: string, customerId: string): Promise<ReferenceRecord>;
 }
 
@@ -23,8 +23,8 @@ export function referenceRoutes(recorder: RecorderApi) {
         path: '/calls',
         tag: 'calls',
         ops: {
-          start: (id, c, o) => recorder.startCall(id, c, o),
-          stop: (id, c) => recorder.stopCall(id, c, 'api'),
+          start: (id, c, o, at) => recorder.startCall(id, c, o, at),
+          stop: (id, c, at) => recorder.stopCall(id, c, 'api', at),
           get: (id, c) => recorder.getCall(id, c),
         },
       },
@@ -33,8 +33,8 @@ export function referenceRoutes(recorder: RecorderApi) {
         path: '/conferences',
         tag: 'conferences',
         ops: {
-          start: (id, c, o) => recorder.startConference(id, c, o),
-          stop: (id, c) => recorder.stopConference(id, c, 'api'),
+          start: (id, c, o, at) => recorder.startConference(id, c, o, at),
+          stop: (id, c, at) => recorder.stopConference(id, c, 'api', at),
           get: (id, c) => recorder.getConference(id, c),
         },
       },
@@ -56,11 +56,11 @@ export function referenceRoutes(recorder: RecorderApi) {
             response: { 200: { $ref: 'Reference#' }, ...errors(400, 404, 409, 502, 503) },
           },
         },
-        async (request) => {
+        async (request, reply) => {
           const { customer_id } = principalOf(request);
           // The schema refused what it could; the domain parser (shared with flow actions) normalizes.
           const options = parseRecordingOptions(request.body);
-          return own(type, customer_id, await ops.start(request.params.id, customer_id, options));
+          return own(type, customer_id, await ops.start(request.params.id, customer_id, options, arrivedAt(reply)));
         },
       );
 
@@ -77,9 +77,9 @@ export function referenceRoutes(recorder: RecorderApi) {
             response: { 200: { $ref: 'Reference#' }, ...errors(404, 409, 502, 503) },
           },
         },
-        async (request) => {
+        async (request, reply) => {
           const { customer_id } = principalOf(request);
-          return own(type, customer_id, await ops.stop(request.params.id, customer_id));
+          return own(type, customer_id, await ops.stop(request.params.id, customer_id, arrivedAt(reply)));
         },
       );
 
@@ -102,6 +102,11 @@ export function referenceRoutes(recorder: RecorderApi) {
       );
     }
   };
+}
+
+/** When the request reached us: a recording's timeline starts (and ends) when the user asked, not after our own latency. */
+function arrivedAt(reply: FastifyReply): number {
+  return Date.now() - reply.elapsedTime;
 }
 
 /** The recorder scopes by customer; this is the second lock: another customer's reference is reported as unknown. */

@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { decodeWav } from '../helpers/wav-decode.js';
+import { goertzelDb, rmsDb } from '../helpers/audio-analysis.js';
+import { sleep, startHarness, type Harness } from './harness.js';
+
+const SECRET = 'whsec-test-6f1d2c';
+
+/** When and what is recorded: options, automatic stops, several recordings per call, webhooks. */
+describe('e2e: recording lifecycle', () => {
+  let h: Harness;
+  let hooks: WebhookReceiver;
+  beforeAll(async () => {
+    hooks = await startWebhookReceiver(SECRET);
+    await hooks.start();
+    h = await startHarness({ WEBHOOK_URLS: hooks.url, WEBHOOK_SECRET: SECRET });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await hooks?.stop();
+  });
+
+  const start = (callId: string, body?: unknown) => h.json('POST', `/v1.0/calls/${callId}/recording_start`, { body });
+  const stop = (callId: string) => h.json('POST', `/v1.0/calls/${callId}/recording_stop`);
+
+  it('start/stop/start/stop gives two files, in order, recording_id empty between them', async () => {
+    const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
+    const s1 = await start(call.channelId);
+    expect(s1.status).toBe(200);
+    const id1 = s1.body.recording_id;
+    await h.waitForStatus(id1, 'recording');
+    await sleep(800);
+    const p1 = await stop(call.channelId);
+    expect(p1.body.recording_id).toBe('');
+    const between = await h.json('GET', `/v1.0/calls/${call.channelId}`);
+    expect(between.body.recording_id).toBe('');
+    const s2 = await start(call.channelId);
+    const id2 = s2.body.recording_id;
+    expect(id2).not.toBe(id1);
+    await h.waitForStatus(id2, 'recording');
+    await sleep(1200);
+    await stop(call.channelId);
+    const r1 = await h.waitForStatus(id1, 'available');
+    const r2 = await h.waitForStatus(id2, 'available');
+    const after = await h.json('GET', `/v1.0/calls/${call.channelId}`);
+    expect(after.body.recording_ids).toEqual([id1, id2]);
+    expect(after.body.recording_id).toBe('');
+    expect(r1.duration_ms).toBeGreaterThan(750);
+    expect(r2.duration_ms).toBeGreaterThan(1150);
+    expect(r1.stop_reason).toBe('api');
+
+    // Every state the recordings went through arrives as a signed webhook, once, in order per recording.
+    for (const id of [id1, id2]) {
+      await hooks.waitFor((got) => got.some((w) => w.status === 200 && w.body.type === 'recording_available' && (w.body.data as { id: string }).id === id));
+      const mine = hooks.delivered.filter((w) => (w.body.data as { id?: string })?.id === id);
+      expect(mine.map((w) => w.body.type)).toEqual(['recording_started', 'recording_finished', 'recording_available']);
+      expect(mine.every((w) => w.signatureValid)).toBe(true);
+      expect(new Set(mine.map((w) => w.body.id)).size).toBe(3);
+      expect((mine[2].body.data as { status: string }).status).toBe('available');
+    }
+  });
+
+  it('duration stops the recording by itself (max_duration) with a file of that length', async () => {
+    const call = await h.driver.placeCall({ inTone: 440 });
+    const s = await start(call.channelId, { duration: 1 });
+    const rec = await h.waitForStatus(s.body.recording_id, 'available', 10_000);
+    expect(rec.stop_reason).toBe('max_duration');
+    expect(rec.duration_ms).toBeGreaterThan(950);
+    expect(rec.duration_ms).toBeLessThan(1100);
+  });
+
+  it('end_of_key stops on that DTMF key only', async () => {
+    const call = await h.driver.placeCall({ inTone: 440 });
+    const s = await start(call.channelId, { end_of_key: '#' });
+    const id = s.body.recording_id;
+    await h.waitForStatus(id, 'recording');
+    await h.driver.sendDtmf(call.channelId, '1');
+    await sleep(300);
+    expect((await h.app.store.get(id))?.status).toBe('recording');
+    await h.driver.sendDtmf(call.channelId, '#');
+    const rec = await h.waitForStatus(id, 'available');
+    expect(rec.stop_reason).toBe('key');
+  });
+
+  it('end_of_silence stops after that much silence', async () => {
+    const call = await h.driver.placeCall({});
+    const s = await start(call.channelId, { end_of_silence: 1 });
+    const rec = await h.waitForStatus(s.body.recording_id, 'available', 10_000);
+    expect(rec.stop_reason).toBe('silence');
+    expect(rec.duration_ms).toBeGreaterThan(900);
+    expect(rec.duration_ms).toBeLessThan(2500);
+    expect(rec.quality?.silence_ratio).toBeGreaterThan(0.9);
+  });
+
+  it('beep_start: the recording starts after the beep and still carries the call', async () => {
+    const call = await h.driver.placeCall({ inTone: 440 });
+    const s = await start(call.channelId, { beep_start: true });
+    expect(s.status).toBe(200);
+    const id = s.body.recording_id;
+    await h.waitForStatus(id, 'recording');
+    await sleep(1500);
+    await stop(call.channelId);
+    const rec = await h.waitForStatus(id, 'available');
+    expect(rec.options?.beep_start).toBe(true);
+    const wav = decodeWav(new Uint8Array(await (await h.api('GET', `/v1.0/recordings/${id}/file`)).arrayBuffer()));
+    expect(goertzelDb(wav.samples.subarray(wav.samples.length / 2), 8000, 440)).toBeGreaterThan(-15);
+  });
+
+  it('rejects unknown options and bad values naming the field', async () => {
+    const call = await h.driver.placeCall({ inTone: 440 });
+    const bad = await start(call.channelId, { format: 'wav', colour: 'blue' });
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ code: 'unknown_option', field: 'colour' });
+    const neg = await start(call.channelId, { duration: -5 });
+    expect(neg.status).toBe(400);
+    expect(neg.body).toMatchObject({ code: 'validation_failed', field: 'duration' });
+    const key = await start(call.channelId, { end_of_key: 'xx' });
+    expect(key.body).toMatchObject({ code: 'validation_failed', field: 'end_of_key' });
+  });
+
+  it('refuses a call that is not answered', async () => {
+    const call = await h.driver.placeCall({ inTone: 440, answer: false });
+    const r = await start(call.channelId);
+    expect(r.status).toBe(409);
+    expect(r.body.code).toBe('call_not_up');
+    const ref = await h.json('GET', `/v1.0/calls/${call.channelId}`);
+    expect(ref.body.recording_ids ?? []).toEqual([]);
+  });
+
+  it.runIf(!process.env.ARI_URL)('a call with no audio at all still gives a valid, silent WAV flagged no_audio', async () => {
+    const call = await h.driver.placeCall({ inTone: 440 });
+    h.driver.simulator!.setImpairments({ dropProbability: 1 }, call.channelId);
+    const s = await start(call.channelId);
+    const id = s.body.recording_id;
+    await h.waitForStatus(id, 'recording');
+    await sleep(1000);
+    await stop(call.channelId);
+    const rec = await h.waitForStatus(id, 'available');
+    const wav = decodeWav(new Uint8Array(await (await h.api('GET', `/v1.0/recordings/${id}/file`)).arrayBuffer()));
+    expect(wav.samples.length).toBeGreaterThan(7000);
+    expect(rec.no_audio).toBe(true);
+    expect(rec.quality?.packets_received).toBe(0);
+    expect(rmsDb(wav.samples)).toBe(-Infinity);
+  });
+});
