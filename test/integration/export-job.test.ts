@@ -278,7 +278,7 @@ print(json.dumps({'entries': out, 'manifest': json.loads(z.read('manifest.json')
     });
     expect(JSON.stringify(mine[0].body)).not.toContain('exports/'); // no storage key in the event
     rmSync(zipPath, { force: true });
-  });
+  }, 240_000);
 });
 
 describe('export job failures (gcs)', () => {

@@ -189,7 +189,7 @@ describe.each(backends)('BlobStorage behaviour: $name', ({ make }) => {
     expect(rangeGrowth).toBeLessThan(64 * MB);
     await storage.delete('c1/big.wav');
     rmSync(path, { force: true });
-  });
+  }, 240_000);
 });
 
 describe('GcsStorage against the test server', () => {
