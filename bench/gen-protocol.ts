@@ -25,6 +25,8 @@ export interface GenStart {
   phases: number;
   /** UDP sockets used by this process (streams are spread over them). */
   sockets: number;
+  /** Nice value for this process (0: unchanged). */
+  nice: number;
 }
 
 export interface LatenessSummary {

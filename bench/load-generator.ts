@@ -14,6 +14,7 @@
  * (the host is an IP literal) so no DNS round-trip or nextTick per send.
  */
 import dgram from 'node:dgram';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { GenDone, GenMessage, GenStart } from './gen-protocol.js';
 import { callSignals, PACKETS_PER_PERIOD, signalPayloads, type SignalSpec, SIGNAL_PAIRS } from './signals.js';
@@ -44,6 +45,7 @@ function bindSocket(host: string): Promise<dgram.Socket> {
 
 async function run(cfg: GenStart): Promise<void> {
   const { streams, packets, phases, host } = cfg;
+  if (cfg.nice) os.setPriority(cfg.nice);
   // Payload tables per signal.
   const payloads = new Map<string, Buffer[]>();
   const specOf = (call: number, dir: 'in' | 'out'): SignalSpec => callSignals(call)[dir];

@@ -79,9 +79,13 @@ export function socketDrops(text: string, ports: ReadonlySet<number>): { sockets
   return { sockets, drops, rxQueueBytes };
 }
 
-/** Milliseconds of CPU per recorded call-minute. */
-export function cpuPerCallMinute(cpuMs: number, calls: number, wallMs: number): number {
-  const callMinutes = (calls * wallMs) / 60_000;
+/**
+ * Milliseconds of CPU per recorded call-minute. A call-minute is 2 streams × 3 000 packets, so the
+ * figure is normalised by the packets actually received: when the load generator falls behind, the
+ * wall time stretches but the work does not, and a wall-clock normalisation would flatter the sidecar.
+ */
+export function cpuPerCallMinute(cpuMs: number, packets: number): number {
+  const callMinutes = packets / 6000;
   return callMinutes > 0 ? cpuMs / callMinutes : 0;
 }
 

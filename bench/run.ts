@@ -22,6 +22,7 @@
  *   --no-save            do not write bench/results/*.json
  *   --label TEXT         free text stored in the result (e.g. "rmem_max=8M")
  *   --keep               keep the spool directory
+ *   --nice N             run the bench and the generators at this nice value (root needed for N < 0)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -70,6 +71,7 @@ interface Options {
   save: boolean;
   keep: boolean;
   label: string;
+  nice: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -104,6 +106,7 @@ function parseArgs(argv: string[]): Options {
     save: !argv.includes('--no-save'),
     keep: argv.includes('--keep'),
     label: get('label') ?? '',
+    nice: Math.trunc(Number(get('nice') ?? 0)),
   };
 }
 
@@ -202,6 +205,7 @@ async function generate(streams: GenStream[], opts: Options, onTick: () => void)
       startAtEpochMs,
       phases: opts.phases,
       sockets: opts.genSockets,
+      nice: opts.nice,
     };
     children[g].send(msg);
   }
@@ -262,8 +266,35 @@ interface SnrSample {
   /** Slot corrections (in, out) that matched best vs the anchor predicted from the send time. */
   slotShift: [number, number];
   durationMs: number;
+  /** 1-s windows compared, and those at ≥ 40 dB. */
+  windows?: number;
+  windowsOk?: number;
 }
 
+/** Normalised correlation of y[from..to) with ref[(m − off)] over that range. */
+function corrAt(y: Int16Array, ref: Float64Array, off: number, from: number, to: number): number {
+  let sr = 0;
+  let rr = 0;
+  let ss = 0;
+  const lo = Math.max(from, off);
+  const hi = Math.min(to, off + ref.length);
+  for (let m = lo; m < hi; m++) {
+    const r = ref[m - off];
+    const v = y[m];
+    sr += v * r;
+    rr += r * r;
+    ss += v * v;
+  }
+  return rr > 0 && ss > 0 ? sr / Math.sqrt(rr * ss) : 0;
+}
+
+/**
+ * SNR of one output file against the reference mix. Each stream's slot on the recording's timeline is
+ * predicted from the generator's first send time, then searched over ±`search` slots by correlating the
+ * file with that stream's own reference (the in and out tones differ, so each finds its own position);
+ * the two references are then summed and compared with snrDetail (gain fit, ±4-sample lag search),
+ * skipping the first and last 200 ms of the part where both streams play.
+ */
 function checkSnr(
   call: number,
   wavPath: string,
@@ -271,33 +302,59 @@ function checkSnr(
   firstSendIn: number,
   firstSendOut: number,
   packets: number,
+  search = 60,
 ): SnrSample {
   const wav = readWavFile(wavPath);
   const y = wav.samples;
-  const outLen = y.length;
   const sig = callSignals(call);
-  const aIn = Math.floor((firstSendIn - startAtMs) / 20);
-  const aOut = Math.floor((firstSendOut - startAtMs) / 20);
-  const rIn = streamReference(sig.in, aIn - 1, packets, outLen + 320);
-  const rOut = streamReference(sig.out, aOut - 1, packets, outLen + 320);
-  // Compare on the part where both streams play, minus 200 ms at each end.
-  const from = (Math.max(aIn, aOut) + 1) * 160 + 1600;
-  const to = Math.min(aIn, aOut) * 160 + packets * 160 - 160 - 1600;
-  let best: SnrSample = { call, snrDb: -Infinity, lag: 0, gain: 0, slotShift: [0, 0], durationMs: wav.durationMs };
-  if (to - from < 1600) return best;
-  const seg = y.subarray(from, to);
-  const ref = new Float64Array(to - from);
-  for (const dIn of [-1, 0, 1]) {
-    for (const dOut of [-1, 0, 1]) {
-      // rX was built one slot early: shifting it right by (1 + d) slots gives anchor a + d.
-      const oIn = (1 + dIn) * 160;
-      const oOut = (1 + dOut) * 160;
-      for (let i = 0; i < ref.length; i++) ref[i] = rIn[from + i - oIn] + rOut[from + i - oOut];
-      const r = snrDetail(seg, ref, { maxLag: 4 });
-      if (r.snrDb > best.snrDb) best = { call, snrDb: r.snrDb, lag: r.lag, gain: r.gain, slotShift: [dIn, dOut], durationMs: wav.durationMs };
+  const refLen = packets * 160 + 320;
+  const rIn = streamReference(sig.in, 0, packets, refLen);
+  const rOut = streamReference(sig.out, 0, packets, refLen);
+  const locate = (ref: Float64Array, predicted: number): number => {
+    let best = predicted;
+    let bestC = -Infinity;
+    for (let d = -search; d <= search; d++) {
+      const a = predicted + d;
+      if (a < 0) continue;
+      const c = corrAt(y, ref, a * 160, a * 160 + 1600, Math.min(y.length, (a + packets) * 160 - 1600));
+      if (c > bestC) {
+        bestC = c;
+        best = a;
+      }
     }
+    return best;
+  };
+  const pIn = Math.floor((firstSendIn - startAtMs) / 20);
+  const pOut = Math.floor((firstSendOut - startAtMs) / 20);
+  const aIn = locate(rIn, pIn);
+  const aOut = locate(rOut, pOut);
+  const from = (Math.max(aIn, aOut) + 1) * 160 + 1600;
+  const to = Math.min(y.length, (Math.min(aIn, aOut) + packets - 1) * 160 - 1600);
+  const out: SnrSample = { call, snrDb: -Infinity, lag: 0, gain: 0, slotShift: [aIn - pIn, aOut - pOut], durationMs: wav.durationMs };
+  if (to - from < 1600) return out;
+  const ref = new Float64Array(to - from);
+  for (let i = 0; i < ref.length; i++) {
+    const m = from + i;
+    ref[i] = (rIn[m - aIn * 160] ?? 0) + (rOut[m - aOut * 160] ?? 0);
   }
-  return best;
+  const seg = y.subarray(from, to);
+  const r = snrDetail(seg, ref, { maxLag: 4 });
+  // The same comparison per 1-s window: tells a short hole (stall) from a file that is wrong throughout.
+  let windows = 0;
+  let windowsOk = 0;
+  for (let w = 0; w + 8000 <= seg.length; w += 8000) {
+    let sig2 = 0;
+    let err2 = 0;
+    for (let i = w; i < w + 8000; i++) {
+      const j = i - r.lag;
+      const e = j >= 0 && j < ref.length ? r.gain * ref[j] : 0;
+      sig2 += e * e;
+      err2 += (seg[i] - e) ** 2;
+    }
+    windows++;
+    if (10 * Math.log10(sig2 / Math.max(err2, 1e-12)) >= 40) windowsOk++;
+  }
+  return { ...out, snrDb: r.snrDb, lag: r.lag, gain: r.gain, windows, windowsOk };
 }
 
 // ---------------------------------------------------------------- baseline: bare UDP receive
@@ -337,6 +394,8 @@ async function baselineSinks(portsByWorker: number[][], recvBufferSize: number) 
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  // Threads inherit the nice value of the thread that creates them: set it before any worker exists.
+  if (opts.nice !== 0) os.setPriority(opts.nice);
   const N = opts.calls;
   const packetsPerStream = Math.round(opts.seconds * 50);
   const streamsTotal = 2 * N;
@@ -508,8 +567,8 @@ async function main(): Promise<void> {
   if (!opts.keep) fs.rmSync(spool, { recursive: true, force: true });
 
   // ---- report
-  const callMin = cpuPerCallMinute(gen.cpuMs, N, gen.wallMs);
-  const baseCallMin = base ? cpuPerCallMinute(base.cpuMs, N, base.wallMs) : NaN;
+  const callMin = cpuPerCallMinute(gen.cpuMs, mixerRecv);
+  const baseCallMin = base ? cpuPerCallMinute(base.cpuMs, base.received) : NaN;
   const snmpD = diffUdp(snmp0, snmp1);
   const expected = streamsTotal * packetsPerStream;
   const snrVals = snr.map((s) => s.snrDb);
@@ -585,15 +644,19 @@ async function main(): Promise<void> {
     ['Udp RcvbufErrors / InErrors (snmp, host-wide)', `${fmtInt(snmpD.RcvbufErrors)} / ${fmtInt(snmpD.InErrors)}`, base ? `${fmtInt(base.snmp.RcvbufErrors)} / ${fmtInt(base.snmp.InErrors)}` : '—'],
     ['CPU user+sys (% of one core)', fmt((gen.cpuMs / gen.wallMs) * 100), base ? fmt((base.cpuMs / base.wallMs) * 100) : '—'],
     ['  of which system', fmt((gen.cpuSystemMs / gen.wallMs) * 100), base ? fmt((base.cpuSystemMs / base.wallMs) * 100) : '—'],
-    ['CPU ms per call-minute', fmt(callMin), base ? fmt(baseCallMin) : '—'],
+    ['CPU ms per call-minute (per packet received)', fmt(callMin), base ? fmt(baseCallMin) : '—'],
+    ['CPU µs per packet', fmt((callMin * 1000) / 6000, 2), base ? fmt((baseCallMin * 1000) / 6000, 2) : '—'],
     ['RSS peak / end', `${MiB(rssPeak)} / ${MiB(rssEnd)}`, '—'],
     ['tick lag p50 / p99 / max (ms)', `${fmt(lagP50, 2)} / ${fmt(lagP99, 2)} / ${fmt(lagMax, 1)}`, '—'],
     ['tick lag p99 1st half / 2nd half (ms)', `${fmt(lagP99FirstHalf, 2)} / ${fmt(lagP99SecondHalf, 2)}`, '—'],
     ['worker event-loop utilization', eluPerWorker.map((e) => fmt(e * 100, 0) + '%').join(' '), '—'],
     ['SNR min / median (dB, n files)', snrVals.length ? `${fmt(Math.min(...snrVals))} / ${fmt(median(snrVals))} (n=${snrVals.length})` : '—', '—'],
+    ['1-s windows ≥ 40 dB (sampled files)', `${snr.reduce((a, s) => a + (s.windowsOk ?? 0), 0)} / ${snr.reduce((a, s) => a + (s.windows ?? 0), 0)}`, '—'],
     ['generator lateness p99 / max (ms)', `${fmt(g1.doneLateP99Ms, 2)} / ${fmt(g1.doneLateMaxMs, 1)}`, base ? `${fmt(base.gen.doneLateP99Ms, 2)} / ${fmt(base.gen.doneLateMaxMs, 1)}` : '—'],
     ['generator CPU (% of one core, G procs)', `${fmt((g1.cpuMs / g1.wallMs) * 100)} (G=${g1.processes})`, base ? fmt((base.gen.cpuMs / base.gen.wallMs) * 100) : '—'],
+    ['generator end late (ms) / sub-ticks > 20 ms late', `${fmt(g1.endLateMs, 0)} / ${fmtInt(g1.subTicksBehind20ms)}`, base ? `${fmt(base.gen.endLateMs, 0)} / ${fmtInt(base.gen.subTicksBehind20ms)}` : '—'],
     ['load average (1 min) during run', `${fmt(median(loadSamples), 2)} (max ${fmt(maxOf(loadSamples), 2)})`, '—'],
+    ['nice', String(opts.nice), '—'],
   ];
   console.log(renderTable(rows));
   if (opts.save) {
