@@ -61,6 +61,8 @@ export interface Recording {
   size_bytes: number;
   stop_reason?: StopReason;
   error?: RecordingError;
+  /** A problem being retried (e.g. storage down while uploading); cleared once available. */
+  last_error?: RecordingError;
   quality?: RecordingQuality;
   /** true when no RTP packet at all reached the recording (the file is valid silence). */
   no_audio?: boolean;
