@@ -141,6 +141,26 @@ function vmHwmBytes(): number {
 }
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 
+/**
+ * With CONFIG_SCHED_AUTOGROUP (enabled here) a thread's nice value only ranks it inside its session's
+ * autogroup; sessions compete with each other by the autogroup's own nice (/proc/<pid>/autogroup).
+ */
+function setAutogroupNice(pid: number | 'self', nice: number): boolean {
+  try {
+    fs.writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+    return true;
+  } catch {
+    return false;
+  }
+}
+function autogroupOf(pid: number | 'self'): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/autogroup`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 async function inBatches<T>(items: T[], size: number, fn: (t: T) => Promise<void>): Promise<void> {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
@@ -174,7 +194,11 @@ async function generate(streams: GenStream[], opts: Options, onTick: () => void)
   let doneCount = 0;
   const entry = path.join(here, 'load-generator.ts');
   for (let g = 0; g < count; g++) {
-    const child = fork(entry, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // detached: a new session, hence (with CONFIG_SCHED_AUTOGROUP) its own scheduler autogroup. Without it
+    // the generator and the sidecar share ONE autogroup's CPU share on a shared host, and each starves
+    // the other — a real sender (Asterisk) never competes with the sidecar for the same share.
+    const child = fork(entry, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
+    if (opts.nice !== 0 && child.pid) setAutogroupNice(child.pid, opts.nice);
     child.on('message', (m: GenMessage) => {
       if (m.type === 'up') upCount++;
       else if (m.type === 'done') {
@@ -395,7 +419,10 @@ async function baselineSinks(portsByWorker: number[][], recvBufferSize: number) 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   // Threads inherit the nice value of the thread that creates them: set it before any worker exists.
-  if (opts.nice !== 0) os.setPriority(opts.nice);
+  if (opts.nice !== 0) {
+    os.setPriority(opts.nice);
+    setAutogroupNice('self', opts.nice);
+  }
   const N = opts.calls;
   const packetsPerStream = Math.round(opts.seconds * 50);
   const streamsTotal = 2 * N;
@@ -587,6 +614,8 @@ async function main(): Promise<void> {
       rmemMax,
       rmemDefault: Number(fs.readFileSync('/proc/sys/net/core/rmem_default', 'utf8').trim()),
       uid: process.getuid?.(),
+      autogroup: autogroupOf('self'),
+      schedAutogroup: fs.existsSync('/proc/sys/kernel/sched_autogroup_enabled') ? fs.readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() : '',
       loadavgStart: loadStart,
       loadavgEnd: loadEnd,
       loadavg1mDuringRun: { median: median(loadSamples), max: maxOf(loadSamples) },
