@@ -21,7 +21,9 @@ interface Entry {
   active: boolean;
 }
 
-const MAX_TICKS_PER_TURN = 2000;
+const MAX_TICKS_PER_TURN = 256;
+/** wall-clock budget of one turn before yielding to the event loop */
+const MAX_TURN_MS = 8;
 
 export function nowNs(): bigint {
   return process.hrtime.bigint();
@@ -84,6 +86,7 @@ export class MediaScheduler {
   private run(): void {
     if (this.closed) return;
     const now = nowNs();
+    const turnEnd = now + BigInt(MAX_TURN_MS * 1e6);
     let budget = MAX_TICKS_PER_TURN;
     // round-robin over tasks so one fast stream cannot starve the others
     let progressed = true;
@@ -105,9 +108,11 @@ export class MediaScheduler {
           process.emitWarning(`ari-simulator media task failed: ${String(err)}`);
         }
         if (budget <= 0) break;
+        if ((budget & 15) === 0 && nowNs() > turnEnd) budget = 0;
       }
     }
     if (budget <= 0) {
+      // more is due: let timers and I/O run first (setTimeout 0 goes through the timers phase), then continue
       this.immediate = setImmediate(() => {
         this.immediate = null;
         this.run();

@@ -88,10 +88,15 @@ export async function replayHttpTrace(o: ReplayOptions): Promise<ReplayResult[]>
   const ari = new AriTestClient(sim.url, sim.username, sim.password);
   const results: ReplayResult[] = [];
   const t0 = Date.now();
+  let lastSent = t0;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
-    const wait = t0 + line.t_ms - Date.now();
+    // the capture's timing, but never a shorter gap than captured (a slow, loaded host must not compress
+    // the time Asterisk had between two requests)
+    const gap = i === 0 ? line.t_ms : line.t_ms - lines[i - 1].t_ms;
+    const wait = Math.max(t0 + line.t_ms, lastSent + gap) - Date.now();
     if (wait > 0) await sleep(wait);
+    lastSent = Date.now();
     const intercepted = o.intercept?.(line);
     if (intercepted) {
       const body = await intercepted;
