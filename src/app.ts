@@ -15,9 +15,8 @@ import { routeAriEvent } from './recorder/event-router.js';
 import type { RecorderSettings } from './recorder/ports.js';
 import { Recorder } from './recorder/recorder.js';
 import { recoverInterrupted } from './recorder/recovery.js';
-import { GcsStorage } from './storage/gcs.js';
-import { LocalStorage } from './storage/local.js';
 import type { BlobStorage } from './storage/blob-storage.js';
+import { createStorage } from './storage/create-storage.js';
 import { RedisKeys } from './store/keys.js';
 import { createStoreRedis, waitForRedis } from './store/redis-client.js';
 import { RedisExportStore } from './store/redis-export-store.js';
@@ -45,11 +44,6 @@ export interface AppOptions {
   waitForAri?: boolean;
   /** Tests: allows MixerPool test hooks. */
   mixerTestHooks?: boolean;
-}
-
-function createStorage(config: Config): BlobStorage {
-  if (config.storage.backend === 'gcs') return new GcsStorage({ ...config.storage.gcs });
-  return new LocalStorage(config.storage.localDir);
 }
 
 /** Composition root: config → adapters → recorder → HTTP. Every adapter is closed in reverse order on stop(). */
@@ -81,13 +75,14 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     await waitForRedis(redis);
     const store = new RedisRecordingStore({ redis, keys });
     const exports = new RedisExportStore({ redis, keys });
-    const storage = createStorage(config);
+    const storage = createStorage(config.storage);
 
     const jobs = createJobs({
       redisUrl,
       prefix: config.redis.prefix,
       storage,
       store,
+      exports,
       logger: log,
       webhook: { urls: config.webhooks.urls, secret: config.webhooks.secret, attempts: config.webhooks.attempts },
       retention: {
@@ -144,7 +139,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       store,
       storage,
       exports,
-      enqueueExport: async () => undefined,
+      enqueueExport: (id) => jobs.enqueueExport(id),
       auth: new CompositeAuthenticator(authenticators),
       logger: log,
       readiness: async () => {

@@ -4,7 +4,8 @@ import type { Logger } from '../logger.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import { RedisKeys } from '../store/keys.js';
 import { createStoreRedis, waitForRedis } from '../store/redis-client.js';
-import type { RecordingStore } from '../store/types.js';
+import type { ExportStore, RecordingStore } from '../store/types.js';
+import { ExportJobs } from './export.js';
 import { QueueFactory, type BackoffPolicy } from './queues.js';
 import { RetentionJobs, sweepExpired, type RetentionOptions } from './retention.js';
 import { UploadJobs, type UploadJobData } from './upload.js';
@@ -21,6 +22,8 @@ export interface JobsConfig {
   prefix: string;
   storage: BlobStorage;
   store: RecordingStore;
+  /** Export repository: bulk exports run here when given. */
+  exports?: ExportStore;
   logger: Logger;
   webhook: WebhookOptions;
   /** Retention policy (tm_expire at upload) and sweep schedule. */
@@ -41,6 +44,8 @@ export interface JobsConfig {
 export interface Jobs {
   /** Idempotent per recording; rejects with STORE_UNAVAILABLE when Redis is unreachable. */
   enqueueUpload(job: UploadJobData): Promise<void>;
+  /** Queues the archive build of an export already stored as queued (idempotent per export). */
+  enqueueExport(exportId: string): Promise<void>;
   webhooks: WebhookPublisher;
   /** Runs one retention sweep now (also scheduled every retention.everyMs once started). Returns how many were deleted. */
   sweepExpired(): Promise<number>;
@@ -50,11 +55,6 @@ export interface Jobs {
   close(): Promise<void>;
 }
 
-/*
- * Export jobs (POST /recordings/export) belong in src/jobs/export.ts: an ExportJobs class built like UploadJobs
- * (queue QueueNames.export, ExportStore for status/progress, storage.putStream for the archive, `export_completed`
- * webhook) and wired here next to uploads.
- */
 export function createJobs(cfg: JobsConfig): Jobs {
   const log = cfg.logger.child({ component: 'jobs' });
   const keys = new RedisKeys(cfg.prefix);
@@ -73,6 +73,9 @@ export function createJobs(cfg: JobsConfig): Jobs {
   );
   const retentionDeps = { store: cfg.store, storage: cfg.storage, logger: cfg.logger, webhooks };
   const retention = new RetentionJobs(factory, retentionDeps, cfg.retention);
+  const exportJobs = cfg.exports
+    ? new ExportJobs(factory, { store: cfg.store, exports: cfg.exports, storage: cfg.storage, webhooks, logger: cfg.logger })
+    : undefined;
 
   const deadline = cfg.closeTimeoutMs ?? 15_000;
   let started: Promise<void> | undefined;
@@ -88,6 +91,10 @@ export function createJobs(cfg: JobsConfig): Jobs {
 
   return {
     enqueueUpload: (job) => uploads.enqueue(job),
+    enqueueExport: (exportId) => {
+      if (!exportJobs) throw new Error('exports are not configured');
+      return exportJobs.enqueue(exportId);
+    },
     webhooks,
     sweepExpired: () => sweepExpired(retentionDeps, cfg.retention.batchSize),
     start() {
@@ -96,6 +103,7 @@ export function createJobs(cfg: JobsConfig): Jobs {
         uploads.start();
         await retention.start();
         webhooks.start();
+        exportJobs?.start();
         log.info('jobs started');
       })();
       return started;
@@ -104,12 +112,14 @@ export function createJobs(cfg: JobsConfig): Jobs {
       closing ??= (async () => {
         await started?.catch(() => undefined);
         const steps = [
+          step('export worker', () => exportJobs?.closeWorker(deadline)),
           step('webhook workers', () => webhooks.closeWorkers(deadline)),
           step('retention worker', () => retention.closeWorker(deadline)),
           step('upload worker', () => uploads.closeWorker(deadline)),
           step('webhook queues', () => webhooks.closeQueues(deadline)),
           step('retention queue', () => retention.closeQueue(deadline)),
           step('upload queue', () => uploads.closeQueue(deadline)),
+          step('export queue', () => exportJobs?.closeQueue()),
           step('redis', () => redis.quit().catch(() => redis.disconnect())),
         ];
         for (const s of steps) await s();

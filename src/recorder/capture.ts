@@ -13,9 +13,14 @@ export interface CapturedStream {
 
 type Ari = RecorderPorts['ari'];
 
-/** A waiter that never raises an unhandled rejection if we stop caring about it. */
-function waitStasis(ari: Ari, id: string, timeoutMs: number): Promise<void> {
-  const p = ari.stasis.wait(id, timeoutMs);
+/** A waiter that gives up when the recording ends, and never raises an unhandled rejection. */
+function waitStasis(ari: Ari, id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const p = new Promise<void>((resolve, reject) => {
+    const onAbort = () => reject(new Error(`recording ended while waiting for channel ${id}`));
+    if (signal?.aborted) return onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    ari.stasis.wait(id, timeoutMs).then(resolve, reject).finally(() => signal?.removeEventListener('abort', onAbort));
+  });
   p.catch(() => undefined);
   return p;
 }
@@ -38,7 +43,7 @@ function externalMedia(ari: Ari, settings: RecorderSettings, emId: string, port:
 export async function openSnoopStream(
   ari: Ari,
   settings: RecorderSettings,
-  o: { recordingId: string; channelId: string; spy: 'in' | 'out' | 'both'; tag: string; port: number },
+  o: { recordingId: string; channelId: string; spy: 'in' | 'out' | 'both'; tag: string; port: number; signal?: AbortSignal },
 ): Promise<CapturedStream> {
   const s: CapturedStream = {
     streamId: o.tag,
@@ -46,8 +51,8 @@ export async function openSnoopStream(
     snoopId: resourceId(o.recordingId, `snoop-${o.tag}` as ResourceTag),
     bridgeId: resourceId(o.recordingId, `br-${o.tag}` as ResourceTag),
   };
-  const emReady = waitStasis(ari, s.emId, settings.stasisTimeoutMs);
-  const snoopReady = waitStasis(ari, s.snoopId!, settings.stasisTimeoutMs);
+  const emReady = waitStasis(ari, s.emId, settings.stasisTimeoutMs, o.signal);
+  const snoopReady = waitStasis(ari, s.snoopId!, settings.stasisTimeoutMs, o.signal);
   const created: Partial<CapturedStream> = { streamId: s.streamId };
   try {
     await ari.rest.snoop(o.channelId, { spy: o.spy, app: ari.app, snoopId: s.snoopId });
@@ -69,10 +74,10 @@ export async function openSnoopStream(
 export async function openBridgeStream(
   ari: Ari,
   settings: RecorderSettings,
-  o: { recordingId: string; bridgeId: string; tag: string; port: number },
+  o: { recordingId: string; bridgeId: string; tag: string; port: number; signal?: AbortSignal },
 ): Promise<CapturedStream> {
   const s: CapturedStream = { streamId: o.tag, emId: resourceId(o.recordingId, `em-${o.tag}` as ResourceTag) };
-  const emReady = waitStasis(ari, s.emId, settings.stasisTimeoutMs);
+  const emReady = waitStasis(ari, s.emId, settings.stasisTimeoutMs, o.signal);
   let created = false;
   try {
     await externalMedia(ari, settings, s.emId, o.port, o.recordingId);

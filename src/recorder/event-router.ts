@@ -17,7 +17,9 @@ export function routeAriEvent(recorder: Recorder, ev: AriEvent, log: Logger): vo
     case 'StasisEnd': {
       const rid = recordingIdOf(ev.channel.id);
       const s = rid ? recorder.session(rid) : undefined;
-      if (!s || s.ending || !ev.channel.id.includes('-snoop-')) return;
+      // Only a snoop of a live stream counts: one we are deleting ourselves (failed setup, a participant
+      // removed) has already left s.streams.
+      if (!s || s.ending || ![...s.streams.values()].some((st) => st.snoopId === ev.channel.id)) return;
       if (s.referenceType === 'conference') {
         // One participant of a snooped conference hung up; the conference goes on.
         for (const [channelId, tag] of s.participants) if (ev.channel.id.endsWith(`-snoop-${tag}`)) recorder.participantLeft(s.referenceId, channelId);

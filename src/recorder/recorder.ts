@@ -54,13 +54,16 @@ export class Recorder implements RecorderApi {
     return this.#start('call', callId, customerId, options, async (s) => {
       if (options.beep_start) await this.#beep(callId, s);
       await s.openMixer(options.beep_start ? this.#now() : askedAt, silenceMs(options));
-      await Promise.all(
+      // Both directions are set up in parallel; wait for both to settle so a failure tears down everything.
+      const results = await Promise.allSettled(
         (['in', 'out'] as const).map(async (dir) => {
           const { port } = await this.ports.mixer.addStream(s.id, dir);
-          const stream = await openSnoopStream(this.ports.ari, this.settings, { recordingId: s.id, channelId: callId, spy: dir, tag: dir, port });
+          const stream = await openSnoopStream(this.ports.ari, this.settings, { recordingId: s.id, channelId: callId, spy: dir, tag: dir, port, signal: s.abort.signal });
           s.streams.set(dir, stream);
         }),
       );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
     });
   }
 
@@ -71,7 +74,7 @@ export class Recorder implements RecorderApi {
       if (bridge.bridge_class === 'stasis') {
         // Our own (ARI) mixing bridge: one externalMedia channel in it receives the full mix.
         const { port } = await this.ports.mixer.addStream(s.id, 'mix');
-        s.streams.set('mix', await openBridgeStream(this.ports.ari, this.settings, { recordingId: s.id, bridgeId: confId, tag: 'mix', port }));
+        s.streams.set('mix', await openBridgeStream(this.ports.ari, this.settings, { recordingId: s.id, bridgeId: confId, tag: 'mix', port, signal: s.abort.signal }));
         return;
       }
       // A dialplan ConfBridge refuses foreign channels (409): one snoop per participant, mixed in the worker,
@@ -107,7 +110,7 @@ export class Recorder implements RecorderApi {
     const tag = s.nextParticipantTag();
     s.participants.set(channelId, tag);
     const { port } = await this.ports.mixer.addStream(s.id, tag);
-    const stream = await openSnoopStream(this.ports.ari, this.settings, { recordingId: s.id, channelId, spy: 'in', tag, port });
+    const stream = await openSnoopStream(this.ports.ari, this.settings, { recordingId: s.id, channelId, spy: 'in', tag, port, signal: s.abort.signal });
     if (s.ending || !s.participants.has(channelId)) return void closeStream(this.ports.ari, stream).catch(() => undefined);
     s.streams.set(tag, stream);
   }
@@ -158,20 +161,18 @@ export class Recorder implements RecorderApi {
     s.ready = run;
     try {
       await run;
-      if (s.ending) throw new AppError('SETUP_FAILED', `${type} ${referenceId} ended during recording setup`);
+    } catch (err) {
+      // Ended (hangup, stop) while setting up: the stop path records the outcome; otherwise it is a setup failure.
+      const e = s.ending ? new AppError('SETUP_FAILED', `${type} ${referenceId} ended during recording setup`) : await this.#explain(type, referenceId, err);
+      await (s.ending ? s.stop('error') : s.fail(e)).catch(() => undefined);
+      throw e;
+    }
+    if (!s.ending) {
       const started = await this.ports.store.transition(s.id, 'recording', { tm_start: new Date(s.startAtMs).toISOString() });
       const limit = Math.min(options.duration || Infinity, this.settings.maxDurationSec);
       s.armMaxDuration(limit);
       s.log.info({ limit_sec: limit }, 'recording started');
       await this.ports.webhooks.publish('recording_started', started).catch((err: unknown) => s.log.error({ err }, 'webhook enqueue failed'));
-    } catch (err) {
-      if (!s.ending) {
-        const e = await this.#explain(type, referenceId, err);
-        await s.fail(e);
-        throw e;
-      }
-      // Ended by hangup/stop while setting up: the stop path owns the outcome.
-      await s.stop('error').catch(() => undefined);
     }
     const ref = await this.ports.store.getReference(type, referenceId);
     if (!ref) throw new AppError('INTERNAL', `reference ${type} ${referenceId} vanished`);

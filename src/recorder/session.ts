@@ -22,6 +22,8 @@ export class RecordingSession {
   readonly log: Logger;
   /** Set once setup has finished (successfully or not); stop waits for it. */
   ready: Promise<void> = Promise.resolve();
+  /** Aborted when the recording ends, so a setup still waiting on Asterisk gives up at once. */
+  readonly abort = new AbortController();
   startAtMs = 0;
   #end?: Promise<void>;
   #timers: NodeJS.Timeout[] = [];
@@ -68,11 +70,13 @@ export class RecordingSession {
   }
 
   stop(reason: StopReason, atMs = this.now()): Promise<void> {
+    this.abort.abort();
     this.#end ??= this.#finish(reason, atMs);
     return this.#end;
   }
 
   fail(err: unknown): Promise<void> {
+    this.abort.abort();
     this.#end ??= this.#abort(err);
     return this.#end;
   }

@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSimDriver } from '../e2e/driver/index.js';
+import { sleep, startHarness, type Harness } from '../e2e/harness.js';
+import type { AriSimulator } from '../sim/index.js';
+
+/**
+ * What happens when Asterisk refuses or loses things during a recording. These need the simulator's fault
+ * injection, so they live here rather than in e2e/ (which must also run against a real Asterisk).
+ */
+describe('recorder against a misbehaving Asterisk', () => {
+  let h: Harness;
+  let sim: AriSimulator;
+  beforeAll(async () => {
+    h = await startHarness({}, await createSimDriver());
+    sim = h.driver.simulator!;
+  });
+  afterAll(async () => {
+    await h?.close();
+    await h?.driver.close();
+  });
+
+  const start = (callId: string) => h.json('POST', `/v1.0/calls/${callId}/recording_start`);
+  const ours = () => ({
+    channels: sim.listChannels().filter((c) => c.id.startsWith('rec-')),
+    bridges: sim.listBridges().filter((b) => b.id.startsWith('rec-')),
+  });
+
+  it.each([
+    ['channels.snoopChannel', 500, { message: 'Snoop channel could not be created' }],
+    ['channels.externalMedia', 500, { message: 'An internal error prevented this request from being handled' }],
+    ['bridges.addChannel', 422, { message: 'Channel not in Stasis application' }],
+  ] as const)('%s refused (%i) → failed with a code, all cleaned up, and the call can be recorded again', async (op, status, body) => {
+    const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
+    sim.failNext(op, status, body);
+    const r = await start(call.channelId);
+    expect(r.status).toBe(502);
+    expect(r.body.code).toBe('ari_refused');
+    const ref = await h.json('GET', `/v1.0/calls/${call.channelId}`);
+    expect(ref.body.recording_id).toBe('');
+    const failedId = ref.body.recording_ids[0];
+    const failed = await h.waitForStatus(failedId, 'failed');
+    expect(failed.error?.code).toBe('ari_refused');
+    expect(failed.stop_reason).toBe('error');
+    expect(ours()).toEqual({ channels: [], bridges: [] });
+
+    const again = await start(call.channelId);
+    expect(again.status).toBe(200);
+    await h.waitForStatus(again.body.recording_id, 'recording');
+    await h.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`);
+    await h.waitForStatus(again.body.recording_id, 'available');
+    expect(ours()).toEqual({ channels: [], bridges: [] });
+  });
+
+  it('the call vanishing during setup ends in failed, with nothing left behind', async () => {
+    const call = await h.driver.placeCall({ inTone: 440 });
+    sim.setRace({ snoopStasisDelayMs: 300 });
+    try {
+      const pending = start(call.channelId);
+      await sleep(100);
+      await sim.hangup(call.channelId);
+      const r = await pending;
+      expect(r.status).toBeGreaterThanOrEqual(400);
+      expect(['recording_setup_failed', 'call_not_found']).toContain(r.body.code);
+    } finally {
+      sim.setRace({ snoopStasisDelayMs: 0 });
+    }
+    await sleep(300);
+    const ref = await h.app.store.getReference('call', call.channelId);
+    if (ref) {
+      expect(ref.recording_id).toBe('');
+      const rec = await h.app.store.get(ref.recording_ids[0]);
+      expect(rec?.status).toBe('failed');
+      expect(rec?.error?.code).toBeTruthy();
+    }
+    expect(ours()).toEqual({ channels: [], bridges: [] });
+  });
+
+  it('survives Asterisk going away mid-recording: the recording keeps its state and can be stopped after', async () => {
+    const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
+    const r = await start(call.channelId);
+    const id = r.body.recording_id;
+    await h.waitForStatus(id, 'recording');
+    await sim.restart(1500);
+    expect((await h.app.store.get(id))?.status).toBe('recording');
+    const until = Date.now() + 10_000;
+    while (!h.app.ari.events.connected && Date.now() < until) await sleep(50);
+    expect(h.app.ari.events.connected).toBe(true);
+    const stop = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`);
+    expect(stop.status).toBe(200);
+    const rec = await h.waitForStatus(id, 'available');
+    expect(rec.duration_ms).toBeGreaterThan(1400);
+  });
+});
