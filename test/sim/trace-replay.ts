@@ -80,6 +80,8 @@ export interface ReplayOptions {
   ids: IdMap;
   /** replaces a request the simulator cannot run as such (dialplan-originated calls); returns the response body */
   intercept?: (line: HttpTraceLine) => Promise<unknown> | null;
+  /** shortens idle gaps longer than this (the capture often waited seconds while "recording") */
+  maxGapMs?: number;
 }
 
 /** Sends every request at its original time; returns what the simulator answered. */
@@ -89,12 +91,14 @@ export async function replayHttpTrace(o: ReplayOptions): Promise<ReplayResult[]>
   const results: ReplayResult[] = [];
   const t0 = Date.now();
   let lastSent = t0;
+  let at = 0;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i];
     // the capture's timing, but never a shorter gap than captured (a slow, loaded host must not compress
-    // the time Asterisk had between two requests)
-    const gap = i === 0 ? line.t_ms : line.t_ms - lines[i - 1].t_ms;
-    const wait = Math.max(t0 + line.t_ms, lastSent + gap) - Date.now();
+    // the time Asterisk had between two requests); long idle gaps may be shortened to maxGapMs
+    const gap = Math.min(i === 0 ? line.t_ms : line.t_ms - lines[i - 1].t_ms, o.maxGapMs ?? Infinity);
+    at += gap;
+    const wait = Math.max(t0 + at, lastSent + gap) - Date.now();
     if (wait > 0) await sleep(wait);
     lastSent = Date.now();
     const intercepted = o.intercept?.(line);
