@@ -26,8 +26,8 @@ export interface RedisHandle {
  * `persistDir` keeps an append-only file there so recording state survives a restart; without it nothing is
  * written to disk. BullMQ needs `noeviction`.
  */
-export async function startRedis(opts: { dir: string; persist: boolean; bin?: string }): Promise<RedisHandle> {
-  const port = await freePort();
+export async function startRedis(opts: { dir: string; persist: boolean; bin?: string; port?: number }): Promise<RedisHandle> {
+  const port = opts.port ?? (await freePort());
   mkdirSync(opts.dir, { recursive: true });
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dir, '--maxmemory-policy', 'noeviction', '--save', ''];
   args.push('--appendonly', opts.persist ? 'yes' : 'no');

@@ -180,15 +180,18 @@ export class Recorder implements RecorderApi {
   }
 
   async #stopRef(type: ReferenceType, referenceId: string, customerId: string, reason: StopReason, askedAt = this.#now()): Promise<ReferenceRecord> {
-    const ref = await this.ports.store.getReference(type, referenceId);
-    if (ref && ref.customer_id !== customerId) throw notFound(type, referenceId);
+    // A live session is known in memory: stopping it must not depend on Redis being reachable.
     const s = this.#byRef.get(refKey(type, referenceId));
-    if (!s || s.ending) {
+    if (s && !s.ending) {
+      if (s.customerId !== customerId) throw notFound(type, referenceId);
+      await s.stop(reason, askedAt);
+      const ref = await this.ports.store.getReference(type, referenceId);
       if (!ref) throw notFound(type, referenceId);
-      throw new AppError('NO_ACTIVE_RECORDING', `${type} ${referenceId} has no active recording`);
+      return ref;
     }
-    await s.stop(reason, askedAt);
-    return (await this.ports.store.getReference(type, referenceId)) ?? ref!;
+    const ref = await this.ports.store.getReference(type, referenceId);
+    if (!ref || ref.customer_id !== customerId) throw notFound(type, referenceId);
+    throw new AppError('NO_ACTIVE_RECORDING', `${type} ${referenceId} has no active recording`);
   }
 
   async #getRef(type: ReferenceType, id: string, customerId: string, existsLive: () => Promise<void>): Promise<ReferenceRecord> {

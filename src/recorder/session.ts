@@ -4,6 +4,7 @@ import { AppError, isAppError } from '../domain/errors.js';
 import type { Recording, RecordingOptions, ReferenceType, StopReason } from '../domain/recording.js';
 import type { Logger } from '../logger.js';
 import { closeStream, type CapturedStream } from './capture.js';
+import type { TransitionPatch } from '../store/types.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
 
 /**
@@ -101,13 +102,14 @@ export class RecordingSession {
       () => false,
     );
     if (!setupOk || !this.#mixerOpen) return this.#abort(new AppError('SETUP_FAILED', `recording ended (${reason}) before its setup completed`));
-    const { store, mixer, uploads, webhooks } = this.ports;
     try {
+      // The audio is made safe first (file finalized, Asterisk cleaned up): that needs neither Redis nor storage.
       const endAt = Math.max(atMs, this.startAtMs);
-      await store.transition(this.id, 'stopping', { stop_reason: reason, tm_end: new Date(endAt).toISOString() });
-      const [, result] = await Promise.all([this.#teardownStreams(), mixer.close(this.id, endAt)]);
+      const [, result] = await Promise.all([this.#teardownStreams(), this.ports.mixer.close(this.id, endAt)]);
       this.#mixerOpen = false;
-      const rec = await store.patch(this.id, {
+      const patch: TransitionPatch = {
+        stop_reason: reason,
+        tm_end: new Date(endAt).toISOString(),
         duration_ms: result.durationMs,
         size_bytes: result.sizeBytes,
         no_audio: result.noAudio,
@@ -118,15 +120,48 @@ export class RecordingSession {
           max_jitter_ms: result.quality.max_jitter_ms,
           silence_ratio: result.quality.silence_ratio,
         },
-      });
-      await uploads.enqueueUpload({ recording_id: this.id, path: this.path, storage_key: storageKey(rec) });
+      };
       this.log.info({ reason, duration_ms: result.durationMs, no_audio: result.noAudio }, 'recording stopped');
-      await webhooks.publish('recording_finished', rec).catch((err: unknown) => this.log.error({ err }, 'webhook enqueue failed'));
+      try {
+        await this.#persistStop(patch);
+      } catch (err) {
+        if (!(isAppError(err) && err.code === 'store_unavailable')) throw err;
+        // Redis is down: the finished file waits in the spool, and the hand-over is retried until Redis is back.
+        this.log.warn('store unavailable at stop: the recording is finalized and will be handed over when Redis returns');
+        void this.#persistLater(patch);
+        throw err;
+      }
     } catch (err) {
       this.log.error({ err, reason }, 'recording stop failed');
       throw err;
     } finally {
       this.onEnded(this);
+    }
+  }
+
+  /** stopping + metadata, upload job, webhook. Safe to repeat (a second transition to stopping is refused and skipped). */
+  async #persistStop(patch: TransitionPatch): Promise<void> {
+    const { store, uploads, webhooks } = this.ports;
+    let rec = await store.get(this.id);
+    if (rec && rec.status !== 'stopping') rec = await store.transition(this.id, 'stopping', patch);
+    if (!rec) throw new AppError('RECORDING_NOT_FOUND', `recording ${this.id} vanished from the store`);
+    await uploads.enqueueUpload({ recording_id: this.id, path: this.path, storage_key: storageKey(rec) });
+    await webhooks.publish('recording_finished', rec).catch((err: unknown) => this.log.error({ err }, 'webhook enqueue failed'));
+  }
+
+  async #persistLater(patch: TransitionPatch): Promise<void> {
+    for (let delay = 500; ; delay = Math.min(delay * 2, 30_000)) {
+      await new Promise((r) => setTimeout(r, delay).unref());
+      try {
+        await this.#persistStop(patch);
+        this.log.info('recording handed over after the store came back');
+        return;
+      } catch (err) {
+        if (!(isAppError(err) && err.code === 'store_unavailable')) {
+          this.log.error({ err }, 'recording hand-over failed; restart recovery will pick it up');
+          return;
+        }
+      }
     }
   }
 

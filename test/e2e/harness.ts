@@ -97,7 +97,8 @@ export async function startHarness(env: Record<string, string> = {}, driverArg?:
       const until = Date.now() + timeoutMs;
       let last: Recording | null = null;
       while (Date.now() < until) {
-        last = await app.store.get(id);
+        // Tolerates a store that is briefly unreachable (tests that stop Redis on purpose).
+        last = await app.store.get(id).catch(() => last);
         if (last?.status === status) return last;
         if (last && (last.status === 'failed' || last.status === 'deleted') && status !== last.status) break;
         await new Promise((r) => setTimeout(r, 50));
