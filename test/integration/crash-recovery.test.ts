@@ -1,0 +1,105 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/embedded-redis.js';
+import { startAriSimulator, type AriSimulator } from '../sim/index.js';
+import { testRedis } from '../helpers/redis.js';
+import { decodeWav } from '../helpers/wav-decode.js';
+import { goertzelDb } from '../helpers/audio-analysis.js';
+
+const TOKEN = 'tok-crash-0123456789';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** kill -9 of the real daemon process during a recording, then a restart: the partial file is repaired and delivered. */
+describe('crash recovery', () => {
+  let sim: AriSimulator;
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let base: string;
+  let child: ChildProcess | undefined;
+
+  async function startDaemon(): Promise<void> {
+    child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
+    const until = Date.now() + 30_000;
+    while (Date.now() < until) {
+      const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+      if (ok) return;
+      if (child.exitCode !== null) throw new Error(`daemon exited: ${stderr}`);
+      await sleep(100);
+    }
+    throw new Error(`daemon not ready: ${stderr}`);
+  }
+
+  beforeAll(async () => {
+    sim = await startAriSimulator();
+    dir = mkdtempSync(join(tmpdir(), 'ari-recorder-crash-'));
+    writeFileSync(join(dir, 'tokens.json'), JSON.stringify({ tokens: [{ token: TOKEN, customer_id: 'c1', permissions: ['recording.read', 'recording.write'] }] }));
+    const { url, prefix } = testRedis();
+    const port = await freePort();
+    const rtp = 42000 + Math.floor(Math.random() * 100) * 100;
+    base = `http://127.0.0.1:${port}`;
+    env = {
+      ...process.env,
+      ARI_URL: sim.url,
+      ARI_USER: sim.username,
+      ARI_PASSWORD: sim.password,
+      REDIS_URL: url,
+      REDIS_PREFIX: prefix,
+      HTTP_PORT: String(port),
+      SPOOL_DIR: join(dir, 'spool'),
+      STORAGE_DIR: join(dir, 'recordings'),
+      TOKENS_FILE: join(dir, 'tokens.json'),
+      RTP_PORT_MIN: String(rtp),
+      RTP_PORT_MAX: String(rtp + 99),
+      MIXER_WORKERS: '1',
+      LOG_LEVEL: 'warn',
+    };
+  });
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child!.once('exit', r));
+    }
+    await sim?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('repairs the spool file after kill -9 and delivers it, at most ~1 s short', async () => {
+    await startDaemon();
+    const channelId = await sim.placeCall({ inSignal: { type: 'tone', freq: 440 }, outSignal: { type: 'tone', freq: 1000 } });
+    const t0 = performance.now();
+    const res = await fetch(`${base}/v1.0/calls/${channelId}/recording_start`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    const id = ((await res.json()) as { recording_id: string }).recording_id;
+    await sleep(3500 - (performance.now() - t0));
+    const sentMs = performance.now() - t0;
+    child!.kill('SIGKILL');
+    await new Promise((r) => child!.once('exit', r));
+    expect(readdirSync(join(dir, 'spool'))).toContain(`${id}.wav`);
+    expect(sim.listChannels().some((c) => c.id.startsWith(`rec-${id}`))).toBe(true);
+
+    await startDaemon();
+    let rec: { status: string; duration_ms: number; stop_reason?: string } | undefined;
+    const until = Date.now() + 20_000;
+    while (Date.now() < until) {
+      rec = (await (await fetch(`${base}/v1.0/recordings/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as typeof rec;
+      if (rec?.status === 'available') break;
+      await sleep(200);
+    }
+    expect(rec?.status).toBe('available');
+    expect(rec?.stop_reason).toBe('error');
+    const file = await fetch(`${base}/v1.0/recordings/${id}/file`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const wav = decodeWav(new Uint8Array(await file.arrayBuffer()));
+    expect(wav.sampleRate).toBe(8000);
+    expect(wav.durationMs).toBeGreaterThan(sentMs - 1300);
+    expect(wav.durationMs).toBeLessThanOrEqual(sentMs + 50);
+    expect(goertzelDb(wav.samples.subarray(8000), 8000, 440)).toBeGreaterThan(-15);
+    // What the dead daemon left in Asterisk was deleted by the new one.
+    expect(sim.listChannels().filter((c) => c.id.startsWith('rec-'))).toEqual([]);
+    expect(sim.listBridges().filter((b) => b.id.startsWith('rec-'))).toEqual([]);
+  });
+});
