@@ -90,7 +90,17 @@ export class AsteriskEngine {
   }
 
   private emitCh(ch: SimChannel, e: AriEvent): void {
-    if (ch.apps.size > 0) this.bus.emit(ch.apps, e);
+    this.bus.emit(this.chTargets(ch), e);
+  }
+
+  /** Apps that get a channel's events: its Stasis/originate app(s) and explicit `channel:` subscribers. */
+  chTargets(ch: SimChannel): string[] {
+    return ch.subs.size === 0 ? [...ch.apps] : [...ch.apps, ...ch.subs.keys()];
+  }
+
+  /** Apps that get a bridge's events: apps of Stasis channels that entered it and explicit `bridge:` subscribers. */
+  bridgeTargets(b: SimBridge): string[] {
+    return b.subs.size === 0 ? [...b.apps] : [...b.apps, ...b.subs.keys()];
   }
 
   // ---------------------------------------------------------------- lookups
@@ -497,7 +507,7 @@ export class AsteriskEngine {
     b.channels.push(ch.id);
     ch.bridgeId = b.id;
     for (const app of ch.apps) b.apps.add(app);
-    this.emit([...ch.apps, ...b.apps], ev.enteredBridge(b, ch));
+    this.emit([...this.chTargets(ch), ...this.bridgeTargets(b)], ev.enteredBridge(b, ch));
     if (b.channels.length >= 2) this.updatePeers(b);
     // the smart bridge switches simple_bridge → softmix after the third join (the join event still shows the old one)
     if (b.bridgeType === 'mixing' && b.channels.length >= 3) b.technology = 'softmix';
@@ -517,9 +527,13 @@ export class AsteriskEngine {
     const i = b.channels.indexOf(ch.id);
     if (i >= 0) b.channels.splice(i, 1);
     ch.bridgeId = null;
-    this.emit([...ch.apps, ...b.apps], ev.leftBridge(b, ch));
+    this.emit([...this.chTargets(ch), ...this.bridgeTargets(b)], ev.leftBridge(b, ch));
     if (b.channels.length >= 2) this.updatePeers(b);
-    if (b.bridgeClass === 'base' && b.channels.length === 0) this.bridges.delete(b.id);
+    if (b.bridgeClass === 'base' && b.channels.length === 0) {
+      // ConfBridge tears its bridge down with the last participant (seen only by subscribeAll apps)
+      this.bridges.delete(b.id);
+      this.emit(this.bridgeTargets(b), ev.bridgeDestroyed(b));
+    }
     this.updateMedia();
   }
 
@@ -538,9 +552,9 @@ export class AsteriskEngine {
   /** DELETE /bridges/{id}: members leave (they stay in Stasis), then BridgeDestroyed. */
   destroyBridge(b: SimBridge): void {
     const members = b.channels.map((id) => this.channels.get(id)).filter((c): c is SimChannel => !!c);
-    const targets = new Set<string>(b.apps);
+    const targets = new Set<string>(this.bridgeTargets(b));
     for (const m of members) {
-      for (const a of m.apps) targets.add(a);
+      for (const a of this.chTargets(m)) targets.add(a);
       if (m.bridgePeer !== '') {
         m.vars.set('BRIDGEPEER', '');
         this.emitCh(m, ev.varset(m, 'BRIDGEPEER', ''));
@@ -550,7 +564,7 @@ export class AsteriskEngine {
       const i = b.channels.indexOf(m.id);
       if (i >= 0) b.channels.splice(i, 1);
       m.bridgeId = null;
-      this.emit([...m.apps, ...b.apps], ev.leftBridge(b, m));
+      this.emit([...this.chTargets(m), ...this.bridgeTargets(b)], ev.leftBridge(b, m));
     }
     this.bridges.delete(b.id);
     this.emit(targets, ev.bridgeDestroyed(b));

@@ -21,6 +21,8 @@ type Listener = (e: LoggedEvent) => void;
 
 export class EventBus {
   private readonly sockets = new Map<string, Set<EventSocket>>();
+  /** sockets opened with `subscribeAll=true`: their apps get every event (res_stasis STASIS_APP_SUBSCRIBE_ALL) */
+  private readonly allSockets = new Map<EventSocket, readonly string[]>();
   private readonly listeners = new Set<Listener>();
   readonly log: LoggedEvent[] = [];
 
@@ -29,7 +31,8 @@ export class EventBus {
     private readonly clockMs: () => number,
   ) {}
 
-  register(apps: readonly string[], socket: EventSocket): void {
+  register(apps: readonly string[], socket: EventSocket, subscribeAll = false): void {
+    if (subscribeAll) this.allSockets.set(socket, apps);
     for (const app of apps) {
       let set = this.sockets.get(app);
       if (!set) this.sockets.set(app, (set = new Set()));
@@ -38,6 +41,7 @@ export class EventBus {
   }
 
   unregister(socket: EventSocket): void {
+    this.allSockets.delete(socket);
     for (const [app, set] of this.sockets) {
       set.delete(socket);
       if (set.size === 0) this.sockets.delete(app);
@@ -59,7 +63,9 @@ export class EventBus {
 
   /** Delivers `body` to every app in `targets` that has a connection (events for absent apps are lost, as in Asterisk). */
   emit(targets: Iterable<string>, body: AriEvent): void {
-    for (const app of new Set(targets)) {
+    const all = new Set(targets);
+    for (const apps of this.allSockets.values()) for (const a of apps) all.add(a);
+    for (const app of all) {
       const event: AriEvent = { ...body, asterisk_id: this.asteriskId, application: app };
       const logged: LoggedEvent = { app, event, atMs: this.clockMs() };
       this.log.push(logged);

@@ -30,8 +30,10 @@ export class SimChannel {
   state: string;
   dialplan: DialplanCep;
   readonly vars = new Map<string, string>();
-  /** apps that receive this channel's events */
+  /** apps that receive this channel's events because it is (or was made) theirs: Stasis, ARI originate */
   readonly apps = new Set<string>();
+  /** POST /applications/{app}/subscription?eventSource=channel:{id}: interest count per app (res/stasis/app.c forwards) */
+  readonly subs = new Map<string, number>();
   stasis: { app: string; args: string[] } | null = null;
   bridgeId: string | null = null;
   /** the other half of a Local pair */
@@ -99,6 +101,8 @@ export class SimBridge {
   readonly channels: string[] = [];
   /** apps subscribed to the bridge (those of the Stasis channels that entered it) */
   readonly apps = new Set<string>();
+  /** POST /applications/{app}/subscription?eventSource=bridge:{id}: interest count per app */
+  readonly subs = new Map<string, number>();
   readonly createdAt = new Date();
 
   constructor(

@@ -103,6 +103,8 @@ export type OperationId =
   | 'asterisk.setGlobalVar'
   | 'applications.list'
   | 'applications.get'
+  | 'applications.subscribe'
+  | 'applications.unsubscribe'
   | 'channels.list'
   | 'channels.originate'
   | 'channels.get'
@@ -157,6 +159,8 @@ export const OPERATIONS: readonly OperationSpec[] = [
   { id: 'asterisk.setGlobalVar', method: 'POST', path: '/asterisk/variable', params: [q('variable', { required: true }), q('value')] },
   { id: 'applications.list', method: 'GET', path: '/applications', params: [] },
   { id: 'applications.get', method: 'GET', path: '/applications/{applicationName}', params: [p('applicationName')] },
+  { id: 'applications.subscribe', method: 'POST', path: '/applications/{applicationName}/subscription', params: [p('applicationName'), q('eventSource', { required: true, multiple: true })] },
+  { id: 'applications.unsubscribe', method: 'DELETE', path: '/applications/{applicationName}/subscription', params: [p('applicationName'), q('eventSource', { required: true, multiple: true })] },
   { id: 'channels.list', method: 'GET', path: '/channels', params: [] },
   { id: 'channels.originate', method: 'POST', path: '/channels', params: [...ORIGINATE_COMMON, q('channelId')] },
   { id: 'channels.get', method: 'GET', path: '/channels/{channelId}', params: [p('channelId')] },

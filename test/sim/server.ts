@@ -152,7 +152,8 @@ export class AriHttpServer {
           if (ws.readyState === ws.OPEN) ws.send(data);
         },
       };
-      this.hooks.engine.bus.register(apps, sink);
+      const all = url.searchParams.get('subscribeAll');
+      this.hooks.engine.bus.register(apps, sink, all === 'true' || all === 'yes' || all === '1');
       ws.on('close', () => {
         this.clients.delete(ws);
         this.hooks.engine.bus.unregister(sink);
