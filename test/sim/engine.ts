@@ -27,6 +27,11 @@ export interface EngineConfig {
   ariHangupSnoopDelayMs: number;
   /** after answer, the dialplan starts playing this much later (real: ≈ 500 ms of zeros in the snoop) */
   audioDelayMs: number;
+  /**
+   * `stasis` (Asterisk 22): `bridge:` subscriptions find only ARI-made bridges, a ConfBridge is 422.
+   * `all`: NOT Asterisk's behaviour — lets a test exercise what a product would do with ConfBridge events.
+   */
+  subscribableBridges: 'stasis' | 'all';
   /** extra exten@context behaviours on top of the `test` context */
   extensions: ReadonlyMap<string, ExtensionBehaviour>;
 }

@@ -29,6 +29,12 @@ export interface SimulatorOptions {
   ariHangupSnoopDelayMs?: number;
   externalMediaStasisDelayMs?: number;
   impairments?: Impairments;
+  /**
+   * `stasis` (default, as Asterisk 22): `POST /applications/{app}/subscription?eventSource=bridge:{id}` finds only
+   * bridges made through ARI; a dialplan ConfBridge answers 422 "Event source does not exist".
+   * `all` is NOT what Asterisk does: it exists to exercise code downstream of such a subscription.
+   */
+  subscribableBridges?: 'stasis' | 'all';
   /** extra `exten@context` behaviours */
   extensions?: Record<string, ExtensionBehaviour>;
 }
@@ -104,6 +110,7 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
     ariHangupSnoopDelayMs: options.ariHangupSnoopDelayMs ?? 16,
     audioDelayMs: options.audioDelayMs ?? 500,
     extensions: new Map(Object.entries(options.extensions ?? {})),
+    subscribableBridges: options.subscribableBridges ?? 'stasis',
   };
   const engine = new AsteriskEngine(cfg);
   Object.assign(engine.globalImpairments, options.impairments ?? {});

@@ -40,7 +40,7 @@ function subscription(engine: AsteriskEngine, appName: string, raw: string | und
         scheme === 'channel:'
           ? (engine.channel(id) ?? [...engine.channels.values()].find((c) => c.alive && c.name === id))
           : scheme === 'bridge:'
-            ? [engine.bridges.get(id)].find((b) => b?.bridgeClass === 'stasis')
+            ? [engine.bridges.get(id)].find((b) => b?.bridgeClass === 'stasis' || (!!b && engine.cfg.subscribableBridges === 'all'))
             : undefined; // no endpoints or device states are simulated
       if (!target) throw new AriError(422, 'Unprocessable Entity', 'Event source does not exist');
       target.subs.set(appName, (target.subs.get(appName) ?? 0) + 1);
