@@ -503,6 +503,11 @@ async function main(): Promise<void> {
   const drops1 = readSocketDrops(ourPorts);
   const snmp1 = readSnmp();
   const finalStats = await pool.collectStats();
+  // Cross-check of what the workers read (1-s windows + the current partial one): still valid when a
+  // close() fails and its MixResult is missing.
+  const datagramsRead =
+    windows.flat().reduce((a, w) => a + w.datagrams, 0) +
+    finalStats.workers.reduce((a, w, i) => a + (w && w.at !== lastAt[i] ? w.datagrams : 0), 0);
   const rssBeforeClose = process.memoryUsage.rss();
 
   const results: MixResult[] = new Array(N);
@@ -514,8 +519,7 @@ async function main(): Promise<void> {
       try {
         results[i] = await pool.close(c.rid, endAtMs);
       } catch (err) {
-        closeErrors++;
-        log(`close ${c.rid}: ${(err as Error).message}`);
+        if (closeErrors++ < 5) log(`close ${c.rid}: ${(err as Error).message}`);
       }
     }),
   );
@@ -630,6 +634,7 @@ async function main(): Promise<void> {
       wallMs: gen.wallMs,
       packetsSent: g1.sent,
       packetsReceived: mixerRecv,
+      datagramsReadByWorkers: datagramsRead,
       packetsLostSentMinusReceived: g1.sent - mixerRecv,
       mixerQuality: q,
       kernel: {
@@ -668,6 +673,9 @@ async function main(): Promise<void> {
     ['packets sent (generator)', fmtInt(g1.sent), base ? fmtInt(base.gen.sent) : '—'],
     ['packets received by the sidecar', fmtInt(mixerRecv), base ? fmtInt(base.received) : '—'],
     ['lost (sent − received)', fmtInt(g1.sent - mixerRecv), base ? fmtInt(base.gen.sent - base.received) : '—'],
+    ['datagrams read by the workers (stats)', fmtInt(datagramsRead), '—'],
+    ['unread in our socket queues at the end (MiB)', fmt(drops1.rxQueueBytes / 2 ** 20), '—'],
+    ['close() errors', fmtInt(closeErrors), '—'],
     ['mixer packets_lost / late / dup', `${fmtInt(q.lost)} / ${fmtInt(q.late)} / ${fmtInt(q.duplicate)}`, '—'],
     ['kernel drops on our sockets (/proc/net/udp)', fmtInt(drops1.drops - drops0.drops), base ? fmtInt(base.socketDrops) : '—'],
     ['Udp RcvbufErrors / InErrors (snmp, host-wide)', `${fmtInt(snmpD.RcvbufErrors)} / ${fmtInt(snmpD.InErrors)}`, base ? `${fmtInt(base.snmp.RcvbufErrors)} / ${fmtInt(base.snmp.InErrors)}` : '—'],
