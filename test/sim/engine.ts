@@ -6,6 +6,7 @@ import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { MEDIA_FORMATS, type MediaFormat } from './codec.js';
 import { type ExtensionBehaviour, lookupExtension, mediaToSignal } from './dialplan.js';
+import { type Cep, type Dialplan, type DialplanHost, runDialplan } from './dialplan-interpreter.js';
 import { AriError } from './errors.js';
 import { EventBus, ev } from './events.js';
 import { type Impairments, makeRng, randomSeed, randomUint32 } from './impairments.js';
@@ -34,6 +35,8 @@ export interface EngineConfig {
   subscribableBridges: 'stasis' | 'all';
   /** extra exten@context behaviours on top of the `test` context */
   extensions: ReadonlyMap<string, ExtensionBehaviour>;
+  /** asterisk-config/extensions.conf, parsed: contexts other than the hard-wired test ones run in the interpreter */
+  dialplan: Dialplan;
 }
 
 export interface LocalCallOptions {
@@ -51,7 +54,7 @@ export interface LocalCallOptions {
   audioDelayMs?: number;
 }
 
-type CallInitiator = 'ari' | 'far';
+type CallInitiator = 'ari' | 'far' | 'dialplan';
 
 const CAUSE_NORMAL = 16;
 const CAUSE_ARI = 32;
@@ -251,13 +254,95 @@ export class AsteriskEngine {
     return true;
   }
 
-  /** POST /channels/{id}/continue: StasisEnd, and the app no longer hears about the channel. */
-  continueInDialplan(ch: SimChannel): void {
+  /** POST /channels/{id}/continue: StasisEnd, and the app no longer hears about the channel (unless subscribed). */
+  continueInDialplan(ch: SimChannel, target: { context?: string; extension?: string; priority?: number } = {}): void {
     const app = ch.stasis?.app;
     this.emitCh(ch, ev.stasisEnd(ch));
     ch.stasis = null;
     if (app) ch.apps.delete(app);
-    ch.dialplan = { ...ch.dialplan, priority: ch.dialplan.priority + 1, app_name: '', app_data: '' };
+    const resume = ch.onContinue;
+    ch.onContinue = null;
+    if (resume) resume(target);
+    else ch.dialplan = { ...ch.dialplan, priority: ch.dialplan.priority + 1, app_name: '', app_data: '' };
+  }
+
+  // ---------------------------------------------------------------- dialplan interpreter
+
+  /** Runs asterisk-config's dialplan on a channel from `cep` (the ;1 half of an originate with context/extension). */
+  runDialplan(ch: SimChannel, cep: Cep): void {
+    void runDialplan(this.cfg.dialplan, this.dialplanHost(ch), cep).catch(() => this.hangupAny(ch, 'ari'));
+  }
+
+  private dialplanHost(ch: SimChannel): DialplanHost {
+    /** resolves with `value` when the channel goes away first */
+    const untilGone = <T>(value: T, start: (done: (v: T) => void) => void): Promise<T> =>
+      new Promise<T>((resolve) => {
+        let settled = false;
+        const done = (v: T): void => {
+          if (settled) return;
+          settled = true;
+          ch.onGone.delete(gone);
+          resolve(v);
+        };
+        const gone = (): void => done(value);
+        if (!ch.alive || ch.hangingUp) return resolve(value);
+        ch.onGone.add(gone);
+        start(done);
+      });
+    return {
+      alive: () => ch.alive && !ch.hangingUp,
+      enter: (cep, app, data) => {
+        ch.dialplan = { context: cep.context, exten: cep.exten, priority: cep.priority, app_name: app, app_data: data };
+        this.emitCh(ch, ev.channelDialplan(ch));
+      },
+      getVar: (name) => ch.vars.get(name) ?? this.globals.get(name),
+      setVar: (name, value) => {
+        ch.vars.set(name, value);
+        this.emitCh(ch, ev.varset(ch, name, value));
+      },
+      answer: () => this.answer(ch),
+      playtones: (arg) => {
+        if (ch.playtonesLayer) this.endLayers(ch, 'out', ch.playtonesLayer);
+        ch.playtonesLayer = this.addLayer(ch, 'out', mediaToSignal(`tone:${arg}`).signal, this.nowMs(), Infinity);
+      },
+      stopPlaytones: () => {
+        if (ch.playtonesLayer) this.endLayers(ch, 'out', ch.playtonesLayer);
+        ch.playtonesLayer = null;
+      },
+      wait: (ms) => untilGone(undefined, (done) => this.later(ms, () => done(undefined))),
+      readDigits: (maxDigits, timeoutMs) =>
+        untilGone('', (done) => {
+          let digits = '';
+          let timer: NodeJS.Timeout | null = null;
+          const finish = (): void => {
+            if (timer) clearTimeout(timer);
+            ch.dtmfSink = null;
+            done(digits);
+          };
+          const arm = (): void => {
+            if (timer) clearTimeout(timer);
+            timer = setTimeout(finish, timeoutMs);
+          };
+          ch.dtmfSink = (d) => {
+            if (d === '#') return finish();
+            digits += d;
+            if (digits.length >= maxDigits) finish();
+            else arm();
+          };
+          ch.onGone.add(() => {
+            if (timer) clearTimeout(timer);
+          });
+          arm();
+        }),
+      stasis: (app, args) =>
+        untilGone<{ status: 'SUCCESS' | 'FAILED'; goto?: Partial<Cep> }>({ status: 'SUCCESS' }, (done) => {
+          // apps/app_stasis.c: an app that is not registered → STASISSTATUS=FAILED and the dialplan goes on
+          if (!this.bus.isRegistered(app)) return done({ status: 'FAILED' });
+          ch.onContinue = (t) => done({ status: 'SUCCESS', goto: { context: t.context, exten: t.extension, priority: t.priority } });
+          this.enterStasis(ch, app, args, false);
+        }),
+      hangup: () => this.hangupAny(ch, 'dialplan'),
+    };
   }
 
   answer(ch: SimChannel): void {
@@ -313,11 +398,20 @@ export class AsteriskEngine {
       this.emitCh(ch2, ev.destroyed(ch2, CAUSE_NORMAL, 'Normal Clearing'));
       this.removeChannel(ch2);
     };
+    for (const f of [...ch1.onGone]) f();
     if (initiator === 'far') {
       if (ch2) this.emitCh(ch2, ev.hangupRequest(ch2, ch2Cause, true));
       this.emitCh(ch1, ev.hangupRequest(ch1, CAUSE_NORMAL, false));
       endCh2();
       this.leaveCallStasis(ch1);
+    } else if (initiator === 'dialplan') {
+      // Hangup() in ;1's own dialplan: ;1 first, then its Local partner
+      this.emitCh(ch1, ev.hangupRequest(ch1, CAUSE_NORMAL, false));
+      this.leaveCallStasis(ch1);
+      if (ch2) {
+        this.emitCh(ch2, ev.hangupRequest(ch2, CAUSE_NORMAL, true));
+        endCh2();
+      }
     } else {
       this.emitCh(ch1, ev.hangupRequest(ch1, CAUSE_ARI, true));
       this.leaveCallStasis(ch1);
@@ -328,7 +422,7 @@ export class AsteriskEngine {
         endCh2();
       }
     }
-    const delay = initiator === 'far' ? this.cfg.snoopTeardownDelayMs : this.cfg.ariHangupSnoopDelayMs;
+    const delay = initiator === 'ari' ? this.cfg.ariHangupSnoopDelayMs : this.cfg.snoopTeardownDelayMs;
     this.later(delay, () => {
       for (const sid of [...ch1.snoopIds]) {
         const snoop = this.channel(sid);
@@ -384,6 +478,10 @@ export class AsteriskEngine {
   removeChannel(ch: SimChannel): void {
     if (!ch.alive) return;
     ch.alive = false;
+    for (const f of [...ch.onGone]) f();
+    ch.onGone.clear();
+    ch.dtmfSink = null;
+    ch.onContinue = null;
     if (ch.bridgeId) {
       const b = this.bridges.get(ch.bridgeId);
       if (b) {
@@ -630,6 +728,7 @@ export class AsteriskEngine {
 
   dtmf(ch: SimChannel, digit: string, durationMs: number): void {
     this.emitCh(ch, ev.dtmf(ch, digit, durationMs));
+    ch.dtmfSink?.(digit);
   }
 
   /**

@@ -60,6 +60,14 @@ export class SimChannel {
   playing = false;
   /** starts the dialplan audio once an unanswered call is answered */
   pendingAnswer: (() => void) | null = null;
+  /** dialplan run by the interpreter (test/sim/dialplan-interpreter.ts): Read() collecting keys */
+  dtmfSink: ((digit: string) => void) | null = null;
+  /** dialplan Stasis() waiting for POST /continue */
+  onContinue: ((target: { context?: string; extension?: string; priority?: number }) => void) | null = null;
+  /** settles the interpreter's waits when the channel goes away */
+  readonly onGone = new Set<() => void>();
+  /** the Playtones() layer of the interpreter */
+  playtonesLayer: string | null = null;
 
   constructor(
     readonly id: string,

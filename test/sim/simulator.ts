@@ -3,7 +3,10 @@
  * control API tests use to play the other side of the product (place calls, hang up, press keys, break the
  * network, restart Asterisk…).
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { ExtensionBehaviour } from './dialplan.js';
+import { parseExtensionsConf } from './dialplan-interpreter.js';
 import { type EngineConfig, type LocalCallOptions, AsteriskEngine } from './engine.js';
 import type { LoggedEvent } from './events.js';
 import type { Impairments } from './impairments.js';
@@ -37,7 +40,16 @@ export interface SimulatorOptions {
   subscribableBridges?: 'stasis' | 'all';
   /** extra `exten@context` behaviours */
   extensions?: Record<string, ExtensionBehaviour>;
+  /**
+   * The dialplan whose other contexts (e.g. [flow-examples]) the simulator interprets for an originate with
+   * `context`/`extension`: default asterisk-config/extensions.conf; a path, or the text itself via `dialplanText`.
+   */
+  dialplanFile?: string;
+  dialplanText?: string;
 }
+
+/** asterisk-config/extensions.conf of this repository */
+export const DEFAULT_DIALPLAN_FILE = fileURLToPath(new URL('../../asterisk-config/extensions.conf', import.meta.url));
 
 export interface PlaceCallOptions {
   /** default `test` */
@@ -111,6 +123,7 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
     audioDelayMs: options.audioDelayMs ?? 500,
     extensions: new Map(Object.entries(options.extensions ?? {})),
     subscribableBridges: options.subscribableBridges ?? 'stasis',
+    dialplan: parseExtensionsConf(options.dialplanText ?? readIfExists(options.dialplanFile ?? DEFAULT_DIALPLAN_FILE)),
   };
   const engine = new AsteriskEngine(cfg);
   Object.assign(engine.globalImpairments, options.impairments ?? {});
@@ -314,6 +327,10 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
     },
   };
   return sim;
+}
+
+function readIfExists(path: string): string {
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }
 
 function defaultMessage(status: number): string {

@@ -45,8 +45,19 @@ function originate(ctx: RouteContext, channelId: string | undefined): RouteRespo
       engine.joinBridge(engine.createConfBridge(name), ch1);
     });
   }
+  const dpContext = params.context;
+  if (!params.app && dpContext && !HARDWIRED_CONTEXTS.has(dpContext) && engine.cfg.dialplan.has(dpContext)) {
+    // a context of asterisk-config/extensions.conf (e.g. [flow-examples]): ;1 runs it in the interpreter
+    return ok(ch1.toJson(), () => {
+      run();
+      engine.runDialplan(ch1, { context: dpContext, exten: params.extension || 's', priority: Number(params.priority) || 1 });
+    });
+  }
   return ok(ch1.toJson(), run);
 }
+
+/** contexts the simulator knows by heart (test/sim/dialplan.ts), not through the interpreter */
+const HARDWIRED_CONTEXTS = new Set(['test', 'test-play', 'testconf']);
 
 function snoop(ctx: RouteContext, snoopId: string | undefined): RouteResponse {
   const { params, engine } = ctx;
@@ -122,7 +133,8 @@ export const channelHandlers: HandlerTable = {
   },
   'channels.continueInDialplan': ({ engine, params }) => {
     const ch = engine.requireStasisChannel(params.channelId ?? '');
-    return noContent(() => engine.continueInDialplan(ch));
+    const target = { context: params.context, extension: params.extension, priority: params.priority ? Number(params.priority) : undefined };
+    return noContent(() => engine.continueInDialplan(ch, target));
   },
   'channels.answer': ({ engine, params }) => {
     const ch = engine.requireStasisChannel(params.channelId ?? '');
