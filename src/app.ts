@@ -46,6 +46,22 @@ export interface AppOptions {
   mixerTestHooks?: boolean;
 }
 
+/**
+ * Stops taking requests and lets in-flight ones finish: a keep-alive connection whose response was still being
+ * written when close began becomes idle later, so idle connections are swept until the server is closed, and
+ * anything still open after 10 s is cut.
+ */
+async function closeHttp(http: FastifyInstance): Promise<void> {
+  const sweep = setInterval(() => http.server.closeIdleConnections(), 100);
+  const deadline = setTimeout(() => http.server.closeAllConnections(), 10_000);
+  try {
+    await http.close();
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(deadline);
+  }
+}
+
 /** Composition root: config → adapters → recorder → HTTP. Every adapter is closed in reverse order on stop(). */
 export async function startApp(config: Config, opts: AppOptions): Promise<App> {
   const log = opts.logger;
@@ -53,6 +69,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
   const closeAll = async () => {
     for (const [name, close] of closers.reverse()) {
       try {
+        log.debug({ step: name }, 'shutdown step');
         await close();
       } catch (err) {
         log.warn({ step: name, err: (err as Error).message }, 'shutdown step failed');
@@ -147,7 +164,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
         return { ok: Object.values(checks).every(Boolean), checks };
       },
     });
-    closers.push(['http', () => http.close()]);
+    closers.push(['http', () => closeHttp(http)]);
     await http.listen({ host: config.http.host, port: config.http.port });
     const addr = http.server.address();
     const url = typeof addr === 'object' && addr ? `http://${config.http.host}:${addr.port}` : '';

@@ -115,7 +115,7 @@ export function loadConfig(env: Env = process.env): Config {
       advertiseHost: host(env, 'RTP_ADVERTISE_HOST', rtpBind === '0.0.0.0' ? '127.0.0.1' : rtpBind),
       portMin,
       portMax,
-      recvBufferBytes: int(env, 'RTP_RECV_BUFFER_BYTES', 2 * 1024 * 1024, 65536, 64 * 1024 * 1024),
+      recvBufferBytes: int(env, 'RTP_RECV_BUFFER_BYTES', 256 * 1024, 65536, 64 * 1024 * 1024),
     },
     mixer: {
       workers: int(env, 'MIXER_WORKERS', 0, 0, 256),

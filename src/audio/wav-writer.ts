@@ -113,6 +113,13 @@ export class WavWriter {
       throw new RangeError(`WavWriter(${this.path}): WAV data would exceed 4 GiB`);
     }
     const cap = this.buffer.length;
+    if (pcm.length * 2 <= cap - this.buffered) {
+      // The common case (one 20 ms slot into a 1 s buffer): no views allocated.
+      writeInt16LE(pcm, this.buffer, this.buffered);
+      this.buffered += pcm.length * 2;
+      if (this.buffered === cap) this.flush();
+      return;
+    }
     let src = pcm;
     while (src.length > 0) {
       const room = (cap - this.buffered) >> 1;

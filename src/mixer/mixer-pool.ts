@@ -124,10 +124,13 @@ export class MixerPool extends EventEmitter implements Mixer {
     this.ports = new PortPool({ min: opts.portMin, max: opts.portMax, parity: opts.portParity, busyRetryMs: opts.busyPortRetryMs });
     this.cfg = {
       bindAddress: opts.bindAddress ?? '0.0.0.0',
-      recvBufferSize: opts.recvBufferSize ?? 2 * 1024 * 1024,
+      // Deep enough for a GC pause, shallow enough that a worker that fell behind is not served seconds-old
+      // packets that are all late anyway (the kernel doubles it: 512 KiB ≈ 4 s of one stream). See docs/performance.md.
+      recvBufferSize: opts.recvBufferSize ?? 256 * 1024,
       playoutDelayMs: opts.playoutDelayMs ?? 100,
-      // Enough ring for the playout delay plus ~220 ms of reordering / early arrival.
-      jitterSlots: opts.jitterSlots ?? Math.max(16, Math.ceil((opts.playoutDelayMs ?? 100) / 20) + 11),
+      // Enough ring for the playout delay plus a 500 ms worker stall: packets read in the burst after a pause
+      // still find their slot instead of being dropped as early (20 KiB per stream).
+      jitterSlots: opts.jitterSlots ?? Math.max(32, Math.ceil(((opts.playoutDelayMs ?? 100) + 500) / 20)),
       statsIntervalMs: opts.statsIntervalMs ?? 1000,
       payloadType: opts.payloadType ?? 118,
       testHooks: opts.testHooks ?? false,
