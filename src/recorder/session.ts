@@ -63,9 +63,10 @@ export class RecordingSession {
     this.#mixerOpen = true;
   }
 
-  /** Stops the recording after `seconds` (the max duration). */
+  /** Stops the recording `seconds` after its timeline began (the max duration), so the file is exactly that long. */
   armMaxDuration(seconds: number): void {
-    const t = setTimeout(() => void this.stop('max_duration').catch(() => undefined), seconds * 1000);
+    const endAt = this.startAtMs + seconds * 1000;
+    const t = setTimeout(() => void this.stop('max_duration', endAt).catch(() => undefined), Math.max(0, endAt - this.now()));
     t.unref();
     this.#timers.push(t);
   }

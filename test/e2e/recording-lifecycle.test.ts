@@ -51,7 +51,7 @@ describe('e2e: recording lifecycle', () => {
 
     // Every state the recordings went through arrives as a signed webhook, once, in order per recording.
     for (const id of [id1, id2]) {
-      await hooks.waitFor((got) => got.some((w) => w.status === 200 && w.body.type === 'recording_available' && (w.body.data as { id: string }).id === id));
+      await hooks.waitFor((got) => got.some((w) => w.status >= 200 && w.status < 300 && w.body.type === 'recording_available' && (w.body.data as { id: string }).id === id));
       const mine = hooks.delivered.filter((w) => (w.body.data as { id?: string })?.id === id);
       expect(mine.map((w) => w.body.type)).toEqual(['recording_started', 'recording_finished', 'recording_available']);
       expect(mine.every((w) => w.signatureValid)).toBe(true);
