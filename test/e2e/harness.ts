@@ -19,6 +19,8 @@ export const CUSTOMER_B = 'cust-b';
 
 export interface Harness {
   app: App;
+  /** Stops the daemon (graceful) and starts a new one on the same Redis prefix, spool and storage. */
+  restart(): Promise<void>;
   driver: CallDriver;
   dir: string;
   api(method: string, path: string, opts?: { body?: unknown; raw?: string; token?: string | null; headers?: Record<string, string> }): Promise<Response>;
@@ -68,9 +70,13 @@ export async function startHarness(env: Record<string, string> = {}, driverArg?:
     ...env,
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const app = await startApp(config, { logger });
-  // Warm the client's connection pool so the first timed request does not pay for connection setup.
-  await fetch(`${app.url}/healthz`).then((r) => r.arrayBuffer());
+  const boot = async () => {
+    const started = await startApp(config, { logger });
+    // Warm the client's connection pool so the first timed request does not pay for connection setup.
+    await fetch(`${started.url}/healthz`).then((r) => r.arrayBuffer());
+    return started;
+  };
+  let app = await boot();
 
   const api: Harness['api'] = (method, path, opts = {}) => {
     const token = opts.token === undefined ? TOKENS.a : opts.token;
@@ -88,7 +94,13 @@ export async function startHarness(env: Record<string, string> = {}, driverArg?:
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
   return {
-    app,
+    get app() {
+      return app;
+    },
+    async restart() {
+      await app.stop();
+      app = await boot();
+    },
     driver,
     dir,
     api,

@@ -1,0 +1,39 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSimDriver } from '../e2e/driver/index.js';
+import { sleep, startHarness, type Harness } from '../e2e/harness.js';
+
+/** The global limits and the daemon's own shutdown, with the sidecar configured down to seconds. */
+describe('recording limits and shutdown', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ RECORDING_MAX_DURATION_SEC: '2' }, await createSimDriver());
+  });
+  afterAll(async () => {
+    await h?.close();
+    await h?.driver.close();
+  });
+
+  it('RECORDING_MAX_DURATION_SEC stops every recording at that length (and caps a longer duration option)', async () => {
+    const call = await h.driver.placeCall({ inTone: 440 });
+    const s = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`, { body: { duration: 60 } });
+    expect(s.status).toBe(200);
+    const rec = await h.waitForStatus(s.body.recording_id, 'available', 10_000);
+    expect(rec.stop_reason).toBe('max_duration');
+    expect(rec.duration_ms).toBeGreaterThanOrEqual(1980);
+    expect(rec.duration_ms).toBeLessThanOrEqual(2020);
+  });
+
+  it('SIGTERM-style shutdown stops active recordings (reason shutdown) and the next start delivers them', async () => {
+    const call = await h.driver.placeCall({ inTone: 440 });
+    const s = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`);
+    const id: string = s.body.recording_id;
+    await h.waitForStatus(id, 'recording');
+    await sleep(700);
+    await h.restart();
+    const rec = await h.waitForStatus(id, 'available', 20_000);
+    expect(rec.stop_reason).toBe('shutdown');
+    expect(rec.duration_ms).toBeGreaterThan(600);
+    const left = h.driver.simulator!.listChannels().filter((c) => c.id.startsWith('rec-'));
+    expect(left).toEqual([]);
+  });
+});
