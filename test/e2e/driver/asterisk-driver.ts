@@ -7,7 +7,8 @@
  */
 import { leftovers } from './sim-driver.js';
 import type { BridgeJson, ChannelJson } from '../../sim/types.js';
-import type { CallDriver, Conference, DriverPlaceCallOptions, Leftovers, PlacedCall } from './types.js';
+import { runFlowWith } from './flow.js';
+import type { CallDriver, Conference, DriverPlaceCallOptions, FlowOptions, FlowRun, FlowScenario, Leftovers, PlacedCall } from './types.js';
 
 export interface AsteriskDriverConfig {
   url: string;
@@ -113,6 +114,12 @@ export class AsteriskDriver implements CallDriver {
     const key = `TESTDTMF_${ch.name.slice(-10, -2)}`;
     const r = await this.req('POST', '/asterisk/variable', { variable: key, value: digit });
     if (r.status !== 204) throw new Error(`set ${key}: ${r.status} ${r.text}`);
+  }
+
+  async runFlow(scenario: FlowScenario, opts?: FlowOptions): Promise<FlowRun> {
+    const run = await runFlowWith((m, p, q) => this.req(m, p, q), (id, digits) => this.sendDtmf(id, digits), scenario, opts);
+    this.ownChannels.add(run.channelId);
+    return run;
   }
 
   async startConference(opts: { name: string; kind?: 'confbridge' | 'ari' }): Promise<Conference> {

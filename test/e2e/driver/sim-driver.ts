@@ -2,7 +2,8 @@
 import { type AriSimulator, type SimulatorOptions, startAriSimulator, tone } from '../../sim/index.js';
 import { AriTestClient } from '../../sim/harness.js';
 import type { BridgeJson, ChannelJson } from '../../sim/types.js';
-import type { CallDriver, Conference, DriverPlaceCallOptions, Leftovers, PlacedCall } from './types.js';
+import { runFlowWith } from './flow.js';
+import type { CallDriver, Conference, DriverPlaceCallOptions, FlowOptions, FlowRun, FlowScenario, Leftovers, PlacedCall } from './types.js';
 
 export async function createSimDriver(options: SimulatorOptions = {}): Promise<CallDriver> {
   const sim = await startAriSimulator(options);
@@ -42,7 +43,11 @@ class SimDriver implements CallDriver {
   }
 
   async sendDtmf(channelId: string, digit: string): Promise<void> {
-    this.simulator.sendDtmf(channelId, digit);
+    for (const d of digit) this.simulator.sendDtmf(channelId, d);
+  }
+
+  runFlow(scenario: FlowScenario, opts?: FlowOptions): Promise<FlowRun> {
+    return runFlowWith((m, p, q) => this.ari.request(m, p, q), (id, digits) => this.sendDtmf(id, digits), scenario, opts);
   }
 
   async startConference(opts: { name: string; kind?: 'confbridge' | 'ari' }): Promise<Conference> {

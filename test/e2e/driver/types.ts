@@ -32,6 +32,29 @@ export interface Conference {
   bridgeId?: string;
 }
 
+/** The flow-action examples of asterisk-config/extensions.conf [flow-examples]. */
+export type FlowScenario = 'record_all' | 'consent' | 'pause_resume';
+
+export interface FlowOptions {
+  /** consent: press 1 (true) or `declineDigit` (default 2) at the Read() */
+  consent?: boolean;
+  declineDigit?: string;
+  /** pause_resume: the keys pressed at Read(CARD…) (default `4111#`) */
+  cardDigits?: string;
+  /** what the caller says all along (the recorded channel's `in`), Hz; default 300 */
+  callerTone?: number;
+  /** give up on `done` after this long (default 30 s) */
+  timeoutMs?: number;
+}
+
+export interface FlowRun {
+  /** the channel that runs the scenario and enters Stasis(<app>,recording_start…): the recorded call */
+  channelId: string;
+  name: string;
+  /** resolves when that channel has hung up (rejects if it is still up after timeoutMs, or a Read() never came) */
+  done: Promise<void>;
+}
+
 export interface Leftovers {
   /** Snoop/… and UnicastRTP/… channels still alive (our app creates them, nobody else does) */
   channels: ChannelJson[];
@@ -61,6 +84,14 @@ export interface CallDriver {
   /** the conference's bridge id (waits until it exists) */
   conferenceBridgeId(conf: Conference): Promise<string>;
   listLeftovers(): Promise<Leftovers>;
+  /**
+   * Runs a flow-action example: originates Local/tone<callerTone>@test with context=flow-examples and
+   * extension=<scenario>; the ;1 half runs the scenario (Answer, Stasis(<app>,recording_start…), tones, Read(),
+   * Hangup) and is returned as channelId; the ;2 half is the caller's phone (its tone, its keys). The keys the
+   * scenario waits for (consent, card number) are pressed when its Read() is reached. The app must /continue
+   * the channel after each Stasis(), or it stays there (as on Asterisk) and `done` times out.
+   */
+  runFlow(scenario: FlowScenario, opts?: FlowOptions): Promise<FlowRun>;
   /** hangs up what the driver created; stops the simulator */
   close(): Promise<void>;
 }

@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { goertzelDb } from '../helpers/audio-analysis.js';
+import { decodeWav, type DecodedWav } from '../helpers/wav-decode.js';
+import { startHarness, type Harness } from './harness.js';
+
+/**
+ * Flow actions driven by the dialplan: the [flow-examples] scenarios of asterisk-config/extensions.conf, run by
+ * the simulator's interpreter (or a real Asterisk with ARI_URL). The scenario channel says
+ * Stasis(recorder,recording_start|recording_stop); the product acts and sends it back to the dialplan. The
+ * caller's phone says 300 Hz all along; the dialplan plays 440 Hz (conversation A), 700 Hz (the sensitive
+ * card prompt, never to be recorded) and 1000 Hz (conversation B).
+ */
+const PRESENT = -25;
+const ABSENT = -50;
+
+describe('e2e: flow actions from the dialplan', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function wavOf(id: string): Promise<DecodedWav> {
+    const res = await h.api('GET', `/v1.0/recordings/${id}/file`);
+    expect(res.status).toBe(200);
+    return decodeWav(new Uint8Array(await res.arrayBuffer()));
+  }
+
+  /** Level (dBFS) of `freq` in the file, leaving out the first/last 200 ms (start-up zeros, stop edge). */
+  const level = (wav: DecodedWav, freq: number) =>
+    goertzelDb(wav.samples.subarray(Math.round(0.2 * wav.sampleRate), wav.samples.length - Math.round(0.2 * wav.sampleRate)), wav.sampleRate, freq);
+
+  async function recordingsOf(channelId: string): Promise<Array<{ id: string; reference_id: string }>> {
+    const list = await h.json('GET', '/v1.0/recordings?page_size=100');
+    expect(list.status).toBe(200);
+    return (list.body.result as Array<{ id: string; reference_id: string }>).filter((r) => r.reference_id === channelId);
+  }
+
+  it('record_all: one recording of the whole call, both directions, ended by the hangup', async () => {
+    const run = await h.driver.runFlow('record_all');
+    await run.done;
+    const call = await h.json('GET', `/v1.0/calls/${run.channelId}`);
+    expect(call.status).toBe(200);
+    expect(call.body.recording_ids).toHaveLength(1);
+    const [id] = call.body.recording_ids as string[];
+    const rec = await h.waitForStatus(id, 'available');
+    expect(rec.stop_reason).toBe('hangup');
+    expect(rec.format).toBe('wav');
+    expect((await h.json('GET', `/v1.0/calls/${run.channelId}`)).body.recording_id).toBe('');
+    const api = await h.json('GET', `/v1.0/recordings/${id}`);
+    expect(api.body).toMatchObject({ id, status: 'available', stop_reason: 'hangup', reference_type: 'call', reference_id: run.channelId });
+
+    const wav = await wavOf(id);
+    expect(wav.durationMs).toBeGreaterThan(1800); // Wait(2) of conversation
+    expect(wav.durationMs).toBeLessThan(3500);
+    expect(level(wav, 440)).toBeGreaterThan(PRESENT); // what the caller hears (snoop out)
+    expect(level(wav, 300)).toBeGreaterThan(PRESENT); // what the caller says (snoop in)
+    expect(level(wav, 700)).toBeLessThan(ABSENT);
+    expect(level(wav, 1000)).toBeLessThan(ABSENT);
+    const left = await h.driver.listLeftovers();
+    expect(left.channels).toEqual([]);
+    expect(left.bridges).toEqual([]);
+  });
+
+  it('consent given (1): the call after the prompt is recorded', async () => {
+    const run = await h.driver.runFlow('consent', { consent: true });
+    await run.done;
+    const call = await h.json('GET', `/v1.0/calls/${run.channelId}`);
+    expect(call.body.recording_ids).toHaveLength(1);
+    const rec = await h.waitForStatus(call.body.recording_ids[0], 'available');
+    expect(rec.stop_reason).toBe('hangup');
+    const wav = await wavOf(rec.id);
+    expect(wav.durationMs).toBeGreaterThan(1800);
+    expect(level(wav, 440)).toBeGreaterThan(PRESENT);
+  });
+
+  it('consent declined (2): no recording at all, and the call still goes on to its end', async () => {
+    const run = await h.driver.runFlow('consent', { consent: false });
+    // while the conversation runs, the call has no recording
+    await new Promise((r) => setTimeout(r, 800));
+    const during = await h.json('GET', `/v1.0/calls/${run.channelId}`);
+    if (during.status === 200) {
+      expect(during.body.recording_id ?? '').toBe('');
+      expect(during.body.recording_ids ?? []).toEqual([]);
+    }
+    const started = Date.now();
+    await run.done;
+    expect(Date.now() - started).toBeGreaterThan(500); // it did not hang up at the prompt: the conversation happened
+    expect(await recordingsOf(run.channelId)).toEqual([]);
+    if (h.driver.simulator) {
+      const touched = h.driver.simulator.requestLog.filter((r) => r.path.includes(`/channels/${run.channelId}/`));
+      expect(touched).toEqual([]); // no snoop, no continue: the product never saw the channel
+    }
+  });
+
+  it('pause_resume: two recordings in order, the sensitive part in neither', async () => {
+    const run = await h.driver.runFlow('pause_resume');
+    await run.done;
+    const call = await h.json('GET', `/v1.0/calls/${run.channelId}`);
+    expect(call.status).toBe(200);
+    const ids = call.body.recording_ids as string[];
+    expect(ids).toHaveLength(2);
+    const [first, second] = await Promise.all(ids.map((id) => h.waitForStatus(id, 'available')));
+    const after = await h.json('GET', `/v1.0/calls/${run.channelId}`);
+    expect(after.body.recording_ids).toEqual(ids);
+    expect(after.body.recording_id).toBe('');
+    expect(first.stop_reason).toBe('flow');
+    expect(second.stop_reason).toBe('hangup');
+    expect(Date.parse(first.tm_start!)).toBeLessThan(Date.parse(second.tm_start!));
+    expect(Date.parse(first.tm_end!)).toBeLessThanOrEqual(Date.parse(second.tm_start!));
+    for (const r of [first, second]) {
+      const api = await h.json('GET', `/v1.0/recordings/${r.id}`);
+      expect(api.body.status).toBe('available');
+    }
+
+    const a = await wavOf(first.id);
+    const b = await wavOf(second.id);
+    for (const wav of [a, b]) {
+      expect(wav.durationMs).toBeGreaterThan(1800);
+      expect(wav.durationMs).toBeLessThan(3500);
+      expect(level(wav, 700)).toBeLessThan(ABSENT); // the card prompt is in neither file
+      expect(level(wav, 300)).toBeGreaterThan(PRESENT); // the caller's side is recorded in both
+    }
+    expect(level(a, 440)).toBeGreaterThan(PRESENT);
+    expect(level(a, 1000)).toBeLessThan(ABSENT);
+    expect(level(b, 1000)).toBeGreaterThan(PRESENT);
+    expect(level(b, 440)).toBeLessThan(ABSENT);
+    const left = await h.driver.listLeftovers();
+    expect(left.channels).toEqual([]);
+    expect(left.bridges).toEqual([]);
+  });
+});
