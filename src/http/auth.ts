@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
-/** What a token may do. A token belongs to exactly one customer. */
-export const Permissions = ['recording.read', 'recording.write', 'recording.delete', 'recording.export'] as const;
-export type Permission = (typeof Permissions)[number];
+import { normalizePermission, Permissions, type Permission } from '../domain/permissions.js';
+
+export { normalizePermission, Permissions, type Permission };
 
 export interface Principal {
   customer_id: string;
@@ -123,12 +123,6 @@ export async function loadTokensFile(path: string): Promise<StaticAuthenticator>
   return new StaticAuthenticator(parseTokensConfig(raw, `tokens file ${path}`));
 }
 
-/** Permission names as stored elsewhere (`read`, …, as in store/types.ts) or as the API names them. */
-export function normalizePermission(p: unknown): Permission | undefined {
-  if (typeof p !== 'string') return undefined;
-  const full = p.includes('.') ? p : `recording.${p}`;
-  return (Permissions as readonly string[]).includes(full) ? (full as Permission) : undefined;
-}
 
 /** The Redis token store (store/redis-token-store.ts): tokens kept under their sha256, never in clear. */
 export interface TokenLookup {

@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { AppError } from '../domain/errors.js';
 import type { RedisKeys } from './keys.js';
 import { guard } from './redis-client.js';
-import { Permissions, type Permission, type TokenInfo, type TokenStore } from './types.js';
+import { normalizePermission, type Permission } from '../domain/permissions.js';
+import type { TokenInfo, TokenStore } from './types.js';
 
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
@@ -56,7 +57,7 @@ function parseTokenInfo(raw: string): TokenInfo | null {
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Record<string, unknown>;
   if (typeof o.customer_id !== 'string' || o.customer_id === '' || !Array.isArray(o.permissions)) return null;
-  const perms = o.permissions.filter((p): p is Permission => typeof p === 'string' && (Permissions as readonly string[]).includes(p));
+  const perms = o.permissions.map(normalizePermission).filter((p): p is Permission => p !== undefined);
   if (perms.length !== o.permissions.length) return null;
   return { customer_id: o.customer_id, permissions: [...new Set(perms)] };
 }

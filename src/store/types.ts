@@ -110,8 +110,8 @@ export interface ExportStore {
   update(id: string, patch: ExportPatch): Promise<ExportRecord>;
 }
 
-export const Permissions = ['read', 'write', 'delete', 'export'] as const;
-export type Permission = (typeof Permissions)[number];
+export { Permissions, type Permission } from '../domain/permissions.js';
+import type { Permission } from '../domain/permissions.js';
 
 export interface TokenInfo {
   customer_id: string;

@@ -1,3 +1,4 @@
+import { normalizePermission, Permissions } from '../../src/domain/permissions.js';
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError } from '../../src/domain/errors.js';
 import { newRecording, type Recording, type RecordingOptions, type RecordingStatus, type ReferenceType, type StopReason } from '../../src/domain/recording.js';
@@ -159,7 +160,7 @@ export async function createHttpHarness(over: Partial<HttpServerDeps> = {}): Pro
   const store = new RedisRecordingStore({ redis, keys });
   const exports = new RedisExportStore({ redis, keys });
   const tokens = new RedisTokenStore({ redis, keys });
-  await tokens.put(TOKENS.cRedis, { customer_id: CUST_C, permissions: ['read', 'write', 'delete', 'export'] });
+  await tokens.put(TOKENS.cRedis, { customer_id: CUST_C, permissions: [...Permissions] });
   const dir = await mkdtemp(join(tmpdir(), 'http-test-'));
   const storage = new LocalStorage(join(dir, 'blobs'));
   const recorder = new FakeRecorder(store);
@@ -203,7 +204,7 @@ export async function createHttpHarness(over: Partial<HttpServerDeps> = {}): Pro
   async function customer(permissions: Array<'read' | 'write' | 'delete' | 'export'> = ['read', 'write', 'delete', 'export']) {
     const customer_id = `cust-${randomUUID().slice(0, 8)}`;
     const token = `tok-${randomUUID()}`;
-    await tokens.put(token, { customer_id, permissions });
+    await tokens.put(token, { customer_id, permissions: permissions.map((p) => normalizePermission(p)!) });
     return { customer_id, token, auth: { authorization: `Bearer ${token}` } };
   }
 

@@ -47,8 +47,8 @@ describe('RedisTokenStore', () => {
   it('looks tokens up by their SHA-256 and never stores the raw token', async () => {
     const store = new RedisTokenStore({ redis, keys });
     const token = `tok-${randomUUID()}`;
-    await store.put(token, { customer_id: 'c1', permissions: ['read', 'export'] });
-    expect(await store.lookup(token)).toEqual({ customer_id: 'c1', permissions: ['read', 'export'] });
+    await store.put(token, { customer_id: 'c1', permissions: ['recording.read', 'recording.export'] });
+    expect(await store.lookup(token)).toEqual({ customer_id: 'c1', permissions: ['recording.read', 'recording.export'] });
     expect(await store.lookup('other')).toBeNull();
     expect(await store.lookup('')).toBeNull();
     const all = await redis.keys(`${prefix}:tokens:*`);

@@ -32,7 +32,7 @@ describe('Redis down', () => {
     const exports = new RedisExportStore({ redis, keys });
     const r = newRecording({ id: randomUUID(), customer_id: 'c', reference_type: 'call', reference_id: 'call-1', now: new Date() });
     await store.createRecording(r);
-    await tokens.put('secret-token', { customer_id: 'c', permissions: ['read'] });
+    await tokens.put('secret-token', { customer_id: 'c', permissions: ['recording.read'] });
 
     await server.stop();
     const ops: [string, () => Promise<unknown>][] = [
