@@ -132,6 +132,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       spoolDir: config.spoolDir,
       maxDurationSec: config.recording.maxDurationSec,
       stasisTimeoutMs: 5000,
+      confBridgePollMs: 250,
     };
     const ports = { ari, mixer, store, uploads: jobs, webhooks: jobs.webhooks, logger: log };
     const recorder = new Recorder(ports, settings);

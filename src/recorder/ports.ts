@@ -25,4 +25,6 @@ export interface RecorderSettings {
   maxDurationSec: number;
   /** How long to wait for a created channel's StasisStart before giving up. */
   stasisTimeoutMs: number;
+  /** How often a recorded ConfBridge's member list is read (Asterisk sends no events for it). */
+  confBridgePollMs: number;
 }

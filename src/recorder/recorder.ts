@@ -62,6 +62,8 @@ export class Recorder implements RecorderApi {
           s.streams.set(dir, stream);
         }),
       );
+      // Keep the call's own events (hangup, DTMF for end_of_key) after a flow action gives it back to the dialplan.
+      await this.#subscribe(s, `channel:${callId}`);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     });
@@ -77,12 +79,11 @@ export class Recorder implements RecorderApi {
         s.streams.set('mix', await openBridgeStream(this.ports.ari, this.settings, { recordingId: s.id, bridgeId: confId, tag: 'mix', port, signal: s.abort.signal }));
         return;
       }
-      // A dialplan ConfBridge refuses foreign channels (409): one snoop per participant, mixed in the worker,
-      // following joins and leaves through an event subscription on the bridge.
-      const { rest, app } = this.ports.ari;
-      await rest.subscribe(app, `bridge:${confId}`);
-      s.cleanups.push(() => rest.unsubscribe(app, `bridge:${confId}`));
+      // A dialplan ConfBridge refuses foreign channels (409): one snoop per participant, mixed in the worker.
+      // Asterisk also refuses an event subscription to a non-Stasis bridge (422), so joins, leaves and the end of
+      // the conference are followed by watching the bridge's member list.
       await Promise.all(bridge.channels.filter((id) => !isOwnResource(id)).map((id) => this.#addParticipant(s, id)));
+      this.#watchConfBridge(s, confId);
     });
   }
 
@@ -103,6 +104,26 @@ export class Recorder implements RecorderApi {
     s.streams.delete(tag);
     void this.ports.mixer.removeStream(s.id, tag).catch(() => undefined);
     if (stream) void closeStream(this.ports.ari, stream).catch((err: unknown) => s.log.warn({ err: String(err) }, 'participant cleanup incomplete'));
+  }
+
+  #watchConfBridge(s: RecordingSession, confId: string): void {
+    let busy = false;
+    const poll = async () => {
+      if (busy || s.ending) return;
+      busy = true;
+      try {
+        const members = new Set((await this.ports.ari.rest.getBridge(confId)).channels.filter((id) => !isOwnResource(id)));
+        for (const id of members) if (!s.participants.has(id)) this.participantJoined(confId, id);
+        for (const id of [...s.participants.keys()]) if (!members.has(id)) this.participantLeft(confId, id);
+        if (members.size === 0) void s.stop('conference_end').catch(() => undefined);
+      } catch (err) {
+        if (err instanceof AriHttpError && err.status === 404) void s.stop('conference_end').catch(() => undefined);
+      } finally {
+        busy = false;
+      }
+    };
+    const timer = setInterval(() => void poll(), this.settings.confBridgePollMs);
+    s.cleanups.push(async () => clearInterval(timer));
   }
 
   async #addParticipant(s: RecordingSession, channelId: string): Promise<void> {
@@ -203,6 +224,16 @@ export class Recorder implements RecorderApi {
     await existsLive();
     const now = new Date().toISOString();
     return { id, type, customer_id: customerId, recording_id: '', recording_ids: [], tm_create: now, tm_update: now };
+  }
+
+  async #subscribe(s: RecordingSession, eventSource: string): Promise<void> {
+    const { rest, app } = this.ports.ari;
+    try {
+      await rest.subscribe(app, eventSource);
+      s.cleanups.push(() => rest.unsubscribe(app, eventSource).catch(() => undefined));
+    } catch (err) {
+      s.log.warn({ err: String(err), event_source: eventSource }, 'event subscription refused');
+    }
   }
 
   #now(): number {
