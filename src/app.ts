@@ -144,6 +144,10 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
         void handleFlowStasisStart(ev, { recorder, rest: ari.rest, defaultCustomerId: config.recording.defaultCustomerId, logger: log });
       }
     });
+    let connections = 0;
+    ari.events.on('connected', () => {
+      if (connections++ > 0) void recorder.reconcile().catch((err: unknown) => log.warn({ err: String(err) }, 'reconcile after reconnect failed'));
+    });
     const connected = ari.start();
     if (opts.waitForAri !== false) await connected;
     await recoverInterrupted(ports, settings);

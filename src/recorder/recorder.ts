@@ -157,6 +157,27 @@ export class Recorder implements RecorderApi {
     void this.#byRef.get(refKey(type, referenceId))?.stop(reason).catch(() => undefined);
   }
 
+  /**
+   * After the ARI WebSocket came back: events missed while it was down may have ended calls or conferences
+   * (an Asterisk restart ends them all, silently). Whatever is gone ends its recording now.
+   */
+  async reconcile(): Promise<void> {
+    await Promise.all(
+      [...this.#byId.values()].map(async (s) => {
+        if (s.ending) return;
+        const { rest } = this.ports.ari;
+        try {
+          if (s.referenceType === 'call') await rest.getChannel(s.referenceId);
+          else await rest.getBridge(s.referenceId);
+        } catch (err) {
+          if (!(err instanceof AriHttpError && err.status === 404)) return;
+          s.log.info('recorded call or conference vanished while ARI was disconnected');
+          void s.stop(s.referenceType === 'call' ? 'hangup' : 'conference_end').catch(() => undefined);
+        }
+      }),
+    );
+  }
+
   /** Stops every active recording (SIGTERM) and refuses new ones. */
   async drain(): Promise<void> {
     this.#draining = true;

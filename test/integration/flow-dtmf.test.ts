@@ -16,7 +16,7 @@ describe('flow action options after /continue', () => {
   it('Stasis(recorder,recording_start,end_of_key=#): the # pressed later in the dialplan stops it (reason key)', async () => {
     const sim = h.driver.simulator!;
     const channelId = await sim.enterStasisFromDialplan({ inSignal: { type: 'tone', freq: 440 } }, ['recording_start', 'end_of_key=#']);
-    await sim.waitForEvent((e) => e.type === 'StasisEnd' && (e as { channel: { id: string } }).channel.id === channelId, 5000);
+    await sim.waitForEvent((e) => e.type === 'StasisEnd' && (e as unknown as { channel: { id: string } }).channel.id === channelId, 5000);
     const call = await h.json('GET', `/v1.0/calls/${channelId}`);
     const id: string = call.body.recording_id;
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
@@ -31,7 +31,7 @@ describe('flow action options after /continue', () => {
   it('a bad option in the dialplan is refused but the call still continues at once', async () => {
     const sim = h.driver.simulator!;
     const channelId = await sim.enterStasisFromDialplan({ inSignal: { type: 'tone', freq: 440 } }, ['recording_start', 'format=mp3']);
-    await sim.waitForEvent((e) => e.type === 'StasisEnd' && (e as { channel: { id: string } }).channel.id === channelId, 5000);
+    await sim.waitForEvent((e) => e.type === 'StasisEnd' && (e as unknown as { channel: { id: string } }).channel.id === channelId, 5000);
     const call = await h.json('GET', `/v1.0/calls/${channelId}`);
     expect(call.body.recording_ids).toEqual([]);
   });

@@ -75,19 +75,43 @@ describe('recorder against a misbehaving Asterisk', () => {
     expect(ours()).toEqual({ channels: [], bridges: [] });
   });
 
-  it('survives Asterisk going away mid-recording: the recording keeps its state and can be stopped after', async () => {
+  const waitConnected = async () => {
+    const until = Date.now() + 10_000;
+    while (!h.app.ari.events.connected && Date.now() < until) await sleep(50);
+    expect(h.app.ari.events.connected).toBe(true);
+  };
+
+  it('survives the ARI WebSocket dropping mid-recording: the recording keeps its state and can be stopped after', async () => {
     const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
     const r = await start(call.channelId);
     const id = r.body.recording_id;
     await h.waitForStatus(id, 'recording');
-    await sim.restart(1500);
+    sim.stopWebSocket();
+    await sleep(300);
     expect((await h.app.store.get(id))?.status).toBe('recording');
-    const until = Date.now() + 10_000;
-    while (!h.app.ari.events.connected && Date.now() < until) await sleep(50);
-    expect(h.app.ari.events.connected).toBe(true);
+    await waitConnected();
+    await sleep(200);
+    expect((await h.app.store.get(id))?.status).toBe('recording');
     const stop = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`);
     expect(stop.status).toBe(200);
     const rec = await h.waitForStatus(id, 'available');
-    expect(rec.duration_ms).toBeGreaterThan(1400);
+    expect(rec.stop_reason).toBe('api');
+  });
+
+  it('Asterisk restarting (all calls gone, no events) ends the recording once ARI is back, with no crash', async () => {
+    const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
+    const r = await start(call.channelId);
+    const id = r.body.recording_id;
+    await h.waitForStatus(id, 'recording');
+    await sleep(500);
+    await sim.restart(1500);
+    await waitConnected();
+    const rec = await h.waitForStatus(id, 'available');
+    expect(rec.stop_reason).toBe('hangup');
+    expect(rec.duration_ms).toBeGreaterThan(400);
+    // The daemon still works after it.
+    const again = await h.driver.placeCall({ inTone: 440 });
+    expect((await start(again.channelId)).status).toBe(200);
+    await h.json('POST', `/v1.0/calls/${again.channelId}/recording_stop`);
   });
 });
