@@ -29,20 +29,12 @@ export class Recorder implements RecorderApi {
     ports.mixer.on('recordingFailed', (id, err) => void this.#byId.get(id)?.fail(new AppError('MIXER_FAILED', err.message)));
   }
 
-  get activeCount(): number {
-    return this.#byId.size;
-  }
-
   session(id: string): RecordingSession | undefined {
     return this.#byId.get(id);
   }
 
   sessionFor(type: ReferenceType, referenceId: string): RecordingSession | undefined {
     return this.#byRef.get(refKey(type, referenceId));
-  }
-
-  sessions(): IterableIterator<RecordingSession> {
-    return this.#byId.values();
   }
 
   async startCall(callId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
@@ -62,10 +54,10 @@ export class Recorder implements RecorderApi {
           s.streams.set(dir, stream);
         }),
       );
-      // Keep the call's own events (hangup, DTMF for end_of_key) after a flow action gives it back to the dialplan.
-      await this.#subscribe(s, `channel:${callId}`);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
+      // Keep the call's own events (hangup, DTMF for end_of_key) after a flow action gives it back to the dialplan.
+      await this.#subscribe(s, `channel:${callId}`);
     });
   }
 
@@ -130,8 +122,16 @@ export class Recorder implements RecorderApi {
     if (s.participants.has(channelId)) return;
     const tag = s.nextParticipantTag();
     s.participants.set(channelId, tag);
-    const { port } = await this.ports.mixer.addStream(s.id, tag);
-    const stream = await openSnoopStream(this.ports.ari, this.settings, { recordingId: s.id, channelId, spy: 'in', tag, port, signal: s.abort.signal });
+    let stream;
+    try {
+      const { port } = await this.ports.mixer.addStream(s.id, tag);
+      stream = await openSnoopStream(this.ports.ari, this.settings, { recordingId: s.id, channelId, spy: 'in', tag, port, signal: s.abort.signal });
+    } catch (err) {
+      // Forget the participant so the next look at the bridge tries again (if they are still there).
+      s.participants.delete(channelId);
+      await this.ports.mixer.removeStream(s.id, tag).catch(() => undefined);
+      throw err;
+    }
     if (s.ending || !s.participants.has(channelId)) return void closeStream(this.ports.ari, stream).catch(() => undefined);
     s.streams.set(tag, stream);
   }
