@@ -56,8 +56,28 @@ describe('e2e: recording lifecycle', () => {
       expect(mine.map((w) => w.body.type)).toEqual(['recording_started', 'recording_finished', 'recording_available']);
       expect(mine.every((w) => w.signatureValid)).toBe(true);
       expect(new Set(mine.map((w) => w.body.id)).size).toBe(3);
-      expect((mine[2].body.data as { status: string }).status).toBe('available');
+      // Each event carries the state the recording had reached: forward only.
+      expect(mine.map((w) => (w.body.data as { status: string }).status)).toEqual(['recording', 'stopping', 'available']);
     }
+  });
+
+  it('webhooks sent while the receiver was down arrive later, once each, in order', async () => {
+    await hooks.down();
+    const call = await h.driver.placeCall({ inTone: 440 });
+    const s = await start(call.channelId);
+    const id: string = s.body.recording_id;
+    await h.waitForStatus(id, 'recording');
+    await sleep(400);
+    await stop(call.channelId);
+    await h.waitForStatus(id, 'available');
+    await sleep(1500);
+    const forId = () => hooks.delivered.filter((w) => (w.body.data as { id?: string })?.id === id);
+    expect(forId()).toEqual([]);
+    await hooks.ok();
+    await hooks.waitFor(() => forId().length >= 3, 30_000);
+    await sleep(500);
+    expect(forId().map((w) => w.body.type)).toEqual(['recording_started', 'recording_finished', 'recording_available']);
+    expect(forId().every((w) => w.signatureValid)).toBe(true);
   });
 
   it('duration stops the recording by itself (max_duration) with a file of that length', async () => {
