@@ -17,6 +17,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { AppError } from '../domain/errors.js';
+import { loadNativeUdp, nativeUdpUnavailableReason } from '../media/native/index.js';
 import { PortPool } from '../media/port-pool.js';
 import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
 import type { Mixer, MixerEvents, MixResult, OpenRecordingOptions, StreamHandle } from './types.js';
@@ -48,6 +49,14 @@ export interface MixerPoolOptions {
   /** Port parked after EADDRINUSE for this long. Default 60 s. */
   busyPortRetryMs?: number;
   logger?: Logger;
+  /**
+   * RTP receive path. 'native': the recvmmsg batch receiver (src/media/native, `make native`; the pool
+   * throws VALIDATION if it is not built). 'dgram': one node:dgram callback per datagram. 'auto' (default):
+   * native when the addon loads, else dgram. See docs/media.md.
+   */
+  receiver?: 'auto' | 'dgram' | 'native';
+  /** Native receiver: drain interval in ms (also drained before every 20 ms playout). Default 5. */
+  receiverPollMs?: number;
   /** Enables test-only requests (crashWorker). */
   testHooks?: boolean;
   /** Override the worker entry (default: worker.js next to this file, or the tsx bootstrap under tsx/vitest). */
@@ -122,6 +131,14 @@ export class MixerPool extends EventEmitter implements Mixer {
   constructor(opts: MixerPoolOptions) {
     super();
     this.ports = new PortPool({ min: opts.portMin, max: opts.portMax, parity: opts.portParity, busyRetryMs: opts.busyPortRetryMs });
+    const wanted = opts.receiver ?? 'auto';
+    if (wanted !== 'auto' && wanted !== 'dgram' && wanted !== 'native') throw new AppError('VALIDATION', `unknown receiver '${String(wanted)}'`);
+    const native = wanted === 'dgram' ? null : loadNativeUdp();
+    if (wanted === 'native' && !native) {
+      throw new AppError('VALIDATION', `receiver 'native' requested but the native UDP receiver is unavailable: ${nativeUdpUnavailableReason()}`);
+    }
+    const receiverPollMs = opts.receiverPollMs ?? 5;
+    if (!(receiverPollMs >= 1 && receiverPollMs <= 20)) throw new AppError('VALIDATION', `receiverPollMs ${receiverPollMs} must be within 1…20 ms`);
     this.cfg = {
       bindAddress: opts.bindAddress ?? '0.0.0.0',
       // Deep enough for a GC pause, shallow enough that a worker that fell behind is not served seconds-old
@@ -134,6 +151,8 @@ export class MixerPool extends EventEmitter implements Mixer {
       statsIntervalMs: opts.statsIntervalMs ?? 1000,
       payloadType: opts.payloadType ?? 118,
       testHooks: opts.testHooks ?? false,
+      receiver: native ? 'native' : 'dgram',
+      receiverPollMs,
     };
     if (this.cfg.jitterSlots * 20 <= this.cfg.playoutDelayMs + 20) {
       throw new AppError('VALIDATION', `jitterSlots ${this.cfg.jitterSlots} is too small for playoutDelayMs ${this.cfg.playoutDelayMs}`);
@@ -173,6 +192,11 @@ export class MixerPool extends EventEmitter implements Mixer {
       await new Promise((r) => setTimeout(r, 10));
     }
     if (this.slots.every((s) => s.dead)) throw new AppError('MIXER_FAILED', 'no mixer worker could start');
+  }
+
+  /** The RTP receive path the workers use ('auto' resolved). */
+  get receiver(): 'native' | 'dgram' {
+    return this.cfg.receiver;
   }
 
   get workerCount(): number {

@@ -9,6 +9,10 @@ export interface WorkerConfig {
   jitterSlots: number;
   statsIntervalMs: number;
   payloadType: number;
+  /** RTP receive path, resolved by the pool: recvmmsg batches (native addon) or one node:dgram callback per datagram. */
+  receiver: 'native' | 'dgram';
+  /** Native receiver: how often the sockets are drained (ms), besides before every playout tick. */
+  receiverPollMs: number;
   /** Enables the 'crash' request (tests only). */
   testHooks: boolean;
 }
@@ -60,6 +64,9 @@ export interface WorkerStats {
   packetsLate: number;
   /** Datagrams received in the last window (all sockets). */
   datagrams: number;
+  /** Receive path of this worker, and native batch polls in the last window (0 with dgram). */
+  receiver: 'native' | 'dgram';
+  receiverPolls: number;
   /** V8 heap of this worker's isolate. */
   heapUsedBytes: number;
   /** Window length (ms) these numbers cover; at: epoch ms of the report. */

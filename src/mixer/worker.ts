@@ -14,19 +14,26 @@ import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FRAME_MS, OUT_RATE } from '../audio/constants.js';
 import { WavWriter } from '../audio/wav-writer.js';
+import { BatchReceiver } from '../media/batch-receiver.js';
+import { loadNativeUdp, nativeUdpUnavailableReason } from '../media/native/index.js';
 import { LatencyHistogram } from './histogram.js';
 import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
-import { RecordingPipeline } from './recording-pipeline.js';
+import { RecordingPipeline, type StreamState } from './recording-pipeline.js';
 
 if (!parentPort) throw new Error('mixer worker must run in a worker thread');
 const port = parentPort;
 const cfg = workerData as WorkerConfig;
 
+/** One stream's receive socket, whichever receiver backs it. */
+interface StreamSocket {
+  close(): Promise<void>;
+}
+
 interface Rec {
   id: string;
   path: string;
   pipeline: RecordingPipeline;
-  sockets: Map<string, dgram.Socket>;
+  sockets: Map<string, StreamSocket>;
   closing: boolean;
 }
 
@@ -75,10 +82,68 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
 
 let datagrams = 0;
 
+// ---- receive path: the native recvmmsg batch receiver when selected (cfg.receiver), else node:dgram ----
+
+interface NativeTarget {
+  pipeline: RecordingPipeline;
+  st: StreamState;
+}
+
+function makeNativeReceiver(): BatchReceiver<NativeTarget> | null {
+  if (cfg.receiver !== 'native') return null;
+  const native = loadNativeUdp();
+  // The pool checked that the addon loads before starting us: failing here is a broken install.
+  if (!native) throw new Error(`native UDP receiver unavailable in the worker: ${nativeUdpUnavailableReason()}`);
+  return new BatchReceiver<NativeTarget>(
+    native,
+    {
+      datagram(t, buf, address, port, arrivalMs) {
+        datagrams++;
+        t.pipeline.onPacket(t.st, buf, address, port, arrivalMs);
+      },
+      truncated(t) {
+        // Longer than the receive slot: cannot be a slin16 frame; counted like any invalid datagram.
+        datagrams++;
+        if (!t.st.removed) t.st.invalid++;
+      },
+    },
+    now,
+  );
+}
+
+const rx = makeNativeReceiver();
+let receiverPolls = 0;
+
+/** Reads every datagram queued in this worker's sockets (native receiver; no-op with dgram). */
+function pollReceiver(): void {
+  if (!rx) return;
+  rx.poll();
+  receiverPolls++;
+}
+
 function addStream(m: Extract<ToWorker, { t: 'addStream' }>): Promise<void> {
   const rec = recs.get(m.rid);
   if (!rec || rec.closing) return Promise.reject(new Error(`recording ${m.rid} is not open`));
   if (rec.sockets.has(m.sid) || rec.pipeline.getStream(m.sid)) return Promise.reject(new Error(`stream ${m.sid} already exists`));
+  if (rx) {
+    const target = { pipeline: rec.pipeline } as NativeTarget;
+    let idx: number;
+    try {
+      // Synchronous bind: EADDRINUSE/EACCES come back as errors with .code, exactly like dgram's.
+      idx = rx.open(cfg.bindAddress, m.port, cfg.recvBufferSize, isIPv6(cfg.bindAddress), target);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    target.st = rec.pipeline.addStream(m.sid);
+    rec.sockets.set(m.sid, {
+      close: async () => {
+        // Whatever already reached the socket is read first (dgram reads it as it arrives).
+        pollReceiver();
+        rx.close(idx);
+      },
+    });
+    return Promise.resolve();
+  }
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket({ type: isIPv6(cfg.bindAddress) ? 'udp6' : 'udp4', recvBufferSize: cfg.recvBufferSize });
     const onBindError = (err: Error): void => {
@@ -101,7 +166,7 @@ function addStream(m: Extract<ToWorker, { t: 'addStream' }>): Promise<void> {
       });
       // After bind, errors on a receive-only socket are not fatal to the recording.
       sock.on('error', () => undefined);
-      rec.sockets.set(m.sid, sock);
+      rec.sockets.set(m.sid, { close: () => closeSocket(sock) });
       resolve();
     });
   });
@@ -123,8 +188,9 @@ async function removeStream(m: Extract<ToWorker, { t: 'removeStream' }>): Promis
   const sock = rec.sockets.get(m.sid);
   if (!sock) throw new Error(`stream ${m.sid} is not open`);
   rec.sockets.delete(m.sid);
+  pollReceiver(); // packets already queued count, as with dgram (read on arrival) — before the stream stops accepting
   rec.pipeline.removeStream(m.sid);
-  await closeSocket(sock);
+  await sock.close();
 }
 
 async function close(m: Extract<ToWorker, { t: 'close' }>) {
@@ -136,7 +202,7 @@ async function close(m: Extract<ToWorker, { t: 'close' }>) {
   // Keep the sockets open for the playout delay after endAt, so packets still in flight reach their slots.
   const wait = Math.min(cfg.playoutDelayMs, m.endAtMs + cfg.playoutDelayMs - now());
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-  await Promise.all([...rec.sockets.values()].map(closeSocket));
+  await Promise.all([...rec.sockets.values()].map((s) => s.close()));
   rec.sockets.clear();
   try {
     return await rec.pipeline.finish(m.endAtMs, rec.path);
@@ -153,7 +219,7 @@ async function abortRec(rid: string): Promise<void> {
   if (!rec) return;
   recs.delete(rid);
   rec.closing = true;
-  await Promise.all([...rec.sockets.values()].map(closeSocket));
+  await Promise.all([...rec.sockets.values()].map((s) => s.close()));
   await rec.pipeline.abort().catch(() => undefined);
 }
 
@@ -188,6 +254,8 @@ function playout(): void {
   const start = performance.now();
   lag.record(start - (t0 + k * FRAME_MS));
   ticks++;
+  // Native receiver: read what queued since the last poll before playing the due slots.
+  pollReceiver();
   const nowMs = now();
   for (const rec of recs.values()) {
     try {
@@ -204,6 +272,8 @@ function playout(): void {
   setTimeout(loop, Math.max(0, t0 + k * FRAME_MS - performance.now()));
 }
 setTimeout(loop, FRAME_MS);
+// Native receiver: drained on this interval (kernel timestamps keep the arrival times exact in between).
+if (rx) setInterval(pollReceiver, cfg.receiverPollMs);
 
 function snapshot(): WorkerStats {
   let streams = 0;
@@ -236,6 +306,8 @@ function snapshot(): WorkerStats {
     packetsSpoofed: spoofed,
     packetsLate: late,
     datagrams,
+    receiver: rx ? 'native' : 'dgram',
+    receiverPolls,
     heapUsedBytes: getHeapStatistics().used_heap_size,
     windowMs: performance.now() - windowStart,
     at: Date.now(),
@@ -248,6 +320,7 @@ function resetWindow(): void {
   ticks = 0;
   slots = 0;
   datagrams = 0;
+  receiverPolls = 0;
   windowStart = performance.now();
   elu = performance.eventLoopUtilization();
 }

@@ -1,0 +1,166 @@
+/**
+ * Batched UDP receive on top of the native addon (src/media/native): one receiver per worker thread owns
+ * all of the worker's RTP sockets; `poll()` drains every readable socket with recvmmsg into one shared
+ * ArrayBuffer and dispatches the datagrams to their targets in a single JS call — instead of one libuv
+ * callback, one Buffer and one rinfo object per datagram with node:dgram.
+ *
+ * Arrival times: the kernel stamps each datagram (SO_TIMESTAMPNS, CLOCK_REALTIME). The record's age
+ * (poll's CLOCK_REALTIME − kernel stamp, ≥ 0) is subtracted from the caller's clock read right after the
+ * poll, so arrivals are in the caller's epoch-ms clock, and a datagram that waited in the socket until the
+ * next poll keeps its real arrival time. Per socket, arrival times never go backwards.
+ */
+import type { NativeUdp } from './native/index.js';
+
+const HDR_BYTES = 64;
+const REC_BYTES = 80;
+const FLAG_TRUNCATED = 1;
+const FLAG_IPV6 = 2;
+
+export interface BatchReceiverOptions {
+  /** Datagrams per poll batch (the buffer is reused; a full buffer is processed and polled again). Default 1024. */
+  slots?: number;
+  /** Bytes reserved per datagram; longer datagrams are reported truncated (never valid slin16 RTP). Default 2048. */
+  slotSize?: number;
+}
+
+export interface DatagramHandler<T> {
+  /** One datagram: `buf` is a view into the shared buffer, valid only during the call. */
+  datagram(target: T, buf: Uint8Array, address: string, port: number, arrivalMs: number): void;
+  /** A datagram longer than slotSize (cut): not a valid slin16 RTP packet. */
+  truncated(target: T): void;
+}
+
+interface Binding<T> {
+  target: T;
+  /** IPv4 source cache: the string is built once per source, not per datagram. */
+  lastKey: number;
+  lastAddress: string;
+  lastArrival: number;
+}
+
+export class BatchReceiver<T> {
+  private readonly id: number;
+  private readonly buffer: ArrayBuffer;
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+  private readonly slots: number;
+  private readonly slotSize: number;
+  private readonly payloadBase: number;
+  /** Cached payload views per slot (reused while the length repeats: allocation-free in steady state). */
+  private readonly views: (Uint8Array | null)[];
+  private readonly bindings: (Binding<T> | null)[] = [];
+  private destroyed = false;
+  /** Native poll calls and datagrams dispatched since construction. */
+  polls = 0;
+  datagrams = 0;
+
+  constructor(
+    private readonly native: NativeUdp,
+    private readonly handler: DatagramHandler<T>,
+    private readonly clock: () => number,
+    opts: BatchReceiverOptions = {},
+  ) {
+    this.slots = opts.slots ?? 1024;
+    this.slotSize = opts.slotSize ?? 2048;
+    if (this.slotSize % 8 !== 0) throw new RangeError('slotSize must be a multiple of 8');
+    this.payloadBase = HDR_BYTES + this.slots * REC_BYTES;
+    this.buffer = new ArrayBuffer(this.payloadBase + this.slots * this.slotSize);
+    this.i32 = new Int32Array(this.buffer);
+    this.f64 = new Float64Array(this.buffer);
+    this.u8 = new Uint8Array(this.buffer);
+    this.u32 = new Uint32Array(this.buffer);
+    this.views = new Array<Uint8Array | null>(this.slots).fill(null);
+    this.id = native.create(this.buffer, this.slots, this.slotSize);
+  }
+
+  /** Binds `address:port` (throws an Error whose .code is EADDRINUSE, EACCES… like dgram); returns the socket index. */
+  open(address: string, port: number, recvBufferSize: number, ipv6: boolean, target: T): number {
+    if (this.destroyed) throw new Error('batch receiver is destroyed');
+    const idx = this.native.open(this.id, address, port, recvBufferSize, ipv6);
+    this.bindings[idx] = { target, lastKey: -1, lastAddress: '', lastArrival: -Infinity };
+    return idx;
+  }
+
+  /** Closes one socket; datagrams still unread in it are discarded (poll() first to keep them). */
+  close(idx: number): void {
+    if (this.destroyed || !this.bindings[idx]) return;
+    this.bindings[idx] = null;
+    this.native.close(this.id, idx);
+  }
+
+  get openSockets(): number {
+    return this.destroyed ? 0 : this.native.openSockets(this.id);
+  }
+
+  /** Reads everything the sockets hold now and dispatches it. Returns the number of datagrams. */
+  poll(): number {
+    if (this.destroyed) return 0;
+    let total = 0;
+    for (;;) {
+      const n = this.native.poll(this.id);
+      this.polls++;
+      if (n > 0) this.dispatch(n);
+      total += n;
+      if (this.i32[3] === 0) break; // the buffer did not fill: every readable socket was drained
+    }
+    this.datagrams += total;
+    return total;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.bindings.length = 0;
+    this.native.destroy(this.id);
+  }
+
+  private dispatch(n: number): void {
+    const { i32, f64, u8, u32 } = this;
+    const pollRealtime = f64[0];
+    const base = this.clock();
+    for (let i = 0; i < n; i++) {
+      const r = (HDR_BYTES + i * REC_BYTES) >> 2; // int32 index of the record
+      const b = this.bindings[i32[r]];
+      if (!b) continue; // closed during this dispatch (a handler closed it)
+      const len = i32[r + 1];
+      const port = i32[r + 2];
+      const flags = i32[r + 3];
+      if (flags & FLAG_TRUNCATED) {
+        this.handler.truncated(b.target);
+        continue;
+      }
+      const age = pollRealtime - f64[(r + 4) >> 1];
+      let arrival = age > 0 ? base - age : base;
+      if (arrival < b.lastArrival) arrival = b.lastArrival;
+      b.lastArrival = arrival;
+      let address: string;
+      if (flags & FLAG_IPV6) {
+        address = this.ipv6Text((r << 2) + 32);
+      } else {
+        const key = u32[r + 6];
+        if (key !== b.lastKey) {
+          const o = (r << 2) + 24;
+          b.lastKey = key;
+          b.lastAddress = `${u8[o]}.${u8[o + 1]}.${u8[o + 2]}.${u8[o + 3]}`;
+        }
+        address = b.lastAddress;
+      }
+      let view = this.views[i];
+      if (view === null || view.length !== len) {
+        view = new Uint8Array(this.buffer, this.payloadBase + i * this.slotSize, len);
+        this.views[i] = view;
+      }
+      this.handler.datagram(b.target, view, address, port, arrival);
+    }
+  }
+
+  private ipv6Text(off: number): string {
+    let end = off;
+    while (end < off + 48 && this.u8[end] !== 0) end++;
+    let s = '';
+    for (let k = off; k < end; k++) s += String.fromCharCode(this.u8[k]);
+    return s;
+  }
+}

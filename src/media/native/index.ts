@@ -1,0 +1,80 @@
+/**
+ * Loader of the optional native UDP batch receiver (`udp_batch.c`, built by `make native` into
+ * ./build/Release/ari_udp.node). Returns null — never throws — when the addon is not built, does not
+ * load (other OS, ABI mismatch) or is disabled with ARI_UDP_NATIVE=0; callers then use node:dgram.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's functions (see udp_batch.c for the buffer layout). */
+export interface NativeUdp {
+  readonly abi: number;
+  /** A receiver writing into `buffer` (≥ 64 + slots × (80 + slotSize) bytes); returns its id. */
+  create(buffer: ArrayBuffer, slots: number, slotSize: number): number;
+  /** Binds a non-blocking UDP socket (SO_RCVBUF, SO_TIMESTAMPNS); returns its index. Throws with .code (EADDRINUSE…). */
+  open(id: number, address: string, port: number, rcvbuf: number, ipv6: boolean): number;
+  close(id: number, index: number): void;
+  /** Drains the readable sockets into the buffer; returns the number of records (header +12 = 1: buffer full). */
+  poll(id: number): number;
+  destroy(id: number): void;
+  openSockets(id: number): number;
+}
+
+export const NATIVE_ABI = 1;
+
+/** Candidate locations: next to this file (tsx, tests), and the source tree seen from dist/src/media/native. */
+function candidates(): string[] {
+  const here = new URL('./', import.meta.url);
+  const list = [new URL('build/Release/ari_udp.node', here)];
+  const p = fileURLToPath(here);
+  if (/[\\/]dist[\\/]src[\\/]media[\\/]native[\\/]?$/.test(p)) list.push(new URL('../../../../src/media/native/build/Release/ari_udp.node', here));
+  const override = process.env.ARI_UDP_NATIVE_PATH;
+  return [...(override ? [override] : []), ...list.map((u) => fileURLToPath(u))];
+}
+
+let cached: NativeUdp | null | undefined;
+let reason = '';
+
+/** The addon, or null (see nativeUdpUnavailableReason()). ARI_UDP_NATIVE=0 disables it. */
+export function loadNativeUdp(): NativeUdp | null {
+  if (process.env.ARI_UDP_NATIVE === '0') {
+    reason = 'disabled by ARI_UDP_NATIVE=0';
+    return null;
+  }
+  if (cached !== undefined) return cached;
+  cached = null;
+  if (process.platform !== 'linux') {
+    reason = `recvmmsg receiver is Linux-only (platform ${process.platform})`;
+    return null;
+  }
+  const require = createRequire(import.meta.url);
+  const tried: string[] = [];
+  for (const file of candidates()) {
+    if (!existsSync(file)) {
+      tried.push(file);
+      continue;
+    }
+    try {
+      const mod = require(file) as NativeUdp;
+      if (mod.abi !== NATIVE_ABI) {
+        reason = `${file}: ABI ${mod.abi}, expected ${NATIVE_ABI} (run make native)`;
+        return null;
+      }
+      cached = mod;
+      reason = '';
+      return mod;
+    } catch (err) {
+      reason = `${file}: ${(err as Error).message}`;
+      return null;
+    }
+  }
+  reason = `not built (no ${tried.join(' or ')}; run make native)`;
+  return null;
+}
+
+/** Why loadNativeUdp() returned null ('' when it loaded). */
+export function nativeUdpUnavailableReason(): string {
+  loadNativeUdp();
+  return reason;
+}

@@ -1,0 +1,448 @@
+/*
+ * ari_udp: batched UDP receive for the mixer workers (Linux, plain N-API, no dependency).
+ *
+ * One "receiver" per worker thread owns a set of non-blocking UDP sockets registered in one epoll set
+ * (level-triggered). poll() asks epoll which sockets are readable (timeout 0) and drains each with
+ * recvmmsg(MSG_DONTWAIT, up to 64 datagrams per call) into a caller-owned ArrayBuffer:
+ *
+ *   [0]  f64 CLOCK_REALTIME at the poll (epoch ms)   [8] i32 record count   [12] i32 more (buffer filled)
+ *   [64 + i*80] record i:
+ *        +0 i32 socket index   +4 i32 length   +8 i32 source port   +12 i32 flags (1 truncated, 2 IPv6)
+ *        +16 f64 kernel arrival time (SO_TIMESTAMPNS, CLOCK_REALTIME epoch ms; the poll time if absent)
+ *        +24 4 bytes IPv4 source (network order)   +32 char[48] IPv6 source text (inet_ntop)
+ *   [64 + slots*80 + i*slotSize] payload of record i
+ *
+ * When the buffer fills, `more` is 1 and the caller processes the batch and polls again: nothing is left
+ * behind by the batch logic (level-triggered epoll reports the sockets that still hold data).
+ * Sockets are closed by close(), destroy(), or at the latest when the worker's environment is torn down
+ * (instance-data finalizer), so a crashed worker never keeps its ports bound.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HDR_BYTES 64
+#define REC_BYTES 80
+#define MAX_BATCH 64
+#define CTRL_BYTES 64
+#define MAX_EVENTS 256
+
+typedef struct {
+  int epfd;
+  int *fds; /* index -> fd, -1 when free */
+  int nfds;
+  uint32_t slots;
+  uint32_t slot_size;
+  uint8_t *buf; /* caller's ArrayBuffer (kept alive by the JS wrapper) */
+  size_t buf_len;
+  struct mmsghdr *msgs;
+  struct iovec *iov;
+  struct sockaddr_in6 *addrs;
+  uint8_t *ctrl;
+  struct epoll_event evs[MAX_EVENTS];
+} receiver_t;
+
+typedef struct {
+  receiver_t **items;
+  int count;
+} registry_t;
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error(env, NULL, "ari_udp: N-API call failed: " #call); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+static void receiver_free(receiver_t *r) {
+  if (!r) return;
+  for (int i = 0; i < r->nfds; i++)
+    if (r->fds[i] >= 0) close(r->fds[i]);
+  if (r->epfd >= 0) close(r->epfd);
+  free(r->fds);
+  free(r->msgs);
+  free(r->iov);
+  free(r->addrs);
+  free(r->ctrl);
+  free(r);
+}
+
+static void registry_finalize(napi_env env, void *data, void *hint) {
+  registry_t *reg = (registry_t *)data;
+  if (!reg) return;
+  for (int i = 0; i < reg->count; i++) receiver_free(reg->items[i]);
+  free(reg->items);
+  free(reg);
+}
+
+static registry_t *registry(napi_env env) {
+  void *data = NULL;
+  if (napi_get_instance_data(env, &data) != napi_ok) return NULL;
+  return (registry_t *)data;
+}
+
+static receiver_t *get_receiver(napi_env env, napi_value v) {
+  int32_t id = -1;
+  registry_t *reg = registry(env);
+  if (napi_get_value_int32(env, v, &id) != napi_ok || !reg || id < 0 || id >= reg->count || !reg->items[id]) {
+    napi_throw_error(env, NULL, "ari_udp: unknown receiver");
+    return NULL;
+  }
+  return reg->items[id];
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *address, int port) {
+  char msg[160];
+  const char *code = NULL;
+  switch (err) {
+    case EADDRINUSE: code = "EADDRINUSE"; break;
+    case EACCES: code = "EACCES"; break;
+    case EADDRNOTAVAIL: code = "EADDRNOTAVAIL"; break;
+    case EAFNOSUPPORT: code = "EAFNOSUPPORT"; break;
+    case EINVAL: code = "EINVAL"; break;
+    case EMFILE: code = "EMFILE"; break;
+    case ENFILE: code = "ENFILE"; break;
+    case ENOBUFS: code = "ENOBUFS"; break;
+    case ENOMEM: code = "ENOMEM"; break;
+    case EPERM: code = "EPERM"; break;
+    default: code = "EIO"; break;
+  }
+  /* Same wording as Node's dgram: "bind EADDRINUSE 127.0.0.1:30000". */
+  if (address)
+    snprintf(msg, sizeof msg, "%s %s %s:%d", syscall, code, address, port);
+  else
+    snprintf(msg, sizeof msg, "%s %s", syscall, code);
+  napi_throw_error(env, code, msg);
+  return NULL;
+}
+
+/* create(buffer: ArrayBuffer, slots, slotSize) -> receiver id */
+static napi_value js_create(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *data = NULL;
+  size_t len = 0;
+  uint32_t slots = 0, slot_size = 0;
+  if (argc < 3 || napi_get_arraybuffer_info(env, argv[0], &data, &len) != napi_ok ||
+      napi_get_value_uint32(env, argv[1], &slots) != napi_ok || napi_get_value_uint32(env, argv[2], &slot_size) != napi_ok) {
+    napi_throw_type_error(env, NULL, "create(buffer: ArrayBuffer, slots: number, slotSize: number)");
+    return NULL;
+  }
+  if (slots == 0 || slot_size < 16 || slot_size % 8 != 0 || len < (size_t)HDR_BYTES + (size_t)slots * (REC_BYTES + slot_size)) {
+    napi_throw_range_error(env, NULL, "ari_udp: buffer too small for slots × (80 + slotSize) + 64, or slotSize not a multiple of 8");
+    return NULL;
+  }
+  receiver_t *r = calloc(1, sizeof *r);
+  if (!r) return throw_errno(env, ENOMEM, "create", NULL, 0);
+  r->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (r->epfd < 0) {
+    int e = errno;
+    free(r);
+    return throw_errno(env, e, "epoll_create1", NULL, 0);
+  }
+  r->slots = slots;
+  r->slot_size = slot_size;
+  r->buf = data;
+  r->buf_len = len;
+  r->msgs = calloc(slots, sizeof *r->msgs);
+  r->iov = calloc(slots, sizeof *r->iov);
+  r->addrs = calloc(slots, sizeof *r->addrs);
+  r->ctrl = calloc(slots, CTRL_BYTES);
+  if (!r->msgs || !r->iov || !r->addrs || !r->ctrl) {
+    receiver_free(r);
+    return throw_errno(env, ENOMEM, "create", NULL, 0);
+  }
+  uint8_t *payload = r->buf + HDR_BYTES + (size_t)slots * REC_BYTES;
+  for (uint32_t i = 0; i < slots; i++) {
+    r->iov[i].iov_base = payload + (size_t)i * slot_size;
+    r->iov[i].iov_len = slot_size;
+    struct msghdr *h = &r->msgs[i].msg_hdr;
+    h->msg_name = &r->addrs[i];
+    h->msg_iov = &r->iov[i];
+    h->msg_iovlen = 1;
+    h->msg_control = r->ctrl + (size_t)i * CTRL_BYTES;
+  }
+  registry_t *reg = registry(env);
+  if (!reg) {
+    receiver_free(r);
+    napi_throw_error(env, NULL, "ari_udp: no instance data");
+    return NULL;
+  }
+  int id = -1;
+  for (int i = 0; i < reg->count; i++)
+    if (!reg->items[i]) {
+      id = i;
+      break;
+    }
+  if (id < 0) {
+    receiver_t **items = realloc(reg->items, sizeof(receiver_t *) * (reg->count + 1));
+    if (!items) {
+      receiver_free(r);
+      return throw_errno(env, ENOMEM, "create", NULL, 0);
+    }
+    reg->items = items;
+    id = reg->count++;
+  }
+  reg->items[id] = r;
+  napi_value out;
+  CHECK(napi_create_int32(env, id, &out));
+  return out;
+}
+
+/* open(id, address, port, rcvbuf, ipv6) -> socket index; throws with .code = EADDRINUSE/EACCES/… */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "open(id, address, port, rcvbuf, ipv6)");
+    return NULL;
+  }
+  receiver_t *r = get_receiver(env, argv[0]);
+  if (!r) return NULL;
+  char address[64];
+  size_t alen = 0;
+  int32_t port = 0, rcvbuf = 0;
+  bool ipv6 = false;
+  if (napi_get_value_string_utf8(env, argv[1], address, sizeof address, &alen) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &port) != napi_ok || napi_get_value_int32(env, argv[3], &rcvbuf) != napi_ok ||
+      napi_get_value_bool(env, argv[4], &ipv6) != napi_ok || port < 0 || port > 65535) {
+    napi_throw_type_error(env, NULL, "open(id, address: string, port: 0..65535, rcvbuf: number, ipv6: boolean)");
+    return NULL;
+  }
+  struct sockaddr_storage ss;
+  socklen_t sslen;
+  memset(&ss, 0, sizeof ss);
+  if (ipv6) {
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, address, &a6->sin6_addr) != 1) return throw_errno(env, EINVAL, "bind", address, port);
+    sslen = sizeof *a6;
+  } else {
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, address, &a4->sin_addr) != 1) return throw_errno(env, EINVAL, "bind", address, port);
+    sslen = sizeof *a4;
+  }
+  int fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", address, port);
+  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "setsockopt", address, port);
+  }
+  int one = 1;
+  /* Kernel arrival timestamps: the packet's age at read time is known, so polling adds no timing error. */
+  (void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&ss, sslen) != 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "bind", address, port);
+  }
+  int idx = -1;
+  for (int i = 0; i < r->nfds; i++)
+    if (r->fds[i] < 0) {
+      idx = i;
+      break;
+    }
+  if (idx < 0) {
+    int *fds = realloc(r->fds, sizeof(int) * (r->nfds + 1));
+    if (!fds) {
+      close(fd);
+      return throw_errno(env, ENOMEM, "open", address, port);
+    }
+    r->fds = fds;
+    idx = r->nfds++;
+  }
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN;
+  ev.data.u32 = (uint32_t)idx;
+  if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    int e = errno;
+    close(fd);
+    r->fds[idx] = -1;
+    return throw_errno(env, e, "epoll_ctl", address, port);
+  }
+  r->fds[idx] = fd;
+  napi_value out;
+  CHECK(napi_create_int32(env, idx, &out));
+  return out;
+}
+
+/* close(id, index): closes one socket (unread datagrams are discarded, as with dgram's close). */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  receiver_t *r = argc >= 2 ? get_receiver(env, argv[0]) : NULL;
+  if (!r) return NULL;
+  int32_t idx = -1;
+  if (napi_get_value_int32(env, argv[1], &idx) != napi_ok || idx < 0 || idx >= r->nfds || r->fds[idx] < 0) {
+    napi_throw_error(env, NULL, "ari_udp: socket is not open");
+    return NULL;
+  }
+  epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->fds[idx], NULL);
+  close(r->fds[idx]);
+  r->fds[idx] = -1;
+  return NULL;
+}
+
+static inline double timespec_ms(const struct timespec *t) { return (double)t->tv_sec * 1000.0 + (double)t->tv_nsec / 1e6; }
+
+/* poll(id) -> number of records written; header +12 = 1 when the buffer filled (poll again). */
+static napi_value js_poll(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  receiver_t *r = argc >= 1 ? get_receiver(env, argv[0]) : NULL;
+  if (!r) return NULL;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  const double now_ms = timespec_ms(&now);
+  uint32_t n = 0;
+  int more = 0;
+  for (;;) {
+    int ne = epoll_wait(r->epfd, r->evs, MAX_EVENTS, 0);
+    if (ne < 0 && errno == EINTR) continue;
+    if (ne <= 0) break;
+    for (int e = 0; e < ne; e++) {
+      uint32_t idx = r->evs[e].data.u32;
+      if ((int)idx >= r->nfds || r->fds[idx] < 0) continue;
+      int fd = r->fds[idx];
+      for (;;) {
+        if (n >= r->slots) {
+          more = 1;
+          goto done;
+        }
+        uint32_t want = r->slots - n;
+        if (want > MAX_BATCH) want = MAX_BATCH;
+        for (uint32_t j = n; j < n + want; j++) {
+          r->msgs[j].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
+          r->msgs[j].msg_hdr.msg_controllen = CTRL_BYTES;
+          r->msgs[j].msg_hdr.msg_flags = 0;
+          r->msgs[j].msg_len = 0;
+        }
+        int got = recvmmsg(fd, &r->msgs[n], want, MSG_DONTWAIT, NULL);
+        if (got < 0) {
+          if (errno == EINTR) continue;
+          break; /* EAGAIN (drained) or a socket error (consumed): next socket */
+        }
+        for (int j = 0; j < got; j++) {
+          uint32_t i = n + (uint32_t)j;
+          struct msghdr *h = &r->msgs[i].msg_hdr;
+          uint8_t *rec = r->buf + HDR_BYTES + (size_t)i * REC_BYTES;
+          int32_t flags = (h->msg_flags & MSG_TRUNC) ? 1 : 0;
+          int32_t sport = 0;
+          double ts = now_ms;
+          for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+              struct timespec t;
+              memcpy(&t, CMSG_DATA(c), sizeof t);
+              ts = timespec_ms(&t);
+            }
+          }
+          const struct sockaddr *sa = (const struct sockaddr *)&r->addrs[i];
+          if (sa->sa_family == AF_INET) {
+            const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
+            sport = ntohs(a4->sin_port);
+            memcpy(rec + 24, &a4->sin_addr, 4);
+          } else if (sa->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
+            sport = ntohs(a6->sin6_port);
+            flags |= 2;
+            if (!inet_ntop(AF_INET6, &a6->sin6_addr, (char *)rec + 32, 48)) rec[32] = 0;
+          }
+          int32_t idx32 = (int32_t)idx, len32 = (int32_t)r->msgs[i].msg_len;
+          memcpy(rec + 0, &idx32, 4);
+          memcpy(rec + 4, &len32, 4);
+          memcpy(rec + 8, &sport, 4);
+          memcpy(rec + 12, &flags, 4);
+          memcpy(rec + 16, &ts, 8);
+        }
+        n += (uint32_t)got;
+        if ((uint32_t)got < want) break; /* short batch: the socket is drained */
+      }
+    }
+    if (ne < MAX_EVENTS) break;
+  }
+done:
+  memcpy(r->buf + 0, &now_ms, 8);
+  {
+    int32_t n32 = (int32_t)n, more32 = more;
+    memcpy(r->buf + 8, &n32, 4);
+    memcpy(r->buf + 12, &more32, 4);
+  }
+  napi_value out;
+  CHECK(napi_create_uint32(env, n, &out));
+  return out;
+}
+
+/* destroy(id): closes every socket and the epoll set. */
+static napi_value js_destroy(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  receiver_t *r = argc >= 1 ? get_receiver(env, argv[0]) : NULL;
+  if (!r) return NULL;
+  registry_t *reg = registry(env);
+  for (int i = 0; i < reg->count; i++)
+    if (reg->items[i] == r) reg->items[i] = NULL;
+  receiver_free(r);
+  return NULL;
+}
+
+/* openSockets(id) -> number of sockets open (tests). */
+static napi_value js_open_sockets(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  receiver_t *r = argc >= 1 ? get_receiver(env, argv[0]) : NULL;
+  if (!r) return NULL;
+  int count = 0;
+  for (int i = 0; i < r->nfds; i++)
+    if (r->fds[i] >= 0) count++;
+  napi_value out;
+  CHECK(napi_create_int32(env, count, &out));
+  return out;
+}
+
+NAPI_MODULE_INIT() {
+  registry_t *reg = registry(env);
+  if (!reg) {
+    reg = calloc(1, sizeof *reg);
+    if (!reg || napi_set_instance_data(env, reg, registry_finalize, NULL) != napi_ok) {
+      free(reg);
+      napi_throw_error(env, NULL, "ari_udp: cannot set instance data");
+      return NULL;
+    }
+  }
+  napi_property_descriptor props[] = {
+    {"create", NULL, js_create, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"openSockets", NULL, js_open_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_value abi;
+  CHECK(napi_create_int32(env, 1, &abi));
+  napi_property_descriptor v = {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL};
+  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  CHECK(napi_define_properties(env, exports, 1, &v));
+  return exports;
+}

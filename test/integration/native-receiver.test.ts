@@ -1,0 +1,197 @@
+/**
+ * MixerPool over real UDP with each RTP receive path: node:dgram and the native recvmmsg batch receiver.
+ * The same scenarios as mixer-pool.test.ts (tones + spoofed source, loss/burst/reorder/duplicates, busy
+ * ports, worker crash) must give the same results with both. When the addon is not built, the native
+ * variant is SKIPPED with the reason in its name — never run on dgram under the native name.
+ */
+import dgram from 'node:dgram';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/domain/errors.js';
+import { loadNativeUdp, nativeUdpUnavailableReason } from '../../src/media/native/index.js';
+import { MixerPool } from '../../src/mixer/mixer-pool.js';
+import { goertzelDb } from '../helpers/audio-analysis.js';
+import { sendRtpStream } from '../helpers/rtp-sender.js';
+import { readWavFile } from '../helpers/wav-decode.js';
+
+const built = loadNativeUdp() !== null;
+const dir = mkdtempSync(join(tmpdir(), 'native-rx-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('receiver option', () => {
+  it("'auto' uses the addon when it loads; 'native' without it is a VALIDATION error; 'dgram' always works", async () => {
+    const auto = new MixerPool({ portMin: 1000, portMax: 1010, workers: 1, statsIntervalMs: 0 });
+    expect(auto.receiver).toBe(built ? 'native' : 'dgram');
+    await auto.shutdown();
+    const dg = new MixerPool({ portMin: 1000, portMax: 1010, workers: 1, statsIntervalMs: 0, receiver: 'dgram' });
+    expect(dg.receiver).toBe('dgram');
+    await dg.shutdown();
+    process.env.ARI_UDP_NATIVE = '0';
+    try {
+      const err = (() => {
+        try {
+          new MixerPool({ portMin: 1000, portMax: 1010, workers: 1, receiver: 'native' });
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(AppError);
+      expect((err as AppError).message).toMatch(/native UDP receiver is unavailable: disabled by ARI_UDP_NATIVE=0/);
+      const fallback = new MixerPool({ portMin: 1000, portMax: 1010, workers: 1, statsIntervalMs: 0 });
+      expect(fallback.receiver).toBe('dgram');
+      await fallback.shutdown();
+    } finally {
+      delete process.env.ARI_UDP_NATIVE;
+    }
+    expect(() => new MixerPool({ portMin: 1000, portMax: 1010, workers: 1, receiverPollMs: 0 })).toThrow(/receiverPollMs/);
+  });
+});
+
+const variants: ['dgram' | 'native', string][] = [
+  ['dgram', 'dgram'],
+  ['native', built ? 'native (recvmmsg)' : `native — SKIPPED: addon not built (${nativeUdpUnavailableReason()})`],
+];
+
+describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
+  const run = receiver === 'native' && !built ? describe.skip : describe;
+  run(title, () => {
+    const BASE = 30000 + 2 * Math.floor(Math.random() * 12000);
+    let pool: MixerPool;
+    const failed: string[] = [];
+
+    beforeAll(async () => {
+      pool = new MixerPool({ portMin: BASE, portMax: BASE + 99, workers: 2, bindAddress: '127.0.0.1', statsIntervalMs: 250, testHooks: true, receiver });
+      pool.on('recordingFailed', (rid) => failed.push(rid));
+      await pool.ready();
+    });
+    afterAll(async () => {
+      await pool?.shutdown();
+    });
+
+    it('two tones, a spoofed source dropped, every counter exact', async () => {
+      expect(pool.receiver).toBe(receiver);
+      const rid = `two-${receiver}`;
+      const path = join(dir, `${rid}.wav`);
+      const startAt = Date.now();
+      await pool.open(rid, { path, startAtMs: startAt });
+      const a = await pool.addStream(rid, 'in');
+      const b = await pool.addStream(rid, 'out');
+      const [ra, rb] = await Promise.all([
+        sendRtpStream({ port: a.port, toneHz: 440, durationMs: 2000, seed: 1, spoof: { toneHz: 2500, afterMs: 100 } }),
+        sendRtpStream({ port: b.port, toneHz: 1000, durationMs: 2000, seed: 2, seqStart: 65500 }),
+      ]);
+      const endAt = Date.now();
+      const stats = await pool.collectStats();
+      const res = await pool.close(rid, endAt);
+      expect(Math.abs(res.durationMs - (endAt - startAt))).toBeLessThanOrEqual(40);
+      expect(res.sizeBytes).toBe(statSync(path).size);
+      expect(res.quality.packets_spoofed).toBe(ra.spoofSent);
+      expect(res.quality.packets_received).toBe(ra.sent + rb.sent);
+      expect(res.quality.packets_late).toBe(0);
+      expect(res.quality.packets_lost).toBe(0);
+      expect(res.quality.packets_invalid).toBe(0);
+      expect(res.quality.max_jitter_ms).toBeLessThan(20);
+      const w = stats.workers[pool.workerOf(rid)]!;
+      expect(w.receiver).toBe(receiver);
+      if (receiver === 'native') expect(w.receiverPolls).toBeGreaterThan(0);
+      const wav = readWavFile(path);
+      const firstAudio = Math.round(((ra.firstSentAt - startAt) / 1000) * 8000);
+      const mid = wav.samples.subarray(firstAudio + 2400, firstAudio + 2400 + 8000);
+      expect(goertzelDb(mid, 8000, 440)).toBeGreaterThan(-14);
+      expect(goertzelDb(mid, 8000, 1000)).toBeGreaterThan(-14);
+      expect(goertzelDb(wav.samples, 8000, 2500)).toBeLessThan(-60);
+      expect(pool.stats().ports.inUse).toBe(0);
+    });
+
+    it('loss, a 300 ms burst, reordering, duplicates and garbage datagrams', async () => {
+      const rid = `impaired-${receiver}`;
+      const path = join(dir, `${rid}.wav`);
+      const startAt = Date.now();
+      await pool.open(rid, { path, startAtMs: startAt });
+      const a = await pool.addStream(rid, 'in');
+      const junk = dgram.createSocket('udp4');
+      const sendJunk = (buf: Uint8Array) => new Promise<void>((r) => junk.send(buf, a.port, '127.0.0.1', () => r()));
+      const rp = sendRtpStream({ port: a.port, toneHz: 440, durationMs: 2000, seed: 3, loss: 0.05, lossBurst: { fromMs: 800, durationMs: 300 }, reorder: 0.05, dup: 0.03 });
+      await new Promise((r) => setTimeout(r, 200));
+      // Invalid datagrams: too short, RTP v1, and one longer than the native receive slot (truncated).
+      await sendJunk(new Uint8Array(5));
+      await sendJunk(Uint8Array.from([0x40, 118, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+      await sendJunk(new Uint8Array(4000).fill(0x80));
+      const r = await rp;
+      junk.close();
+      await new Promise((res) => setTimeout(res, 60));
+      const endAt = Date.now();
+      const res = await pool.close(rid, endAt);
+      expect(Math.abs(res.durationMs - (endAt - startAt))).toBeLessThanOrEqual(40);
+      expect(res.quality.packets_duplicate).toBe(r.duplicated);
+      expect(res.quality.packets_late).toBe(0);
+      expect(res.quality.packets_invalid).toBe(3);
+      expect(res.quality.packets_received).toBe(r.sent + r.duplicated); // duplicates are received (and counted) too
+      expect(res.quality.packets_lost).toBeGreaterThanOrEqual(r.dropped - 3);
+      expect(res.quality.packets_lost).toBeLessThanOrEqual(r.dropped);
+      const wav = readWavFile(path);
+      const t0 = ((r.firstSentAt - startAt) / 1000) * 8000;
+      const at = (ms: number, len: number) => wav.samples.subarray(Math.round(t0 + ms * 8), Math.round(t0 + (ms + len) * 8));
+      expect(goertzelDb(at(860, 200), 8000, 440)).toBeLessThan(-60);
+      expect(goertzelDb(at(400, 300), 8000, 440)).toBeGreaterThan(-20);
+      expect(goertzelDb(at(1300, 300), 8000, 440)).toBeGreaterThan(-20);
+    });
+
+    it('skips a port owned by another process, PORTS_EXHAUSTED at the end, removeStream frees the port', async () => {
+      const base = BASE + 1000;
+      const small = new MixerPool({ portMin: base, portMax: base + 4, workers: 1, bindAddress: '127.0.0.1', statsIntervalMs: 0, receiver });
+      const squatter = dgram.createSocket('udp4');
+      await new Promise<void>((r) => squatter.bind(base, '127.0.0.1', () => r()));
+      try {
+        await small.open('r1', { path: join(dir, `r1-${receiver}.wav`), startAtMs: Date.now() });
+        expect((await small.addStream('r1', 's1')).port).toBe(base + 2);
+        expect((await small.addStream('r1', 's2')).port).toBe(base + 4);
+        const err = await small.addStream('r1', 's3').catch((e: unknown) => e);
+        expect((err as AppError).code).toBe('rtp_ports_exhausted');
+        await small.removeStream('r1', 's1');
+        // The port is really unbound (not just back in the pool).
+        const probe = dgram.createSocket('udp4');
+        await new Promise<void>((r) => probe.bind({ port: base + 2, address: '127.0.0.1', exclusive: true }, () => r()));
+        await new Promise<void>((r) => probe.close(() => r()));
+        expect((await small.addStream('r1', 's4')).port).toBe(base + 2);
+        const res = await small.close('r1', Date.now());
+        expect(res.noAudio).toBe(true);
+      } finally {
+        squatter.close();
+        await small.shutdown();
+      }
+    });
+
+    it('a crashed worker releases its sockets (ports bindable again) and is replaced', async () => {
+      const rid = `crash-${receiver}`;
+      await pool.open(rid, { path: join(dir, `${rid}.wav`), startAtMs: Date.now() });
+      const s = await pool.addStream(rid, 'in');
+      const failedEvent = new Promise<string>((resolve) => pool.once('recordingFailed', (r: string) => resolve(r)));
+      pool.crashWorker({ recordingId: rid });
+      expect(await failedEvent).toBe(rid);
+      await pool.ready();
+      // The dead worker's socket was closed with its thread: the port can be bound by anyone.
+      let bound = false;
+      for (let i = 0; i < 50 && !bound; i++) {
+        const probe = dgram.createSocket('udp4');
+        bound = await new Promise<boolean>((r) => {
+          probe.once('error', () => r(false));
+          probe.bind({ port: s.port, address: '127.0.0.1', exclusive: true }, () => r(true));
+        });
+        await new Promise<void>((r) => probe.close(() => r()));
+        if (!bound) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(bound).toBe(true);
+      let id = `${rid}-again`;
+      for (let i = 0; pool.workerOf(id) !== pool.workerOf(rid); i++) id = `${rid}-again-${i}`;
+      await pool.open(id, { path: join(dir, `${id}.wav`), startAtMs: Date.now() });
+      const s2 = await pool.addStream(id, 'in');
+      await sendRtpStream({ port: s2.port, toneHz: 700, durationMs: 400 });
+      const res = await pool.close(id, Date.now());
+      expect(res.quality.packets_received).toBe(20);
+      expect(failed).toEqual([rid]);
+    });
+  });
+});
