@@ -2,13 +2,29 @@
 SHELL := /bin/bash
 NPM ?= npm
 
-.PHONY: run test build bench deps typecheck clean
+.PHONY: run test build bench deps typecheck clean native
 
 node_modules/.package-lock.json: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
 	@touch $@
 
 deps: node_modules/.package-lock.json
+
+## Optional native RTP receiver (recvmmsg batches, src/media/native). Offline build against the local Node
+## headers; NEVER fails the build: if it cannot compile, one line is printed and the mixer uses node:dgram.
+NATIVE_DIR := src/media/native
+NATIVE_NODE := $(NATIVE_DIR)/build/Release/ari_udp.node
+native: $(NATIVE_NODE)
+
+$(NATIVE_NODE): $(NATIVE_DIR)/udp_batch.c $(NATIVE_DIR)/binding.gyp
+	@gyp="$$(dirname "$$(readlink -f "$$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"; \
+	nodedir="$$(dirname "$$(dirname "$$(readlink -f "$$(command -v node)")")")"; \
+	if [ -f "$$gyp" ] && [ -f "$$nodedir/include/node/node_api.h" ] && \
+	   node "$$gyp" rebuild --directory $(NATIVE_DIR) --nodedir="$$nodedir" >$(NATIVE_DIR)/native-build.log 2>&1; then \
+	  echo "native UDP receiver built ($(NATIVE_NODE))"; \
+	else \
+	  echo "native UDP receiver NOT built (see $(NATIVE_DIR)/native-build.log): the mixer uses node:dgram"; \
+	fi
 
 build: deps
 	npx tsc -p tsconfig.json
@@ -17,16 +33,16 @@ typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
 
 ## The daemon with embedded defaults: local storage in ./var, a local Redis if REDIS_URL is unset, ARI at 127.0.0.1:8088.
-run: build
+run: build native
 	node dist/src/main.js
 
 ## The whole suite: typecheck, import-cycle check, unit + integration + e2e (ARI simulator, real Redis/BullMQ/UDP).
-test: deps
+test: deps native
 	npx tsc -p tsconfig.json --noEmit
 	npx madge --circular --extensions ts --ts-config tsconfig.json src
 	npx vitest run
 
-bench: deps
+bench: deps native
 	npx tsx bench/run.ts $(ARGS)
 
 clean:

@@ -25,6 +25,9 @@
  *   --jitter-slots N     MixerPool jitterSlots (ring per stream, default 16)
  *   --playout-delay MS   MixerPool playoutDelayMs (default 100)
  *   --nice N             run the bench and the generators at this nice value (root needed for N < 0)
+ *   --receiver R         MixerPool receiver: native (recvmmsg addon) | dgram | auto   default auto
+ *   --receiver-poll-ms M native receiver drain interval                      default 5
+ *                        The baseline phase uses the same receive path (count-only sockets).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -76,6 +79,8 @@ interface Options {
   nice: number;
   jitterSlots?: number;
   playoutDelayMs?: number;
+  receiver: 'auto' | 'dgram' | 'native';
+  receiverPollMs: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -96,6 +101,8 @@ function parseArgs(argv: string[]): Options {
   const calls = Math.floor(num('calls', 100));
   if (calls < 1) throw new Error('--calls must be ≥ 1');
   const rcv = get('rcvbuf');
+  const receiver = get('receiver') ?? 'auto';
+  if (receiver !== 'auto' && receiver !== 'dgram' && receiver !== 'native') throw new Error(`--receiver: native, dgram or auto, not ${receiver}`);
   return {
     calls,
     seconds: num('seconds', 20),
@@ -113,6 +120,8 @@ function parseArgs(argv: string[]): Options {
     nice: Math.trunc(Number(get('nice') ?? 0)),
     jitterSlots: get('jitter-slots') === undefined ? undefined : Number(get('jitter-slots')),
     playoutDelayMs: get('playout-delay') === undefined ? undefined : Number(get('playout-delay')),
+    receiver,
+    receiverPollMs: num('receiver-poll-ms', 5),
   };
 }
 
@@ -381,13 +390,13 @@ function checkSnr(
 
 // ---------------------------------------------------------------- baseline: bare UDP receive
 
-async function baselineSinks(portsByWorker: number[][], recvBufferSize: number) {
+async function baselineSinks(portsByWorker: number[][], recvBufferSize: number, receiver: 'native' | 'dgram', pollMs: number) {
   const workers = await Promise.all(
     portsByWorker.map(
       (ports) =>
         new Promise<Worker>((resolve, reject) => {
           const w = new Worker(new URL('./udp-sink-worker.mjs', import.meta.url), {
-            workerData: { ports, recvBufferSize, bindAddress: '0.0.0.0' },
+            workerData: { ports, recvBufferSize, bindAddress: '0.0.0.0', receiver, pollMs },
           });
           w.once('error', reject);
           w.once('message', (m: { t: string }) => (m.t === 'ready' ? resolve(w) : reject(new Error(String(m.t)))));
@@ -439,8 +448,12 @@ async function main(): Promise<void> {
     statsIntervalMs: 1000,
     jitterSlots: opts.jitterSlots,
     playoutDelayMs: opts.playoutDelayMs,
+    receiver: opts.receiver,
+    receiverPollMs: opts.receiverPollMs,
   });
   await pool.ready();
+  const receiver = pool.receiver;
+  log(`receiver=${receiver}${receiver === 'native' ? ` (poll every ${opts.receiverPollMs} ms)` : ''}`);
 
   // ---- open N recordings × 2 streams
   const rnd = prng(0xbe9c4 ^ N);
@@ -574,7 +587,7 @@ async function main(): Promise<void> {
   if (opts.baseline) {
     const portsByWorker: number[][] = Array.from({ length: opts.workers }, () => []);
     for (const c of calls) portsByWorker[c.worker].push(...c.ports);
-    const sinks = await baselineSinks(portsByWorker, recvBufferSize);
+    const sinks = await baselineSinks(portsByWorker, recvBufferSize, receiver, opts.receiverPollMs);
     const s0 = readSnmp();
     const d0 = readSocketDrops(ourPorts);
     log('baseline: the same load into count-only sockets…');
@@ -625,7 +638,13 @@ async function main(): Promise<void> {
       loadavg1mDuringRun: { median: median(loadSamples), max: maxOf(loadSamples) },
     },
     options: opts,
-    config: { recvBufferSize, playoutDelayMs: opts.playoutDelayMs ?? 100, jitterSlots: opts.jitterSlots ?? 16 },
+    config: {
+      recvBufferSize,
+      playoutDelayMs: opts.playoutDelayMs ?? 100,
+      jitterSlots: opts.jitterSlots ?? 16,
+      receiver,
+      receiverPollMs: receiver === 'native' ? opts.receiverPollMs : null,
+    },
     calls: N,
     streams: streamsTotal,
     packetsExpected: expected,
@@ -656,7 +675,10 @@ async function main(): Promise<void> {
       heapUsedBytesPerWorker: finalStats.workers.map((w) => w?.heapUsedBytes ?? 0),
       closeMs,
       closeErrors,
-      windows: windows.map((ws) => ws.map((w) => ({ lagP50: w.lagP50Ms, lagP99: w.lagP99Ms, lagMax: w.lagMaxMs, elu: +w.eventLoopUtilization.toFixed(3), datagrams: w.datagrams }))),
+      receiverPolls: windows.flat().reduce((a, w) => a + (w.receiverPolls ?? 0), 0),
+      windows: windows.map((ws) =>
+        ws.map((w) => ({ lagP50: w.lagP50Ms, lagP99: w.lagP99Ms, lagMax: w.lagMaxMs, elu: +w.eventLoopUtilization.toFixed(3), datagrams: w.datagrams, polls: w.receiverPolls })),
+      ),
     },
     generator: g1,
     snr: { samples: snr, minDb: snrVals.length ? Math.min(...snrVals) : NaN, medianDb: median(snrVals) },
@@ -667,13 +689,21 @@ async function main(): Promise<void> {
 
   const MiB = (b: number): string => fmt(b / 2 ** 20, 0) + ' MiB';
   const rows: string[][] = [
-    ['metric', 'mixer (sidecar media path)', 'bare UDP receive'],
+    ['metric', `mixer (sidecar media path, ${receiver})`, `bare UDP receive (${receiver})`],
     ['calls / streams', `${N} / ${streamsTotal}`, base ? `${N} / ${streamsTotal}` : '—'],
     ['packets/s offered', fmtInt(streamsTotal * 50), base ? fmtInt(streamsTotal * 50) : '—'],
     ['packets sent (generator)', fmtInt(g1.sent), base ? fmtInt(base.gen.sent) : '—'],
     ['packets received by the sidecar', fmtInt(mixerRecv), base ? fmtInt(base.received) : '—'],
     ['lost (sent − received)', fmtInt(g1.sent - mixerRecv), base ? fmtInt(base.gen.sent - base.received) : '—'],
     ['datagrams read by the workers (stats)', fmtInt(datagramsRead), '—'],
+    [
+      'native polls / datagrams per poll',
+      receiver === 'native' ? (() => {
+        const polls = windows.flat().reduce((a, w) => a + (w.receiverPolls ?? 0), 0);
+        return `${fmtInt(polls)} / ${fmt(polls > 0 ? datagramsRead / polls : 0, 1)}`;
+      })() : '— (dgram: 1 callback per datagram)',
+      '—',
+    ],
     ['unread in our socket queues at the end (MiB)', fmt(drops1.rxQueueBytes / 2 ** 20), '—'],
     ['close() errors', fmtInt(closeErrors), '—'],
     ['mixer packets_lost / late / dup', `${fmtInt(q.lost)} / ${fmtInt(q.late)} / ${fmtInt(q.duplicate)}`, '—'],

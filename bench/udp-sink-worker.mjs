@@ -1,14 +1,45 @@
 // Baseline of the load bench: the bare cost of receiving the same RTP in Node. Runs as a worker thread,
 // binds the given ports with the same socket options as the mixer workers (udp4, SO_RCVBUF, exclusive)
 // and only counts datagrams. Plain JS so no loader is involved.
+// receiver 'native': the same sockets through the recvmmsg addon (src/media/native), drained every
+// `pollMs` like the mixer worker does, counting the records of each batch (no per-datagram JS).
 import dgram from 'node:dgram';
+import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { ports, recvBufferSize, bindAddress } = workerData;
+const { ports, recvBufferSize, bindAddress, receiver = 'dgram', pollMs = 5 } = workerData;
 const sockets = [];
 let count = 0;
 let bytes = 0;
 
+if (receiver === 'native') {
+  const native = createRequire(import.meta.url)('../src/media/native/build/Release/ari_udp.node');
+  const SLOTS = 1024;
+  const SLOT = 2048;
+  const buf = new ArrayBuffer(64 + SLOTS * (80 + SLOT));
+  const i32 = new Int32Array(buf);
+  const id = native.create(buf, SLOTS, SLOT);
+  for (const port of ports) native.open(id, bindAddress, port, recvBufferSize, false);
+  const drain = () => {
+    for (;;) {
+      const n = native.poll(id);
+      count += n;
+      for (let i = 0; i < n; i++) bytes += i32[(64 + i * 80 + 4) >> 2];
+      if (i32[3] === 0) break;
+    }
+  };
+  const timer = setInterval(drain, pollMs);
+  parentPort.postMessage({ t: 'ready' });
+  parentPort.on('message', (m) => {
+    if (m.t === 'count') parentPort.postMessage({ t: 'count', count, bytes });
+    if (m.t === 'stop') {
+      clearInterval(timer);
+      drain();
+      native.destroy(id);
+      parentPort.postMessage({ t: 'stopped', count, bytes });
+    }
+  });
+} else {
 await Promise.all(
   ports.map(
     (port) =>
@@ -36,3 +67,4 @@ parentPort.on('message', async (m) => {
     parentPort.postMessage({ t: 'stopped', count, bytes });
   }
 });
+}

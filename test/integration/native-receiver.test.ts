@@ -51,7 +51,7 @@ describe('receiver option', () => {
 
 const variants: ['dgram' | 'native', string][] = [
   ['dgram', 'dgram'],
-  ['native', built ? 'native (recvmmsg)' : `native — SKIPPED: addon not built (${nativeUdpUnavailableReason()})`],
+  ['native', built ? 'native (recvmmsg)' : `native — SKIPPED: addon unavailable (${nativeUdpUnavailableReason()})`],
 ];
 
 describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {

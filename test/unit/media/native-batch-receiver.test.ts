@@ -10,7 +10,7 @@ import { BatchReceiver } from '../../../src/media/batch-receiver.js';
 import { loadNativeUdp, nativeUdpUnavailableReason } from '../../../src/media/native/index.js';
 
 const native = loadNativeUdp();
-const notBuilt = native ? '' : ` — SKIPPED: native addon not built (${nativeUdpUnavailableReason()})`;
+const notBuilt = native ? '' : ` — SKIPPED: native addon unavailable (${nativeUdpUnavailableReason()})`;
 const BASE = 41000 + 2 * Math.floor(Math.random() * 4000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const clock = () => performance.timeOrigin + performance.now();
