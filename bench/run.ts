@@ -438,6 +438,8 @@ async function main(): Promise<void> {
   const log = (s: string): void => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}`);
   log(`calls=${N} streams=${streamsTotal} seconds=${opts.seconds} workers=${opts.workers} generators=${opts.generators} load=${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
 
+  // MixerPool's default ring (mixer-pool.ts): playout delay + a 500 ms stall, at least 32 slots.
+  const effectiveJitterSlots = opts.jitterSlots ?? Math.max(32, Math.ceil(((opts.playoutDelayMs ?? 100) + 500) / 20));
   const rmemMax = Number(fs.readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
   const recvBufferSize = opts.rcvbuf ?? 2 * 1024 * 1024;
   const pool = new MixerPool({
@@ -641,7 +643,7 @@ async function main(): Promise<void> {
     config: {
       recvBufferSize,
       playoutDelayMs: opts.playoutDelayMs ?? 100,
-      jitterSlots: opts.jitterSlots ?? 16,
+      jitterSlots: effectiveJitterSlots,
       receiver,
       receiverPollMs: receiver === 'native' ? opts.receiverPollMs : null,
     },
@@ -723,7 +725,7 @@ async function main(): Promise<void> {
     ['generator CPU (% of one core, G procs)', `${fmt((g1.cpuMs / g1.wallMs) * 100)} (G=${g1.processes})`, base ? fmt((base.gen.cpuMs / base.gen.wallMs) * 100) : '—'],
     ['generator end late (ms) / sub-ticks > 20 ms late', `${fmt(g1.endLateMs, 0)} / ${fmtInt(g1.subTicksBehind20ms)}`, base ? `${fmt(base.gen.endLateMs, 0)} / ${fmtInt(base.gen.subTicksBehind20ms)}` : '—'],
     ['load average (1 min) during run', `${fmt(median(loadSamples), 2)} (max ${fmt(maxOf(loadSamples), 2)})`, '—'],
-    ['nice / jitterSlots / playoutDelayMs', `${opts.nice} / ${opts.jitterSlots ?? 16} / ${opts.playoutDelayMs ?? 100}`, '—'],
+    ['nice / jitterSlots / playoutDelayMs', `${opts.nice} / ${effectiveJitterSlots} / ${opts.playoutDelayMs ?? 100}`, '—'],
   ];
   console.log(renderTable(rows));
   if (opts.save) {
