@@ -119,6 +119,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       bindAddress: config.rtp.bindHost,
       recvBufferSize: config.rtp.recvBufferBytes,
       playoutDelayMs: config.mixer.playoutDelayMs,
+      receiver: config.mixer.receiver,
       logger: log.child({ component: 'mixer' }),
       testHooks: opts.mixerTestHooks,
     });

@@ -14,7 +14,7 @@ export interface Config {
   http: { host: string; port: number; tokensFile?: string };
   redis: { url?: string; prefix: string };
   rtp: { bindHost: string; advertiseHost: string; portMin: number; portMax: number; recvBufferBytes: number };
-  mixer: { workers: number; playoutDelayMs: number };
+  mixer: { workers: number; playoutDelayMs: number; receiver: 'auto' | 'dgram' | 'native' };
   spoolDir: string;
   storage: {
     backend: 'local' | 'gcs';
@@ -120,6 +120,7 @@ export function loadConfig(env: Env = process.env): Config {
     mixer: {
       workers: int(env, 'MIXER_WORKERS', 0, 0, 256),
       playoutDelayMs: int(env, 'PLAYOUT_DELAY_MS', 100, 20, 2000),
+      receiver: oneOf(env, 'RTP_RECEIVER', 'auto', ['auto', 'dgram', 'native'] as const),
     },
     spoolDir: str(env, 'SPOOL_DIR', './var/spool'),
     storage: {
