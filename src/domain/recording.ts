@@ -22,9 +22,6 @@ export function transitionTable(): Record<RecordingStatus, readonly RecordingSta
 }
 
 export const ACTIVE_STATUSES: readonly RecordingStatus[] = ['starting', 'recording', 'stopping'];
-export function isActive(s: RecordingStatus): boolean {
-  return s === 'starting' || s === 'recording';
-}
 
 export const StopReasons = ['api', 'flow', 'hangup', 'conference_end', 'max_duration', 'silence', 'key', 'shutdown', 'error'] as const;
 export type StopReason = (typeof StopReasons)[number];
