@@ -57,6 +57,10 @@ describe('recorder against a misbehaving Asterisk', () => {
     try {
       const pending = start(call.channelId);
       await sleep(100);
+      // Observed mid-setup: the recording exists and is `starting`, and is the call's active recording.
+      const during = await h.app.store.getReference('call', call.channelId);
+      expect(during?.recording_id).toBeTruthy();
+      expect((await h.app.store.get(during!.recording_id))?.status).toBe('starting');
       await sim.hangup(call.channelId);
       const r = await pending;
       expect(r.status).toBeGreaterThanOrEqual(400);
