@@ -1,4 +1,4 @@
-import type { AriBridge, AriChannel } from './types.js';
+import { isBridge, isChannel, type AriBridge, type AriChannel } from './types.js';
 
 /** An ARI REST call that Asterisk answered with an error status (its body is `{"message": "..."}`). */
 export class AriHttpError extends Error {
@@ -22,6 +22,17 @@ export class AriUnreachableError extends Error {
 }
 
 type Query = Record<string, string | number | boolean | undefined>;
+
+/** Answers the recorder decides on (channel state, bridge class and members) are checked, not trusted. */
+function checked<T>(op: string, v: unknown, is: (x: unknown) => x is T): T {
+  if (!is(v)) throw new Error(`ARI ${op}: unexpected answer shape`);
+  return v;
+}
+
+function checkedList<T>(op: string, v: unknown, is: (x: unknown) => x is T): T[] {
+  if (!Array.isArray(v) || !v.every(is)) throw new Error(`ARI ${op}: unexpected answer shape`);
+  return v;
+}
 
 export interface AriRestOptions {
   url: string;
@@ -74,11 +85,11 @@ export class AriRest {
   getInfo(): Promise<{ system?: { version?: string } }> {
     return this.request('GET', '/asterisk/info');
   }
-  getChannel(id: string): Promise<AriChannel> {
-    return this.request('GET', `/channels/${encodeURIComponent(id)}`);
+  async getChannel(id: string): Promise<AriChannel> {
+    return checked('GET /channels/{id}', await this.request('GET', `/channels/${encodeURIComponent(id)}`), isChannel);
   }
-  listChannels(): Promise<AriChannel[]> {
-    return this.request('GET', '/channels');
+  async listChannels(): Promise<AriChannel[]> {
+    return checkedList('GET /channels', await this.request('GET', '/channels'), isChannel);
   }
   hangup(id: string, reason = 'normal'): Promise<void> {
     return this.request('DELETE', `/channels/${encodeURIComponent(id)}`, { reason });
@@ -99,11 +110,11 @@ export class AriRest {
   createBridge(p: { type: string; name?: string; bridgeId?: string }): Promise<AriBridge> {
     return this.request('POST', '/bridges', p);
   }
-  getBridge(id: string): Promise<AriBridge> {
-    return this.request('GET', `/bridges/${encodeURIComponent(id)}`);
+  async getBridge(id: string): Promise<AriBridge> {
+    return checked('GET /bridges/{id}', await this.request('GET', `/bridges/${encodeURIComponent(id)}`), isBridge);
   }
-  listBridges(): Promise<AriBridge[]> {
-    return this.request('GET', '/bridges');
+  async listBridges(): Promise<AriBridge[]> {
+    return checkedList('GET /bridges', await this.request('GET', '/bridges'), isBridge);
   }
   addChannel(bridgeId: string, channelIds: string[]): Promise<void> {
     return this.request('POST', `/bridges/${encodeURIComponent(bridgeId)}/addChannel`, { channel: channelIds.join(',') });

@@ -48,8 +48,8 @@ export type AriEventType = AriEvent['type'];
 export type AriEventOf<T extends AriEventType> = Extract<AriEvent, { type: T }>;
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isChannel = (v: unknown): v is AriChannel => isObj(v) && typeof v.id === 'string' && typeof v.name === 'string' && typeof v.state === 'string';
-const isBridge = (v: unknown): v is AriBridge => isObj(v) && typeof v.id === 'string' && Array.isArray(v.channels);
+export const isChannel = (v: unknown): v is AriChannel => isObj(v) && typeof v.id === 'string' && typeof v.name === 'string' && typeof v.state === 'string';
+export const isBridge = (v: unknown): v is AriBridge => isObj(v) && typeof v.id === 'string' && Array.isArray(v.channels);
 
 /**
  * Validates an incoming WebSocket message. Returns the typed event for the types we act on, `null` for

@@ -48,3 +48,24 @@ describe('resource ids', () => {
     expect(isOwnResource('1795579021.0')).toBe(false);
   });
 });
+
+describe('AriRest answers are checked', () => {
+  it('rejects a channel or bridge answer of the wrong shape', async () => {
+    const { createServer } = await import('node:http');
+    const { AriRest } = await import('../../../src/ari/ari-rest.js');
+    const srv = createServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(req.url?.startsWith('/ari/bridges') ? JSON.stringify({ id: 'b' }) : JSON.stringify({ id: 'c', name: 'x', state: 'Up' }));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const port = (srv.address() as { port: number }).port;
+    const rest = new AriRest({ url: `http://127.0.0.1:${port}`, username: 'u', password: 'p' });
+    try {
+      await expect(rest.getChannel('c')).resolves.toMatchObject({ id: 'c', state: 'Up' });
+      await expect(rest.getBridge('b')).rejects.toThrow(/unexpected answer shape/);
+      await expect(rest.listChannels()).rejects.toThrow(/unexpected answer shape/);
+    } finally {
+      srv.close();
+    }
+  });
+});
