@@ -26,7 +26,12 @@ export class Recorder implements RecorderApi {
     private readonly settings: RecorderSettings,
   ) {
     ports.mixer.on('silence', (id) => void this.#byId.get(id)?.stop('silence').catch(() => undefined));
-    ports.mixer.on('recordingFailed', (id, err) => void this.#byId.get(id)?.fail(new AppError('MIXER_FAILED', err.message)));
+    // A dead mixer worker ends the recording; the stop path keeps what reached the spool file.
+    ports.mixer.on('recordingFailed', (id, err) => {
+      const s = this.#byId.get(id);
+      s?.log.error({ err: err.message }, 'mixer failed during the recording');
+      void s?.stop('error').catch(() => undefined);
+    });
   }
 
   session(id: string): RecordingSession | undefined {

@@ -3,6 +3,9 @@ import { rm } from 'node:fs/promises';
 import { AppError, isAppError } from '../domain/errors.js';
 import type { Recording, RecordingOptions, ReferenceType, StopReason } from '../domain/recording.js';
 import type { Logger } from '../logger.js';
+import { repairWav } from '../audio/wav-repair.js';
+import { WAV_HEADER_BYTES } from '../audio/wav.js';
+import type { MixResult } from '../mixer/types.js';
 import { closeStream, type CapturedStream } from './capture.js';
 import type { TransitionPatch } from '../store/types.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
@@ -106,7 +109,7 @@ export class RecordingSession {
     try {
       // The audio is made safe first (file finalized, Asterisk cleaned up): that needs neither Redis nor storage.
       const endAt = Math.max(atMs, this.startAtMs);
-      const [, result] = await Promise.all([this.#teardownStreams(), this.ports.mixer.close(this.id, endAt)]);
+      const [, result] = await Promise.all([this.#teardownStreams(), this.#closeMixer(endAt)]);
       this.#mixerOpen = false;
       const patch: TransitionPatch = {
         stop_reason: reason,
@@ -137,6 +140,27 @@ export class RecordingSession {
       throw err;
     } finally {
       this.onEnded(this);
+    }
+  }
+
+  /**
+   * Finalizes the file. If the mixer cannot (its worker died), the spool file is repaired from its length instead:
+   * the audio up to the last flush (≤ 1 s before the failure) is kept, never thrown away.
+   */
+  async #closeMixer(endAt: number): Promise<MixResult> {
+    try {
+      return await this.ports.mixer.close(this.id, endAt);
+    } catch (err) {
+      this.log.error({ err: String(err) }, 'mixer could not finalize the recording; repairing the spool file');
+      const fixed = await repairWav(this.path);
+      const zero = { packets_received: 0, packets_lost: 0, packets_late: 0, max_jitter_ms: 0, silence_ratio: 0 };
+      return {
+        path: this.path,
+        durationMs: fixed.durationMs,
+        sizeBytes: fixed.dataBytes + WAV_HEADER_BYTES,
+        noAudio: false,
+        quality: { ...zero, packets_duplicate: 0, packets_invalid: 0, packets_spoofed: 0 },
+      };
     }
   }
 

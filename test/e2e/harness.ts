@@ -71,7 +71,7 @@ export async function startHarness(env: Record<string, string> = {}, driverArg?:
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const boot = async () => {
-    const started = await startApp(config, { logger });
+    const started = await startApp(config, { logger, mixerTestHooks: true });
     // Warm the client's connection pool so the first timed request does not pay for connection setup.
     await fetch(`${started.url}/healthz`).then((r) => r.arrayBuffer());
     return started;

@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimDriver } from '../e2e/driver/index.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 import type { AriSimulator } from '../sim/index.js';
+import { decodeWav } from '../helpers/wav-decode.js';
+import { goertzelDb } from '../helpers/audio-analysis.js';
 
 /**
  * What happens when Asterisk refuses or loses things during a recording. These need the simulator's fault
@@ -117,5 +119,26 @@ describe('recorder against a misbehaving Asterisk', () => {
     const again = await h.driver.placeCall({ inTone: 440 });
     expect((await start(again.channelId)).status).toBe(200);
     await h.json('POST', `/v1.0/calls/${again.channelId}/recording_stop`);
+  });
+
+  it('a mixer worker dying mid-recording keeps the audio written so far (repaired) and the recording ends available', async () => {
+    const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
+    const r = await start(call.channelId);
+    const id: string = r.body.recording_id;
+    await h.waitForStatus(id, 'recording');
+    await sleep(2600);
+    h.app.mixer.crashWorker({ recordingId: id });
+    const rec = await h.waitForStatus(id, 'available');
+    expect(rec.stop_reason).toBe('error');
+    // Flushed at least every second: at most ~1 s of the 2.6 s is lost.
+    expect(rec.duration_ms).toBeGreaterThan(1400);
+    const wav = decodeWav(new Uint8Array(await (await h.api('GET', `/v1.0/recordings/${id}/file`)).arrayBuffer()));
+    expect(goertzelDb(wav.samples.subarray(6000), 8000, 440)).toBeGreaterThan(-15);
+    expect(ours()).toEqual({ channels: [], bridges: [] });
+    // The pool replaced its worker: the call can be recorded again.
+    const again = await start(call.channelId);
+    expect(again.status).toBe(200);
+    await h.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`);
+    await h.waitForStatus(again.body.recording_id, 'available');
   });
 });
