@@ -65,15 +65,23 @@ const [C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13, C14, C15, C16
 ];
 
 /**
- * Streaming 2:1 decimator. Fixed memory (one Float32Array of 66 + 320 samples), no allocation per call.
+ * Streaming 2:1 decimator. Fixed memory (one Float64Array of 66 + 320 samples), no allocation per call.
  *
  * Output y[m] = Σ_k h[k]·x[2m − k]: the output phase keeps the even input samples, the
  * 66 most recent input samples are carried to the next call, so feeding a signal in
  * frames of any even length gives exactly the same output as feeding it in one piece.
+ *
+ * The history is float64 (every float32 input is exact in it, so the sums, computed in float64 in the same
+ * order, are the same as with a float32 history; it saves a float32→float64 conversion per tap).
+ * The mixer uses the fused form: it mixes straight into {@link input} and calls {@link processInputToInt16},
+ * which filters, rounds to float32 (what a Float32Array output would hold), saturates to int16 and returns
+ * the sum of squares of the int16 output (for the silence tracker) in one pass.
  */
 export class HalfbandDecimator {
   /** buf[0..65] = history (oldest first), buf[66..] = current block. */
-  private readonly buf = new Float32Array(HALFBAND_HISTORY + BLOCK);
+  private readonly buf = new Float64Array(HALFBAND_HISTORY + BLOCK);
+  /** The current block (BLOCK samples after the history): callers of processInputToInt16 write the input here. */
+  readonly input: Float64Array = this.buf.subarray(HALFBAND_HISTORY);
   /** True while the whole history is exactly zero (enables the silence fast path). */
   private quiet = true;
 
@@ -105,6 +113,37 @@ export class HalfbandDecimator {
   }
 
   /**
+   * Fused form of process() + saturateToInt16() for one block of {@link input}.length (320) samples that the
+   * caller already wrote into {@link input}: out[m] = saturate(float32(y[m])), bit-identical to process() into
+   * a Float32Array followed by saturateToInt16. Returns Σ out[m]² (exact: integers below 2^53).
+   */
+  processInputToInt16(out: Int16Array): number {
+    if (out.length !== BLOCK >> 1) throw new RangeError(`HalfbandDecimator: output length ${out.length} != ${BLOCK >> 1}`);
+    const buf = this.buf;
+    const ss = filterBlockInt16(buf, BLOCK >> 1, out);
+    buf.copyWithin(0, BLOCK, BLOCK + HALFBAND_HISTORY);
+    this.quiet = false;
+    return ss;
+  }
+
+  /**
+   * processInputToInt16 for an all-zero block (a slot where no stream has audio): O(1) once the history is
+   * all zero. Returns Σ out[m]².
+   */
+  processSilenceToInt16(out: Int16Array): number {
+    if (out.length !== BLOCK >> 1) throw new RangeError(`HalfbandDecimator: output length ${out.length} != ${BLOCK >> 1}`);
+    if (this.quiet) {
+      out.fill(0);
+      return 0;
+    }
+    this.input.fill(0);
+    const ss = filterBlockInt16(this.buf, BLOCK >> 1, out);
+    this.buf.copyWithin(0, BLOCK, BLOCK + HALFBAND_HISTORY);
+    this.quiet = this.historyIsZero();
+    return ss;
+  }
+
+  /**
    * Same as process() with an all-zero input of 2 × output.length samples, but O(1) when the
    * history is already all zero (long silences in a recording).
    */
@@ -121,14 +160,13 @@ export class HalfbandDecimator {
       filterBlock(buf, len >> 1, output, start >> 1);
       buf.copyWithin(0, len, len + HALFBAND_HISTORY);
     }
-    let zero = true;
-    for (let i = 0; i < HALFBAND_HISTORY; i++) {
-      if (buf[i] !== 0) {
-        zero = false;
-        break;
-      }
-    }
-    this.quiet = zero;
+    this.quiet = this.historyIsZero();
+  }
+
+  private historyIsZero(): boolean {
+    const buf = this.buf;
+    for (let i = 0; i < HALFBAND_HISTORY; i++) if (buf[i] !== 0) return false;
+    return true;
   }
 }
 
@@ -136,7 +174,7 @@ export class HalfbandDecimator {
  * out[o + m] for m < count, from buf where buf[2m .. 2m + 66] is the window of output m
  * (buf[2m + 66] newest, buf[2m + 33] the centre).
  */
-function filterBlock(b: Float32Array, count: number, out: Float32Array, o: number): void {
+function filterBlock(b: Float64Array, count: number, out: Float32Array, o: number): void {
   for (let m = 0, p = 0; m < count; m++, p += 2) {
     out[o + m] =
       0.5 * b[p + 33]! +
@@ -158,4 +196,156 @@ function filterBlock(b: Float32Array, count: number, out: Float32Array, o: numbe
       C15 * (b[p + 2]! + b[p + 64]!) +
       C16 * (b[p]! + b[p + 66]!);
   }
+}
+
+/**
+ * filterBlock fused with the float32 rounding of a Float32Array output and saturateToInt16 (mix.ts), four
+ * outputs per iteration: outputs m…m+3 share 34 of their 37 even-index inputs, so each is loaded once into a
+ * local (37 + 4 loads for 4 outputs instead of 4 × 35). Every output is the same expression as in filterBlock,
+ * summed in the same order, so the results are identical. `count` must be a multiple of 4. Returns Σ out[m]².
+ */
+function filterBlockInt16(b: Float64Array, count: number, out: Int16Array): number {
+  let ss = 0;
+  for (let m = 0, p = 0; m < count; m += 4, p += 8) {
+    // e_k = b[p + 2k] (the even-index window), c_u = b[p + 33 + 2u] (output u's centre tap).
+    const e0 = b[p + 0]!;
+    const e1 = b[p + 2]!;
+    const e2 = b[p + 4]!;
+    const e3 = b[p + 6]!;
+    const e4 = b[p + 8]!;
+    const e5 = b[p + 10]!;
+    const e6 = b[p + 12]!;
+    const e7 = b[p + 14]!;
+    const e8 = b[p + 16]!;
+    const e9 = b[p + 18]!;
+    const e10 = b[p + 20]!;
+    const e11 = b[p + 22]!;
+    const e12 = b[p + 24]!;
+    const e13 = b[p + 26]!;
+    const e14 = b[p + 28]!;
+    const e15 = b[p + 30]!;
+    const e16 = b[p + 32]!;
+    const e17 = b[p + 34]!;
+    const e18 = b[p + 36]!;
+    const e19 = b[p + 38]!;
+    const e20 = b[p + 40]!;
+    const e21 = b[p + 42]!;
+    const e22 = b[p + 44]!;
+    const e23 = b[p + 46]!;
+    const e24 = b[p + 48]!;
+    const e25 = b[p + 50]!;
+    const e26 = b[p + 52]!;
+    const e27 = b[p + 54]!;
+    const e28 = b[p + 56]!;
+    const e29 = b[p + 58]!;
+    const e30 = b[p + 60]!;
+    const e31 = b[p + 62]!;
+    const e32 = b[p + 64]!;
+    const e33 = b[p + 66]!;
+    const e34 = b[p + 68]!;
+    const e35 = b[p + 70]!;
+    const e36 = b[p + 72]!;
+    const e37 = b[p + 74]!;
+    const c0 = b[p + 33]!;
+    const c1 = b[p + 35]!;
+    const c2 = b[p + 37]!;
+    const c3 = b[p + 39]!;
+    const v0 = Math.fround(
+      0.5 * c0 +
+      C0 * (e16 + e17) +
+      C1 * (e15 + e18) +
+      C2 * (e14 + e19) +
+      C3 * (e13 + e20) +
+      C4 * (e12 + e21) +
+      C5 * (e11 + e22) +
+      C6 * (e10 + e23) +
+      C7 * (e9 + e24) +
+      C8 * (e8 + e25) +
+      C9 * (e7 + e26) +
+      C10 * (e6 + e27) +
+      C11 * (e5 + e28) +
+      C12 * (e4 + e29) +
+      C13 * (e3 + e30) +
+      C14 * (e2 + e31) +
+      C15 * (e1 + e32) +
+      C16 * (e0 + e33),
+    );
+    // saturateToInt16: clamp, else round half away from zero (truncation of ±0.5; NaN → 0).
+    const q0 = v0 >= 32767 ? 32767 : v0 <= -32768 ? -32768 : (v0 >= 0 ? v0 + 0.5 : v0 - 0.5) | 0;
+    out[m + 0] = q0;
+    ss += q0 * q0;
+    const v1 = Math.fround(
+      0.5 * c1 +
+      C0 * (e17 + e18) +
+      C1 * (e16 + e19) +
+      C2 * (e15 + e20) +
+      C3 * (e14 + e21) +
+      C4 * (e13 + e22) +
+      C5 * (e12 + e23) +
+      C6 * (e11 + e24) +
+      C7 * (e10 + e25) +
+      C8 * (e9 + e26) +
+      C9 * (e8 + e27) +
+      C10 * (e7 + e28) +
+      C11 * (e6 + e29) +
+      C12 * (e5 + e30) +
+      C13 * (e4 + e31) +
+      C14 * (e3 + e32) +
+      C15 * (e2 + e33) +
+      C16 * (e1 + e34),
+    );
+    // saturateToInt16: clamp, else round half away from zero (truncation of ±0.5; NaN → 0).
+    const q1 = v1 >= 32767 ? 32767 : v1 <= -32768 ? -32768 : (v1 >= 0 ? v1 + 0.5 : v1 - 0.5) | 0;
+    out[m + 1] = q1;
+    ss += q1 * q1;
+    const v2 = Math.fround(
+      0.5 * c2 +
+      C0 * (e18 + e19) +
+      C1 * (e17 + e20) +
+      C2 * (e16 + e21) +
+      C3 * (e15 + e22) +
+      C4 * (e14 + e23) +
+      C5 * (e13 + e24) +
+      C6 * (e12 + e25) +
+      C7 * (e11 + e26) +
+      C8 * (e10 + e27) +
+      C9 * (e9 + e28) +
+      C10 * (e8 + e29) +
+      C11 * (e7 + e30) +
+      C12 * (e6 + e31) +
+      C13 * (e5 + e32) +
+      C14 * (e4 + e33) +
+      C15 * (e3 + e34) +
+      C16 * (e2 + e35),
+    );
+    // saturateToInt16: clamp, else round half away from zero (truncation of ±0.5; NaN → 0).
+    const q2 = v2 >= 32767 ? 32767 : v2 <= -32768 ? -32768 : (v2 >= 0 ? v2 + 0.5 : v2 - 0.5) | 0;
+    out[m + 2] = q2;
+    ss += q2 * q2;
+    const v3 = Math.fround(
+      0.5 * c3 +
+      C0 * (e19 + e20) +
+      C1 * (e18 + e21) +
+      C2 * (e17 + e22) +
+      C3 * (e16 + e23) +
+      C4 * (e15 + e24) +
+      C5 * (e14 + e25) +
+      C6 * (e13 + e26) +
+      C7 * (e12 + e27) +
+      C8 * (e11 + e28) +
+      C9 * (e10 + e29) +
+      C10 * (e9 + e30) +
+      C11 * (e8 + e31) +
+      C12 * (e7 + e32) +
+      C13 * (e6 + e33) +
+      C14 * (e5 + e34) +
+      C15 * (e4 + e35) +
+      C16 * (e3 + e36),
+    );
+    // saturateToInt16: clamp, else round half away from zero (truncation of ±0.5; NaN → 0).
+    const q3 = v3 >= 32767 ? 32767 : v3 <= -32768 ? -32768 : (v3 >= 0 ? v3 + 0.5 : v3 - 0.5) | 0;
+    out[m + 3] = q3;
+    ss += q3 * q3;
+  }
+  return ss;
 }

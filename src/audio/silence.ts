@@ -78,6 +78,16 @@ export class SilenceTracker {
     return silent;
   }
 
+  /**
+   * Same as push(frame) given Σ frame[i]² and the frame's length (the mixer computes the sum while it writes
+   * the frame, saving a pass): identical decision, since frameRms sums the same integer squares.
+   */
+  pushSumSquares(sumSquares: number, n: number): boolean {
+    const silent = (n === 0 ? 0 : Math.sqrt(sumSquares / n)) < this.thresholdRms;
+    this.count(silent);
+    return silent;
+  }
+
   /** Feeds one frame known to be silent. */
   pushSilence(): void {
     this.count(true);

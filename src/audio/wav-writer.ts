@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
-import { writeInt16LE } from './byte-order.js';
+import { HOST_IS_LITTLE_ENDIAN, writeInt16LE } from './byte-order.js';
 import { WAV_HEADER_BYTES, WAV_MAX_DATA_BYTES, wavHeader } from './wav.js';
 
 const openAsync = promisify(fs.open);
@@ -58,6 +58,9 @@ export class WavWriter {
   private readonly patchOnFlush: boolean;
   private headerStale = false;
   private closed = false;
+  /** Byte view of the last Int16Array written (callers reuse one frame array: no view per write). */
+  private lastPcm: Int16Array | null = null;
+  private lastBytes: Uint8Array = new Uint8Array(0);
 
   private constructor(path: string, fd: number, opts: WavWriterOptions) {
     this.path = path;
@@ -114,8 +117,17 @@ export class WavWriter {
     }
     const cap = this.buffer.length;
     if (pcm.length * 2 <= cap - this.buffered) {
-      // The common case (one 20 ms slot into a 1 s buffer): no views allocated.
-      writeInt16LE(pcm, this.buffer, this.buffered);
+      // The common case (one 20 ms slot into a 1 s buffer): no views allocated once the caller's frame
+      // array is known (a little-endian host copies the bytes as they are).
+      if (HOST_IS_LITTLE_ENDIAN) {
+        if (pcm !== this.lastPcm) {
+          this.lastPcm = pcm;
+          this.lastBytes = new Uint8Array(pcm.buffer, pcm.byteOffset, pcm.byteLength);
+        }
+        this.buffer.set(this.lastBytes, this.buffered);
+      } else {
+        writeInt16LE(pcm, this.buffer, this.buffered);
+      }
       this.buffered += pcm.length * 2;
       if (this.buffered === cap) this.flush();
       return;

@@ -255,12 +255,12 @@ export class RecordingPipeline {
       frames[i] = st.jb.take(slot);
       if (st.removed && st.jb.highestSlot <= slot) drained = true;
     }
-    this.mix.processSlot(frames, this.out);
+    const sumSquares = this.mix.processSlot(frames, this.out);
     this.sink.write(this.out);
     this.nextSlot = slot + 1;
     if ((slot + 1) % this.flushEvery === this.flushPhase) this.sink.flush();
 
-    this.silence.push(this.out);
+    this.silence.pushSumSquares(sumSquares, OUT_FRAME_SAMPLES);
     if (this.silenceTimeoutMs > 0) {
       if (this.silence.silentMs >= this.silenceTimeoutMs) {
         if (!this.silenceReported) {
