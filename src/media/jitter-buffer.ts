@@ -285,14 +285,28 @@ export class JitterBuffer {
   }
 
   stats(): JitterStats {
-    const segExpected = this.anchored ? this.maxExt - this.segFirstExt + 1 : 0;
-    const lost = this.lostClosed + Math.max(0, segExpected - this.segReceived);
     return {
       ...this.s,
-      lost,
+      lost: this.lost,
       jitterMs: (this.jitterTs * 1000) / this.clockRate,
-      maxJitterMs: (this.maxJitterTs * 1000) / this.clockRate,
+      maxJitterMs: this.maxJitterMs,
     };
+  }
+
+  /** The counters of stats(), read without building the object (periodic walks over every stream). */
+  get counts(): Readonly<Omit<JitterStats, 'lost' | 'jitterMs' | 'maxJitterMs'>> {
+    return this.s;
+  }
+
+  /** stats().lost */
+  get lost(): number {
+    const segExpected = this.anchored ? this.maxExt - this.segFirstExt + 1 : 0;
+    return this.lostClosed + Math.max(0, segExpected - this.segReceived);
+  }
+
+  /** stats().maxJitterMs */
+  get maxJitterMs(): number {
+    return (this.maxJitterTs * 1000) / this.clockRate;
   }
 
   private anchor(ssrc: number, ext: number, arrivalFrames: number, reanchor: boolean): void {

@@ -219,16 +219,19 @@ export class RecordingPipeline {
       packets_spoofed: 0,
       max_jitter_ms: 0,
     };
+    // No per-stream objects: the worker's stats snapshot walks every stream of every recording.
     for (const st of this.all.values()) {
-      const s: JitterStats = st.jb.stats();
+      const jb = st.jb;
+      const s = jb.counts;
       c.packets_received += s.received;
-      c.packets_lost += s.lost;
+      c.packets_lost += jb.lost;
       // Everything valid that could not be played for timing reasons.
       c.packets_late += s.late + s.early + s.overlap;
       c.packets_duplicate += s.duplicate;
       c.packets_invalid += st.invalid;
       c.packets_spoofed += st.latch.spoofed;
-      if (s.maxJitterMs > c.max_jitter_ms) c.max_jitter_ms = s.maxJitterMs;
+      const mj = jb.maxJitterMs;
+      if (mj > c.max_jitter_ms) c.max_jitter_ms = mj;
     }
     return c;
   }
