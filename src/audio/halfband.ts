@@ -199,14 +199,14 @@ function filterBlock(b: Float64Array, count: number, out: Float32Array, o: numbe
 }
 
 /**
- * filterBlock fused with the float32 rounding of a Float32Array output and saturateToInt16 (mix.ts), four
- * outputs per iteration: outputs m…m+3 share 34 of their 37 even-index inputs, so each is loaded once into a
- * local (37 + 4 loads for 4 outputs instead of 4 × 35). Every output is the same expression as in filterBlock,
- * summed in the same order, so the results are identical. `count` must be a multiple of 4. Returns Σ out[m]².
+ * filterBlock fused with the float32 rounding of a Float32Array output and saturateToInt16 (mix.ts), eight
+ * outputs per iteration: outputs m…m+7 share 30 of their 41 even-index inputs, so each is loaded once into a
+ * local (41 + 8 loads for 8 outputs instead of 8 × 35). Every output is the same expression as in filterBlock,
+ * summed in the same order, so the results are identical. `count` must be a multiple of 8. Returns Σ out[m]².
  */
 function filterBlockInt16(b: Float64Array, count: number, out: Int16Array): number {
   let ss = 0;
-  for (let m = 0, p = 0; m < count; m += 4, p += 8) {
+  for (let m = 0, p = 0; m < count; m += 8, p += 16) {
     // e_k = b[p + 2k] (the even-index window), c_u = b[p + 33 + 2u] (output u's centre tap).
     const e0 = b[p + 0]!;
     const e1 = b[p + 2]!;
@@ -246,10 +246,17 @@ function filterBlockInt16(b: Float64Array, count: number, out: Int16Array): numb
     const e35 = b[p + 70]!;
     const e36 = b[p + 72]!;
     const e37 = b[p + 74]!;
+    const e38 = b[p + 76]!;
+    const e39 = b[p + 78]!;
+    const e40 = b[p + 80]!;
     const c0 = b[p + 33]!;
     const c1 = b[p + 35]!;
     const c2 = b[p + 37]!;
     const c3 = b[p + 39]!;
+    const c4 = b[p + 41]!;
+    const c5 = b[p + 43]!;
+    const c6 = b[p + 45]!;
+    const c7 = b[p + 47]!;
     const v0 = Math.fround(
       0.5 * c0 +
       C0 * (e16 + e17) +
@@ -346,6 +353,102 @@ function filterBlockInt16(b: Float64Array, count: number, out: Int16Array): numb
     const q3 = v3 >= 32767 ? 32767 : v3 <= -32768 ? -32768 : (v3 >= 0 ? v3 + 0.5 : v3 - 0.5) | 0;
     out[m + 3] = q3;
     ss += q3 * q3;
+    const v4 = Math.fround(
+      0.5 * c4 +
+      C0 * (e20 + e21) +
+      C1 * (e19 + e22) +
+      C2 * (e18 + e23) +
+      C3 * (e17 + e24) +
+      C4 * (e16 + e25) +
+      C5 * (e15 + e26) +
+      C6 * (e14 + e27) +
+      C7 * (e13 + e28) +
+      C8 * (e12 + e29) +
+      C9 * (e11 + e30) +
+      C10 * (e10 + e31) +
+      C11 * (e9 + e32) +
+      C12 * (e8 + e33) +
+      C13 * (e7 + e34) +
+      C14 * (e6 + e35) +
+      C15 * (e5 + e36) +
+      C16 * (e4 + e37),
+    );
+    // saturateToInt16: clamp, else round half away from zero (truncation of ±0.5; NaN → 0).
+    const q4 = v4 >= 32767 ? 32767 : v4 <= -32768 ? -32768 : (v4 >= 0 ? v4 + 0.5 : v4 - 0.5) | 0;
+    out[m + 4] = q4;
+    ss += q4 * q4;
+    const v5 = Math.fround(
+      0.5 * c5 +
+      C0 * (e21 + e22) +
+      C1 * (e20 + e23) +
+      C2 * (e19 + e24) +
+      C3 * (e18 + e25) +
+      C4 * (e17 + e26) +
+      C5 * (e16 + e27) +
+      C6 * (e15 + e28) +
+      C7 * (e14 + e29) +
+      C8 * (e13 + e30) +
+      C9 * (e12 + e31) +
+      C10 * (e11 + e32) +
+      C11 * (e10 + e33) +
+      C12 * (e9 + e34) +
+      C13 * (e8 + e35) +
+      C14 * (e7 + e36) +
+      C15 * (e6 + e37) +
+      C16 * (e5 + e38),
+    );
+    // saturateToInt16: clamp, else round half away from zero (truncation of ±0.5; NaN → 0).
+    const q5 = v5 >= 32767 ? 32767 : v5 <= -32768 ? -32768 : (v5 >= 0 ? v5 + 0.5 : v5 - 0.5) | 0;
+    out[m + 5] = q5;
+    ss += q5 * q5;
+    const v6 = Math.fround(
+      0.5 * c6 +
+      C0 * (e22 + e23) +
+      C1 * (e21 + e24) +
+      C2 * (e20 + e25) +
+      C3 * (e19 + e26) +
+      C4 * (e18 + e27) +
+      C5 * (e17 + e28) +
+      C6 * (e16 + e29) +
+      C7 * (e15 + e30) +
+      C8 * (e14 + e31) +
+      C9 * (e13 + e32) +
+      C10 * (e12 + e33) +
+      C11 * (e11 + e34) +
+      C12 * (e10 + e35) +
+      C13 * (e9 + e36) +
+      C14 * (e8 + e37) +
+      C15 * (e7 + e38) +
+      C16 * (e6 + e39),
+    );
+    // saturateToInt16: clamp, else round half away from zero (truncation of ±0.5; NaN → 0).
+    const q6 = v6 >= 32767 ? 32767 : v6 <= -32768 ? -32768 : (v6 >= 0 ? v6 + 0.5 : v6 - 0.5) | 0;
+    out[m + 6] = q6;
+    ss += q6 * q6;
+    const v7 = Math.fround(
+      0.5 * c7 +
+      C0 * (e23 + e24) +
+      C1 * (e22 + e25) +
+      C2 * (e21 + e26) +
+      C3 * (e20 + e27) +
+      C4 * (e19 + e28) +
+      C5 * (e18 + e29) +
+      C6 * (e17 + e30) +
+      C7 * (e16 + e31) +
+      C8 * (e15 + e32) +
+      C9 * (e14 + e33) +
+      C10 * (e13 + e34) +
+      C11 * (e12 + e35) +
+      C12 * (e11 + e36) +
+      C13 * (e10 + e37) +
+      C14 * (e9 + e38) +
+      C15 * (e8 + e39) +
+      C16 * (e7 + e40),
+    );
+    // saturateToInt16: clamp, else round half away from zero (truncation of ±0.5; NaN → 0).
+    const q7 = v7 >= 32767 ? 32767 : v7 <= -32768 ? -32768 : (v7 >= 0 ? v7 + 0.5 : v7 - 0.5) | 0;
+    out[m + 7] = q7;
+    ss += q7 * q7;
   }
   return ss;
 }
