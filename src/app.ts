@@ -44,6 +44,8 @@ export interface AppOptions {
   waitForAri?: boolean;
   /** Tests: allows MixerPool test hooks. */
   mixerTestHooks?: boolean;
+  /** Tests: media time runs this many times faster than wall time (soak tests with audio sent faster than real time). */
+  timeScale?: number;
 }
 
 /**
@@ -122,6 +124,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       receiver: config.mixer.receiver,
       logger: log.child({ component: 'mixer' }),
       testHooks: opts.mixerTestHooks,
+      timeScale: opts.timeScale,
     });
     closers.push(['mixer', () => mixer.shutdown()]);
 
@@ -135,7 +138,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       stasisTimeoutMs: 5000,
       confBridgePollMs: 250,
     };
-    const ports = { ari, mixer, store, uploads: jobs, webhooks: jobs.webhooks, logger: log };
+    const ports = { ari, mixer, store, uploads: jobs, webhooks: jobs.webhooks, logger: log, now: () => mixer.now() };
     const recorder = new Recorder(ports, settings);
     closers.push(['recordings', () => recorder.drain()]);
 

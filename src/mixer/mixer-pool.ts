@@ -57,6 +57,8 @@ export interface MixerPoolOptions {
   receiver?: 'auto' | 'dgram' | 'native';
   /** Native receiver: drain interval in ms (also drained before every 20 ms playout). Default 5. */
   receiverPollMs?: number;
+  /** Tests only: media time runs this many times faster than wall time (see WorkerConfig.clock). */
+  timeScale?: number;
   /** Enables test-only requests (crashWorker). */
   testHooks?: boolean;
   /** Override the worker entry (default: worker.js next to this file, or the tsx bootstrap under tsx/vitest). */
@@ -153,6 +155,7 @@ export class MixerPool extends EventEmitter implements Mixer {
       testHooks: opts.testHooks ?? false,
       receiver: native ? 'native' : 'dgram',
       receiverPollMs,
+      clock: opts.timeScale && opts.timeScale !== 1 ? { originMs: Date.now(), scale: opts.timeScale } : undefined,
     };
     if (this.cfg.jitterSlots * 20 <= this.cfg.playoutDelayMs + 20) {
       throw new AppError('VALIDATION', `jitterSlots ${this.cfg.jitterSlots} is too small for playoutDelayMs ${this.cfg.playoutDelayMs}`);
@@ -324,6 +327,12 @@ export class MixerPool extends EventEmitter implements Mixer {
   }
 
   /** Test hook: makes the worker owning `recordingId` (or worker `index`) throw an uncaught exception. */
+  /** The media clock (epoch ms): wall time, or the scaled test clock the workers use. */
+  now(): number {
+    const c = this.cfg.clock;
+    return c ? c.originMs + (Date.now() - c.originMs) * c.scale : Date.now();
+  }
+
   crashWorker(target: { recordingId: string } | { index: number }): void {
     if (!this.cfg.testHooks) throw new Error('test hooks are disabled');
     const slot = 'index' in target ? this.slots[target.index] : this.entry(target.recordingId).slot;

@@ -15,6 +15,11 @@ export interface WorkerConfig {
   receiverPollMs: number;
   /** Enables the 'crash' request (tests only). */
   testHooks: boolean;
+  /**
+   * Tests only: media time runs `scale`× faster than wall time from `originMs` (epoch ms), so hours of audio sent
+   * faster than real time are recorded as such (soak and memory tests). Absent in production.
+   */
+  clock?: { originMs: number; scale: number };
 }
 
 export type ToWorker =

@@ -42,9 +42,9 @@ const recs = new Map<string, Rec>();
 // Epoch clock with sub-ms resolution, re-synced to Date.now() when they drift apart (NTP steps), so that
 // arrival times compare correctly with startAtMs/endAtMs computed from Date.now() in the main thread.
 let clockOffset = Date.now() - (performance.timeOrigin + performance.now());
-function now(): number {
-  return performance.timeOrigin + performance.now() + clockOffset;
-}
+const wallNow = (): number => performance.timeOrigin + performance.now() + clockOffset;
+const scaled = cfg.clock;
+const now: () => number = scaled ? () => scaled.originMs + (wallNow() - scaled.originMs) * scaled.scale : wallNow;
 function resyncClock(): void {
   const d = Date.now() - (performance.timeOrigin + performance.now());
   if (Math.abs(d - clockOffset) > 2) clockOffset = d;

@@ -33,7 +33,7 @@ export interface Harness {
  * The whole daemon in-process (the same composition root as main.ts), pointed at the call driver's ARI
  * (the simulator, or a real Asterisk when ARI_URL is set), a real Redis, real UDP ports and a temp dir.
  */
-export async function startHarness(env: Record<string, string> = {}, driverArg?: CallDriver): Promise<Harness> {
+export async function startHarness(env: Record<string, string> = {}, driverArg?: CallDriver, appOptions: { timeScale?: number } = {}): Promise<Harness> {
   const driver = driverArg ?? (await createDriver());
   const dir = mkdtempSync(join(tmpdir(), 'ari-recorder-e2e-'));
   const tokensFile = join(dir, 'tokens.json');
@@ -71,7 +71,7 @@ export async function startHarness(env: Record<string, string> = {}, driverArg?:
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const boot = async () => {
-    const started = await startApp(config, { logger, mixerTestHooks: true });
+    const started = await startApp(config, { logger, mixerTestHooks: true, ...appOptions });
     // Warm the client's connection pool so the first timed request does not pay for connection setup.
     await fetch(`${started.url}/healthz`).then((r) => r.arrayBuffer());
     return started;
