@@ -239,7 +239,7 @@ export class JitterBuffer {
     this.tagSeq[i] = ext;
     const n = this.samplesPerFrame;
     const start = payload.byteOffset + offset;
-    if (HOST_IS_LITTLE_ENDIAN && ((start | n) & 3) === 0 && offset + 2 * n <= payload.length && this.wordSource(payload.buffer)) {
+    if (HOST_IS_LITTLE_ENDIAN && ((start | n) & 3) === 0 && offset + 2 * n <= payload.length && this.wordSource(payload.buffer) && start + 2 * n <= wordView.length * 4) {
       // Same samples as the byte loop below: each 32-bit word holds two big-endian samples; swapping the
       // bytes within each 16-bit half gives the two host-order (little-endian) int16 of the ring.
       const src = wordView;
@@ -280,6 +280,7 @@ export class JitterBuffer {
       return false;
     }
     wordBuffer = ab;
+    // (A buffer that grows later — resizable — is only read within this view's length: push checks it.)
     wordView = new Uint32Array(ab, 0, ab.byteLength >> 2);
     return true;
   }
