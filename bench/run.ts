@@ -42,6 +42,7 @@ import type { WorkerStats } from '../src/mixer/protocol.js';
 import type { MixResult } from '../src/mixer/types.js';
 import { snrDetail } from '../test/helpers/audio-analysis.js';
 import { readWavFile } from '../test/helpers/wav-decode.js';
+import { makeRng as prng } from '../test/sim/impairments.js';
 import type { GenDone, GenMessage, GenStart, GenStream } from './gen-protocol.js';
 import { streamReference } from './reference.js';
 import {
@@ -128,17 +129,6 @@ function parseArgs(argv: string[]): Options {
 // ---------------------------------------------------------------- small utilities
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const readSnmp = (): UdpCounters => parseSnmpUdp(fs.readFileSync('/proc/net/snmp', 'utf8'));
 function readSocketDrops(ports: ReadonlySet<number>) {

@@ -10,6 +10,7 @@
 import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { writeRtpHeader } from '../../src/media/rtp-packet.js';
+import { makeRng } from '../sim/impairments.js';
 
 export interface RtpSenderOptions {
   port: number;
@@ -59,17 +60,8 @@ export interface RtpSendResult {
 const SAMPLES = 320;
 const RATE = 16000;
 
-/** Mulberry32 PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seedable PRNG: the simulator's (mulberry32), so senders and the simulator share one implementation. */
+export const prng = makeRng;
 
 /** Builds packet `i` of a tone stream (sample phase continuous across packets). */
 export function tonePacket(
