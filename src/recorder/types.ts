@@ -1,4 +1,4 @@
-import type { Recording, RecordingOptions, StopReason } from '../domain/recording.js';
+import type { RecordingOptions, StopReason } from '../domain/recording.js';
 import type { ReferenceRecord } from '../store/types.js';
 
 /** What the HTTP API and the flow actions ask of the recorder. */
@@ -16,5 +16,3 @@ export interface RecorderApi {
   getCall(callId: string, customerId: string): Promise<ReferenceRecord>;
   getConference(confId: string, customerId: string): Promise<ReferenceRecord>;
 }
-
-export type { Recording };
