@@ -103,13 +103,13 @@ describe('upload job', () => {
   it('uploads, verifies, makes the recording available with tm_expire, then deletes the spool file', async () => {
     const { rec, path, data, key } = await stoppingRecording('vip');
     await jobs.enqueueUpload({ recording_id: rec.id, path, storage_key: key });
-    const done = await until(() => store.get(rec.id), (r) => r?.status === 'available');
+    // `available` is written before the spool file is removed (never delete what is not yet durable): wait for both.
+    const done = await until(() => store.get(rec.id), (r) => r?.status === 'available' && !existsSync(path));
     const md5 = createHash('md5').update(data).digest('base64');
     expect(done).toMatchObject({ status: 'available', storage_key: key, checksum_md5: md5, size_bytes: data.length });
     const days = (Date.parse(done!.tm_expire!) - Date.parse(done!.tm_update)) / 86_400_000;
     expect(Math.round(days)).toBe(365);
     expect(await storage.stat(key)).toMatchObject({ size: data.length, md5Base64: md5 });
-    expect(existsSync(path)).toBe(false);
     expect(await store.listExpired(new Date(Date.now() + 366 * 86_400_000), 10)).toContain(rec.id);
   });
 
@@ -126,9 +126,8 @@ describe('upload job', () => {
     expect((failing as Recording & { last_error?: { code: string } }).last_error?.code).toBe('storage_unavailable');
     expect(existsSync(path)).toBe(true);
     storage.failing = false;
-    const done = await until(() => store.get(rec.id), (r) => r?.status === 'available');
+    const done = await until(() => store.get(rec.id), (r) => r?.status === 'available' && !existsSync(path));
     expect((done as Recording & { last_error?: unknown }).last_error).toBeUndefined();
-    expect(existsSync(path)).toBe(false);
   });
 
   it('is idempotent: a second run of an available recording only cleans up; enqueueing twice uploads once', async () => {
