@@ -558,6 +558,9 @@ async function main(): Promise<void> {
   };
   const lagP99FirstHalf = maxOf(windows.flatMap((ws) => half(ws, false)).map((w) => w.lagP99Ms));
   const lagP99SecondHalf = maxOf(windows.flatMap((ws) => half(ws, true)).map((w) => w.lagP99Ms));
+  // The max of a half is one spike; the median of the 1-s windows' p99 shows whether the steady lag grows.
+  const lagP99MedianFirstHalf = median(windows.flatMap((ws) => half(ws, false)).map((w) => w.lagP99Ms));
+  const lagP99MedianSecondHalf = median(windows.flatMap((ws) => half(ws, true)).map((w) => w.lagP99Ms));
   const eluPerWorker = windows.map((ws) => median(ws.map((w) => w.eventLoopUtilization)));
   const tickWorkP99 = maxOf(allWin.map((w) => w.tickWorkP99Ms));
 
@@ -662,7 +665,7 @@ async function main(): Promise<void> {
       vmHwmBytes: vmHwmBytes(),
       rssBeforeCloseBytes: rssBeforeClose,
       rssEndBytes: rssEnd,
-      lag: { p50Ms: lagP50, p99Ms: lagP99, maxMs: lagMax, p99FirstHalfMs: lagP99FirstHalf, p99SecondHalfMs: lagP99SecondHalf, tickWorkP99Ms: tickWorkP99 },
+      lag: { p50Ms: lagP50, p99Ms: lagP99, maxMs: lagMax, p99FirstHalfMs: lagP99FirstHalf, p99SecondHalfMs: lagP99SecondHalf, p99MedianFirstHalfMs: lagP99MedianFirstHalf, p99MedianSecondHalfMs: lagP99MedianSecondHalf, tickWorkP99Ms: tickWorkP99 },
       eventLoopUtilizationPerWorker: eluPerWorker,
       heapUsedBytesPerWorker: finalStats.workers.map((w) => w?.heapUsedBytes ?? 0),
       closeMs,
@@ -708,6 +711,7 @@ async function main(): Promise<void> {
     ['RSS peak / end', `${MiB(rssPeak)} / ${MiB(rssEnd)}`, '—'],
     ['tick lag p50 / p99 / max (ms)', `${fmt(lagP50, 2)} / ${fmt(lagP99, 2)} / ${fmt(lagMax, 1)}`, '—'],
     ['tick lag p99 1st half / 2nd half (ms)', `${fmt(lagP99FirstHalf, 2)} / ${fmt(lagP99SecondHalf, 2)}`, '—'],
+    ['lag p99 per 1-s window, median 1st/2nd half (ms)', `${fmt(lagP99MedianFirstHalf, 2)} / ${fmt(lagP99MedianSecondHalf, 2)}`, '—'],
     ['worker event-loop utilization', eluPerWorker.map((e) => fmt(e * 100, 0) + '%').join(' '), '—'],
     ['SNR min / median (dB, n files)', snrVals.length ? `${fmt(Math.min(...snrVals))} / ${fmt(median(snrVals))} (n=${snrVals.length})` : '—', '—'],
     ['1-s windows ≥ 40 dB (sampled files)', `${snr.reduce((a, s) => a + (s.windowsOk ?? 0), 0)} / ${snr.reduce((a, s) => a + (s.windows ?? 0), 0)}`, '—'],
