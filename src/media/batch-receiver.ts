@@ -5,7 +5,7 @@
  * callback, one Buffer and one rinfo object per datagram with node:dgram.
  *
  * Arrival times: the kernel stamps each datagram (SO_TIMESTAMPNS, CLOCK_REALTIME). The record's age
- * (poll's CLOCK_REALTIME − kernel stamp, ≥ 0) is subtracted from the caller's clock read right after the
+ * (CLOCK_REALTIME at the end of the poll − kernel stamp, ≥ 0) is subtracted from the caller's clock read right after the
  * poll, so arrivals are in the caller's epoch-ms clock, and a datagram that waited in the socket until the
  * next poll keeps its real arrival time. Per socket, arrival times never go backwards.
  */
@@ -131,7 +131,8 @@ export class BatchReceiver<T> {
         this.handler.truncated(b.target);
         continue;
       }
-      const age = pollRealtime - f64[(r + 4) >> 1];
+      const stamp = f64[(r + 4) >> 1];
+      const age = stamp > 0 ? pollRealtime - stamp : 0;
       let arrival = age > 0 ? base - age : base;
       if (arrival < b.lastArrival) arrival = b.lastArrival;
       b.lastArrival = arrival;

@@ -5,10 +5,10 @@
  * (level-triggered). poll() asks epoll which sockets are readable (timeout 0) and drains each with
  * recvmmsg(MSG_DONTWAIT, up to 64 datagrams per call) into a caller-owned ArrayBuffer:
  *
- *   [0]  f64 CLOCK_REALTIME at the poll (epoch ms)   [8] i32 record count   [12] i32 more (buffer filled)
+ *   [0]  f64 CLOCK_REALTIME at the end of the poll (epoch ms)   [8] i32 record count   [12] i32 more (buffer filled)
  *   [64 + i*80] record i:
  *        +0 i32 socket index   +4 i32 length   +8 i32 source port   +12 i32 flags (1 truncated, 2 IPv6)
- *        +16 f64 kernel arrival time (SO_TIMESTAMPNS, CLOCK_REALTIME epoch ms; the poll time if absent)
+ *        +16 f64 kernel arrival time (SO_TIMESTAMPNS, CLOCK_REALTIME epoch ms; 0 if absent)
  *        +24 4 bytes IPv4 source (network order)   +32 char[48] IPv6 source text (inet_ntop)
  *   [64 + slots*80 + i*slotSize] payload of record i
  *
@@ -311,9 +311,6 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   receiver_t *r = argc >= 1 ? get_receiver(env, argv[0]) : NULL;
   if (!r) return NULL;
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  const double now_ms = timespec_ms(&now);
   uint32_t n = 0;
   int more = 0;
   for (;;) {
@@ -348,7 +345,7 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
           uint8_t *rec = r->buf + HDR_BYTES + (size_t)i * REC_BYTES;
           int32_t flags = (h->msg_flags & MSG_TRUNC) ? 1 : 0;
           int32_t sport = 0;
-          double ts = now_ms;
+          double ts = 0; /* no kernel stamp: the caller takes its poll time */
           for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
               struct timespec t;
@@ -380,7 +377,12 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
     }
     if (ne < MAX_EVENTS) break;
   }
-done:
+done:;
+  /* Read at the END of the poll, so that the caller's clock, read right after, differs from it by the return
+   * only: a long poll (a big batch, or the thread descheduled under load) must not shift the arrival times. */
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  const double now_ms = timespec_ms(&now);
   memcpy(r->buf + 0, &now_ms, 8);
   {
     int32_t n32 = (int32_t)n, more32 = more;
