@@ -21,6 +21,7 @@ import { writeInt16LE, writeSlinBE } from '../src/audio/byte-order.js';
 import { WavWriter } from '../src/audio/wav-writer.js';
 import { writeRtpHeader } from '../src/media/rtp-packet.js';
 import { RecordingPipeline, type PcmSink, type StreamState } from '../src/mixer/recording-pipeline.js';
+import { makeRng as rng } from '../test/sim/impairments.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,17 +50,6 @@ class MemorySink implements PcmSink {
   }
 }
 
-// Deterministic PRNG (mulberry32).
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** 64 distinct 20 ms payloads per kind (talk / quiet), shared by all streams (cycled). */
 const VARIANTS = 64;

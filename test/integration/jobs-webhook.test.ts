@@ -134,8 +134,9 @@ describe('webhooks', () => {
     const rid = randomUUID();
     const t0 = Date.now();
     await jobs.webhooks.publish('recording_started', { id: rid });
-    expect(Date.now() - t0).toBeLessThan(500);
-    await receiver.waitFor(() => deliveredFor(rid).length === 1, 3000);
-    expect(Date.now() - t0).toBeLessThan(3000);
+    // Bounds far below the dead endpoint's retry backoff, yet with room for a loaded CI machine.
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await receiver.waitFor(() => deliveredFor(rid).length === 1, 5000);
+    expect(Date.now() - t0).toBeLessThan(5000);
   });
 });
