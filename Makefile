@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM ?= npm
 
-.PHONY: run test build bench deps typecheck clean native
+.PHONY: run test build bench deps typecheck clean native redis-server
 
 node_modules/.package-lock.json: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -26,6 +26,16 @@ $(NATIVE_NODE): $(NATIVE_DIR)/udp_batch.c $(NATIVE_DIR)/binding.gyp
 	  echo "native UDP receiver NOT built (see $(NATIVE_DIR)/native-build.log): the mixer uses node:dgram"; \
 	fi
 
+## Debian's redis-server, installed when missing (a fresh machine): `make test` always starts its own, `make run`
+## does when REDIS_URL is unset. As root, or through sudo.
+redis-server:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  echo "redis-server missing: installing Debian's package"; \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
+	  else echo "install redis-server (apt-get install redis-server) or set REDIS_URL" >&2; exit 1; fi; \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq redis-server; \
+	fi
+
 build: deps
 	npx tsc -p tsconfig.json
 
@@ -34,10 +44,11 @@ typecheck: deps
 
 ## The daemon with embedded defaults: local storage in ./var, a local Redis if REDIS_URL is unset, ARI at 127.0.0.1:8088.
 run: build native
+	@[ -n "$$REDIS_URL" ] || $(MAKE) --no-print-directory redis-server
 	node dist/src/main.js
 
 ## The whole suite: typecheck, import-cycle check, unit + integration + e2e (ARI simulator, real Redis/BullMQ/UDP).
-test: deps native
+test: deps native redis-server
 	npx tsc -p tsconfig.json --noEmit
 	npx madge --circular --extensions ts --ts-config tsconfig.json src
 	# Three phases: tests that measure wall-clock timing (e2e: a file's length within 60 ms of the API calls; UDP
