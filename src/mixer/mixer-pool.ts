@@ -226,6 +226,7 @@ export class MixerPool extends EventEmitter implements Mixer {
         path: opts.path,
         startAtMs: opts.startAtMs,
         silenceTimeoutMs: opts.silenceTimeoutMs,
+        maxDurationMs: opts.maxDurationMs,
       }, recordingId);
     } catch (err) {
       this.forget(recordingId);

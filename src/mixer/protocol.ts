@@ -23,7 +23,7 @@ export interface WorkerConfig {
 }
 
 export type ToWorker =
-  | { t: 'open'; id: number; rid: string; path: string; startAtMs: number; silenceTimeoutMs?: number }
+  | { t: 'open'; id: number; rid: string; path: string; startAtMs: number; silenceTimeoutMs?: number; maxDurationMs?: number }
   | { t: 'addStream'; id: number; rid: string; sid: string; port: number }
   | { t: 'removeStream'; id: number; rid: string; sid: string }
   | { t: 'close'; id: number; rid: string; endAtMs: number }

@@ -25,6 +25,8 @@ export interface PipelineOptions {
   startAtMs: number;
   /** Emit `onSilence` once the mix has been silent this long (0/undefined: never). */
   silenceTimeoutMs?: number;
+  /** No slot at or past startAtMs + this is ever written (the recording's max duration). */
+  maxDurationMs?: number;
   /** A slot is played out when now ≥ slotEnd + playoutDelayMs. Default 100. */
   playoutDelayMs?: number;
   /** Ring size per stream, in slots. Default 16 (must exceed playoutDelay/20 + reorder depth). */
@@ -88,8 +90,9 @@ export class RecordingPipeline {
 
   /** Next slot to play out; also the number of slots written. */
   nextSlot = 0;
-  /** Slots at and beyond this are never written (set by finish/setEnd). */
-  private endSlot = Infinity;
+  /** Slots at and beyond this are never written (the max duration, then finish/setEnd). */
+  private readonly maxEndSlot: number;
+  private endSlot: number;
   private silenceReported = false;
   private finished = false;
 
@@ -101,6 +104,8 @@ export class RecordingPipeline {
     this.startAtMs = opts.startAtMs;
     this.playoutDelayMs = opts.playoutDelayMs ?? 100;
     this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 0;
+    this.maxEndSlot = opts.maxDurationMs ? Math.round(opts.maxDurationMs / FRAME_MS) : Infinity;
+    this.endSlot = this.maxEndSlot;
     this.jitterSlots = opts.jitterSlots ?? 16;
     this.payloadType = opts.payloadType ?? 118;
     this.flushEvery = opts.flushEverySlots ?? 50;
@@ -170,9 +175,9 @@ export class RecordingPipeline {
     return n;
   }
 
-  /** Caps the timeline at endAtMs (no slot at or past it will be written). */
+  /** Caps the timeline at endAtMs (no slot at or past it will be written), never beyond the max duration. */
   setEnd(endAtMs: number): void {
-    this.endSlot = Math.max(this.nextSlot, Math.round((endAtMs - this.startAtMs) / FRAME_MS));
+    this.endSlot = Math.min(this.maxEndSlot, Math.max(this.nextSlot, Math.round((endAtMs - this.startAtMs) / FRAME_MS)));
   }
 
   /**

@@ -8,6 +8,8 @@ export interface OpenRecordingOptions {
   startAtMs: number;
   /** Emit a 'silence' event once the mix has been silent this long (end_of_silence). */
   silenceTimeoutMs?: number;
+  /** The timeline never extends past startAtMs + this (the max duration): a late stop cannot lengthen the file. */
+  maxDurationMs?: number;
 }
 
 export interface MixResult {

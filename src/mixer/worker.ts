@@ -69,6 +69,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
     {
       startAtMs: m.startAtMs,
       silenceTimeoutMs: m.silenceTimeoutMs,
+      maxDurationMs: m.maxDurationMs,
       playoutDelayMs: cfg.playoutDelayMs,
       jitterSlots: cfg.jitterSlots,
       payloadType: cfg.payloadType,

@@ -50,7 +50,7 @@ export class Recorder implements RecorderApi {
     if (channel.state !== 'Up') throw new AppError('CALL_NOT_UP', `call ${callId} is ${channel.state}, not answered`, { state: channel.state });
     return this.#start('call', callId, customerId, options, async (s) => {
       if (options.beep_start) await this.#beep(callId, s);
-      await s.openMixer(options.beep_start ? this.#now() : askedAt, silenceMs(options));
+      await s.openMixer(options.beep_start ? this.#now() : askedAt, this.#timeline(options));
       // Both directions are set up in parallel; wait for both to settle so a failure tears down everything.
       const results = await Promise.allSettled(
         (['in', 'out'] as const).map(async (dir) => {
@@ -69,7 +69,7 @@ export class Recorder implements RecorderApi {
   async startConference(confId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
     const bridge = await this.#bridge(confId);
     return this.#start('conference', confId, customerId, options, async (s) => {
-      await s.openMixer(askedAt, silenceMs(options));
+      await s.openMixer(askedAt, this.#timeline(options));
       if (bridge.bridge_class === 'stasis') {
         // Our own (ARI) mixing bridge: one externalMedia channel in it receives the full mix.
         const { port } = await this.ports.mixer.addStream(s.id, 'mix');
@@ -216,7 +216,7 @@ export class Recorder implements RecorderApi {
     }
     if (!s.ending) {
       const started = await this.ports.store.transition(s.id, 'recording', { tm_start: new Date(s.startAtMs).toISOString() });
-      const limit = Math.min(options.duration || Infinity, this.settings.maxDurationSec);
+      const limit = this.#timeline(options).maxDurationSec;
       s.armMaxDuration(limit);
       s.log.info({ limit_sec: limit }, 'recording started');
       await this.ports.webhooks.publish('recording_started', started).catch((err: unknown) => s.log.error({ err }, 'webhook enqueue failed'));
@@ -260,6 +260,14 @@ export class Recorder implements RecorderApi {
     } catch (err) {
       s.log.warn({ err: String(err), event_source: eventSource }, 'event subscription refused');
     }
+  }
+
+  /** The options that shape the mixer's timeline: end_of_silence, and the max duration (option, capped by config). */
+  #timeline(o: RecordingOptions): { silenceTimeoutMs?: number; maxDurationSec: number } {
+    return {
+      silenceTimeoutMs: o.end_of_silence ? o.end_of_silence * 1000 : undefined,
+      maxDurationSec: Math.min(o.duration || Infinity, this.settings.maxDurationSec),
+    };
   }
 
   #now(): number {
@@ -313,8 +321,6 @@ export class Recorder implements RecorderApi {
     return setupError(err);
   }
 }
-
-const silenceMs = (o: RecordingOptions) => (o.end_of_silence ? o.end_of_silence * 1000 : undefined);
 
 function notFound(type: ReferenceType, id: string): AppError {
   return type === 'call' ? new AppError('CALL_NOT_FOUND', `call ${id} not found`) : new AppError('CONFERENCE_NOT_FOUND', `conference ${id} not found`);

@@ -85,8 +85,11 @@ describe('e2e: recording lifecycle', () => {
     const s = await start(call.channelId, { duration: 1 });
     const rec = await h.waitForStatus(s.body.recording_id, 'available', 10_000);
     expect(rec.stop_reason).toBe('max_duration');
-    expect(rec.duration_ms).toBeGreaterThan(950);
-    expect(rec.duration_ms).toBeLessThan(1100);
+    // Exactly the limit: the mixer never writes past it, however late the stop runs.
+    expect(rec.duration_ms).toBe(1000);
+    const wav = decodeWav(new Uint8Array(await (await h.api('GET', `/v1.0/recordings/${rec.id}/file`)).arrayBuffer()));
+    expect(wav.durationMs).toBe(1000);
+    expect(goertzelDb(wav.samples.subarray(2400, 7200), 8000, 440)).toBeGreaterThan(-20);
   });
 
   it('end_of_key stops on that DTMF key only', async () => {

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSimDriver } from '../e2e/driver/index.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
+import { goertzelDb } from '../helpers/audio-analysis.js';
+import { readWavFile } from '../helpers/wav-decode.js';
 
 /** The global limits and the daemon's own shutdown, with the sidecar configured down to seconds. */
 describe('recording limits and shutdown', () => {
@@ -19,8 +21,10 @@ describe('recording limits and shutdown', () => {
     expect(s.status).toBe(200);
     const rec = await h.waitForStatus(s.body.recording_id, 'available', 10_000);
     expect(rec.stop_reason).toBe('max_duration');
-    expect(rec.duration_ms).toBeGreaterThanOrEqual(1980);
-    expect(rec.duration_ms).toBeLessThanOrEqual(2020);
+    expect(rec.duration_ms).toBe(2000);
+    const wav = readWavFile(`${h.app.config.storage.localDir}/${rec.storage_key}`);
+    expect(wav.durationMs).toBe(2000);
+    expect(goertzelDb(wav.samples.subarray(4000, 12000), 8000, 440)).toBeGreaterThan(-20);
   });
 
   it('SIGTERM-style shutdown stops active recordings (reason shutdown) and the next start delivers them', async () => {

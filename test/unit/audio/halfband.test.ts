@@ -197,20 +197,4 @@ describe('HalfbandDecimator streaming', () => {
     expect(() => d.process(new Float32Array(319), new Float32Array(159))).toThrow(RangeError);
     expect(() => d.process(new Float32Array(320), new Float32Array(161))).toThrow(RangeError);
   });
-
-  // Real figure: scripts/bench-halfband.ts (~7000× real time per core on an idle host). The
-  // threshold here is only a guard against gross regressions (e.g. an allocation per call), low
-  // enough not to flake on a shared, loaded CI host.
-  it('is fast: ≥ 300× real time per 16 kHz stream on one core even on a loaded host', () => {
-    const d = new HalfbandDecimator();
-    const inp = x.subarray(0, 320);
-    const out = new Float32Array(160);
-    for (let i = 0; i < 20000; i++) d.process(inp, out); // warm up
-    const frames = 50000; // 1000 s of audio
-    const t0 = performance.now();
-    for (let i = 0; i < frames; i++) d.process(inp, out);
-    const sec = (performance.now() - t0) / 1000;
-    const realtime = (frames * 0.02) / sec;
-    expect(realtime).toBeGreaterThan(300);
-  });
 });

@@ -17,7 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const SRC = { address: '127.0.0.1', port: 18340 };
 const START = 1_700_000_000_000;
 
-async function newPipeline(name: string, opts: { silenceTimeoutMs?: number } = {}) {
+async function newPipeline(name: string, opts: { silenceTimeoutMs?: number; maxDurationMs?: number } = {}) {
   const path = join(dir, `${name}.wav`);
   const writer = await WavWriter.open(path, { sampleRate: 8000, channels: 1 });
   const p = new RecordingPipeline(name, { startAtMs: START, playoutDelayMs: 100, ...opts }, writer);
@@ -54,6 +54,31 @@ describe('RecordingPipeline (virtual clock)', () => {
     expect(goertzelDb(mid, 8000, 1000)).toBeCloseTo(-12.3, 0);
     // Stream b starts at slot 10: its tone is absent in the first 200 ms.
     expect(goertzelDb(wav.samples.subarray(0, 1200), 8000, 1000)).toBeLessThan(-60);
+  });
+
+  it('never writes past the max duration, even when the stop comes late', async () => {
+    const { p, path } = await newPipeline('max', { maxDurationMs: 1000 });
+    const a = p.addStream('in');
+    // 2 s of packets and ticks: the worker keeps running after the limit (the stop timer is late).
+    for (let i = 0; i < 100; i++) {
+      const t = START + 20 * i;
+      p.tick(t);
+      p.onPacket(a, tonePacket(i, { seq: i, timestamp: 320 * (i + 1), ssrc: 1 }, 440, 8000), SRC.address, SRC.port, t);
+    }
+    p.tick(START + 3000);
+    expect(p.nextSlot).toBe(50);
+    const res = await p.finish(START + 1800, path); // the stop asked for 1.8 s: the max duration wins
+    expect(res.durationMs).toBe(1000);
+    const wav = readWavFile(path);
+    expect(wav.durationMs).toBe(1000);
+    expect(goertzelDb(wav.samples.subarray(800, 7200), 8000, 440)).toBeGreaterThan(-15);
+  });
+
+  it('an earlier stop still ends the file before the max duration', async () => {
+    const { p, path } = await newPipeline('max-early', { maxDurationMs: 60_000 });
+    p.addStream('in');
+    p.tick(START + 500);
+    expect((await p.finish(START + 400, path)).durationMs).toBe(400);
   });
 
   it('drops spoofed, invalid and wrong-payload packets and counts them', async () => {
