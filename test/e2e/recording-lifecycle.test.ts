@@ -117,10 +117,24 @@ describe('e2e: recording lifecycle', () => {
 
   it('beep_start: the recording starts after the beep and still carries the call', async () => {
     const call = await h.driver.placeCall({ inTone: 440 });
+    const askedAt = Date.now();
     const s = await start(call.channelId, { beep_start: true });
     expect(s.status).toBe(200);
     const id = s.body.recording_id;
-    await h.waitForStatus(id, 'recording');
+    const started = await h.waitForStatus(id, 'recording');
+    // The timeline opens after the ~250 ms beep, not at the request.
+    expect(Date.parse(started.tm_start!) - askedAt).toBeGreaterThanOrEqual(250);
+    const sim = h.driver.simulator;
+    if (sim) {
+      // The beep is played to the call, before the snoops that record it are created.
+      const log = sim.requestLog;
+      const beep = log.findIndex((r) => r.method === 'POST' && r.path.endsWith(`/channels/${call.channelId}/play`));
+      const snoop = log.findIndex((r) => r.method === 'POST' && r.path.includes(`/channels/${call.channelId}/snoop`));
+      expect(beep).toBeGreaterThanOrEqual(0);
+      expect(log[beep].query.media ?? (log[beep].body as { media?: string } | null)?.media).toBe('sound:beep');
+      expect(log[beep].status).toBeLessThan(300);
+      expect(snoop).toBeGreaterThan(beep);
+    }
     await sleep(1500);
     await stop(call.channelId);
     const rec = await h.waitForStatus(id, 'available');
