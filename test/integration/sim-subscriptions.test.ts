@@ -2,7 +2,7 @@
  * Application subscriptions (res/ari/resource_applications.c, res/stasis/app.c) and the dialplan interpreter
  * running asterisk-config's [flow-examples] (Stasis() waits for /continue, Read() takes keys, Hangup()).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type AriSimulator, startAriSimulator } from '../sim/index.js';
 import { AriTestClient, type EventCollector, chId, isEvent, sleep } from '../sim/harness.js';
 import type { AriEvent, ApplicationJson, BridgeJson, ChannelJson } from '../sim/types.js';
@@ -10,6 +10,9 @@ import type { AriEvent, ApplicationJson, BridgeJson, ChannelJson } from '../sim/
 let sim: AriSimulator;
 let ari: AriTestClient;
 let events: EventCollector;
+/** Polls until the assertion holds (a loaded machine runs the dialplan's timers late). */
+const eventually = (assertion: () => Promise<void> | void) => vi.waitFor(assertion, { timeout: 5000, interval: 25 });
+const gone = (id: string) => eventually(async () => expect((await ari.request('GET', `/channels/${id}`)).status).toBe(404));
 
 beforeAll(async () => {
   sim = await startAriSimulator({ audioDelayMs: 50 });
@@ -66,8 +69,9 @@ describe('POST/DELETE /applications/{app}/subscription', () => {
     await new Promise((r) => ws.once('open', r));
     const p = await sim.joinConfBridge('allconf', { exten: 'tone700' });
     await sim.leaveConfBridge(p);
-    await sleep(50);
-    expect(got.filter((e) => e.application === 'watcher').map((e) => e.type)).toEqual(expect.arrayContaining(['ChannelEnteredBridge', 'ChannelLeftBridge', 'BridgeDestroyed']));
+    await eventually(() =>
+      expect(got.filter((e) => e.application === 'watcher').map((e) => e.type)).toEqual(expect.arrayContaining(['ChannelEnteredBridge', 'ChannelLeftBridge', 'BridgeDestroyed'])),
+    );
     // the plain app saw none of it
     expect(events.events.some((e) => e.type === 'ChannelEnteredBridge' && chId(e) === p)).toBe(false);
     ws.close();
@@ -89,12 +93,10 @@ describe('dialplan interpreter: [flow-examples]', () => {
 
     expect((await ari.request('POST', `/channels/${id}/continue`)).status).toBe(204);
     await events.waitFor(isEvent('StasisEnd', id));
-    await sleep(50);
-    expect((await ari.request<ChannelJson>('GET', `/channels/${id}`)).body.dialplan).toMatchObject({ app_name: 'Wait', app_data: '2' });
-    // not ours any more: its hangup is not reported…
     const n = events.events.length;
-    await sleep(2200);
-    expect((await ari.request('GET', `/channels/${id}`)).status).toBe(404);
+    await eventually(async () => expect((await ari.request<ChannelJson>('GET', `/channels/${id}`)).body.dialplan).toMatchObject({ app_name: 'Wait', app_data: '2' }));
+    // not ours any more: its hangup is not reported…
+    await gone(id);
     expect(events.events.slice(n).filter((e) => chId(e) === id)).toEqual([]);
   });
 
@@ -118,26 +120,28 @@ describe('dialplan interpreter: [flow-examples]', () => {
     expect(varset.value).toBe('42');
     await events.waitFor((e) => e.type === 'StasisStart' && chId(e) === id && (e.args as string[])[0] === 'recording_start' && e !== stop);
     expect(await unsub(`channel:${id}`)).toMatchObject({ status: 200 });
+    const last = events.events.length;
     await ari.request('POST', `/channels/${id}/continue`);
-    await sleep(50); // its StasisEnd
+    await events.waitFor((e) => e.type === 'StasisEnd' && chId(e) === id && events.events.indexOf(e) >= last);
     const n = events.events.length;
-    await sleep(2300);
-    expect((await ari.request('GET', `/channels/${id}`)).status).toBe(404);
+    await gone(id);
     expect(events.events.slice(n).filter((e) => chId(e) === id)).toEqual([]);
   });
 
   it('consent: Read() with 1 → Stasis; with 2 → no Stasis, the call goes on and hangs up', async () => {
     for (const [digit, expected] of [['1', true], ['2', false]] as const) {
       const { body } = await flow('consent');
-      await sleep(100);
-      expect((await ari.request<ChannelJson>('GET', `/channels/${body.id}`)).body.dialplan.app_name).toBe('Read');
+      await eventually(async () => expect((await ari.request<ChannelJson>('GET', `/channels/${body.id}`)).body.dialplan.app_name).toBe('Read'));
       sim.sendDtmf(body.id, digit);
-      await sleep(150);
-      const entered = events.events.some(isEvent('StasisStart', body.id));
-      expect(entered).toBe(expected);
-      if (entered) await ari.request('POST', `/channels/${body.id}/continue`);
-      await sleep(2200);
-      expect((await ari.request('GET', `/channels/${body.id}`)).status).toBe(404);
+      if (expected) {
+        await events.waitFor(isEvent('StasisStart', body.id));
+        await ari.request('POST', `/channels/${body.id}/continue`);
+      } else {
+        // On to the conversation, never through Stasis.
+        await eventually(async () => expect((await ari.request<ChannelJson>('GET', `/channels/${body.id}`)).body.dialplan.app_name).toMatch(/^(Playtones|Wait)$/));
+      }
+      await gone(body.id);
+      expect(events.events.some(isEvent('StasisStart', body.id))).toBe(expected);
     }
   });
 
@@ -145,8 +149,7 @@ describe('dialplan interpreter: [flow-examples]', () => {
     const s2 = await startAriSimulator({ audioDelayMs: 0, dialplanText: '[f]\nexten => s,1,Stasis(nobody,recording_start)\n same => n,Wait(5)\n' });
     const c2 = new AriTestClient(s2.url, s2.username, s2.password);
     const ch = await c2.request<ChannelJson>('POST', '/channels', { endpoint: 'Local/silence@test', context: 'f', extension: 's', priority: '1' });
-    await sleep(100);
-    expect(s2.channelVariables(ch.body.id)?.STASISSTATUS).toBe('FAILED');
+    await eventually(() => expect(s2.channelVariables(ch.body.id)?.STASISSTATUS).toBe('FAILED'));
     expect(s2.getChannel(ch.body.id)?.dialplan.app_name).toBe('Wait');
     await s2.close();
   });
