@@ -1,6 +1,6 @@
 /** Event choreography, races, errors and Asterisk-down behaviour of the simulator. */
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type AriSimulator, startAriSimulator } from '../sim/index.js';
 import { AriTestClient, type EventCollector, RtpCapture, chId, isEvent, sleep } from '../sim/harness.js';
 import { startRecordingLeg } from '../sim/scenario.js';
@@ -161,8 +161,7 @@ describe('dialplan-driven scenarios', () => {
     expect((await ari.request('POST', `/channels/${call}/continue`)).status).toBe(204);
     await events.waitFor(isEvent('StasisEnd', call));
     const n = rx.packets.length;
-    await sleep(100);
-    expect(rx.packets.length).toBeGreaterThan(n + 2);
+    await vi.waitFor(() => expect(rx.packets.length).toBeGreaterThan(n + 2), { timeout: 3000, interval: 20 });
     sim.playTone(call, 'out', { type: 'tone', freq: 1000 });
     await sim.hangup(call);
     await events.waitFor(isEvent('StasisEnd', leg.snoop.id));
@@ -269,9 +268,7 @@ describe('errors, auth, WebSocket and Asterisk going away', () => {
     const other = await ari.events('recorder');
     expect(sim.webSocketCount()).toBeGreaterThanOrEqual(2);
     sim.stopWebSocket();
-    await sleep(50);
-    expect(other.closed).toBe(true);
-    expect(events.closed).toBe(true);
+    await vi.waitFor(() => expect([other.closed, events.closed]).toEqual([true, true]), { timeout: 3000, interval: 10 });
     events = await ari.events('recorder');
     const call = await sim.placeCall({ exten: 'tone440' });
     await events.waitFor(isEvent('StasisStart', call));

@@ -97,7 +97,7 @@ describe('RTP format and pace', () => {
 
     await sim.hangup(call);
     await events.waitFor(isEvent('StasisEnd', legIn.snoop.id));
-    await sleep(60);
+    await sleep(150); // what was already in flight is read
     const n = rin.packets.length;
     await sleep(100);
     expect(rin.packets.length).toBe(n);
@@ -204,7 +204,8 @@ describe('impairments over UDP', () => {
     clearInterval(lagTimer);
     const elapsed = Date.now() - start;
     expect(elapsed).toBeLessThan(8000); // 2000 packets = 40 s of audio
-    expect(maxTimerLag).toBeLessThan(250);
+    // Sending 100× faster must not starve the event loop (a loop that did would lag by seconds; allow a loaded CI).
+    expect(maxTimerLag).toBeLessThan(1000);
     // in order, no duplicates; the receiver may lose a few to its socket buffer while vitest's loop is busy
     const seqs = rx.packets.slice(0, 2000).map((p) => p.seq);
     expect(seqs.every((s, i) => i === 0 || ((s - seqs[i - 1]) & 0xffff) >= 1)).toBe(true);
