@@ -11,7 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AriTestClient } from '../sim/harness.js';
 import { OPERATIONS, RESOURCE_PATHS } from '../sim/params.js';
 import { type AriSimulator, startAriSimulator } from '../sim/index.js';
@@ -94,6 +94,14 @@ async function startWithEvents(audioDelayMs?: number): Promise<{ sim: AriSimulat
   return { sim, events };
 }
 
+/**
+ * The replays run concurrently in one worker: on a loaded machine the last events can come after the tail.
+ * The comparison is retried for a while (events only ever get appended, so waiting cannot hide a wrong one).
+ */
+function eventuallySameEvents(simEvents: AriEvent[], traceEvents: AriEvent[], ids: IdMap): Promise<void> {
+  return vi.waitFor(() => compareEvents(simEvents, traceEvents, ids), { timeout: 5000, interval: 100 });
+}
+
 function compareEvents(simEvents: AriEvent[], traceEvents: AriEvent[], ids: IdMap): void {
   const id = (v: string) => v;
   const toTrace = (v: string) => ids.toTrace(v);
@@ -131,7 +139,7 @@ describe.runIf(hasShared)('error cases replayed from traces/http-errors.jsonl', 
       }
       expect(checked).toBeGreaterThan(25);
       const traceEvents = readJsonl<AriEvent>(join(TRACES, 'errors.jsonl'));
-      compareEvents(events.events, traceEvents, ids);
+      await eventuallySameEvents(events.events, traceEvents, ids);
     } finally {
       events.close();
       await sim.close();
@@ -191,7 +199,7 @@ describe.runIf(hasShared)('scenario traces replayed against the simulator', () =
         const results = await replayHttpTrace({ sim, events, lines, ids, intercept: sc.intercept?.(sim), maxGapMs: sc.maxGapMs });
         await new Promise((r) => setTimeout(r, sc.tailMs));
         for (const r of results) expect(r.status, `${r.line.method} ${r.line.path}`).toBe(r.line.status);
-        compareEvents(events.events, readJsonl<AriEvent>(join(TRACES, `${sc.name}.jsonl`)), ids);
+        await eventuallySameEvents(events.events, readJsonl<AriEvent>(join(TRACES, `${sc.name}.jsonl`)), ids);
       } finally {
         events.close();
         await sim.close();
