@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Transform } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Recording } from '../../src/domain/recording.js';
 import { decodeWav } from '../helpers/wav-decode.js';
 import { createHttpHarness, CUST_A, smallWav, TOKENS, type HttpHarness } from '../helpers/fakes.js';
@@ -129,27 +130,48 @@ describe('over a real socket', () => {
     expect(Buffer.from(await part.arrayBuffer()).equals(wav.subarray(wav.length - 44))).toBe(true);
   });
 
-  it('a big file is streamed, not buffered: the first bytes arrive before the client reads the rest', async () => {
-    const big = smallWav(4_000_000); // ~8 MB
+  it('a big file is streamed with back-pressure: a client that stops reading stops the reads from storage', async () => {
+    const big = smallWav(16_000_000); // ~32 MB, more than the loopback socket buffers hold
     const r = await h.recording(CUST_A, 'available', { wav: big });
-    const received = await new Promise<{ status: number; first: Buffer; total: number }>((resolve, reject) => {
-      const req = httpRequest(`${base}/v1.0/recordings/${r.id}/file`, { headers: { ...A, range: 'bytes=1000-' } }, (res) => {
-        let first: Buffer | undefined;
-        let total = 0;
-        res.on('data', (c: Buffer) => {
-          first ??= c;
-          total += c.length;
+    let served = 0; // bytes the route has pulled from storage
+    const read = h.storage.createReadStream.bind(h.storage);
+    const spy = vi.spyOn(h.storage, 'createReadStream').mockImplementation((key, range) =>
+      read(key, range).pipe(
+        new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            served += chunk.length;
+            cb(null, chunk);
+          },
+        }),
+      ),
+    );
+    try {
+      const received = await new Promise<{ status: number; whilePaused: number; body: Buffer }>((resolve, reject) => {
+        const req = httpRequest(`${base}/v1.0/recordings/${r.id}/file`, { headers: { ...A, range: 'bytes=1000-' } }, (res) => {
+          const chunks: Buffer[] = [];
+          let whilePaused = -1;
+          res.once('data', () => {
+            // Stop reading for a while: a streaming server stops pulling from storage once the socket is full.
+            res.pause();
+            setTimeout(() => {
+              whilePaused = served;
+              res.resume();
+            }, 300);
+          });
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, whilePaused, body: Buffer.concat(chunks) }));
+          res.on('error', reject);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, first: first ?? Buffer.alloc(0), total }));
-        res.on('error', reject);
+        req.on('error', reject);
+        req.end();
       });
-      req.on('error', reject);
-      req.end();
-    });
-    expect(received.status).toBe(206);
-    expect(received.total).toBe(big.length - 1000);
-    expect(received.first.length).toBeLessThan(big.length - 1000);
-    expect(received.first.equals(big.subarray(1000, 1000 + received.first.length))).toBe(true);
+      expect(received.status).toBe(206);
+      expect(received.body.equals(big.subarray(1000))).toBe(true);
+      expect(received.whilePaused).toBeGreaterThan(0);
+      expect(received.whilePaused).toBeLessThan((big.length - 1000) / 2);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('JSON API over the socket: 401, 404, list', async () => {
