@@ -21,9 +21,12 @@ class FlakyStorage implements BlobStorage {
   readonly kind = 'local' as const;
   failing = false;
   puts = 0;
+  /** Holds every put this long (an upload in flight). */
+  putDelayMs = 0;
   constructor(readonly inner: LocalStorage) {}
   async putFile(key: string, localPath: string, opts: { contentType: string; md5Base64: string }): Promise<BlobInfo> {
     this.puts++;
+    if (this.putDelayMs) await new Promise((r) => setTimeout(r, this.putDelayMs));
     if (this.failing) throw new AppError('STORAGE_UNAVAILABLE', 'storage is down (test)');
     return this.inner.putFile(key, localPath, opts);
   }
@@ -141,13 +144,20 @@ describe('upload job', () => {
     expect(second.tm_update).toBe(first.tm_update);
     expect(existsSync(path)).toBe(false);
 
+    // Enqueued again (and twice at once) while its upload is in flight: still one job, one upload. Without the
+    // job id, the workers (4 at a time) would start a second upload of the still-`stopping` recording.
     const other = await stoppingRecording();
+    const job = { recording_id: other.rec.id, path: other.path, storage_key: other.key };
     const before = storage.puts;
-    await Promise.all([
-      jobs.enqueueUpload({ recording_id: other.rec.id, path: other.path, storage_key: other.key }),
-      jobs.enqueueUpload({ recording_id: other.rec.id, path: other.path, storage_key: other.key }),
-    ]);
-    await until(() => store.get(other.rec.id), (r) => r?.status === 'available');
+    storage.putDelayMs = 400;
+    try {
+      await jobs.enqueueUpload(job);
+      await until(async () => storage.puts - before, (n) => n === 1);
+      await Promise.all([jobs.enqueueUpload(job), jobs.enqueueUpload(job)]);
+      await until(() => store.get(other.rec.id), (r) => r?.status === 'available');
+    } finally {
+      storage.putDelayMs = 0;
+    }
     await new Promise((r) => setTimeout(r, 200));
     expect(storage.puts - before).toBe(1);
   });

@@ -76,12 +76,10 @@ describe('recorder against a misbehaving Asterisk', () => {
     }
     await sleep(300);
     const ref = await h.app.store.getReference('call', call.channelId);
-    if (ref) {
-      expect(ref.recording_id).toBe('');
-      const rec = await h.app.store.get(ref.recording_ids[0]);
-      expect(rec?.status).toBe('failed');
-      expect(rec?.error?.code).toBeTruthy();
-    }
+    expect(ref?.recording_id).toBe('');
+    const rec = await h.app.store.get(ref!.recording_ids[0]);
+    expect(rec?.status).toBe('failed');
+    expect(rec?.error?.code).toBeTruthy();
     expect(ours()).toEqual({ channels: [], bridges: [] });
   });
 
