@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { decodeWav } from '../helpers/wav-decode.js';
-import { goertzelDb, rmsDb } from '../helpers/audio-analysis.js';
+import { findToneEnd, goertzelDb, rmsDb } from '../helpers/audio-analysis.js';
 import { sleep, startHarness, type Harness } from './harness.js';
 
 const SECRET = 'whsec-test-6f1d2c';
@@ -103,6 +103,21 @@ describe('e2e: recording lifecycle', () => {
     await h.driver.sendDtmf(call.channelId, '#');
     const rec = await h.waitForStatus(id, 'available');
     expect(rec.stop_reason).toBe('key');
+  });
+
+  it('end_of_silence stops that long after the talking stops, not before', async () => {
+    const call = await h.driver.placeCall({ exten: 'talk440' }); // 440 Hz for 2 s from the answer, then silence
+    const s = await start(call.channelId, { end_of_silence: 1 });
+    const rec = await h.waitForStatus(s.body.recording_id, 'available', 10_000);
+    expect(rec.stop_reason).toBe('silence');
+    const wav = decodeWav(new Uint8Array(await (await h.api('GET', `/v1.0/recordings/${rec.id}/file`)).arrayBuffer()));
+    const toneEnd = findToneEnd(wav.samples, 8000, 440);
+    expect(toneEnd).not.toBeNull();
+    expect(goertzelDb(wav.samples.subarray(((toneEnd! - 500) * 8) | 0, ((toneEnd! - 100) * 8) | 0), 8000, 440)).toBeGreaterThan(-20);
+    // The file ends 1 s of silence after the tone (+ the 100 ms playout and the 20 ms slots), and that tail is silent.
+    expect(wav.durationMs - toneEnd!).toBeGreaterThanOrEqual(980);
+    expect(wav.durationMs - toneEnd!).toBeLessThan(1400);
+    expect(rmsDb(wav.samples.subarray(((toneEnd! + 50) * 8) | 0))).toBeLessThan(-60);
   });
 
   it('end_of_silence stops after that much silence', async () => {

@@ -13,6 +13,8 @@ export interface ExtensionBehaviour {
   playbackData: string;
   /** the dialplan hangs up this long after its audio started (short440) */
   hangupAfterMs?: number;
+  /** the dialplan's audio stops this long after it started, the call stays up (talk440) */
+  audioForMs?: number;
 }
 
 const toneExten = /^tone(\d{2,5})$/;
@@ -33,6 +35,8 @@ export function lookupExtension(
   switch (exten) {
     case 'short440':
       return { inSignal: tone(440), playbackData: 'tone440_3s', hangupAfterMs: 3000 };
+    case 'talk440':
+      return { inSignal: tone(440), playbackData: 'tone440_2s', audioForMs: 2000 };
     case 'two-tone':
       return { inSignal: tone(440), outSignal: tone(1000), playbackData: 'tone440&tone440&tone440' };
     case 'silence':

@@ -198,7 +198,7 @@ export class AsteriskEngine {
   ): void {
     const t = this.nowMs() + delayMs;
     ch1.audioStartMs = t;
-    this.addLayer(ch1, 'in', inSignal, t, beh.hangupAfterMs !== undefined ? t + beh.hangupAfterMs : Infinity);
+    this.addLayer(ch1, 'in', inSignal, t, t + Math.min(beh.hangupAfterMs ?? Infinity, beh.audioForMs ?? Infinity));
     this.addLayer(ch1, 'out', outSignal, t, Infinity);
     this.later(delayMs, () => {
       if (!ch2.alive) return;
