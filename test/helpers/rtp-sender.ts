@@ -55,7 +55,14 @@ export interface RtpSendResult {
   spoofPort?: number;
   firstSentAt: number;
   lastSentAt: number;
+  /** The sender shares a (possibly busy) event loop: how late after its schedule the latest packet left (ms)… */
+  maxLateMs: number;
+  /** …and how many packets left more than LATE_SEND_MS late (a receiver may rightly count those as late). */
+  lateSends: number;
 }
+
+/** Below the receivers' 100 ms playout delay, with a margin. */
+export const LATE_SEND_MS = 80;
 
 const SAMPLES = 320;
 const RATE = 16000;
@@ -122,6 +129,8 @@ export async function sendRtpStream(opts: RtpSenderOptions): Promise<RtpSendResu
     spoofPort: spoofSock?.address().port,
     firstSentAt: 0,
     lastSentAt: 0,
+    maxLateMs: 0,
+    lateSends: 0,
   };
   let ssrc = opts.ssrc ?? (Math.floor(rnd() * 0xffffffff) >>> 0);
   let seq = opts.seqStart ?? Math.floor(rnd() * 65536);
@@ -134,6 +143,9 @@ export async function sendRtpStream(opts: RtpSenderOptions): Promise<RtpSendResu
     for (let i = 0; i < n; i++) {
       if (opts.signal?.aborted) break;
       await sleepUntil(t0 + i * frameMs, opts.signal);
+      const lateMs = performance.now() - (t0 + i * frameMs);
+      res.maxLateMs = Math.max(res.maxLateMs, lateMs);
+      if (lateMs > LATE_SEND_MS) res.lateSends++;
       if (i > 0 && opts.ssrcChangeAt === i) {
         ssrc = (ssrc + 0x01234567) >>> 0;
         seq = Math.floor(rnd() * 65536);

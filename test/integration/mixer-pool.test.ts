@@ -59,9 +59,10 @@ describe('MixerPool over real UDP', () => {
     expect(res.sizeBytes).toBe(statSync(path).size);
     expect(res.quality.packets_spoofed).toBe(ra.spoofSent);
     expect(res.quality.packets_received).toBe(ra.sent + rb.sent);
-    expect(res.quality.packets_late).toBe(0);
+    // None late, unless this busy test process itself sent some late (then at most those).
+    expect(res.quality.packets_late).toBeLessThanOrEqual(ra.lateSends + rb.lateSends);
     expect(res.quality.packets_lost).toBe(0);
-    expect(res.quality.max_jitter_ms).toBeLessThan(20);
+    expect(res.quality.max_jitter_ms).toBeLessThan(20 + Math.max(ra.maxLateMs, rb.maxLateMs));
 
     const wav = readWavFile(path);
     expect(wav.sampleRate).toBe(8000);
@@ -100,7 +101,7 @@ describe('MixerPool over real UDP', () => {
     expect(Math.abs(res.durationMs - (endAt - startAt))).toBeLessThanOrEqual(40);
     expect(r.dropped).toBeGreaterThan(15);
     expect(res.quality.packets_duplicate).toBe(r.duplicated);
-    expect(res.quality.packets_late).toBe(0);
+    expect(res.quality.packets_late).toBeLessThanOrEqual(r.lateSends);
     // Losses after the last packet that arrived are invisible to sequence numbers.
     expect(res.quality.packets_lost).toBeGreaterThanOrEqual(r.dropped - 3);
     expect(res.quality.packets_lost).toBeLessThanOrEqual(r.dropped);

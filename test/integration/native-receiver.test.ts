@@ -89,10 +89,11 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
       expect(res.sizeBytes).toBe(statSync(path).size);
       expect(res.quality.packets_spoofed).toBe(ra.spoofSent);
       expect(res.quality.packets_received).toBe(ra.sent + rb.sent);
-      expect(res.quality.packets_late).toBe(0);
+      // None late, unless this busy test process itself sent some late (then at most those).
+      expect(res.quality.packets_late).toBeLessThanOrEqual(ra.lateSends + rb.lateSends);
       expect(res.quality.packets_lost).toBe(0);
       expect(res.quality.packets_invalid).toBe(0);
-      expect(res.quality.max_jitter_ms).toBeLessThan(20);
+      expect(res.quality.max_jitter_ms).toBeLessThan(20 + Math.max(ra.maxLateMs, rb.maxLateMs));
       const w = stats.workers[pool.workerOf(rid)]!;
       expect(w.receiver).toBe(receiver);
       // (receiverPolls is per stats window and may read 0 right after a window reset: the receiver kind and the
@@ -127,7 +128,7 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
       const res = await pool.close(rid, endAt);
       expect(Math.abs(res.durationMs - (endAt - startAt))).toBeLessThanOrEqual(40);
       expect(res.quality.packets_duplicate).toBe(r.duplicated);
-      expect(res.quality.packets_late).toBe(0);
+      expect(res.quality.packets_late).toBeLessThanOrEqual(r.lateSends);
       expect(res.quality.packets_invalid).toBe(3);
       expect(res.quality.packets_received).toBe(r.sent + r.duplicated); // duplicates are received (and counted) too
       expect(res.quality.packets_lost).toBeGreaterThanOrEqual(r.dropped - 3);
