@@ -177,7 +177,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     await http.listen({ host: config.http.host, port: config.http.port });
     const addr = http.server.address();
     const url = typeof addr === 'object' && addr ? `http://${config.http.host}:${addr.port}` : '';
-    log.info({ url, ari: config.ari.url, storage: storage.kind }, 'ari-recorder ready');
+    log.info({ url, ari: config.ari.url, storage: storage.kind, rtp_receiver: mixer.receiver }, 'ari-recorder ready');
 
     let stopped: Promise<void> | undefined;
     return {

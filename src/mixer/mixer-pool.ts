@@ -164,6 +164,10 @@ export class MixerPool extends EventEmitter implements Mixer {
     this.bindAttempts = opts.bindAttempts ?? 16;
     this.workerUrl = opts.workerUrl ?? defaultWorkerUrl();
     this.log = opts.logger?.child({ component: 'mixer' });
+    if (wanted === 'auto' && !native) {
+      // Capacity differs about 2× (docs/performance.md): say so once, where an operator looks.
+      this.log?.warn({ reason: nativeUdpUnavailableReason() }, 'native recvmmsg RTP receiver unavailable (run `make native`): using node:dgram, about half the calls per core');
+    }
     const n = Math.max(1, opts.workers ?? os.availableParallelism());
     for (let i = 0; i < n; i++) {
       const slot: Slot = {
