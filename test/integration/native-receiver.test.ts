@@ -8,6 +8,7 @@ import dgram from 'node:dgram';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
 import { loadNativeUdp, nativeUdpUnavailableReason } from '../../src/media/native/index.js';
@@ -39,8 +40,15 @@ describe('receiver option', () => {
       })();
       expect(err).toBeInstanceOf(AppError);
       expect((err as AppError).message).toMatch(/native UDP receiver is unavailable: disabled by ARI_UDP_NATIVE=0/);
-      const fallback = new MixerPool({ portMin: 1000, portMax: 1010, workers: 1, statsIntervalMs: 0 });
+      const lines: string[] = [];
+      const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+      const fallback = new MixerPool({ portMin: 1000, portMax: 1010, workers: 1, statsIntervalMs: 0, logger });
       expect(fallback.receiver).toBe('dgram');
+      // The operator is told, once, that the capacity is about halved and why.
+      const warn = lines.map((l) => JSON.parse(l) as { level: number; msg: string; reason?: string }).filter((l) => l.level === 40);
+      expect(warn).toHaveLength(1);
+      expect(warn[0].msg).toMatch(/make native/);
+      expect(warn[0].reason).toMatch(/ARI_UDP_NATIVE=0/);
       await fallback.shutdown();
     } finally {
       delete process.env.ARI_UDP_NATIVE;
