@@ -23,8 +23,10 @@ export interface GenStart {
   startAtEpochMs: number;
   /** Sub-ticks per 20 ms: calls are spread over `phases` groups so a tick is not one burst. */
   phases: number;
-  /** UDP sockets used by this process (streams are spread over them). */
+  /** UDP sockets used by this process (streams are spread over them; node:dgram sender only). */
   sockets: number;
+  /** 'native': one sendmmsg per sub-tick through the addon (falls back to dgram under 'auto' when not built). */
+  sender: 'auto' | 'native' | 'dgram';
   /** Nice value for this process (0: unchanged). */
   nice: number;
 }
@@ -46,6 +48,8 @@ export interface LatenessSummary {
 export interface GenDone {
   type: 'done';
   index: number;
+  /** The send path this process used. */
+  sender: 'native' | 'dgram';
   sent: number;
   sendErrors: number;
   /** Highest libuv send queue length seen (datagrams the kernel did not take at once). */

@@ -13,7 +13,8 @@
  *   --seconds S          seconds of audio sent per stream                   default 20
  *   --workers W          mixer worker threads                               default os.availableParallelism()
  *   --generators G       load-generator processes                           default ceil(calls / 1000)
- *   --gen-sockets K      UDP sockets per generator process                  default 4
+ *   --gen-sender S       generator send path: native (sendmmsg addon) | dgram | auto   default auto
+ *   --gen-sockets K      UDP sockets per generator process (dgram sender)   default 4
  *   --phases P           sub-ticks per 20 ms the calls are spread over      default 10
  *   --port-min P         first RTP port (even ports, 2 per call)            default 20000
  *   --rcvbuf BYTES       SO_RCVBUF per RTP socket (MixerPool default 2 MiB)
@@ -69,6 +70,7 @@ interface Options {
   workers: number;
   generators: number;
   genSockets: number;
+  genSender: 'auto' | 'native' | 'dgram';
   phases: number;
   portMin: number;
   rcvbuf?: number;
@@ -104,12 +106,15 @@ function parseArgs(argv: string[]): Options {
   const rcv = get('rcvbuf');
   const receiver = get('receiver') ?? 'auto';
   if (receiver !== 'auto' && receiver !== 'dgram' && receiver !== 'native') throw new Error(`--receiver: native, dgram or auto, not ${receiver}`);
+  const genSender = get('gen-sender') ?? 'auto';
+  if (genSender !== 'auto' && genSender !== 'dgram' && genSender !== 'native') throw new Error(`--gen-sender: native, dgram or auto, not ${genSender}`);
   return {
     calls,
     seconds: num('seconds', 20),
     workers: Math.max(1, Math.floor(num('workers', os.availableParallelism()))),
     generators: Math.max(1, Math.floor(num('generators', Math.ceil(calls / 1000)))),
     genSockets: Math.max(1, Math.floor(num('gen-sockets', 4))),
+    genSender,
     phases: Math.max(1, Math.floor(num('phases', 10))),
     portMin: Math.floor(num('port-min', 20000)),
     rcvbuf: rcv === undefined ? undefined : Number(rcv),
@@ -234,6 +239,7 @@ async function generate(streams: GenStream[], opts: Options, onTick: () => void)
       startAtEpochMs,
       phases: opts.phases,
       sockets: opts.genSockets,
+      sender: opts.genSender,
       nice: opts.nice,
     };
     children[g].send(msg);
@@ -266,6 +272,7 @@ function generatorSummary(run: GenRun) {
   const d = run.done;
   return {
     processes: d.length,
+    sender: [...new Set(d.map((x) => x.sender))].join('+'),
     sent: d.reduce((a, x) => a + x.sent, 0),
     sendErrors: d.reduce((a, x) => a + x.sendErrors, 0),
     maxSendQueue: maxOf(d.map((x) => x.maxSendQueue)),
@@ -716,7 +723,7 @@ async function main(): Promise<void> {
     ['SNR min / median (dB, n files)', snrVals.length ? `${fmt(Math.min(...snrVals))} / ${fmt(median(snrVals))} (n=${snrVals.length})` : '—', '—'],
     ['1-s windows ≥ 40 dB (sampled files)', `${snr.reduce((a, s) => a + (s.windowsOk ?? 0), 0)} / ${snr.reduce((a, s) => a + (s.windows ?? 0), 0)}`, '—'],
     ['generator lateness p99 / max (ms)', `${fmt(g1.doneLateP99Ms, 2)} / ${fmt(g1.doneLateMaxMs, 1)}`, base ? `${fmt(base.gen.doneLateP99Ms, 2)} / ${fmt(base.gen.doneLateMaxMs, 1)}` : '—'],
-    ['generator CPU (% of one core, G procs)', `${fmt((g1.cpuMs / g1.wallMs) * 100)} (G=${g1.processes})`, base ? fmt((base.gen.cpuMs / base.gen.wallMs) * 100) : '—'],
+    ['generator CPU (% of one core, G procs)', `${fmt((g1.cpuMs / g1.wallMs) * 100)} (G=${g1.processes}, ${g1.sender})`, base ? fmt((base.gen.cpuMs / base.gen.wallMs) * 100) : '—'],
     ['generator end late (ms) / sub-ticks > 20 ms late', `${fmt(g1.endLateMs, 0)} / ${fmtInt(g1.subTicksBehind20ms)}`, base ? `${fmt(base.gen.endLateMs, 0)} / ${fmtInt(base.gen.subTicksBehind20ms)}` : '—'],
     ['load average (1 min) during run', `${fmt(median(loadSamples), 2)} (max ${fmt(maxOf(loadSamples), 2)})`, '—'],
     ['nice / jitterSlots / playoutDelayMs', `${opts.nice} / ${effectiveJitterSlots} / ${opts.playoutDelayMs ?? 100}`, '—'],

@@ -19,9 +19,14 @@ export interface NativeUdp {
   poll(id: number): number;
   destroy(id: number): void;
   openSockets(id: number): number;
+  /** Sender side, used by the bench's load generator only: a blocking IPv4 UDP socket bound to host:0; returns its fd. */
+  senderOpen(host: string, sndbuf: number): number;
+  /** sendmmsg: datagram i is the `stride` bytes at i × stride of `buffer`, to host:ports[i]. Returns how many were sent. */
+  sendBatch(fd: number, buffer: ArrayBuffer, count: number, stride: number, ports: Int32Array, host: string): number;
+  senderClose(fd: number): void;
 }
 
-export const NATIVE_ABI = 1;
+export const NATIVE_ABI = 2;
 
 /** Candidate locations: next to this file (tsx, tests), and the source tree seen from dist/src/media/native. */
 function candidates(): string[] {

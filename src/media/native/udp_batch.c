@@ -423,6 +423,119 @@ static napi_value js_open_sockets(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * Sender side, for the bench's load generator (the product only receives): a blocking UDP socket and
+ * sendmmsg of a whole batch, so the generator costs the machine under test as little as Asterisk would.
+ */
+
+/* senderOpen(host, sndbuf) -> fd of a blocking IPv4 UDP socket bound to host:0 */
+static napi_value js_sender_open(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char host[64];
+  size_t hlen = 0;
+  int32_t sndbuf = 0;
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], host, sizeof host, &hlen) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &sndbuf) != napi_ok) {
+    napi_throw_type_error(env, NULL, "senderOpen(host: string, sndbuf: number)");
+    return NULL;
+  }
+  struct sockaddr_in a4;
+  memset(&a4, 0, sizeof a4);
+  a4.sin_family = AF_INET;
+  if (inet_pton(AF_INET, host, &a4.sin_addr) != 1) return throw_errno(env, EINVAL, "bind", host, 0);
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", host, 0);
+  if (sndbuf > 0) (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  if (bind(fd, (struct sockaddr *)&a4, sizeof a4) != 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "bind", host, 0);
+  }
+  napi_value out;
+  CHECK(napi_create_int32(env, fd, &out));
+  return out;
+}
+
+#define SEND_CHUNK 256
+
+/* sendBatch(fd, buffer, count, stride, ports: Int32Array, host) -> datagrams sent: datagram i is the `stride`
+ * bytes at i × stride of `buffer`, sent to host:ports[i]. */
+static napi_value js_send_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  uint32_t count = 0, stride = 0;
+  void *data = NULL;
+  size_t len = 0;
+  napi_typedarray_type type;
+  size_t nports = 0;
+  void *ports_data = NULL;
+  char host[64];
+  size_t hlen = 0;
+  if (argc < 6 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_arraybuffer_info(env, argv[1], &data, &len) != napi_ok ||
+      napi_get_value_uint32(env, argv[2], &count) != napi_ok || napi_get_value_uint32(env, argv[3], &stride) != napi_ok ||
+      napi_get_typedarray_info(env, argv[4], &type, &nports, &ports_data, NULL, NULL) != napi_ok || type != napi_int32_array ||
+      napi_get_value_string_utf8(env, argv[5], host, sizeof host, &hlen) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sendBatch(fd, buffer: ArrayBuffer, count, stride, ports: Int32Array, host: string)");
+    return NULL;
+  }
+  if (stride == 0 || nports < count || (size_t)count * stride > len) {
+    napi_throw_range_error(env, NULL, "ari_udp: count × stride exceeds the buffer, or fewer ports than datagrams");
+    return NULL;
+  }
+  struct in_addr dst;
+  if (inet_pton(AF_INET, host, &dst) != 1) return throw_errno(env, EINVAL, "sendmmsg", host, 0);
+  const int32_t *ports = (const int32_t *)ports_data;
+  struct mmsghdr msgs[SEND_CHUNK];
+  struct iovec iov[SEND_CHUNK];
+  struct sockaddr_in to[SEND_CHUNK];
+  uint32_t sent = 0;
+  while (sent < count) {
+    uint32_t n = count - sent < SEND_CHUNK ? count - sent : SEND_CHUNK;
+    memset(msgs, 0, sizeof(struct mmsghdr) * n);
+    for (uint32_t j = 0; j < n; j++) {
+      uint32_t i = sent + j;
+      iov[j].iov_base = (uint8_t *)data + (size_t)i * stride;
+      iov[j].iov_len = stride;
+      memset(&to[j], 0, sizeof to[j]);
+      to[j].sin_family = AF_INET;
+      to[j].sin_addr = dst;
+      to[j].sin_port = htons((uint16_t)ports[i]);
+      msgs[j].msg_hdr.msg_name = &to[j];
+      msgs[j].msg_hdr.msg_namelen = sizeof to[j];
+      msgs[j].msg_hdr.msg_iov = &iov[j];
+      msgs[j].msg_hdr.msg_iovlen = 1;
+    }
+    int got = sendmmsg(fd, msgs, n, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      /* a refused or unreachable port (ICMP from an earlier datagram): skip that datagram, go on */
+      if (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH) {
+        sent++;
+        continue;
+      }
+      return throw_errno(env, errno, "sendmmsg", host, 0);
+    }
+    sent += (uint32_t)got;
+  }
+  napi_value out;
+  CHECK(napi_create_uint32(env, sent, &out));
+  return out;
+}
+
+/* senderClose(fd) */
+static napi_value js_sender_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  if (argc >= 1 && napi_get_value_int32(env, argv[0], &fd) == napi_ok && fd >= 0) close(fd);
+  return NULL;
+}
+
 NAPI_MODULE_INIT() {
   registry_t *reg = registry(env);
   if (!reg) {
@@ -440,9 +553,12 @@ NAPI_MODULE_INIT() {
     {"poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL},
     {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_enumerable, NULL},
     {"openSockets", NULL, js_open_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"senderOpen", NULL, js_sender_open, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"senderClose", NULL, js_sender_close, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
-  CHECK(napi_create_int32(env, 1, &abi));
+  CHECK(napi_create_int32(env, 2, &abi));
   napi_property_descriptor v = {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL};
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(napi_define_properties(env, exports, 1, &v));

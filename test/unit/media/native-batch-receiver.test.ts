@@ -196,4 +196,23 @@ describe.skipIf(!native)(`native recvmmsg batch receiver${notBuilt}`, () => {
     expect(got[0].address).toBe('::1');
     expect(got[0].port).toBe(s.address().port);
   });
+
+  it('sendBatch (the sender of the bench generator) sends each stride of the buffer to its port, in one call', async () => {
+    const { rx, got } = receiver();
+    cleanup.push(() => rx.destroy());
+    rx.open('127.0.0.1', BASE + 60, 0, false, 'x');
+    rx.open('127.0.0.1', BASE + 62, 0, false, 'y');
+    const fd = native!.senderOpen('127.0.0.1', 0);
+    cleanup.push(() => native!.senderClose(fd));
+    const stride = 16;
+    const buf = new ArrayBuffer(3 * stride);
+    new Uint8Array(buf).forEach((_, i, a) => (a[i] = i));
+    expect(native!.sendBatch(fd, buf, 3, stride, Int32Array.from([BASE + 60, BASE + 62, BASE + 60]), '127.0.0.1')).toBe(3);
+    await sleep(10);
+    expect(rx.poll()).toBe(3);
+    const bytes = (k: number) => Array.from({ length: stride }, (_, i) => k * stride + i);
+    expect(got.filter((g) => g.target === 'x').map((g) => g.bytes)).toEqual([bytes(0), bytes(2)]);
+    expect(got.filter((g) => g.target === 'y').map((g) => g.bytes)).toEqual([bytes(1)]);
+    expect(() => native!.sendBatch(fd, buf, 4, stride, Int32Array.from([1, 2, 3, 4]), '127.0.0.1')).toThrow(RangeError);
+  });
 });
