@@ -1,8 +1,8 @@
 /** Event choreography, races, errors and Asterisk-down behaviour of the simulator. */
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type AriSimulator, startAriSimulator } from '../sim/index.js';
-import { AriTestClient, type EventCollector, RtpCapture, chId, isEvent, sleep } from '../sim/harness.js';
+import type { AriSimulator } from '../sim/index.js';
+import { AriTestClient, type EventCollector, startSimSession, stopSimSession, RtpCapture, chId, isEvent, sleep } from '../sim/harness.js';
 import { startRecordingLeg } from '../sim/scenario.js';
 import type { AriEvent, BridgeJson, ChannelJson } from '../sim/types.js';
 
@@ -11,14 +11,9 @@ let ari: AriTestClient;
 let events: EventCollector;
 
 beforeAll(async () => {
-  sim = await startAriSimulator({ audioDelayMs: 50 });
-  ari = new AriTestClient(sim.url, sim.username, sim.password);
-  events = await ari.events('recorder');
+  ({ sim, ari, events } = await startSimSession({ audioDelayMs: 50 }));
 });
-afterAll(async () => {
-  events.close();
-  await sim.close();
-});
+afterAll(() => stopSimSession({ sim, events }));
 
 const typesFor = (evs: AriEvent[], id: string) => evs.filter((e) => chId(e) === id).map((e) => (e.type === 'ChannelVarset' ? `Varset:${String(e.variable)}=${String(e.value)}` : e.type));
 

@@ -3,8 +3,8 @@
  * 640-byte big-endian payloads, seq +1 from a random start, timestamps 320, 640…, one SSRC, 20 ms pace.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AriSimulator, startAriSimulator } from '../sim/index.js';
-import { AriTestClient, type EventCollector, RtpCapture, concatSamples, isEvent, peak, sleep, toneAmplitude } from '../sim/harness.js';
+import type { AriSimulator } from '../sim/index.js';
+import { type AriTestClient, type EventCollector, startSimSession, stopSimSession, RtpCapture, concatSamples, isEvent, peak, sleep, toneAmplitude } from '../sim/harness.js';
 import { startRecordingLeg } from '../sim/scenario.js';
 
 let sim: AriSimulator;
@@ -19,18 +19,13 @@ async function capture(): Promise<RtpCapture> {
 }
 
 beforeAll(async () => {
-  sim = await startAriSimulator({ audioDelayMs: 200 });
-  ari = new AriTestClient(sim.url, sim.username, sim.password);
-  events = await ari.events('recorder');
+  ({ sim, ari, events } = await startSimSession({ audioDelayMs: 200 }));
 });
 afterEach(() => {
   sim.setImpairments(null);
   for (const c of captures.splice(0)) c.close();
 });
-afterAll(async () => {
-  events.close();
-  await sim.close();
-});
+afterAll(() => stopSimSession({ sim, events }));
 
 describe('RTP format and pace', () => {
   it('matches the captured Asterisk stream: header, size, byte order, pace without drift, leading zeros', async () => {

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type AriSimulator, startAriSimulator } from '../sim/index.js';
-import { AriTestClient, type EventCollector, chId, isEvent, sleep } from '../sim/harness.js';
+import { AriTestClient, type EventCollector, startSimSession, stopSimSession, chId, isEvent, sleep } from '../sim/harness.js';
 import type { AriEvent, ApplicationJson, BridgeJson, ChannelJson } from '../sim/types.js';
 
 let sim: AriSimulator;
@@ -15,14 +15,9 @@ const eventually = (assertion: () => Promise<void> | void) => vi.waitFor(asserti
 const gone = (id: string) => eventually(async () => expect((await ari.request('GET', `/channels/${id}`)).status).toBe(404));
 
 beforeAll(async () => {
-  sim = await startAriSimulator({ audioDelayMs: 50 });
-  ari = new AriTestClient(sim.url, sim.username, sim.password);
-  events = await ari.events('recorder');
+  ({ sim, ari, events } = await startSimSession({ audioDelayMs: 50 }));
 });
-afterAll(async () => {
-  events.close();
-  await sim.close();
-});
+afterAll(() => stopSimSession({ sim, events }));
 
 const sub = (source: string, app = 'recorder') => ari.request<ApplicationJson & { message?: string }>('POST', `/applications/${app}/subscription`, { eventSource: source });
 const unsub = (source: string, app = 'recorder') => ari.request<ApplicationJson & { message?: string }>('DELETE', `/applications/${app}/subscription`, { eventSource: source });

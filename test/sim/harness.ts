@@ -4,6 +4,7 @@
  */
 import dgram from 'node:dgram';
 import WebSocket from 'ws';
+import { type AriSimulator, type SimulatorOptions, startAriSimulator } from './simulator.js';
 import type { AriEvent } from './types.js';
 
 export interface AriResponse<T = unknown> {
@@ -213,4 +214,16 @@ export function peak(samples: Int16Array): number {
   let m = 0;
   for (const s of samples) m = Math.max(m, Math.abs(s));
   return m;
+}
+
+/** One simulator per test file, with a client and the `recorder` app's event WebSocket already open. */
+export async function startSimSession(opts: SimulatorOptions): Promise<{ sim: AriSimulator; ari: AriTestClient; events: EventCollector }> {
+  const sim = await startAriSimulator(opts);
+  const ari = new AriTestClient(sim.url, sim.username, sim.password);
+  return { sim, ari, events: await ari.events('recorder') };
+}
+
+export async function stopSimSession(s: { sim?: AriSimulator; events?: EventCollector }): Promise<void> {
+  s.events?.close();
+  await s.sim?.close();
 }
