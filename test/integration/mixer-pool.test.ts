@@ -1,16 +1,16 @@
 /**
- * MixerPool with real worker threads and real UDP: RTP from test/helpers/rtp-sender.ts at real-time pace.
+ * MixerPool with real worker threads and real UDP: the pool's own behaviour (ports, crashes, stats, errors).
+ * The audio path under loss, reordering, duplicates and spoofing runs once per receiver (node:dgram and the
+ * native recvmmsg one) in native-receiver.test.ts.
  */
 import dgram from 'node:dgram';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
 import { MixerPool } from '../../src/mixer/mixer-pool.js';
-import { goertzelDb } from '../helpers/audio-analysis.js';
 import { sendRtpStream } from '../helpers/rtp-sender.js';
-import { readWavFile } from '../helpers/wav-decode.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mixer-pool-'));
 // A random even base so parallel test files / runs do not collide.
@@ -38,83 +38,6 @@ afterAll(async () => {
 });
 
 describe('MixerPool over real UDP', () => {
-  it('records two streams (440 Hz in, 1000 Hz out), drops a spoofed 2500 Hz source', async () => {
-    const rid = 'rec-two-tones';
-    const path = join(dir, `${rid}.wav`);
-    const startAt = Date.now();
-    await pool.open(rid, { path, startAtMs: startAt });
-    const a = await pool.addStream(rid, 'in');
-    const b = await pool.addStream(rid, 'out');
-    expect(a.port).not.toBe(b.port);
-    expect(a.port % 2).toBe(0);
-    const [ra, rb] = await Promise.all([
-      sendRtpStream({ port: a.port, toneHz: 440, durationMs: 2000, seed: 1, spoof: { toneHz: 2500, afterMs: 100 } }),
-      sendRtpStream({ port: b.port, toneHz: 1000, durationMs: 2000, seed: 2, seqStart: 65500 }),
-    ]);
-    const endAt = Date.now();
-    const res = await pool.close(rid, endAt);
-
-    expect(Math.abs(res.durationMs - (endAt - startAt))).toBeLessThanOrEqual(40);
-    expect(res.noAudio).toBe(false);
-    expect(res.sizeBytes).toBe(statSync(path).size);
-    expect(res.quality.packets_spoofed).toBe(ra.spoofSent);
-    expect(res.quality.packets_received).toBe(ra.sent + rb.sent);
-    // None late, unless this busy test process itself sent some late (then at most those).
-    expect(res.quality.packets_late).toBeLessThanOrEqual(ra.lateSends + rb.lateSends);
-    expect(res.quality.packets_lost).toBe(0);
-    expect(res.quality.max_jitter_ms).toBeLessThan(20 + Math.max(ra.maxLateMs, rb.maxLateMs));
-
-    const wav = readWavFile(path);
-    expect(wav.sampleRate).toBe(8000);
-    expect(wav.channels).toBe(1);
-    expect(wav.bitsPerSample).toBe(16);
-    expect(Math.abs(wav.durationMs - (endAt - startAt))).toBeLessThanOrEqual(40);
-    // Middle second: both tones (peak 8000 = −12.3 dBFS), no spoofed tone.
-    const firstAudio = Math.round(((ra.firstSentAt - startAt) / 1000) * 8000);
-    const mid = wav.samples.subarray(firstAudio + 2400, firstAudio + 2400 + 8000);
-    expect(goertzelDb(mid, 8000, 440)).toBeGreaterThan(-14);
-    expect(goertzelDb(mid, 8000, 1000)).toBeGreaterThan(-14);
-    expect(goertzelDb(wav.samples, 8000, 2500)).toBeLessThan(-60);
-    // Every port went back to the pool.
-    expect(pool.stats().ports.inUse).toBe(0);
-  });
-
-  it('keeps the duration right with loss, a 300 ms loss burst, reordering and duplicates', async () => {
-    const rid = 'rec-impaired';
-    const path = join(dir, `${rid}.wav`);
-    const startAt = Date.now();
-    await pool.open(rid, { path, startAtMs: startAt });
-    const a = await pool.addStream(rid, 'in');
-    const r = await sendRtpStream({
-      port: a.port,
-      toneHz: 440,
-      durationMs: 2000,
-      seed: 3,
-      loss: 0.05,
-      lossBurst: { fromMs: 800, durationMs: 300 },
-      reorder: 0.05,
-      dup: 0.03,
-    });
-    await new Promise((res) => setTimeout(res, 60)); // 60 ms of trailing silence
-    const endAt = Date.now();
-    const res = await pool.close(rid, endAt);
-    expect(Math.abs(res.durationMs - (endAt - startAt))).toBeLessThanOrEqual(40);
-    expect(r.dropped).toBeGreaterThan(15);
-    expect(res.quality.packets_duplicate).toBe(r.duplicated);
-    expect(res.quality.packets_late).toBeLessThanOrEqual(r.lateSends);
-    // Losses after the last packet that arrived are invisible to sequence numbers.
-    expect(res.quality.packets_lost).toBeGreaterThanOrEqual(r.dropped - 3);
-    expect(res.quality.packets_lost).toBeLessThanOrEqual(r.dropped);
-    const wav = readWavFile(path);
-    expect(Math.abs(wav.durationMs - (endAt - startAt))).toBeLessThanOrEqual(40);
-    // The burst is silence at its place (≈ 820–1100 ms after the first packet), the tone is around it.
-    const t0 = ((r.firstSentAt - startAt) / 1000) * 8000;
-    const at = (ms: number, len: number) => wav.samples.subarray(Math.round(t0 + ms * 8), Math.round(t0 + (ms + len) * 8));
-    expect(goertzelDb(at(860, 200), 8000, 440)).toBeLessThan(-60);
-    expect(goertzelDb(at(400, 300), 8000, 440)).toBeGreaterThan(-20);
-    expect(goertzelDb(at(1300, 300), 8000, 440)).toBeGreaterThan(-20);
-  });
-
   it('skips a port taken by another process and fails cleanly when the range is exhausted', async () => {
     const base = BASE + 1000;
     const small = new MixerPool({ portMin: base, portMax: base + 4, workers: 1, bindAddress: '127.0.0.1', statsIntervalMs: 0 });
