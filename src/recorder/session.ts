@@ -40,7 +40,7 @@ export class RecordingSession {
     readonly customerId: string,
     readonly options: RecordingOptions,
     private readonly ports: RecorderPorts,
-    private readonly settings: RecorderSettings,
+    settings: RecorderSettings,
     private readonly onEnded: (s: RecordingSession) => void,
   ) {
     this.path = join(settings.spoolDir, `${id}.wav`);

@@ -2,7 +2,7 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { AriSimulator } from '../sim/index.js';
-import { AriTestClient, type EventCollector, startSimSession, stopSimSession, RtpCapture, chId, isEvent, sleep } from '../sim/harness.js';
+import { AriTestClient, type EventCollector, startSimSession, stopSimSession, RtpCapture, chId, isEvent } from '../sim/harness.js';
 import { startRecordingLeg } from '../sim/scenario.js';
 import type { AriEvent, BridgeJson, ChannelJson } from '../sim/types.js';
 
