@@ -126,11 +126,17 @@ describe('e2e: record a call', () => {
     expect(start.status).toBe(200);
     const id: string = start.body.recording_id;
     await h.waitForStatus(id, 'recording');
-    await sleep(1500);
+    await sleep(2000);
     await h.driver.hangup(call.channelId);
     const rec = await h.waitForStatus(id, 'available');
     expect(rec.stop_reason).toBe('hangup');
-    expect(rec.duration_ms).toBeGreaterThan(1400);
+    expect(rec.duration_ms).toBeGreaterThan(1900);
+    // The file holds the call up to the hangup: its length as reported, both directions in its steady part.
+    const wav = await download(id);
+    expect(Math.abs(wav.durationMs - rec.duration_ms)).toBeLessThanOrEqual(1);
+    const steady = wav.samples.subarray(8000, wav.samples.length - 1600);
+    expect(goertzelDb(steady, 8000, 440)).toBeGreaterThan(-15);
+    expect(goertzelDb(steady, 8000, 1000)).toBeGreaterThan(-15);
     const left = await h.driver.listLeftovers();
     expect(left.channels).toEqual([]);
     expect(left.bridges).toEqual([]);
