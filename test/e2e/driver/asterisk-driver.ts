@@ -6,6 +6,7 @@
  * receives it (ChannelDtmfReceived). Its own small fetch client; no events WebSocket (the app is the product's).
  */
 import { leftovers } from './sim-driver.js';
+import { AriTestClient, type AriResponse } from '../../sim/harness.js';
 import type { BridgeJson, ChannelJson } from '../../sim/types.js';
 import { runFlowWith } from './flow.js';
 import type { CallDriver, Conference, DriverPlaceCallOptions, FlowOptions, FlowRun, FlowScenario, Leftovers, PlacedCall } from './types.js';
@@ -27,11 +28,7 @@ export function asteriskConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Ast
   };
 }
 
-interface Res<T> {
-  status: number;
-  body: T;
-  text: string;
-}
+type Res<T> = AriResponse<T>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,30 +40,18 @@ export class AsteriskDriver implements CallDriver {
   readonly app: string;
   private readonly ownChannels = new Set<string>();
   private readonly ownBridges = new Set<string>();
+  private readonly client: AriTestClient;
 
   constructor(cfg: AsteriskDriverConfig) {
     this.ariUrl = cfg.url;
     this.ariUser = cfg.user;
     this.ariPassword = cfg.password;
     this.app = cfg.app;
+    this.client = new AriTestClient(cfg.url, cfg.user, cfg.password);
   }
 
-  private async req<T = unknown>(method: string, path: string, query: Record<string, string> = {}): Promise<Res<T>> {
-    const qs = new URLSearchParams(query).toString();
-    const r = await fetch(`${this.ariUrl}/ari${path}${qs ? `?${qs}` : ''}`, {
-      method,
-      headers: { Authorization: `Basic ${Buffer.from(`${this.ariUser}:${this.ariPassword}`).toString('base64')}` },
-    });
-    const text = await r.text();
-    let body: unknown = null;
-    if (text) {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        body = text;
-      }
-    }
-    return { status: r.status, body: body as T, text };
+  private req<T = unknown>(method: string, path: string, query: Record<string, string> = {}): Promise<Res<T>> {
+    return this.client.request<T>(method, path, query);
   }
 
   /** Retries while Asterisk answers one of `retryOn` (e.g. 409/422 until the channel is in Stasis). */
