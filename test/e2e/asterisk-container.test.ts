@@ -27,7 +27,7 @@ describe.runIf(hasRuntime && !process.env.ARI_URL)('e2e against an Asterisk cont
       .withWaitStrategy(Wait.forLogMessage(/Asterisk Ready/))
       .start();
     const driver = await createAsteriskDriver({ url: 'http://127.0.0.1:8088', user: 'asterisk', password: 'asterisk', app: 'recorder' });
-    h = await startHarness({}, driver);
+    h = await startHarness({}, { driver });
   }, 180_000);
   afterAll(async () => {
     await h?.close();

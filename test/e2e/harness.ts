@@ -6,7 +6,7 @@ import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Recording, RecordingStatus } from '../../src/domain/recording.js';
 import { testRedis } from '../helpers/redis.js';
-import { createDriver } from './driver/index.js';
+import { createDriver, createSimDriver } from './driver/index.js';
 import type { CallDriver } from './driver/types.js';
 
 export const TOKENS = {
@@ -29,12 +29,22 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+export interface HarnessOptions {
+  /** Default: the simulator, or a real Asterisk when ARI_URL is set. 'simulator': always the simulator (tests that
+   * need its fault injection). A driver object: the caller's, not closed by the harness. */
+  driver?: CallDriver | 'simulator';
+  /** Test-only media clock speed (the soak test). */
+  timeScale?: number;
+}
+
 /**
  * The whole daemon in-process (the same composition root as main.ts), pointed at the call driver's ARI
  * (the simulator, or a real Asterisk when ARI_URL is set), a real Redis, real UDP ports and a temp dir.
  */
-export async function startHarness(env: Record<string, string> = {}, driverArg?: CallDriver, appOptions: { timeScale?: number } = {}): Promise<Harness> {
-  const driver = driverArg ?? (await createDriver());
+export async function startHarness(env: Record<string, string> = {}, opts: HarnessOptions = {}): Promise<Harness> {
+  // The harness closes the driver it made itself; one handed to it belongs to the caller.
+  const owned = opts.driver === undefined || opts.driver === 'simulator';
+  const driver = opts.driver === 'simulator' ? await createSimDriver() : (opts.driver ?? (await createDriver()));
   const dir = mkdtempSync(join(tmpdir(), 'ari-recorder-e2e-'));
   const tokensFile = join(dir, 'tokens.json');
   const all = ['recording.read', 'recording.write', 'recording.delete', 'recording.export'];
@@ -71,7 +81,7 @@ export async function startHarness(env: Record<string, string> = {}, driverArg?:
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const boot = async () => {
-    const started = await startApp(config, { logger, mixerTestHooks: true, ...appOptions });
+    const started = await startApp(config, { logger, mixerTestHooks: true, timeScale: opts.timeScale });
     // Warm the client's connection pool so the first timed request does not pay for connection setup.
     await fetch(`${started.url}/healthz`).then((r) => r.arrayBuffer());
     return started;
@@ -119,7 +129,7 @@ export async function startHarness(env: Record<string, string> = {}, driverArg?:
     },
     async close() {
       await app.stop();
-      if (!driverArg) await driver.close();
+      if (owned) await driver.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

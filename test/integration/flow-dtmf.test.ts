@@ -1,16 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimDriver } from '../e2e/driver/index.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 
 /** A flow-started recording keeps hearing its call after /continue gave the call back to the dialplan. */
 describe('flow action options after /continue', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({}, await createSimDriver());
+    h = await startHarness({}, { driver: 'simulator' });
   });
   afterAll(async () => {
     await h?.close();
-    await h?.driver.close();
   });
 
   it('Stasis(recorder,recording_start,end_of_key=#): the # pressed later in the dialplan stops it (reason key)', async () => {

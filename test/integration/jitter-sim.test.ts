@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimDriver } from '../e2e/driver/index.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 import type { Impairments } from '../sim/index.js';
 import { decodeWav, type DecodedWav } from '../helpers/wav-decode.js';
@@ -12,11 +11,10 @@ import { goertzelDb, segmentLevels } from '../helpers/audio-analysis.js';
 describe('jitter handling, end to end through the simulator', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({}, await createSimDriver());
+    h = await startHarness({}, { driver: 'simulator' });
   });
   afterAll(async () => {
     await h?.close();
-    await h?.driver.close();
   });
 
   async function recordWith(imp: Impairments, ms = 3000): Promise<{ wav: DecodedWav; elapsedMs: number; quality: Record<string, number> }> {

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimDriver } from '../e2e/driver/index.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 import { CUSTOMER_A } from '../e2e/harness.js';
 import { readWavFile } from '../helpers/wav-decode.js';
@@ -17,11 +16,10 @@ describe('memory stays bounded over a two-hour recording', () => {
   let h: Harness;
   beforeAll(async () => {
     // The playout delay is media time: 2 s of media is 20 ms of wall time at 100×.
-    h = await startHarness({ PLAYOUT_DELAY_MS: '2000' }, await createSimDriver(), { timeScale: SPEED });
+    h = await startHarness({ PLAYOUT_DELAY_MS: '2000' }, { driver: 'simulator', timeScale: SPEED });
   });
   afterAll(async () => {
     await h?.close();
-    await h?.driver.close();
   });
 
   it('records 2 h of audio with RSS growth under a few MB', { timeout: 180_000 }, async () => {

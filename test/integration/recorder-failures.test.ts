@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimDriver } from '../e2e/driver/index.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 import type { AriSimulator } from '../sim/index.js';
 import { decodeWav } from '../helpers/wav-decode.js';
@@ -13,12 +12,11 @@ describe('recorder against a misbehaving Asterisk', () => {
   let h: Harness;
   let sim: AriSimulator;
   beforeAll(async () => {
-    h = await startHarness({}, await createSimDriver());
+    h = await startHarness({}, { driver: 'simulator' });
     sim = h.driver.simulator!;
   });
   afterAll(async () => {
     await h?.close();
-    await h?.driver.close();
   });
 
   const start = (callId: string) => h.json('POST', `/v1.0/calls/${callId}/recording_start`);

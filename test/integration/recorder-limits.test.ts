@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSimDriver } from '../e2e/driver/index.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { readWavFile } from '../helpers/wav-decode.js';
@@ -8,11 +7,10 @@ import { readWavFile } from '../helpers/wav-decode.js';
 describe('recording limits and shutdown', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ RECORDING_MAX_DURATION_SEC: '2' }, await createSimDriver());
+    h = await startHarness({ RECORDING_MAX_DURATION_SEC: '2' }, { driver: 'simulator' });
   });
   afterAll(async () => {
     await h?.close();
-    await h?.driver.close();
   });
 
   it('RECORDING_MAX_DURATION_SEC stops every recording at that length (and caps a longer duration option)', async () => {

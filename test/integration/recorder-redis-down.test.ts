@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type RedisHandle } from '../../src/embedded-redis.js';
-import { createSimDriver } from '../e2e/driver/index.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 import { decodeWav } from '../helpers/wav-decode.js';
 import { goertzelDb } from '../helpers/audio-analysis.js';
@@ -16,11 +15,10 @@ describe('recorder with Redis going down mid-recording', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'ari-recorder-redisdown-'));
     redis = await startRedis({ dir, persist: true });
-    h = await startHarness({ REDIS_URL: redis.url }, await createSimDriver());
+    h = await startHarness({ REDIS_URL: redis.url }, { driver: 'simulator' });
   });
   afterAll(async () => {
     await h?.close();
-    await h?.driver.close();
     await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
