@@ -16,11 +16,10 @@ import { createHttpServer } from '../../src/http/server.js';
 import type { HttpServerDeps } from '../../src/http/types.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { RedisKeys } from '../../src/store/keys.js';
-import { createStoreRedis, waitForRedis } from '../../src/store/redis-client.js';
 import { RedisExportStore } from '../../src/store/redis-export-store.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
 import { RedisTokenStore } from '../../src/store/redis-token-store.js';
-import { testRedis } from './redis.js';
+import { testRedis, connectTestRedis, dropTestRedis } from './redis.js';
 
 /**
  * A RecorderApi without Asterisk: calls and conferences "exist" once registered with add(); starting one creates the
@@ -154,8 +153,7 @@ export interface HttpHarness {
 
 export async function createHttpHarness(over: Partial<HttpServerDeps> = {}): Promise<HttpHarness> {
   const { url, prefix } = testRedis();
-  const redis = createStoreRedis(url);
-  await waitForRedis(redis);
+  const redis = await connectTestRedis(url);
   const keys = new RedisKeys(prefix);
   const store = new RedisRecordingStore({ redis, keys });
   const exports = new RedisExportStore({ redis, keys });
@@ -262,9 +260,7 @@ export async function createHttpHarness(over: Partial<HttpServerDeps> = {}): Pro
     recording,
     async close() {
       await app.close();
-      const k = await redis.keys(`${prefix}:*`);
-      if (k.length) await redis.del(...k);
-      await redis.quit();
+      await dropTestRedis(redis, prefix);
       await rm(dir, { recursive: true, force: true });
     },
   };

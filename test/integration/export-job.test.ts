@@ -16,12 +16,11 @@ import type { BlobStorage } from '../../src/storage/blob-storage.js';
 import { GcsStorage } from '../../src/storage/gcs.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { RedisKeys } from '../../src/store/keys.js';
-import { createStoreRedis, waitForRedis } from '../../src/store/redis-client.js';
 import { RedisExportStore } from '../../src/store/redis-export-store.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
 import type { ExportPatch, ExportStore } from '../../src/store/types.js';
 import { startGcsServer, type GcsTestServer } from '../helpers/gcs-server/index.js';
-import { testRedis } from '../helpers/redis.js';
+import { testRedis, connectTestRedis, dropTestRedis } from '../helpers/redis.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
@@ -45,8 +44,7 @@ let receiver: WebhookReceiver;
 let gcsServer: GcsTestServer;
 
 beforeAll(async () => {
-  redis = createStoreRedis(url);
-  await waitForRedis(redis);
+  redis = await connectTestRedis(url);
   store = new RedisRecordingStore({ redis, keys });
   exportsStore = new RedisExportStore({ redis, keys });
   factory = new QueueFactory({ redisUrl: url, prefix: keys.bullPrefix, logger });
@@ -62,9 +60,7 @@ afterAll(async () => {
   await webhooks?.closeQueues(5000).catch((e: unknown) => console.warn('webhook closeQueues:', (e as Error).message));
   await receiver?.stop();
   await gcsServer?.stop();
-  const found = await redis.keys(`${prefix}*`);
-  if (found.length) await redis.del(...found);
-  await redis.quit();
+  await dropTestRedis(redis, prefix);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -10,9 +10,8 @@ import { createLogger } from '../../src/logger.js';
 import { md5File } from '../../src/storage/checksum.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { RedisKeys } from '../../src/store/keys.js';
-import { createStoreRedis, waitForRedis } from '../../src/store/redis-client.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
-import { testRedis } from '../helpers/redis.js';
+import { testRedis, connectTestRedis, dropTestRedis } from '../helpers/redis.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const { url, prefix } = testRedis();
@@ -24,8 +23,7 @@ let jobs: Jobs;
 let receiver: WebhookReceiver;
 
 beforeAll(async () => {
-  redis = createStoreRedis(url);
-  await waitForRedis(redis);
+  redis = await connectTestRedis(url);
   store = new RedisRecordingStore({ redis, keys: new RedisKeys(prefix) });
   receiver = await startWebhookReceiver('s');
   jobs = createJobs({
@@ -42,9 +40,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await jobs.close();
   await receiver.stop();
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  await redis.quit();
+  await dropTestRedis(redis, prefix);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -12,9 +12,8 @@ import { createLogger } from '../../src/logger.js';
 import type { BlobInfo, BlobStorage, ByteRange } from '../../src/storage/blob-storage.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { RedisKeys } from '../../src/store/keys.js';
-import { createStoreRedis, waitForRedis } from '../../src/store/redis-client.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
-import { testRedis } from '../helpers/redis.js';
+import { testRedis, connectTestRedis, dropTestRedis } from '../helpers/redis.js';
 
 /** LocalStorage that fails putFile while `failing` is set, counting calls. */
 class FlakyStorage implements BlobStorage {
@@ -55,8 +54,7 @@ let store: RedisRecordingStore;
 let jobs: Jobs;
 
 beforeAll(async () => {
-  redis = createStoreRedis(url);
-  await waitForRedis(redis);
+  redis = await connectTestRedis(url);
   store = new RedisRecordingStore({ redis, keys: new RedisKeys(prefix) });
   jobs = createJobs({
     redisUrl: url,
@@ -75,9 +73,7 @@ afterAll(async () => {
   const p = jobs.close();
   expect(jobs.close()).toBe(p); // one shared promise
   await p;
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  await redis.quit();
+  await dropTestRedis(redis, prefix);
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -5,10 +5,9 @@ import { createJobs, type Jobs } from '../../src/jobs/index.js';
 import { createLogger } from '../../src/logger.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { RedisKeys } from '../../src/store/keys.js';
-import { createStoreRedis, waitForRedis } from '../../src/store/redis-client.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
 import { freePort } from '../helpers/redis-server.js';
-import { testRedis } from '../helpers/redis.js';
+import { testRedis, connectTestRedis, dropTestRedis } from '../helpers/redis.js';
 import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const SECRET = 'whsec-test';
@@ -20,8 +19,7 @@ let jobs: Jobs;
 let deadUrl: string;
 
 beforeAll(async () => {
-  redis = createStoreRedis(url);
-  await waitForRedis(redis);
+  redis = await connectTestRedis(url);
   receiver = await startWebhookReceiver(SECRET);
   deadUrl = `http://127.0.0.1:${await freePort()}/nobody-listens`;
   jobs = createJobs({
@@ -39,9 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await jobs.close();
   await receiver.stop();
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  await redis.quit();
+  await dropTestRedis(redis, prefix);
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -4,24 +4,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newRecording, RecordingStatuses, canTransition, type Recording, type RecordingStatus, type ReferenceType } from '../../src/domain/recording.js';
 import { AppError } from '../../src/domain/errors.js';
 import { RedisKeys } from '../../src/store/keys.js';
-import { createStoreRedis, waitForRedis } from '../../src/store/redis-client.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
-import { testRedis } from '../helpers/redis.js';
+import { testRedis, connectTestRedis, dropTestRedis } from '../helpers/redis.js';
 
 const { url, prefix } = testRedis();
 let redis: Redis;
 let store: RedisRecordingStore;
 
 beforeAll(async () => {
-  redis = createStoreRedis(url);
-  await waitForRedis(redis);
+  redis = await connectTestRedis(url);
   store = new RedisRecordingStore({ redis, keys: new RedisKeys(prefix) });
 });
 
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  await redis.quit();
+  await dropTestRedis(redis, prefix);
 });
 
 function rec(over: { customer_id?: string; reference_id?: string; reference_type?: ReferenceType; now?: Date } = {}): Recording {
