@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenericContainer, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
@@ -23,7 +24,7 @@ describe.runIf(hasRuntime && !process.env.ARI_URL)('e2e against an Asterisk cont
     const cfg = resolve('asterisk-config');
     asterisk = await new GenericContainer(process.env.ASTERISK_IMAGE ?? 'andrius/asterisk:22')
       .withNetworkMode('host')
-      .withBindMounts(['ari.conf', 'http.conf', 'extensions.conf'].map((f) => ({ source: `${cfg}/${f}`, target: `/etc/asterisk/${f}`, mode: 'ro' as const })))
+      .withBindMounts(readdirSync(cfg).filter((f) => f.endsWith('.conf')).map((f) => ({ source: `${cfg}/${f}`, target: `/etc/asterisk/${f}`, mode: 'ro' as const })))
       .withWaitStrategy(Wait.forLogMessage(/Asterisk Ready/))
       .start();
     const driver = await createAsteriskDriver({ url: 'http://127.0.0.1:8088', user: 'asterisk', password: 'asterisk', app: 'recorder' });

@@ -141,7 +141,7 @@ describe('dialplan interpreter: [flow-examples]', () => {
   });
 
   it('Stasis() of an app with no WebSocket: STASISSTATUS=FAILED and the dialplan goes on', async () => {
-    const s2 = await startAriSimulator({ audioDelayMs: 0, dialplanText: '[f]\nexten => s,1,Stasis(nobody,recording_start)\n same => n,Wait(5)\n' });
+    const s2 = await startAriSimulator({ audioDelayMs: 0, dialplanText: '#include extensions_ari_recorder_test.conf\n[f]\nexten => s,1,Stasis(nobody,recording_start)\n same => n,Wait(5)\n' });
     const c2 = new AriTestClient(s2.url, s2.username, s2.password);
     const ch = await c2.request<ChannelJson>('POST', '/channels', { endpoint: 'Local/silence@test', context: 'f', extension: 's', priority: '1' });
     await eventually(() => expect(s2.channelVariables(ch.body.id)?.STASISSTATUS).toBe('FAILED'));

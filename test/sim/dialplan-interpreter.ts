@@ -7,6 +7,9 @@
  * Running: `${VAR}`, `${VAR:offset[:length]}` and `$[ a = b ]` / `!=` / bare values, then one of the applications
  * below. Anything else is reported by `unsupportedApps()` (a unit test keeps the flow contexts inside the subset).
  */
+import { readFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join } from 'node:path';
+import { type IncludeLoader, parseAsteriskConfig } from './config-parser.js';
 
 export interface DialplanStep {
   priority: number;
@@ -22,57 +25,102 @@ export const SUPPORTED_APPS = new Set([
   'Answer', 'NoOp', 'Verbose', 'Set', 'Playtones', 'StopPlaytones', 'Wait', 'Read', 'Stasis', 'Goto', 'GotoIf', 'Hangup',
 ]);
 
-export function parseExtensionsConf(text: string): Dialplan {
-  const plan: Dialplan = new Map();
-  let context: Map<string, DialplanStep[]> | null = null;
-  let lastExten: string | null = null;
-  for (const rawLine of text.split(/\r?\n/)) {
-    const line = stripComment(rawLine).trim();
-    if (!line) continue;
-    const ctx = /^\[([^\]]+)\]/.exec(line);
-    if (ctx) {
-      const name = ctx[1].trim();
-      context = plan.get(name) ?? new Map();
-      plan.set(name, context);
-      lastExten = null;
-      continue;
-    }
-    const m = /^(exten|same)\s*=>?\s*(.*)$/i.exec(line);
-    if (!m || !context) continue;
-    let rest = m[2];
-    let exten: string;
-    if (m[1].toLowerCase() === 'exten') {
-      const comma = rest.indexOf(',');
-      if (comma < 0) continue;
-      exten = rest.slice(0, comma).trim();
-      rest = rest.slice(comma + 1);
-    } else {
-      if (lastExten === null) continue;
-      exten = lastExten;
-    }
-    lastExten = exten;
-    const comma = rest.indexOf(',');
-    if (comma < 0) continue;
-    const prioText = rest.slice(0, comma).trim();
-    const appText = rest.slice(comma + 1).trim();
-    const pm = /^(\w+|n)(?:\(([^)]*)\))?$/.exec(prioText);
-    if (!pm) continue;
-    const steps = context.get(exten) ?? [];
-    context.set(exten, steps);
-    const priority = pm[1] === 'n' ? (steps.at(-1)?.priority ?? 0) + 1 : Number(pm[1]);
-    const open = appText.indexOf('(');
-    const app = (open < 0 ? appText : appText.slice(0, open)).trim();
-    const data = open < 0 ? '' : appText.slice(open + 1, appText.lastIndexOf(')') > open ? appText.lastIndexOf(')') : undefined);
-    steps.push({ priority, label: pm[2]?.trim() || undefined, app, data });
-  }
-  return plan;
+export interface LoadedDialplan {
+  plan: Dialplan;
+  /** what Asterisk (config.c, pbx_config.c) logs as a WARNING/ERROR for a line it skips */
+  warnings: string[];
 }
 
-function stripComment(line: string): string {
-  for (let i = 0; i < line.length; i++) {
-    if (line[i] === ';' && line[i - 1] !== '\\') return line.slice(0, i);
+/**
+ * pbx_config's reading of extensions.conf on top of Asterisk's config parser (./config-parser.ts): a line Asterisk
+ * cannot place throws (the whole file is refused, as Asterisk does); a line pbx_config skips is a warning.
+ */
+export function loadDialplan(text: string, file = 'extensions.conf', load?: IncludeLoader): LoadedDialplan {
+  const parsed = parseAsteriskConfig(text, file, load);
+  const plan: Dialplan = new Map();
+  const warnings = [...parsed.warnings];
+  for (const cat of parsed.categories) {
+    if (cat.template || /^(general|globals)$/i.test(cat.name)) continue;
+    const context = plan.get(cat.name) ?? new Map<string, DialplanStep[]>();
+    plan.set(cat.name, context);
+    // pbx_config keeps the last extension and priority per context, across `exten =>` lines
+    let lastExten: string | null = null;
+    let lastPriority = -2;
+    for (const v of cat.variables) {
+      const where = `line ${v.line} of ${v.file}`;
+      const name = v.name.toLowerCase();
+      let rest = v.value;
+      let exten: string;
+      if (name === 'exten') {
+        const comma = rest.indexOf(',');
+        exten = (comma < 0 ? rest : rest.slice(0, comma)).trim();
+        rest = comma < 0 ? '' : rest.slice(comma + 1);
+        lastExten = exten;
+      } else if (name.startsWith('same')) {
+        if (lastExten === null) {
+          warnings.push(`No previous pattern in the first entry of context '${cat.name}' to match '${v.name}' at ${where}`);
+          continue;
+        }
+        exten = lastExten;
+      } else {
+        if (!['include', 'ignorepat', 'switch', 'lswitch', 'eswitch'].includes(name)) warnings.push(`Unknown directive: ${v.name} at ${where}`);
+        continue;
+      }
+      const comma = rest.indexOf(',');
+      const prioText = (comma < 0 ? rest : rest.slice(0, comma)).trim();
+      const appText = comma < 0 ? '' : rest.slice(comma + 1).trim();
+      if (prioText.includes('(') && !prioText.includes(')')) {
+        warnings.push(`Label missing trailing ')' at ${where}`);
+        continue;
+      }
+      const pm = /^([^(]*)(?:\(([^)]*)\))?/.exec(prioText)!;
+      const prio = pm[1].trim();
+      let priority: number;
+      if (prio === 'n' || prio === 'next') {
+        if (lastPriority < -1) {
+          warnings.push(`Can't use 'next' priority on the first entry at ${where}!`);
+          continue;
+        }
+        priority = lastPriority + 1;
+      } else if (/^\d+$/.test(prio) && Number(prio) >= 1) priority = Number(prio);
+      else {
+        warnings.push(`Invalid priority/label '${prio}' at ${where}`);
+        continue;
+      }
+      lastPriority = priority;
+      const steps = context.get(exten) ?? [];
+      context.set(exten, steps);
+      const open = appText.indexOf('(');
+      const app = (open < 0 ? appText : appText.slice(0, open)).trim();
+      const data = open < 0 ? '' : appText.slice(open + 1, appText.lastIndexOf(')') > open ? appText.lastIndexOf(')') : undefined);
+      steps.push({ priority, label: pm[2]?.trim() || undefined, app, data });
+    }
   }
-  return line;
+  return { plan, warnings };
+}
+
+/** The dialplan of one extensions.conf text (includes through `load`); throws what Asterisk would refuse. */
+export function parseExtensionsConf(text: string, file?: string, load?: IncludeLoader): Dialplan {
+  return loadDialplan(text, file, load).plan;
+}
+
+/** Reads the files an extensions.conf #includes: relative names from `dir` (Asterisk's config dir). */
+export function includeLoader(dir: string): IncludeLoader {
+  return (name) => {
+    try {
+      return readFileSync(isAbsolute(name) ? name : join(dir, name), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** Reads an extensions.conf and every file it #includes. */
+export function loadDialplanFile(path: string): LoadedDialplan {
+  const read = includeLoader(dirname(path));
+  const text = read(path);
+  if (text === undefined) throw new Error(`${path} does not exist`);
+  return loadDialplan(text, basename(path), read);
 }
 
 /** Extension pattern matching as pbx.c does it for the simple cases (X, Z, N, [..], `.`, `!`). */

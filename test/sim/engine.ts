@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { MEDIA_FORMATS, type MediaFormat } from './codec.js';
 import { type ExtensionBehaviour, lookupExtension, mediaToSignal } from './dialplan.js';
-import { type Cep, type Dialplan, type DialplanHost, runDialplan } from './dialplan-interpreter.js';
+import { type Cep, type Dialplan, type DialplanHost, findSteps, runDialplan } from './dialplan-interpreter.js';
 import { AriError } from './errors.js';
 import { EventBus, ev } from './events.js';
 import { type Impairments, makeRng, randomSeed, randomUint32 } from './impairments.js';
@@ -156,7 +156,9 @@ export class AsteriskEngine {
   }
 
   private runLocalCall(ch1: SimChannel, ch2: SimChannel, opts: LocalCallOptions): void {
-    const beh = lookupExtension(opts.context, opts.exten, this.cfg.extensions);
+    // Only what the dialplan file really defines exists (a pattern that cannot match is a missing extension).
+    const defined = this.cfg.extensions.has(`${opts.exten}@${opts.context}`) || findSteps(this.cfg.dialplan, opts.context, opts.exten) !== undefined;
+    const beh = defined ? lookupExtension(opts.context, opts.exten, this.cfg.extensions) : null;
     if (!beh) {
       // originate to a nonexistent extension: both halves are destroyed with cause 0
       this.later(1, () => {

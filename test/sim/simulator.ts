@@ -3,10 +3,10 @@
  * control API tests use to play the other side of the product (place calls, hang up, press keys, break the
  * network, restart Asterisk…).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExtensionBehaviour } from './dialplan.js';
-import { parseExtensionsConf } from './dialplan-interpreter.js';
+import { includeLoader, loadDialplanFile, parseExtensionsConf } from './dialplan-interpreter.js';
 import { type EngineConfig, type LocalCallOptions, AsteriskEngine } from './engine.js';
 import type { LoggedEvent } from './events.js';
 import type { Impairments } from './impairments.js';
@@ -123,7 +123,10 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
     audioDelayMs: options.audioDelayMs ?? 500,
     extensions: new Map(Object.entries(options.extensions ?? {})),
     subscribableBridges: options.subscribableBridges ?? 'stasis',
-    dialplan: parseExtensionsConf(options.dialplanText ?? readIfExists(options.dialplanFile ?? DEFAULT_DIALPLAN_FILE)),
+    // A dialplan Asterisk would refuse is refused here too (AsteriskConfigError), not half-read.
+    dialplan: options.dialplanText !== undefined
+        ? parseExtensionsConf(options.dialplanText, 'extensions.conf', includeLoader(dirname(DEFAULT_DIALPLAN_FILE)))
+        : loadDialplanFile(options.dialplanFile ?? DEFAULT_DIALPLAN_FILE).plan,
   };
   const engine = new AsteriskEngine(cfg);
   Object.assign(engine.globalImpairments, options.impairments ?? {});
@@ -327,10 +330,6 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
     },
   };
   return sim;
-}
-
-function readIfExists(path: string): string {
-  return existsSync(path) ? readFileSync(path, 'utf8') : '';
 }
 
 function defaultMessage(status: number): string {

@@ -1,10 +1,9 @@
 /** The simulator's extensions.conf interpreter, checked against the repository's own file. */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_DIALPLAN_FILE } from '../sim/simulator.js';
-import { findSteps, matchExten, parseExtensionsConf, splitArgs, substitute, unsupportedApps } from '../sim/dialplan-interpreter.js';
+import { findSteps, loadDialplanFile, matchExten, splitArgs, substitute, unsupportedApps } from '../sim/dialplan-interpreter.js';
 
-const plan = parseExtensionsConf(readFileSync(DEFAULT_DIALPLAN_FILE, 'utf8'));
+const { plan } = loadDialplanFile(DEFAULT_DIALPLAN_FILE);
 
 describe('sim dialplan interpreter', () => {
   it('reads asterisk-config/extensions.conf: contexts, priorities (n), labels', () => {

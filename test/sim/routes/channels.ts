@@ -1,5 +1,6 @@
 /** /channels: originate, get, hangup, answer, continue, play, variables, snoop, externalMedia. */
 import { KNOWN_SILENT_FORMATS, MEDIA_FORMATS } from '../codec.js';
+import { findSteps } from '../dialplan-interpreter.js';
 import { AriError, internalError } from '../errors.js';
 import type { SpyDirection } from '../model.js';
 import { type HandlerTable, type RouteContext, type RouteResponse, noContent, ok } from './types.js';
@@ -36,7 +37,7 @@ function originate(ctx: RouteContext, channelId: string | undefined): RouteRespo
     channelId,
     otherChannelId: params.otherChannelId,
   });
-  if (!params.app && params.context === 'testconf' && params.extension) {
+  if (!params.app && params.context === 'testconf' && params.extension && findSteps(engine.cfg.dialplan, 'testconf', params.extension)) {
     // asterisk-config's [testconf]: ConfBridge(${EXTEN})
     const name = params.extension;
     return ok(ch1.toJson(), () => {
