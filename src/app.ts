@@ -135,6 +135,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       rtpAdvertiseHost: config.rtp.advertiseHost,
       spoolDir: config.spoolDir,
       maxDurationSec: config.recording.maxDurationSec,
+      defaultCustomerId: config.recording.defaultCustomerId,
       stasisTimeoutMs: 5000,
       confBridgePollMs: 250,
     };

@@ -1,5 +1,7 @@
+import { CUSTOMER_ID_RULE, isCustomerId } from './domain/customer-id.js';
+
 /**
- * Environment → typed, validated config. A bad value throws ConfigError naming the variable;
+ * Environment → typed, validated config. An empty variable counts as unset (its default). A bad value throws ConfigError naming the variable;
  * main.ts prints that one line and exits.
  */
 export class ConfigError extends Error {
@@ -70,6 +72,12 @@ function host(env: Env, name: string, def: string): string {
   return v;
 }
 
+function customerId(env: Env, name: string, def: string): string {
+  const v = str(env, name, def);
+  if (!isCustomerId(v)) throw new ConfigError(name, `"${v}" is not a customer id (${CUSTOMER_ID_RULE})`);
+  return v;
+}
+
 /** "cust-a=7,cust-b=90" → { 'cust-a': 7, 'cust-b': 90 } */
 function perCustomerDays(env: Env, name: string): Record<string, number> {
   const raw = env[name];
@@ -78,6 +86,7 @@ function perCustomerDays(env: Env, name: string): Record<string, number> {
   for (const part of raw.split(',')) {
     const m = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(part);
     if (!m) throw new ConfigError(name, `expected customer=days[,customer=days…], got "${part}"`);
+    if (!isCustomerId(m[1])) throw new ConfigError(name, `"${m[1]}" is not a customer id (${CUSTOMER_ID_RULE})`);
     out[m[1]] = Number(m[2]);
   }
   return out;
@@ -135,7 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     recording: {
       maxDurationSec: int(env, 'RECORDING_MAX_DURATION_SEC', 24 * 3600, 1, 7 * 24 * 3600),
-      defaultCustomerId: str(env, 'DEFAULT_CUSTOMER_ID', 'default'),
+      defaultCustomerId: customerId(env, 'DEFAULT_CUSTOMER_ID', 'default'),
     },
     retention: {
       defaultDays: int(env, 'RETENTION_DAYS', 30, 1, 36500),

@@ -3,6 +3,7 @@ import type { AriEventOf } from '../ari/types.js';
 import { isAppError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import type { RecorderApi } from '../recorder/types.js';
+import { channelOwner } from '../recorder/ownership.js';
 import { parseFlowArgs } from './flow-args.js';
 
 export interface FlowDeps {
@@ -29,7 +30,14 @@ export async function handleFlowStasisStart(ev: AriEventOf<'StasisStart'>, deps:
     return;
   }
   if (!action) return; // not ours to handle: a channel that entered the app for another reason
-  const customerId = action.customerId ?? ev.channel.channelvars?.CUSTOMER_ID ?? deps.defaultCustomerId;
+  let customerId: string;
+  try {
+    customerId = action.customerId ?? channelOwner(ev.channel) ?? deps.defaultCustomerId;
+  } catch (err) {
+    log.warn({ code: isAppError(err) ? err.code : undefined, err: (err as Error).message }, 'flow action rejected: the call goes on unrecorded');
+    await continueChannel(deps, channelId, log);
+    return;
+  }
   try {
     if (action.action === 'recording_start') {
       const call = await deps.recorder.startCall(channelId, customerId, action.options);

@@ -1,3 +1,4 @@
+import { CUSTOMER_ID_RULE, isCustomerId } from '../domain/customer-id.js';
 import { AppError } from '../domain/errors.js';
 import type { RecordingOptions } from '../domain/recording.js';
 import { parseRecordingOptions } from '../domain/recording-options.js';
@@ -8,7 +9,7 @@ export type FlowAction =
 
 /**
  * `Stasis(app,recording_start,format=wav,duration=60)` arrives as args ["recording_start","format=wav","duration=60"].
- * Options use the same names and rules as the REST body; `customer_id=` names the owner.
+ * Options use the same names and rules as the REST body; `customer_id=` names the owner. `key=` (empty) is unset.
  * Returns null when the channel entered Stasis for something that is not a flow action.
  */
 export function parseFlowArgs(args: string[]): FlowAction | null {
@@ -21,8 +22,12 @@ export function parseFlowArgs(args: string[]): FlowAction | null {
     if (eq <= 0) throw new AppError('VALIDATION', `flow option "${arg}" is not key=value`, { field: arg });
     const key = arg.slice(0, eq).trim();
     const value = arg.slice(eq + 1).trim();
-    if (key === 'customer_id') customerId = value;
-    else fields[key] = coerce(value);
+    // Empty means unset (`customer_id=` from a dialplan variable that was never set).
+    if (value === '') continue;
+    if (key === 'customer_id') {
+      if (!isCustomerId(value)) throw new AppError('INVALID_CUSTOMER_ID', `flow customer_id ${JSON.stringify(value)} is not a customer id (${CUSTOMER_ID_RULE})`, { field: 'customer_id' });
+      customerId = value;
+    } else fields[key] = coerce(value);
   }
   if (action === 'recording_stop') {
     const extra = Object.keys(fields)[0];

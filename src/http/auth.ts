@@ -1,3 +1,4 @@
+import { CUSTOMER_ID_RULE, isCustomerId } from '../domain/customer-id.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
@@ -92,7 +93,7 @@ export function parseTokensConfig(raw: unknown, source = 'tokens file'): Array<{
     const { token, customer_id, permissions } = t as Record<string, unknown>;
     if (typeof token !== 'string' || token.length < 16) throw new Error(`${where}.token: expected a string of at least 16 characters`);
     if (/\s/.test(token)) throw new Error(`${where}.token: must not contain whitespace`);
-    if (typeof customer_id !== 'string' || customer_id === '') throw new Error(`${where}.customer_id: expected a non-empty string`);
+    if (!isCustomerId(customer_id)) throw new Error(`${where}.customer_id: expected a customer id (${CUSTOMER_ID_RULE})`);
     if (!Array.isArray(permissions)) throw new Error(`${where}.permissions: expected an array`);
     const perms = permissions.map((p) => {
       const n = normalizePermission(p);

@@ -2,6 +2,7 @@ import { stat, unlink } from 'node:fs/promises';
 import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
 import { AppError, isAppError } from '../domain/errors.js';
 import type { Recording } from '../domain/recording.js';
+import { isStorageKey } from '../domain/storage-key.js';
 import { expiryFor, type RetentionPolicy } from '../domain/retention.js';
 import type { Logger } from '../logger.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
@@ -75,6 +76,9 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
     }
   }
 
+  // A key no backend can ever accept fails the recording now, not after weeks of retries.
+  if (!isStorageKey(data.storage_key)) return failPermanently(deps, rec.id, new AppError('INVALID_STORAGE_KEY', `recording ${rec.id} has no valid storage key`), log);
+
   let size: number;
   try {
     size = (await stat(data.path)).size;
@@ -85,7 +89,13 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
   }
 
   const md5 = await md5File(data.path);
-  const info = await deps.storage.putFile(data.storage_key, data.path, { contentType: deps.contentType, md5Base64: md5 });
+  let info;
+  try {
+    info = await deps.storage.putFile(data.storage_key, data.path, { contentType: deps.contentType, md5Base64: md5 });
+  } catch (err) {
+    if (isPermanent(err)) return failPermanently(deps, rec.id, err, log);
+    throw err;
+  }
   if (info.size !== size || (info.md5Base64 !== undefined && info.md5Base64 !== md5)) {
     throw new AppError('STORAGE_CHECKSUM_MISMATCH', `stored ${data.storage_key} is ${info.size} bytes / ${info.md5Base64}, expected ${size} / ${md5}`);
   }
@@ -111,6 +121,18 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
     await deps.webhooks.publish('recording_available', done).catch((err: Error) => log.error({ err: err.message }, 'recording_available webhook not enqueued'));
   }
   return done;
+}
+
+/** Errors that no retry can mend: the storage refused the key itself. */
+function isPermanent(err: unknown): err is AppError {
+  return isAppError(err) && (err.code === 'invalid_storage_key' || err.code === 'validation_failed');
+}
+
+async function failPermanently(deps: UploadDeps, id: string, err: AppError, log: Logger): Promise<Recording> {
+  log.error({ code: err.code, err: err.message }, 'recording failed: upload can never succeed');
+  const failed = await deps.store.transition(id, 'failed', { error: { code: err.code, message: 'the recording cannot be stored' } });
+  await deps.webhooks?.publish('recording_failed', failed).catch((e: Error) => log.error({ err: e.message }, 'recording_failed webhook not enqueued'));
+  return failed;
 }
 
 async function removeSpool(path: string, log: Logger): Promise<void> {

@@ -23,6 +23,8 @@ export interface RecorderSettings {
   rtpAdvertiseHost: string;
   spoolDir: string;
   maxDurationSec: number;
+  /** Owner of calls and conferences that carry no CUSTOMER_ID. */
+  defaultCustomerId: string;
   /** How long to wait for a created channel's StasisStart before giving up. */
   stasisTimeoutMs: number;
   /** How often a recorded ConfBridge's member list is read (Asterisk sends no events for it). */

@@ -5,6 +5,7 @@ import { AppError } from '../domain/errors.js';
 import { newRecording, type RecordingOptions, type ReferenceType, type StopReason } from '../domain/recording.js';
 import type { ReferenceRecord } from '../store/types.js';
 import { isOwnResource } from './ari-ids.js';
+import { channelOwner, conferenceOwner } from './ownership.js';
 import { closeStream, openBridgeStream, openSnoopStream } from './capture.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
 import type { RecorderApi } from './types.js';
@@ -44,9 +45,7 @@ export class Recorder implements RecorderApi {
 
   async startCall(callId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
     const channel = await this.#channel(callId);
-    // With `channelvars = CUSTOMER_ID` in ari.conf, Asterisk tells whose call this is: others get a 404.
-    const owner = channel.channelvars?.CUSTOMER_ID;
-    if (owner && owner !== customerId) throw notFound('call', callId);
+    if (this.#callOwner(channel) !== customerId) throw notFound('call', callId);
     if (channel.state !== 'Up') throw new AppError('CALL_NOT_UP', `call ${callId} is ${channel.state}, not answered`, { state: channel.state });
     return this.#start('call', callId, customerId, options, async (s) => {
       if (options.beep_start) await this.#beep(callId, s);
@@ -68,6 +67,7 @@ export class Recorder implements RecorderApi {
 
   async startConference(confId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
     const bridge = await this.#bridge(confId);
+    if ((await this.#conferenceOwner(bridge)) !== customerId) throw notFound('conference', confId);
     return this.#start('conference', confId, customerId, options, async (s) => {
       await s.openMixer(askedAt, this.#timeline(options));
       if (bridge.bridge_class === 'stasis') {
@@ -150,11 +150,11 @@ export class Recorder implements RecorderApi {
   }
 
   async getCall(callId: string, customerId: string): Promise<ReferenceRecord> {
-    return this.#getRef('call', callId, customerId, () => this.#channel(callId).then(() => undefined));
+    return this.#getRef('call', callId, customerId, async () => this.#callOwner(await this.#channel(callId)));
   }
 
   async getConference(confId: string, customerId: string): Promise<ReferenceRecord> {
-    return this.#getRef('conference', confId, customerId, () => this.#bridge(confId).then(() => undefined));
+    return this.#getRef('conference', confId, customerId, async () => this.#conferenceOwner(await this.#bridge(confId)));
   }
 
   /** Ends an active recording by its reference, if any (hangup, conference end). Never throws. */
@@ -241,13 +241,13 @@ export class Recorder implements RecorderApi {
     throw new AppError('NO_ACTIVE_RECORDING', `${type} ${referenceId} has no active recording`);
   }
 
-  async #getRef(type: ReferenceType, id: string, customerId: string, existsLive: () => Promise<void>): Promise<ReferenceRecord> {
+  async #getRef(type: ReferenceType, id: string, customerId: string, liveOwner: () => Promise<string | null>): Promise<ReferenceRecord> {
     const ref = await this.ports.store.getReference(type, id);
     if (ref) {
       if (ref.customer_id !== customerId) throw notFound(type, id);
       return ref;
     }
-    await existsLive();
+    if ((await liveOwner()) !== customerId) throw notFound(type, id);
     const now = new Date().toISOString();
     return { id, type, customer_id: customerId, recording_id: '', recording_ids: [], tm_create: now, tm_update: now };
   }
@@ -287,6 +287,32 @@ export class Recorder implements RecorderApi {
       await new Promise((r) => setTimeout(r, 300));
     } catch (err) {
       s.log.warn({ err: String(err) }, 'beep_start could not be played');
+    }
+  }
+
+  /**
+   * Whose call this is, failing closed: its CUSTOMER_ID, else the default customer (never whoever asks first).
+   * A CUSTOMER_ID that is not a customer id belongs to nobody (null).
+   */
+  #callOwner(channel: AriChannel): string | null {
+    try {
+      return channelOwner(channel) ?? this.settings.defaultCustomerId;
+    } catch (err) {
+      this.ports.logger.warn({ call_id: channel.id, err: (err as Error).message }, 'call not recordable: bad CUSTOMER_ID');
+      return null;
+    }
+  }
+
+  /** Whose conference this is: from its participants' CUSTOMER_ID (see conferenceOwner). */
+  async #conferenceOwner(bridge: AriBridge): Promise<string | null> {
+    const members = await Promise.all(
+      bridge.channels.filter((id) => !isOwnResource(id)).map((id) => this.ports.ari.rest.getChannel(id).catch(() => null)),
+    );
+    try {
+      return conferenceOwner(members.filter((m): m is AriChannel => m !== null), this.settings.defaultCustomerId);
+    } catch (err) {
+      this.ports.logger.warn({ conference_id: bridge.id, err: (err as Error).message }, 'conference not recordable: bad CUSTOMER_ID');
+      return null;
     }
   }
 

@@ -5,7 +5,7 @@ import { repairWav } from '../audio/wav-repair.js';
 import type { Recording } from '../domain/recording.js';
 import { recordingIdOf } from './ari-ids.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
-import { storageKey } from './session.js';
+import { storageKey } from '../domain/storage-key.js';
 
 /**
  * At start-up, recordings the store still calls active belong to a daemon that died (kill -9, power loss):

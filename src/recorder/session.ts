@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
 import { AppError, isAppError } from '../domain/errors.js';
-import type { Recording, RecordingOptions, ReferenceType, StopReason } from '../domain/recording.js';
+import type { RecordingOptions, ReferenceType, StopReason } from '../domain/recording.js';
+import { storageKey } from '../domain/storage-key.js';
 import type { Logger } from '../logger.js';
 import { repairWav } from '../audio/wav-repair.js';
 import { WAV_HEADER_BYTES } from '../audio/wav.js';
@@ -170,7 +171,17 @@ export class RecordingSession {
     let rec = await store.get(this.id);
     if (rec && rec.status !== 'stopping') rec = await store.transition(this.id, 'stopping', patch);
     if (!rec) throw new AppError('RECORDING_NOT_FOUND', `recording ${this.id} vanished from the store`);
-    await uploads.enqueueUpload({ recording_id: this.id, path: this.path, storage_key: storageKey(rec) });
+    let key: string;
+    try {
+      key = storageKey(rec);
+    } catch (err) {
+      // Never valid, never retried: the recording fails now with the code (the spool file stays for a human).
+      if (!(isAppError(err) && err.code === 'invalid_storage_key')) throw err;
+      const failed = await store.transition(this.id, 'failed', { error: { code: err.code, message: 'the recording cannot be stored' } });
+      await webhooks.publish('recording_failed', failed).catch((e: unknown) => this.log.error({ err: e }, 'webhook enqueue failed'));
+      return;
+    }
+    await uploads.enqueueUpload({ recording_id: this.id, path: this.path, storage_key: key });
     await webhooks.publish('recording_finished', rec).catch((err: unknown) => this.log.error({ err }, 'webhook enqueue failed'));
   }
 
@@ -215,11 +226,6 @@ export class RecordingSession {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers = [];
   }
-}
-
-/** Where a recording's file lives in storage: per customer, per day, so listings and retention stay cheap. */
-export function storageKey(rec: Pick<Recording, 'id' | 'customer_id' | 'tm_create'>): string {
-  return `${rec.customer_id}/${rec.tm_create.slice(0, 10)}/${rec.id}.wav`;
 }
 
 export function setupError(err: unknown): AppError {

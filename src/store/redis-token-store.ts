@@ -1,3 +1,4 @@
+import { isCustomerId } from '../domain/customer-id.js';
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { AppError } from '../domain/errors.js';
@@ -32,7 +33,7 @@ export class RedisTokenStore implements TokenStore {
     return guard('putToken', async () => {
       if (!token) throw new AppError('VALIDATION', 'empty token');
       const valid = parseTokenInfo(JSON.stringify(info));
-      if (!valid) throw new AppError('VALIDATION', 'token info needs a customer_id and known permissions');
+      if (!valid) throw new AppError('VALIDATION', 'token info needs a valid customer_id and known permissions');
       const key = this.#keys.token(hashToken(token));
       if (ttlSeconds && ttlSeconds > 0) await this.#redis.set(key, JSON.stringify(valid), 'EX', ttlSeconds);
       else await this.#redis.set(key, JSON.stringify(valid));
@@ -56,7 +57,7 @@ function parseTokenInfo(raw: string): TokenInfo | null {
   }
   if (typeof v !== 'object' || v === null) return null;
   const o = v as Record<string, unknown>;
-  if (typeof o.customer_id !== 'string' || o.customer_id === '' || !Array.isArray(o.permissions)) return null;
+  if (!isCustomerId(o.customer_id) || !Array.isArray(o.permissions)) return null;
   const perms = o.permissions.map(normalizePermission).filter((p): p is Permission => p !== undefined);
   if (perms.length !== o.permissions.length) return null;
   return { customer_id: o.customer_id, permissions: [...new Set(perms)] };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWav } from '../helpers/wav-decode.js';
 import { goertzelDb, maxLevelOutside } from '../helpers/audio-analysis.js';
-import { sleep, startHarness, type Harness } from './harness.js';
+import { CUSTOMER_A, CUSTOMER_B, sleep, startHarness, TOKENS, type Harness } from './harness.js';
 
 /** Records a live call through the HTTP API and checks the WAV as audio. */
 describe('e2e: record a call', () => {
@@ -118,6 +118,34 @@ describe('e2e: record a call', () => {
     const none = await h.json('POST', `/v1.0/calls/no-such-call/recording_stop`);
     expect(none.status).toBe(404);
     await h.waitForStatus(first.body.recording_ids[0], 'available');
+  });
+
+  it('ownership fails closed: an untagged call belongs to the default customer, a tagged one to its CUSTOMER_ID', async () => {
+    // DEFAULT_CUSTOMER_ID is customer A (harness): B gets 404 on an untagged call, however early B asks.
+    const untagged = await h.driver.placeCall({ inTone: 440 });
+    for (const [method, path] of [['POST', 'recording_start'], ['GET', ''], ['POST', 'recording_stop']] as const) {
+      const r = await h.json(method, `/v1.0/calls/${untagged.channelId}${path ? `/${path}` : ''}`, { token: TOKENS.b });
+      expect(r.status, `${method} ${path}`).toBe(404);
+      expect(r.body.code).toBe('call_not_found');
+    }
+    const a = await h.json('POST', `/v1.0/calls/${untagged.channelId}/recording_start`);
+    expect(a.status).toBe(200);
+    const rec = await h.json('GET', `/v1.0/recordings/${a.body.recording_id}`);
+    expect(rec.body.customer_id).toBe(CUSTOMER_A);
+    expect((await h.json('POST', `/v1.0/calls/${untagged.channelId}/recording_stop`, { token: TOKENS.b })).status).toBe(404);
+    expect((await h.json('POST', `/v1.0/calls/${untagged.channelId}/recording_stop`)).status).toBe(200);
+
+    // A call tagged for B is B's: A (the default customer) gets 404.
+    const tagged = await h.driver.placeCall({ inTone: 440, customerId: CUSTOMER_B });
+    const byA = await h.json('POST', `/v1.0/calls/${tagged.channelId}/recording_start`);
+    expect(byA.status).toBe(404);
+    const byB = await h.json('POST', `/v1.0/calls/${tagged.channelId}/recording_start`, { token: TOKENS.b });
+    expect(byB.status).toBe(200);
+    expect((await h.json('GET', `/v1.0/recordings/${byB.body.recording_id}`, { token: TOKENS.b })).body.customer_id).toBe(CUSTOMER_B);
+    expect((await h.json('POST', `/v1.0/calls/${tagged.channelId}/recording_stop`, { token: TOKENS.b })).status).toBe(200);
+    await Promise.all([h.waitForStatus(a.body.recording_id, 'available'), h.waitForStatus(byB.body.recording_id, 'available')]);
+    await h.driver.hangup(untagged.channelId);
+    await h.driver.hangup(tagged.channelId);
   });
 
   it('a hangup during recording ends it by itself and leaves nothing behind in Asterisk', async () => {

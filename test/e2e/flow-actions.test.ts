@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { decodeWav, type DecodedWav } from '../helpers/wav-decode.js';
-import { startHarness, type Harness } from './harness.js';
+import { CUSTOMER_A, startHarness, TOKENS, type Harness } from './harness.js';
 
 /**
  * Flow actions driven by the dialplan: the [flow-examples] scenarios of asterisk-config/extensions.conf, run by
@@ -51,6 +51,9 @@ describe('e2e: flow actions from the dialplan', () => {
     expect((await h.json('GET', `/v1.0/calls/${run.channelId}`)).body.recording_id).toBe('');
     const api = await h.json('GET', `/v1.0/recordings/${id}`);
     expect(api.body).toMatchObject({ id, status: 'available', stop_reason: 'hangup', reference_type: 'call', reference_id: run.channelId });
+    // The channel carries no CUSTOMER_ID (Asterisk sends it as ""): the recording is the default customer's.
+    expect(api.body.customer_id).toBe(CUSTOMER_A);
+    expect((await h.json('GET', `/v1.0/recordings/${id}`, { token: TOKENS.b })).status).toBe(404);
 
     const wav = await wavOf(id);
     expect(wav.durationMs).toBeGreaterThan(1800); // Wait(2) of conversation

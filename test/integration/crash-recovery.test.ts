@@ -53,6 +53,7 @@ describe('crash recovery', () => {
       SPOOL_DIR: join(dir, 'spool'),
       STORAGE_DIR: join(dir, 'recordings'),
       TOKENS_FILE: join(dir, 'tokens.json'),
+      DEFAULT_CUSTOMER_ID: 'c1', // the simulator's calls carry no CUSTOMER_ID
       RTP_PORT_MIN: String(rtp),
       RTP_PORT_MAX: String(rtp + 99),
       MIXER_WORKERS: '1',

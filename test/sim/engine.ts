@@ -37,6 +37,8 @@ export interface EngineConfig {
   extensions: ReadonlyMap<string, ExtensionBehaviour>;
   /** asterisk-config/extensions.conf, parsed: contexts other than the hard-wired test ones run in the interpreter */
   dialplan: Dialplan;
+  /** ari.conf `channelvars` (names in every channel snapshot) */
+  channelvars: readonly string[];
 }
 
 export interface LocalCallOptions {
@@ -52,6 +54,8 @@ export interface LocalCallOptions {
   outSignal?: SignalSpec | null;
   answer?: boolean;
   audioDelayMs?: number;
+  /** originate `variables` (set on ;1, e.g. CUSTOMER_ID) */
+  variables?: Record<string, string>;
 }
 
 type CallInitiator = 'ari' | 'far' | 'dialplan';
@@ -143,6 +147,8 @@ export class AsteriskEngine {
     const created = new Date();
     const ch1 = new SimChannel(id1, `${base};1`, 'local1', 'Down', localDialplan(opts.context, opts.exten), created);
     const ch2 = new SimChannel(id2, `${base};2`, 'local2', 'Ring', { context: opts.context, exten: opts.exten, priority: 1, app_name: 'Answer', app_data: '' }, created);
+    ch1.ariVarNames = ch2.ariVarNames = this.cfg.channelvars;
+    for (const [k, v] of Object.entries(opts.variables ?? {})) ch1.vars.set(k, v);
     ch1.partnerId = id2;
     ch2.partnerId = id1;
     for (const ch of [ch1, ch2]) {
@@ -513,6 +519,7 @@ export class AsteriskEngine {
     const id = o.snoopId ?? this.ids.channelId();
     if (this.channels.has(id)) throw new AriError(500, 'Internal error', 'Snoop channel could not be created');
     const ch = new SimChannel(id, `Snoop/${spied.id}-${this.ids.snoopSuffix()}`, 'snoop', 'Up', defaultDialplan('', ''));
+    ch.ariVarNames = this.cfg.channelvars;
     ch.snoop = { spiedId: spied.id, spy: o.spy, whisper: o.whisper };
     spied.snoopIds.add(id);
     this.channels.set(id, ch);
@@ -550,6 +557,7 @@ export class AsteriskEngine {
     const seed = randomSeed();
     const rng = makeRng(seed);
     const ch = new SimChannel(id, `UnicastRTP/${o.externalHost}-${this.ids.pointer()}`, 'externalMedia', 'Down', defaultDialplan('AppDial2', '(Outgoing Line)'));
+    ch.ariVarNames = this.cfg.channelvars;
     const em = {
       host: o.host === 'localhost' ? '127.0.0.1' : o.host,
       port: o.port,

@@ -68,6 +68,8 @@ export class SimChannel {
   readonly onGone = new Set<() => void>();
   /** the Playtones() layer of the interpreter */
   playtonesLayer: string | null = null;
+  /** ari.conf `channelvars`: every snapshot carries each of them, "" when unset (main/stasis_channels.c) */
+  ariVarNames: readonly string[] = [];
 
   constructor(
     readonly id: string,
@@ -86,7 +88,8 @@ export class SimChannel {
     return this.vars.get('BRIDGEPEER') ?? '';
   }
 
-  toJson(withVars = false): ChannelJson {
+  /** A snapshot; `allVars`: every variable of the channel instead (the externalMedia answer, resource_channels.c). */
+  toJson(allVars = false): ChannelJson {
     const json: ChannelJson = {
       id: this.id,
       name: this.name,
@@ -99,7 +102,9 @@ export class SimChannel {
       creationtime: asteriskTimestamp(this.createdAt),
       language: 'en',
     };
-    if (withVars) json.channelvars = Object.fromEntries(this.vars);
+    if (allVars) {
+      if (this.vars.size > 0) json.channelvars = Object.fromEntries(this.vars);
+    } else if (this.ariVarNames.length > 0) json.channelvars = Object.fromEntries(this.ariVarNames.map((n) => [n, this.vars.get(n) ?? '']));
     return json;
   }
 }

@@ -3,8 +3,10 @@
  * control API tests use to play the other side of the product (place calls, hang up, press keys, break the
  * network, restart Asterisk…).
  */
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAsteriskConfig } from './config-parser.js';
 import type { ExtensionBehaviour } from './dialplan.js';
 import { includeLoader, loadDialplanFile, parseExtensionsConf } from './dialplan-interpreter.js';
 import { type EngineConfig, type LocalCallOptions, AsteriskEngine } from './engine.js';
@@ -46,6 +48,8 @@ export interface SimulatorOptions {
    */
   dialplanFile?: string;
   dialplanText?: string;
+  /** ari.conf `channelvars`: default, what asterisk-config/ari.conf lists */
+  channelvars?: string[];
 }
 
 /** asterisk-config/extensions.conf of this repository */
@@ -66,6 +70,8 @@ export interface PlaceCallOptions {
   appArgs?: string[];
   audioDelayMs?: number;
   channelId?: string;
+  /** channel variables of the call (originate `variables`), e.g. { CUSTOMER_ID: 'cust-b' } */
+  variables?: Record<string, string>;
 }
 
 export interface RaceSettings {
@@ -124,6 +130,7 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
     extensions: new Map(Object.entries(options.extensions ?? {})),
     subscribableBridges: options.subscribableBridges ?? 'stasis',
     // A dialplan Asterisk would refuse is refused here too (AsteriskConfigError), not half-read.
+    channelvars: options.channelvars ?? shippedChannelvars(),
     dialplan: options.dialplanText !== undefined
         ? parseExtensionsConf(options.dialplanText, 'extensions.conf', includeLoader(dirname(DEFAULT_DIALPLAN_FILE)))
         : loadDialplanFile(options.dialplanFile ?? DEFAULT_DIALPLAN_FILE).plan,
@@ -173,6 +180,7 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
     answer: o.answer,
     audioDelayMs: o.audioDelayMs,
     channelId: o.channelId,
+    variables: o.variables,
   });
 
   const sim: AriSimulator = {
@@ -330,6 +338,14 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
     },
   };
   return sim;
+}
+
+/** `channelvars` of asterisk-config/ari.conf (comma separated, as res_ari's config reads it). */
+function shippedChannelvars(): string[] {
+  const file = join(dirname(DEFAULT_DIALPLAN_FILE), 'ari.conf');
+  const general = parseAsteriskConfig(readFileSync(file, 'utf8'), 'ari.conf').categories.find((c) => c.name === 'general');
+  const value = general?.variables.filter((v) => v.name === 'channelvars').at(-1)?.value ?? '';
+  return value.split(',').map((v) => v.trim()).filter(Boolean);
 }
 
 function defaultMessage(status: number): string {

@@ -23,6 +23,9 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'http://x', /REDIS_URL: protocol/],
     ['RETENTION_DAYS_PER_CUSTOMER', 'a=b', /RETENTION_DAYS_PER_CUSTOMER/],
     ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+    ['DEFAULT_CUSTOMER_ID', '..', /DEFAULT_CUSTOMER_ID: "\.\." is not a customer id/],
+    ['DEFAULT_CUSTOMER_ID', 'a/b', /DEFAULT_CUSTOMER_ID/],
+    ['RETENTION_DAYS_PER_CUSTOMER', 'a:b=7', /RETENTION_DAYS_PER_CUSTOMER: "a:b" is not a customer id/],
   ])('rejects %s=%s with a message naming the variable', (name, value, re) => {
     let err: unknown;
     try {
@@ -34,6 +37,17 @@ describe('loadConfig', () => {
     expect((err as ConfigError).variable).toBe(name);
     expect((err as Error).message).toMatch(re);
     expect((err as Error).message).not.toContain('\n');
+  });
+
+  it('an empty variable counts as unset: its default', () => {
+    const c = loadConfig({ DEFAULT_CUSTOMER_ID: '', HTTP_PORT: '', ARI_URL: '', REDIS_URL: '', TOKENS_FILE: '', RETENTION_DAYS_PER_CUSTOMER: '', GCS_PROJECT_ID: '' });
+    expect(c.recording.defaultCustomerId).toBe('default');
+    expect(c.http.port).toBe(8080);
+    expect(c.ari.url).toBe('http://127.0.0.1:8088');
+    expect(c.redis.url).toBeUndefined();
+    expect(c.http.tokensFile).toBeUndefined();
+    expect(c.retention.perCustomer).toEqual({});
+    expect(c.storage.gcs.projectId).toBeUndefined();
   });
 
   it('checks the RTP range and GCS bucket together', () => {

@@ -50,8 +50,8 @@ export class AsteriskDriver implements CallDriver {
     this.client = new AriTestClient(cfg.url, cfg.user, cfg.password);
   }
 
-  private req<T = unknown>(method: string, path: string, query: Record<string, string> = {}): Promise<Res<T>> {
-    return this.client.request<T>(method, path, query);
+  private req<T = unknown>(method: string, path: string, query: Record<string, string> = {}, json?: unknown): Promise<Res<T>> {
+    return this.client.request<T>(method, path, query, json);
   }
 
   /** Retries while Asterisk answers one of `retryOn` (e.g. 409/422 until the channel is in Stasis). */
@@ -68,7 +68,8 @@ export class AsteriskDriver implements CallDriver {
   async placeCall(opts: DriverPlaceCallOptions = {}): Promise<PlacedCall> {
     if (opts.answer === false) throw new Error('answer:false is only available with the simulator');
     const exten = opts.exten ?? (opts.inTone ? `tone${opts.inTone}` : 'silence');
-    const r = await this.req<ChannelJson>('POST', '/channels', { endpoint: `Local/${exten}@test`, app: this.app });
+    const vars = opts.customerId ? { variables: { CUSTOMER_ID: opts.customerId } } : undefined;
+    const r = await this.req<ChannelJson>('POST', '/channels', { endpoint: `Local/${exten}@test`, app: this.app }, vars);
     if (r.status !== 200) throw new Error(`originate: ${r.status} ${r.text}`);
     this.ownChannels.add(r.body.id);
     if (opts.outTone) {

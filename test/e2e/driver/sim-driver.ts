@@ -34,6 +34,7 @@ class SimDriver implements CallDriver {
       ...(opts.exten ? {} : { inSignal: opts.inTone ? tone(opts.inTone) : null }),
       outSignal: opts.outTone ? tone(opts.outTone) : null,
       answer: opts.answer ?? true,
+      ...(opts.customerId ? { variables: { CUSTOMER_ID: opts.customerId } } : {}),
     });
     return { channelId, name: this.simulator.getChannel(channelId)?.name ?? '' };
   }

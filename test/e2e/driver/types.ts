@@ -15,6 +15,8 @@ export interface DriverPlaceCallOptions {
   answer?: boolean;
   /** use this `test`-context extension instead of one derived from inTone (e.g. `short440`: 3 s then hangup) */
   exten?: string;
+  /** tag the call with this CUSTOMER_ID (originate `variables`); untagged by default */
+  customerId?: string;
 }
 
 export interface PlacedCall {

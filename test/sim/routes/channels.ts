@@ -36,6 +36,7 @@ function originate(ctx: RouteContext, channelId: string | undefined): RouteRespo
     appArgs: params.appArgs ? params.appArgs.split(',') : [],
     channelId,
     otherChannelId: params.otherChannelId,
+    variables: ctx.variables,
   });
   if (!params.app && params.context === 'testconf' && params.extension && findSteps(engine.cfg.dialplan, 'testconf', params.extension)) {
     // asterisk-config's [testconf]: ConfBridge(${EXTEN})

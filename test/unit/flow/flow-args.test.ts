@@ -21,4 +21,13 @@ describe('parseFlowArgs', () => {
     expect(() => parseFlowArgs(['recording_start', 'novalue'])).toThrow(/key=value/);
     expect(() => parseFlowArgs(['recording_stop', 'duration=3'])).toThrow(/duration/);
   });
+  it('empty means unset: customer_id= and other empty values fall back to their defaults', () => {
+    expect(parseFlowArgs(['recording_start', 'customer_id=', 'duration=', 'format=wav'])).toEqual({ action: 'recording_start', options: { format: 'wav' }, customerId: undefined });
+    expect(parseFlowArgs(['recording_stop', 'customer_id= '])).toEqual({ action: 'recording_stop', customerId: undefined });
+  });
+  it('refuses a customer_id that is not a customer id, naming it', () => {
+    for (const bad of ['..', '.', 'a/b', 'cust:a', 'x'.repeat(65), 'é']) {
+      expect(() => parseFlowArgs(['recording_start', `customer_id=${bad}`]), bad).toThrow(/customer_id/);
+    }
+  });
 });

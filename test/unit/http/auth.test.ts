@@ -86,6 +86,9 @@ describe('tokens file', () => {
     ['short token', '{"tokens":[{"token":"short","customer_id":"c","permissions":[]}]}', /tokens\[0\]\.token/],
     ['token with spaces', `{"tokens":[{"token":"${T1} x","customer_id":"c","permissions":[]}]}`, /whitespace/],
     ['missing customer', `{"tokens":[{"token":"${T1}","permissions":[]}]}`, /customer_id/],
+    ['empty customer', `{"tokens":[{"token":"${T1}","customer_id":"","permissions":[]}]}`, /tokens\[0\]\.customer_id: expected a customer id/],
+    ['traversal customer', `{"tokens":[{"token":"${T1}","customer_id":"..","permissions":[]}]}`, /customer_id/],
+    ['colon customer', `{"tokens":[{"token":"${T1}","customer_id":"a:status","permissions":[]}]}`, /customer_id/],
     ['unknown permission', `{"tokens":[{"token":"${T1}","customer_id":"c","permissions":["admin"]}]}`, /unknown permission "admin"/],
     ['duplicate token', `{"tokens":[{"token":"${T1}","customer_id":"c","permissions":[]},{"token":"${T1}","customer_id":"d","permissions":[]}]}`, /tokens\[1\].*duplicate/],
   ])('refuses %s with a clear message that never shows the token', (_n, text, message) => {
