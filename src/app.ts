@@ -138,6 +138,11 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       defaultCustomerId: config.recording.defaultCustomerId,
       stasisTimeoutMs: 5000,
       confBridgePollMs: 250,
+      setupConcurrency: config.recording.setupConcurrency,
+      setupWaitMs: config.recording.setupWaitMs,
+      reconcileEveryMs: config.recording.reconcileEverySec * 1000,
+      // a request Asterisk is still working on when we give up completes within about one more timeout
+      reconcileSettleMs: 2 * config.ari.timeoutMs,
     };
     const ports = { ari, mixer, store, uploads: jobs, webhooks: jobs.webhooks, logger: log, now: () => mixer.now() };
     const recorder = new Recorder(ports, settings);
@@ -151,11 +156,15 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     });
     let connections = 0;
     ari.events.on('connected', () => {
-      if (connections++ > 0) void recorder.reconcile().catch((err: unknown) => log.warn({ err: String(err) }, 'reconcile after reconnect failed'));
+      if (connections++ > 0) {
+        void recorder.reconcile().catch((err: unknown) => log.warn({ err: String(err) }, 'reconcile after reconnect failed'));
+        void recorder.orphans.run();
+      }
     });
     const connected = ari.start();
     if (opts.waitForAri !== false) await connected;
     await recoverInterrupted(ports, settings);
+    recorder.start();
 
     const authenticators: Authenticator[] = [];
     if (config.http.tokensFile) authenticators.push(await loadTokensFile(config.http.tokensFile));

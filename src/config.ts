@@ -12,7 +12,7 @@ export class ConfigError extends Error {
 }
 
 export interface Config {
-  ari: { url: string; username: string; password: string; app: string; reconnectMaxMs: number };
+  ari: { url: string; username: string; password: string; app: string; reconnectMaxMs: number; timeoutMs: number };
   http: { host: string; port: number; tokensFile?: string };
   redis: { url?: string; prefix: string };
   rtp: { bindHost: string; advertiseHost: string; portMin: number; portMax: number; recvBufferBytes: number };
@@ -23,7 +23,17 @@ export interface Config {
     localDir: string;
     gcs: { bucket: string; prefix: string; apiEndpoint?: string; projectId?: string };
   };
-  recording: { maxDurationSec: number; defaultCustomerId: string };
+  recording: {
+    maxDurationSec: number;
+    defaultCustomerId: string;
+    /** recording setups (ARI choreography) running at once, and how long a start may wait for one */
+    setupConcurrency: number;
+    setupWaitMs: number;
+    /** a recording whose streams all stay silent on the wire this long ends (media_timeout) */
+    rtpTimeoutSec: number;
+    /** how often Asterisk's objects are compared with the live recordings */
+    reconcileEverySec: number;
+  };
   retention: { defaultDays: number; perCustomer: Record<string, number>; sweepEverySec: number };
   webhooks: { urls: string[]; secret: string; attempts: number };
   uploadAttempts: number;
@@ -112,6 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
       password: str(env, 'ARI_PASSWORD', 'asterisk'),
       app: str(env, 'ARI_APP', 'recorder'),
       reconnectMaxMs: int(env, 'ARI_RECONNECT_MAX_MS', 10_000, 100, 600_000),
+      timeoutMs: int(env, 'ARI_TIMEOUT_MS', 10_000, 100, 120_000),
     },
     http: {
       host: host(env, 'HTTP_HOST', '127.0.0.1'),
@@ -145,6 +156,10 @@ export function loadConfig(env: Env = process.env): Config {
     recording: {
       maxDurationSec: int(env, 'RECORDING_MAX_DURATION_SEC', 24 * 3600, 1, 7 * 24 * 3600),
       defaultCustomerId: customerId(env, 'DEFAULT_CUSTOMER_ID', 'default'),
+      setupConcurrency: int(env, 'SETUP_CONCURRENCY', 8, 1, 1000),
+      setupWaitMs: int(env, 'SETUP_WAIT_MS', 10_000, 0, 600_000),
+      rtpTimeoutSec: int(env, 'RTP_TIMEOUT_SEC', 30, 1, 3600),
+      reconcileEverySec: int(env, 'RECONCILE_EVERY_SEC', 30, 1, 3600),
     },
     retention: {
       defaultDays: int(env, 'RETENTION_DAYS', 30, 1, 36500),

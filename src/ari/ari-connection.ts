@@ -10,6 +10,8 @@ export interface AriConnectionOptions {
   password: string;
   app: string;
   reconnectMaxMs?: number;
+  /** REST request timeout: a slower answer counts as a failure (the reconciler removes what it created anyway) */
+  timeoutMs?: number;
   logger: Logger;
 }
 

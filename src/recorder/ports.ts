@@ -29,4 +29,10 @@ export interface RecorderSettings {
   stasisTimeoutMs: number;
   /** How often a recorded ConfBridge's member list is read (Asterisk sends no events for it). */
   confBridgePollMs: number;
+  /** Recording setups talking to Asterisk at once, and how long a start waits for a turn (then 503). */
+  setupConcurrency: number;
+  setupWaitMs: number;
+  /** Periodic reconcile of Asterisk's objects, and the second look after a failed setup. */
+  reconcileEveryMs: number;
+  reconcileSettleMs: number;
 }

@@ -9,7 +9,9 @@ import { channelOwner, conferenceOwner } from './ownership.js';
 import { closeStream, openBridgeStream, openSnoopStream } from './capture.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
 import type { RecorderApi } from './types.js';
+import { Reconciler } from './reconciler.js';
 import { RecordingSession, setupError } from './session.js';
+import { SetupSlots } from './setup-slots.js';
 
 const refKey = (type: ReferenceType, id: string) => `${type}:${id}`;
 
@@ -20,12 +22,20 @@ const refKey = (type: ReferenceType, id: string) => `${type}:${id}`;
 export class Recorder implements RecorderApi {
   readonly #byId = new Map<string, RecordingSession>();
   readonly #byRef = new Map<string, RecordingSession>();
+  readonly #slots: SetupSlots;
+  /** Deletes the ARI objects no live recording owns (periodically, and after each failed setup). */
+  readonly orphans: Reconciler;
   #draining = false;
 
   constructor(
     private readonly ports: RecorderPorts,
     private readonly settings: RecorderSettings,
   ) {
+    this.#slots = new SetupSlots(settings.setupConcurrency, settings.setupWaitMs);
+    this.orphans = new Reconciler(ports.ari.rest, () => new Set(this.#byId.keys()), ports.logger.child({ component: 'reconciler' }), {
+      everyMs: settings.reconcileEveryMs,
+      settleMs: settings.reconcileSettleMs,
+    });
     ports.mixer.on('silence', (id) => void this.#byId.get(id)?.stop('silence').catch(() => undefined));
     // A dead mixer worker ends the recording; the stop path keeps what reached the spool file.
     ports.mixer.on('recordingFailed', (id, err) => {
@@ -183,10 +193,16 @@ export class Recorder implements RecorderApi {
     );
   }
 
+  /** Starts the periodic reconcile of Asterisk's objects. */
+  start(): void {
+    this.orphans.start();
+  }
+
   /** Stops every active recording (SIGTERM) and refuses new ones. */
   async drain(): Promise<void> {
     this.#draining = true;
     await Promise.allSettled([...this.#byId.values()].map((s) => s.stop('shutdown')));
+    this.orphans.close();
   }
 
   async #start(
@@ -197,6 +213,16 @@ export class Recorder implements RecorderApi {
     setup: (s: RecordingSession) => Promise<void>,
   ): Promise<ReferenceRecord> {
     if (this.#draining) throw new AppError('SHUTTING_DOWN', 'the recorder is shutting down');
+    return this.#slots.run(() => this.#startInSlot(type, referenceId, customerId, options, setup));
+  }
+
+  async #startInSlot(
+    type: ReferenceType,
+    referenceId: string,
+    customerId: string,
+    options: RecordingOptions,
+    setup: (s: RecordingSession) => Promise<void>,
+  ): Promise<ReferenceRecord> {
     const existing = await this.ports.store.getReference(type, referenceId);
     if (existing && existing.customer_id !== customerId) throw notFound(type, referenceId);
     const rec = newRecording({ id: randomUUID(), customer_id: customerId, reference_type: type, reference_id: referenceId, options, now: new Date() });
@@ -212,6 +238,8 @@ export class Recorder implements RecorderApi {
       // Ended (hangup, stop) while setting up: the stop path records the outcome; otherwise it is a setup failure.
       const e = s.ending ? new AppError('SETUP_FAILED', `${type} ${referenceId} ended during recording setup`) : await this.#explain(type, referenceId, err);
       await (s.ending ? s.stop('error') : s.fail(e)).catch(() => undefined);
+      // What a slow Asterisk creates after we gave up is deleted when it appears.
+      this.orphans.soon();
       throw e;
     }
     if (!s.ending) {
@@ -336,7 +364,8 @@ export class Recorder implements RecorderApi {
 
   /** A setup failure because the call vanished says so; anything else is a setup failure with Asterisk's words. */
   async #explain(type: ReferenceType, referenceId: string, err: unknown): Promise<AppError> {
-    if (err instanceof AriHttpError || err instanceof AriUnreachableError) {
+    if (err instanceof AriUnreachableError) return new AppError('ARI_UNAVAILABLE', 'Asterisk did not answer the recording setup in time');
+    if (err instanceof AriHttpError) {
       const stillThere = await (type === 'call' ? this.ports.ari.rest.getChannel(referenceId) : this.ports.ari.rest.getBridge(referenceId)).then(
         () => true,
         () => false,

@@ -21,8 +21,8 @@ describe('simulator: channelvars', () => {
     const r = await s.ari.request<ChannelJson>('POST', '/channels', { endpoint: 'Local/tone440@test', app: s.sim.app });
     expect(r.status).toBe(200);
     expect(r.body.channelvars).toEqual({ CUSTOMER_ID: '' });
-    const start = await s.events.waitFor((e) => e.type === 'StasisStart' && (e as { channel: ChannelJson }).channel.id === r.body.id);
-    expect((start as { channel: ChannelJson }).channel.channelvars).toEqual({ CUSTOMER_ID: '' });
+    const start = await s.events.waitFor((e) => e.type === 'StasisStart' && (e.channel as ChannelJson).id === r.body.id);
+    expect((start.channel as ChannelJson).channelvars).toEqual({ CUSTOMER_ID: '' });
     expect((await s.ari.request<ChannelJson>('GET', `/channels/${r.body.id}`)).body.channelvars).toEqual({ CUSTOMER_ID: '' });
   });
 
@@ -43,10 +43,10 @@ describe('simulator: channelvars', () => {
     expect(Number(vars.UNICASTRTP_LOCAL_PORT)).toBeGreaterThan(0);
     expect(vars.CUSTOMER_ID).toBeUndefined();
     const call = await s.ari.request<ChannelJson>('POST', '/channels', { endpoint: 'Local/tone440@test', app: s.sim.app });
-    await s.events.waitFor((e) => e.type === 'StasisStart' && (e as { channel: ChannelJson }).channel.id === call.body.id);
+    await s.events.waitFor((e) => e.type === 'StasisStart' && (e.channel as ChannelJson).id === call.body.id);
     const snoop = await s.ari.request<ChannelJson>('POST', `/channels/${call.body.id}/snoop`, { spy: 'in', app: s.sim.app });
     const br = await s.ari.request<{ id: string }>('POST', '/bridges', { type: 'mixing' });
-    await s.events.waitFor((e) => e.type === 'StasisStart' && (e as { channel: ChannelJson }).channel.id === snoop.body.id);
+    await s.events.waitFor((e) => e.type === 'StasisStart' && (e.channel as ChannelJson).id === snoop.body.id);
     expect((await s.ari.request('POST', `/bridges/${br.body.id}/addChannel`, { channel: `${snoop.body.id},${em.body.id}` })).status).toBe(204);
     const rinfo = await first;
     expect({ address: rinfo.address, port: rinfo.port }).toEqual({ address: vars.UNICASTRTP_LOCAL_ADDRESS, port: Number(vars.UNICASTRTP_LOCAL_PORT) });

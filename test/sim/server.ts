@@ -40,6 +40,8 @@ export interface ServerHooks {
   password: string;
   requestLog: RequestLogEntry[];
   takeFailure(op: OperationId): Failure | undefined;
+  /** ms to sit on this request before doing it (a slow Asterisk; the client may have given up by then) */
+  takeDelay(op: OperationId): number;
   externalMediaRace(): number;
 }
 
@@ -228,6 +230,8 @@ export class AriHttpServer {
     const handler = HANDLERS[op.id];
     if (!handler) return { status: 501, reason: 'Not Implemented', body: { message: `Not implemented by the ARI simulator: ${op.id}` } };
     const { params, variables } = collectParams(op, url.searchParams, route.pathVars, json);
+    const delay = this.hooks.takeDelay(op.id);
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     return handler({ engine: this.hooks.engine, params, variables, externalMediaRace: () => this.hooks.externalMediaRace() });
   }
 }

@@ -108,6 +108,9 @@ export interface AriSimulator {
   channelVariables(channelId: string): Record<string, string> | undefined;
   setImpairments(impairments: Impairments | null, channelId?: string): void;
   failNext(operation: OperationId, status: number, body?: unknown, times?: number): void;
+  /** The next request(s) of that operation are done (and answered) only after `delayMs`, as an overloaded Asterisk
+   * does: the objects are still created when the client has long given up. */
+  delayNext(operation: OperationId, delayMs: number, times?: number): void;
   setRace(race: RaceSettings): void;
   rtpStats(externalMediaChannelId: string): RtpSourceStats | undefined;
   waitForEvent(predicate: (e: AriEvent) => boolean, timeoutMs?: number): Promise<AriEvent>;
@@ -138,6 +141,7 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
   const engine = new AsteriskEngine(cfg);
   Object.assign(engine.globalImpairments, options.impairments ?? {});
   const failures = new Map<OperationId, Failure[]>();
+  const delays = new Map<OperationId, number[]>();
   let raceProbability = 1;
   const requestLog: RequestLogEntry[] = [];
   const username = options.username ?? 'asterisk';
@@ -155,6 +159,12 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
       const f = list?.shift();
       if (list && list.length === 0) failures.delete(op);
       return f;
+    },
+    takeDelay: (op) => {
+      const list = delays.get(op);
+      const d = list?.shift() ?? 0;
+      if (list && list.length === 0) delays.delete(op);
+      return d;
     },
     externalMediaRace: () => {
       const d = cfg.externalMediaStasisDelayMs;
@@ -278,6 +288,12 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
       const list = failures.get(operation) ?? [];
       for (let i = 0; i < times; i++) list.push({ status, body: body ?? { message: defaultMessage(status) } });
       failures.set(operation, list);
+    },
+
+    delayNext(operation, delayMs, times = 1) {
+      const list = delays.get(operation) ?? [];
+      for (let i = 0; i < times; i++) list.push(delayMs);
+      delays.set(operation, list);
     },
 
     setRace(race) {
