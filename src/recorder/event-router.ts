@@ -9,7 +9,8 @@ import type { Recorder } from './recorder.js';
  *   (this is also the only signal for a call that went back to the dialplan with /continue);
  * - a call's ChannelHangupRequest/ChannelDestroyed ends its recording at once;
  * - StasisEnd of a call does NOT mean hangup (a flow action's /continue sends it too);
- * - a conference ends on BridgeDestroyed, or when only our own channels are left in it; in a snooped
+ * - a conference ends on BridgeDestroyed, when only our own channels are left in it, or when our externalMedia
+ *   channel is ejected from it (we subscribe to the bridge, but Asterisk's ejection order decides what else we see); in a snooped
  *   (ConfBridge) conference a participant's snoop ending only removes that participant.
  */
 export function routeAriEvent(recorder: Recorder, ev: AriEvent, log: Logger): void {
@@ -45,8 +46,19 @@ export function routeAriEvent(recorder: Recorder, ev: AriEvent, log: Logger): vo
       if (ev.channel && !isOwnResource(ev.channel.id) && !isOwnResource(ev.bridge.id)) recorder.participantJoined(ev.bridge.id, ev.channel.id);
       return;
     case 'ChannelLeftBridge': {
-      if (isOwnResource(ev.bridge.id) || !recorder.sessionFor('conference', ev.bridge.id)) return;
-      if (!isOwnResource(ev.channel.id)) recorder.participantLeft(ev.bridge.id, ev.channel.id);
+      if (isOwnResource(ev.bridge.id)) return;
+      const s = recorder.sessionFor('conference', ev.bridge.id);
+      if (!s) return;
+      if (isOwnResource(ev.channel.id)) {
+        // Our externalMedia channel left a conference bridge while we were not stopping: the bridge is going away
+        // (Asterisk ejects members in its own order; once ours is out, its other events may not reach us).
+        if (recordingIdOf(ev.channel.id) === s.id && !s.ending) {
+          log.info({ recording_id: s.id, conference_id: ev.bridge.id }, 'our channel left the conference bridge: conference over');
+          void s.stop('conference_end').catch(() => undefined);
+        }
+        return;
+      }
+      recorder.participantLeft(ev.bridge.id, ev.channel.id);
       const participants = ev.bridge.channels.filter((id) => !isOwnResource(id));
       if (participants.length === 0) recorder.endByReference('conference', ev.bridge.id, 'conference_end');
       return;

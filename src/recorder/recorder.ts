@@ -82,6 +82,8 @@ export class Recorder implements RecorderApi {
       await s.openMixer(askedAt, this.#timeline(options));
       if (bridge.bridge_class === 'stasis') {
         // Our own (ARI) mixing bridge: one externalMedia channel in it receives the full mix.
+        // Subscribed for the recording's lifetime: the bridge's end is heard whatever channels of ours are in it.
+        await this.#subscribe(s, `bridge:${confId}`);
         const { port } = await this.ports.mixer.addStream(s.id, 'mix');
         s.streams.set('mix', await openBridgeStream(this.ports.ari, this.settings, { recordingId: s.id, bridgeId: confId, tag: 'mix', port, signal: s.abort.signal }));
         return;

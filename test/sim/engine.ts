@@ -69,6 +69,8 @@ export class AsteriskEngine {
   readonly playbacks = new Map<string, SimPlayback>();
   readonly ids = new IdGenerator();
   readonly bus: EventBus;
+  /** the order in which DELETE /bridges ejects the members (Asterisk's own; tests try both) */
+  bridgeEjectOrder: 'joined' | 'reverse' = 'joined';
   readonly scheduler = new MediaScheduler();
   readonly globalImpairments: Impairments = {};
   /** per call channel id (the spied/recorded channel) or per externalMedia channel id */
@@ -349,8 +351,49 @@ export class AsteriskEngine {
           ch.onContinue = (t) => done({ status: 'SUCCESS', goto: { context: t.context, exten: t.extension, priority: t.priority } });
           this.enterStasis(ch, app, args, false);
         }),
+      dial: (target, o) => this.dial(ch, target, o),
       hangup: () => this.hangupAny(ch, 'dialplan'),
     };
+  }
+
+  /**
+   * Dial() from `caller`'s dialplan to `Local/<exten>@<context>` (what asterisk-config's examples dial): a Local pair
+   * whose ;2 runs the extension; once it answers, the caller and the pair's ;1 share a basic bridge (what each
+   * reads is written to the other, so a snoop on the caller hears the called party as its `out`). The bridge ends
+   * when either side leaves; S(<s>) hangs the called party up <s> s after the answer (app_dial.c: whentohangup).
+   */
+  private dial(caller: SimChannel, target: string, o: { timeoutMs?: number; limitMs?: number }): Promise<{ status: 'ANSWER' | 'NOANSWER' | 'CHANUNAVAIL' | 'CANCEL' }> {
+    type Status = 'ANSWER' | 'NOANSWER' | 'CHANUNAVAIL' | 'CANCEL';
+    return new Promise((resolve) => {
+      const m = /^Local\/([^@/]+)@([^/]+?)(?:\/n)?$/.exec(target);
+      const beh = m && findSteps(this.cfg.dialplan, m[2], m[1]) ? lookupExtension(m[2], m[1], this.cfg.extensions) : null;
+      if (!caller.alive || caller.hangingUp) return resolve({ status: 'CANCEL' });
+      // chan_local: "No such extension/context" → the dial fails at once
+      if (!m || !beh) return resolve({ status: 'CHANUNAVAIL' });
+      const { ch1: peer, run } = this.originateLocal({ context: m[2], exten: m[1] });
+      run();
+      const bridge = new SimBridge(this.ids.bridgeId(), 'mixing', 'basic', '', '', 'none', 'simple_bridge');
+      this.bridges.set(bridge.id, bridge);
+      this.joinBridge(bridge, caller);
+      this.joinBridge(bridge, peer);
+      let settled = false;
+      const end = (status: Status): void => {
+        if (settled) return;
+        settled = true;
+        caller.onGone.delete(callerGone);
+        peer.onGone.delete(peerGone);
+        if (this.bridges.has(bridge.id)) this.destroyBridge(bridge);
+        resolve({ status });
+      };
+      const callerGone = (): void => {
+        end('CANCEL');
+        this.hangupAny(peer, 'dialplan');
+      };
+      const peerGone = (): void => end('ANSWER');
+      caller.onGone.add(callerGone);
+      peer.onGone.add(peerGone);
+      if (o.limitMs !== undefined) this.later(o.limitMs, () => this.hangupAny(peer, 'dialplan'));
+    });
   }
 
   answer(ch: SimChannel): void {
@@ -641,6 +684,7 @@ export class AsteriskEngine {
     if (i >= 0) b.channels.splice(i, 1);
     ch.bridgeId = null;
     this.emit([...this.chTargets(ch), ...this.bridgeTargets(b)], ev.leftBridge(b, ch));
+    this.dropBridgeInterest(b, ch);
     if (b.channels.length >= 2) this.updatePeers(b);
     if (b.bridgeClass === 'base' && b.channels.length === 0) {
       // ConfBridge tears its bridge down with the last participant (seen only by subscribeAll apps)
@@ -648,6 +692,13 @@ export class AsteriskEngine {
       this.emit(this.bridgeTargets(b), ev.bridgeDestroyed(b));
     }
     this.updateMedia();
+  }
+
+  /** A channel left: its apps stop hearing the bridge unless another of their channels is still in it. */
+  private dropBridgeInterest(b: SimBridge, left: SimChannel): void {
+    for (const app of left.apps) {
+      if (!b.channels.some((id) => this.channels.get(id)?.apps.has(app))) b.apps.delete(app);
+    }
   }
 
   /** BRIDGEPEER of every member: the other members' names, sorted, comma separated (only changes are reported). */
@@ -662,12 +713,16 @@ export class AsteriskEngine {
     }
   }
 
-  /** DELETE /bridges/{id}: members leave (they stay in Stasis), then BridgeDestroyed. */
+  /**
+   * DELETE /bridges/{id}: members leave (they stay in Stasis), then BridgeDestroyed. Asterisk ejects them in an order
+   * of its own (`bridgeEjectOrder`), and an app's interest in the bridge ends when its last channel left
+   * (res/stasis/control.c, after-bridge callback): BridgeDestroyed reaches the bridge's subscribers and the apps of
+   * the last channel out (whose callback has not run yet), not an app whose channels were all ejected earlier.
+   */
   destroyBridge(b: SimBridge): void {
     const members = b.channels.map((id) => this.channels.get(id)).filter((c): c is SimChannel => !!c);
-    const targets = new Set<string>(this.bridgeTargets(b));
+    if (this.bridgeEjectOrder === 'reverse') members.reverse();
     for (const m of members) {
-      for (const a of this.chTargets(m)) targets.add(a);
       if (m.bridgePeer !== '') {
         m.vars.set('BRIDGEPEER', '');
         this.emitCh(m, ev.varset(m, 'BRIDGEPEER', ''));
@@ -678,7 +733,10 @@ export class AsteriskEngine {
       if (i >= 0) b.channels.splice(i, 1);
       m.bridgeId = null;
       this.emit([...this.chTargets(m), ...this.bridgeTargets(b)], ev.leftBridge(b, m));
+      if (m !== members.at(-1)) this.dropBridgeInterest(b, m);
     }
+    const targets = new Set<string>(this.bridgeTargets(b));
+    for (const a of members.at(-1)?.apps ?? []) targets.add(a);
     this.bridges.delete(b.id);
     this.emit(targets, ev.bridgeDestroyed(b));
     this.updateMedia();

@@ -111,6 +111,8 @@ export interface AriSimulator {
   /** The next request(s) of that operation are done (and answered) only after `delayMs`, as an overloaded Asterisk
    * does: the objects are still created when the client has long given up. */
   delayNext(operation: OperationId, delayMs: number, times?: number): void;
+  /** The order in which DELETE /bridges ejects the members: as they joined (default) or the reverse. */
+  setBridgeEjectOrder(order: 'joined' | 'reverse'): void;
   setRace(race: RaceSettings): void;
   rtpStats(externalMediaChannelId: string): RtpSourceStats | undefined;
   waitForEvent(predicate: (e: AriEvent) => boolean, timeoutMs?: number): Promise<AriEvent>;
@@ -294,6 +296,10 @@ export async function startAriSimulator(options: SimulatorOptions = {}): Promise
       const list = delays.get(operation) ?? [];
       for (let i = 0; i < times; i++) list.push(delayMs);
       delays.set(operation, list);
+    },
+
+    setBridgeEjectOrder(order) {
+      engine.bridgeEjectOrder = order;
     },
 
     setRace(race) {
