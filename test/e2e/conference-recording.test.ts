@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWav, type DecodedWav } from '../helpers/wav-decode.js';
 import { goertzelDb } from '../helpers/audio-analysis.js';
-import { sleep, startHarness, type Harness } from './harness.js';
+import { sleep, startHarness, type Harness, HARNESS_START_TIMEOUT_MS } from './harness.js';
 import type { ConferenceKind } from './driver/types.js';
 
 /** Tone level (dBFS) in [fromMs, toMs) of the file. */
@@ -15,7 +15,7 @@ describe.each<ConferenceKind>(['ari', 'confbridge'])('e2e: record a %s conferenc
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
-  });
+  }, HARNESS_START_TIMEOUT_MS);
   afterAll(async () => {
     await h?.close();
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { decodeWav, type DecodedWav } from '../helpers/wav-decode.js';
-import { CUSTOMER_A, startHarness, TOKENS, type Harness } from './harness.js';
+import { CUSTOMER_A, startHarness, TOKENS, type Harness, HARNESS_START_TIMEOUT_MS } from './harness.js';
 
 /**
  * Flow actions driven by the dialplan: the [flow-examples] scenarios of asterisk-config/extensions.conf, run by
@@ -17,7 +17,7 @@ describe('e2e: flow actions from the dialplan', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
-  });
+  }, HARNESS_START_TIMEOUT_MS);
   afterAll(async () => {
     await h?.close();
   });

@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -45,6 +46,10 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
   // The harness closes the driver it made itself; one handed to it belongs to the caller.
   const owned = opts.driver === undefined || opts.driver === 'simulator';
   const driver = opts.driver === 'simulator' ? await createSimDriver() : (opts.driver ?? (await createDriver()));
+  // One real Asterisk, one Stasis app: a second daemon registering the same app takes its events over (res_stasis
+  // replaces the app's handler) and the first one's close deactivates it ("Stasis app 'recorder' not active").
+  // Test files run in parallel workers, so harnesses against a real Asterisk take turns.
+  const unlock = driver.kind === 'asterisk' ? await lockAsteriskApp(`${driver.ariUrl} ${driver.app}`) : () => undefined;
   const dir = mkdtempSync(join(tmpdir(), 'ari-recorder-e2e-'));
   const tokensFile = join(dir, 'tokens.json');
   const all = ['recording.read', 'recording.write', 'recording.delete', 'recording.export'];
@@ -86,7 +91,13 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     await fetch(`${started.url}/healthz`).then((r) => r.arrayBuffer());
     return started;
   };
-  let app = await boot();
+  let app: App;
+  try {
+    app = await boot();
+  } catch (e) {
+    unlock();
+    throw e;
+  }
 
   const api: Harness['api'] = (method, path, opts = {}) => {
     const token = opts.token === undefined ? TOKENS.a : opts.token;
@@ -128,11 +139,69 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
       throw new Error(`recording ${id} did not reach ${status}; last: ${JSON.stringify(last)}`);
     },
     async close() {
-      await app.stop();
-      if (owned) await driver.close();
+      try {
+        await app.stop();
+        if (owned) await driver.close();
+      } finally {
+        unlock();
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * How long a beforeAll that starts a harness may take: against a real Asterisk it waits for the other test files'
+ * harnesses (they take turns, see lockAsteriskApp), so the default hook timeout is not enough.
+ */
+export const HARNESS_START_TIMEOUT_MS = process.env.ARI_URL ? 600_000 : 60_000;
+
+/**
+ * A lock between processes (a directory in the temp dir, holding the owner's pid): one harness at a time per Asterisk
+ * and app. A lock whose owner died is taken over.
+ */
+async function lockAsteriskApp(key: string): Promise<() => void> {
+  const lock = join(tmpdir(), `ari-recorder-e2e-${createHash('sha1').update(key).digest('hex').slice(0, 12)}.lock`);
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        rmSync(lock, { recursive: true, force: true });
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let owner = NaN;
+    try {
+      owner = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+    } catch {
+      // being created (or its owner died between mkdir and the pid file: stale after 10 s)
+    }
+    const stale = Number.isFinite(owner) && owner > 0 ? !processAlive(owner) : ageMs(lock) > 10_000;
+    if (stale) rmSync(lock, { recursive: true, force: true });
+    else await sleep(200);
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function ageMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}

@@ -496,3 +496,26 @@ function toneEnvelope(samples: Samples, sampleRate: number, freq: number, window
   for (let i = W - 2; i < n; i++) amp[i] = 2 * Math.hypot(r2[i]!, i2[i]!);
   return { amp, window: W };
 }
+
+// ---------------------------------------------------------------- tones against the rest of the buffer
+
+/**
+ * How far the tone at `freq` stands above everything else in the buffer (dB): its level (goertzelDb) minus the
+ * highest spectral level (maxLevelOutside, Blackman-Harris) outside ±bandwidthHz of `freq` and of `alsoExpected`
+ * (other tones that belong there). Independent of the absolute level, so it reads the same for a tone at −12 dBFS
+ * and at −20 dBFS: a clean tone is 60–100 dB above the rest, a missing one at or below 0 (−Infinity for digital
+ * silence). Digital silence around a present tone reads +Infinity.
+ */
+export function toneAboveRestDb(
+  samples: Samples,
+  sampleRate: number,
+  freq: number,
+  alsoExpected: readonly number[] = [],
+  bandwidthHz = 40,
+): number {
+  const tone = goertzelDb(samples, sampleRate, freq);
+  const rest = maxLevelOutside(samples, sampleRate, [freq, ...alsoExpected], bandwidthHz);
+  if (tone === -Infinity) return -Infinity;
+  if (rest === -Infinity) return Infinity;
+  return tone - rest;
+}

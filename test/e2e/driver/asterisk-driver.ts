@@ -1,10 +1,17 @@
 /**
  * CallDriver for a real Asterisk (ARI_URL, ARI_USER, ARI_PASSWORD, ARI_APP), using asterisk-config's `test`
- * context: `Local/tone<f>@test` answers and Playtones(<f>) on the ;2 side (what ;1 receives), `tone:<f>`
- * played by ARI toward ;1 gives the other direction, `testconf/<name>` runs ConfBridge(<name>). DTMF: the
- * ;2 dialplan polls the global variable TESTDTMF_<8-hex Local counter> and plays it with SendDTMF(), so ;1
- * receives it (ChannelDtmfReceived). Its own small fetch client; no events WebSocket (the app is the product's).
+ * context: `Local/tone<f>@test` answers and Playtones(<f>) on the ;2 side (what ;1 receives, the snoop's `in`).
+ * The other direction (`outTone`, the snoop's `out`) is a second party: a second `Local/tone<out>@test` whose ;1
+ * enters Stasis (no args: the product leaves it alone) and shares a mixing bridge the driver creates with the
+ * call's ;1, so the recorded channel hears the other party through a real bridge. Not an ARI `tone:` playback on
+ * the recorded channel: a channel that runs a generator itself delivers no received audio to a `spy=in` snoop
+ * while it runs (seen on Asterisk 22.10.1: the `in` tone measured −135 dB).
+ * `answer:false` is `Local/ring@test`: its ;2 half, an incoming call that never answers, runs Stasis(<app>) in
+ * state Ring, and is the call returned. `testconf/<name>` runs ConfBridge(<name>). DTMF: the ;2 dialplan polls the
+ * global variable TESTDTMF_<8-hex Local counter> and plays it with SendDTMF(), so ;1 receives it
+ * (ChannelDtmfReceived). No events WebSocket (the app is the product's).
  */
+import { randomUUID } from 'node:crypto';
 import { leftovers } from './sim-driver.js';
 import { AriTestClient, type AriResponse } from '../../sim/harness.js';
 import type { BridgeJson, ChannelJson } from '../../sim/types.js';
@@ -39,6 +46,8 @@ export class AsteriskDriver implements CallDriver {
   readonly ariPassword: string;
   readonly app: string;
   private readonly ownChannels = new Set<string>();
+  /** call ;1 → the other party's ;1 and the bridge they share (outTone) */
+  private readonly parties = new Map<string, { peerId: string; bridgeId: string }>();
   private readonly ownBridges = new Set<string>();
   private readonly client: AriTestClient;
 
@@ -66,17 +75,67 @@ export class AsteriskDriver implements CallDriver {
   }
 
   async placeCall(opts: DriverPlaceCallOptions = {}): Promise<PlacedCall> {
-    if (opts.answer === false) throw new Error('answer:false is only available with the simulator');
+    const variables: Record<string, string> = opts.customerId ? { CUSTOMER_ID: opts.customerId } : {};
+    if (opts.answer === false) return this.placeRingingCall(variables);
     const exten = opts.exten ?? (opts.inTone ? `tone${opts.inTone}` : 'silence');
-    const vars = opts.customerId ? { variables: { CUSTOMER_ID: opts.customerId } } : undefined;
-    const r = await this.req<ChannelJson>('POST', '/channels', { endpoint: `Local/${exten}@test`, app: this.app }, vars);
-    if (r.status !== 200) throw new Error(`originate: ${r.status} ${r.text}`);
-    this.ownChannels.add(r.body.id);
+    const call = await this.originate(exten, variables);
+    // As on the simulator, the call is placed once it is answered and in the app (the originate answers before).
+    await this.inStasis(call.id, 'Up');
     if (opts.outTone) {
-      // 409 until the channel has entered Stasis
-      await this.until(() => this.req('POST', `/channels/${r.body.id}/play`, { media: `tone:${opts.outTone}` }), [201], [404, 409, 412]);
+      // The other party: its ;2 says outTone, its ;1 is bridged with the call's ;1.
+      const peer = await this.originate(`tone${opts.outTone}`, {});
+      const b = await this.req<BridgeJson>('POST', '/bridges', { type: 'mixing', name: `party-${call.id}` });
+      if (b.status !== 200) throw new Error(`create bridge: ${b.status} ${b.text}`);
+      this.ownBridges.add(b.body.id);
+      this.parties.set(call.id, { peerId: peer.id, bridgeId: b.body.id });
+      // 422 until the channel has entered Stasis
+      for (const id of [call.id, peer.id]) {
+        await this.until(() => this.req('POST', `/bridges/${b.body.id}/addChannel`, { channel: id }), [204], [409, 422]);
+      }
     }
-    return { channelId: r.body.id, name: r.body.name };
+    return { channelId: call.id, name: call.name };
+  }
+
+  /** POST /channels?endpoint=Local/<exten>@test&app=<app>: ;1 enters Stasis(<app>) once ;2 answered. */
+  private async originate(exten: string, variables: Record<string, string>): Promise<ChannelJson> {
+    const body = Object.keys(variables).length ? { variables } : undefined;
+    const r = await this.req<ChannelJson>('POST', '/channels', { endpoint: `Local/${exten}@test`, app: this.app }, body);
+    if (r.status !== 200) throw new Error(`originate ${exten}: ${r.status} ${r.text}`);
+    this.ownChannels.add(r.body.id);
+    return r.body;
+  }
+
+  /**
+   * A call that rings in our app without being answered: Local/ring@test's ;2 half (the incoming side) runs
+   * Stasis(${TESTAPP}) while still ringing; the originated ;1 waits for an answer that never comes. ;1's variables
+   * are copied to ;2 (core_unreal.c), so TESTAPP and CUSTOMER_ID reach it.
+   */
+  private async placeRingingCall(variables: Record<string, string>): Promise<PlacedCall> {
+    // core_unreal.c honours otherChannelId only together with channelId
+    const uuid = randomUUID();
+    const ringId = `ring-${uuid}`;
+    const r = await this.req<ChannelJson>(
+      'POST',
+      '/channels',
+      { endpoint: 'Local/ring@test', context: 'test', extension: 'silence', priority: '1', channelId: `caller-${uuid}`, otherChannelId: ringId, timeout: '120' },
+      { variables: { ...variables, TESTAPP: this.app } },
+    );
+    if (r.status !== 200) throw new Error(`originate ring: ${r.status} ${r.text}`);
+    this.ownChannels.add(ringId);
+    this.ownChannels.add(r.body.id);
+    const ch2 = await this.inStasis(ringId, 'Ring');
+    return { channelId: ringId, name: ch2.name };
+  }
+
+  /** Waits until the channel runs the Stasis application in `state` (GET /channels/{id} shows both). */
+  private async inStasis(id: string, state: string, timeoutMs = 5000): Promise<ChannelJson> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const g = await this.req<ChannelJson>('GET', `/channels/${id}`);
+      if (g.status === 200 && g.body.dialplan?.app_name === 'Stasis' && g.body.state === state) return g.body;
+      if (Date.now() > end) throw new Error(`channel ${id} not in Stasis (${state}): ${g.status} ${g.text}`);
+      await sleep(20);
+    }
   }
 
   private async channels(): Promise<ChannelJson[]> {
@@ -92,6 +151,17 @@ export class AsteriskDriver implements CallDriver {
     // hanging up the ;2 half is the far end going away
     const r = await this.req('DELETE', `/channels/${ch2?.id ?? channelId}`);
     if (r.status !== 204 && r.status !== 404) throw new Error(`hangup: ${r.status} ${r.text}`);
+    await this.dropParty(channelId);
+  }
+
+  /** The other party of an outTone call goes too, with the bridge the driver made for them. */
+  private async dropParty(channelId: string): Promise<void> {
+    const party = this.parties.get(channelId);
+    if (!party) return;
+    this.parties.delete(channelId);
+    await this.req('DELETE', `/channels/${party.peerId}`);
+    await this.req('DELETE', `/bridges/${party.bridgeId}`);
+    this.ownBridges.delete(party.bridgeId);
   }
 
   async sendDtmf(channelId: string, digit: string): Promise<void> {
@@ -110,8 +180,7 @@ export class AsteriskDriver implements CallDriver {
 
   async startConference(opts: { name: string; kind?: 'confbridge' | 'ari' }): Promise<Conference> {
     const kind = opts.kind ?? 'confbridge';
-    if (!/^[a-zA-Z0-9]{2,}$/.test(opts.name)) throw new Error('conference names are letters and digits (≥ 2), see extensions.conf [testconf]');
-    if (kind === 'confbridge') return { kind, name: opts.name };
+    if (kind === 'confbridge') return { kind, name: confBridgeName(opts.name) };
     const r = await this.req<BridgeJson>('POST', '/bridges', { type: 'mixing', name: opts.name });
     if (r.status !== 200) throw new Error(`create bridge: ${r.status} ${r.text}`);
     this.ownBridges.add(r.body.id);
@@ -133,6 +202,7 @@ export class AsteriskDriver implements CallDriver {
   async leaveConference(channelId: string): Promise<void> {
     const r = await this.req('DELETE', `/channels/${channelId}`);
     if (r.status !== 204 && r.status !== 404) throw new Error(`leave: ${r.status} ${r.text}`);
+    await this.dropParty(channelId);
   }
 
   async conferenceBridgeId(conf: Conference): Promise<string> {
@@ -157,7 +227,17 @@ export class AsteriskDriver implements CallDriver {
     for (const id of this.ownBridges) await this.req('DELETE', `/bridges/${id}`);
     this.ownChannels.clear();
     this.ownBridges.clear();
+    this.parties.clear();
   }
+}
+
+/**
+ * [testconf] takes letters and digits (a dialplan extension): any other character becomes `x` + its hex code (and
+ * `x` itself is escaped), so distinct names stay distinct: `conf-ari-1` → `confx2darix2d1`.
+ */
+export function confBridgeName(name: string): string {
+  const safe = [...name].map((c) => (/^[a-wyzA-WYZ0-9]$/.test(c) ? c : `x${c.codePointAt(0)!.toString(16)}`)).join('');
+  return safe.length >= 2 ? safe : `${safe}x00`;
 }
 
 export function createAsteriskDriver(cfg: AsteriskDriverConfig = asteriskConfigFromEnv()): CallDriver {
