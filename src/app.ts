@@ -135,6 +135,8 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       rtpAdvertiseHost: config.rtp.advertiseHost,
       spoolDir: config.spoolDir,
       maxDurationSec: config.recording.maxDurationSec,
+      rtpTimeoutMs: config.recording.rtpTimeoutSec * 1000,
+      callTap: config.recording.callTap,
       defaultCustomerId: config.recording.defaultCustomerId,
       stasisTimeoutMs: 5000,
       confBridgePollMs: 250,

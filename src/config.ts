@@ -29,6 +29,8 @@ export interface Config {
     /** recording setups (ARI choreography) running at once, and how long a start may wait for one */
     setupConcurrency: number;
     setupWaitMs: number;
+    /** one `spy=both` snoop per call, or one per direction */
+    callTap: 'both' | 'split';
     /** a recording whose streams all stay silent on the wire this long ends (media_timeout) */
     rtpTimeoutSec: number;
     /** how often Asterisk's objects are compared with the live recordings */
@@ -159,6 +161,7 @@ export function loadConfig(env: Env = process.env): Config {
       setupConcurrency: int(env, 'SETUP_CONCURRENCY', 8, 1, 1000),
       setupWaitMs: int(env, 'SETUP_WAIT_MS', 10_000, 0, 600_000),
       rtpTimeoutSec: int(env, 'RTP_TIMEOUT_SEC', 30, 1, 3600),
+      callTap: oneOf(env, 'CALL_TAP', 'split', ['both', 'split'] as const),
       reconcileEverySec: int(env, 'RECONCILE_EVERY_SEC', 30, 1, 3600),
     },
     retention: {

@@ -155,6 +155,23 @@ export class WavWriter {
     if (this.patchOnFlush && this.headerStale) this.writeSizes();
   }
 
+  /** Cuts the audio accepted so far back to `dataBytes` (a whole number of frames); never lengthens it. */
+  truncate(dataBytes: number): void {
+    if (this.closed) throw new Error(`WavWriter(${this.path}): truncate after finalize/close`);
+    const frameBytes = 2 * this.channels;
+    const keep = Math.max(0, dataBytes - (dataBytes % frameBytes));
+    if (keep >= this.dataBytes) return;
+    if (keep >= this.written) {
+      this.buffered = keep - this.written;
+      return;
+    }
+    this.buffered = 0;
+    fs.ftruncateSync(this.fd, WAV_HEADER_BYTES + keep);
+    this.written = keep;
+    this.headerStale = true;
+    if (this.patchOnFlush) this.writeSizes();
+  }
+
   /**
    * Flushes, writes the final sizes in the header, fsyncs and closes the file.
    * With { md5: true } also reads the file back and returns its base64 MD5.

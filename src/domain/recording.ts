@@ -23,7 +23,7 @@ export function transitionTable(): Record<RecordingStatus, readonly RecordingSta
 
 export const ACTIVE_STATUSES: readonly RecordingStatus[] = ['starting', 'recording', 'stopping'];
 
-export const StopReasons = ['api', 'flow', 'hangup', 'conference_end', 'max_duration', 'silence', 'key', 'shutdown', 'error'] as const;
+export const StopReasons = ['api', 'flow', 'hangup', 'conference_end', 'max_duration', 'silence', 'key', 'media_timeout', 'shutdown', 'error'] as const;
 export type StopReason = (typeof StopReasons)[number];
 
 export type ReferenceType = 'call' | 'conference';

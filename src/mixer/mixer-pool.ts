@@ -231,6 +231,7 @@ export class MixerPool extends EventEmitter implements Mixer {
         startAtMs: opts.startAtMs,
         silenceTimeoutMs: opts.silenceTimeoutMs,
         maxDurationMs: opts.maxDurationMs,
+        mediaTimeoutMs: opts.mediaTimeoutMs,
       }, recordingId);
     } catch (err) {
       this.forget(recordingId);
@@ -454,6 +455,9 @@ export class MixerPool extends EventEmitter implements Mixer {
       }
       case 'silence':
         this.emit('silence', m.rid);
+        return;
+      case 'mediaTimeout':
+        this.emit('mediaTimeout', m.rid, m.lastPacketAtMs);
         return;
       case 'failed': {
         if (!this.recs.has(m.rid)) return;

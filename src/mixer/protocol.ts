@@ -23,7 +23,7 @@ export interface WorkerConfig {
 }
 
 export type ToWorker =
-  | { t: 'open'; id: number; rid: string; path: string; startAtMs: number; silenceTimeoutMs?: number; maxDurationMs?: number }
+  | { t: 'open'; id: number; rid: string; path: string; startAtMs: number; silenceTimeoutMs?: number; maxDurationMs?: number; mediaTimeoutMs?: number }
   | { t: 'addStream'; id: number; rid: string; sid: string; port: number }
   | { t: 'removeStream'; id: number; rid: string; sid: string }
   | { t: 'close'; id: number; rid: string; endAtMs: number }
@@ -42,6 +42,7 @@ export type FromWorker =
   | { t: 'ok'; id: number; result?: MixResult | WorkerStats }
   | { t: 'err'; id: number; error: WireError }
   | { t: 'silence'; rid: string }
+  | { t: 'mediaTimeout'; rid: string; lastPacketAtMs: number }
   | { t: 'failed'; rid: string; error: WireError }
   | { t: 'stats'; stats: WorkerStats };
 

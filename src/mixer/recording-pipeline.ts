@@ -19,6 +19,8 @@ export interface PcmSink {
   flush(): void;
   finalize(): Promise<{ dataBytes: number; sizeBytes: number }>;
   abort?(): Promise<void>;
+  /** Cuts the audio back to `dataBytes` (never lengthens it). */
+  truncate?(dataBytes: number): void;
 }
 
 export interface PipelineOptions {
@@ -39,6 +41,8 @@ export interface PipelineOptions {
   flushPhase?: number;
   /** Silence threshold for end_of_silence and silence_ratio (default −50 dBFS). */
   silenceThresholdDbfs?: number;
+  /** Emit `onMediaTimeout` once no valid packet reached any stream for this long (0/undefined: never). */
+  mediaTimeoutMs?: number;
 }
 
 export class StreamState {
@@ -95,15 +99,23 @@ export class RecordingPipeline {
   private endSlot: number;
   private silenceReported = false;
   private finished = false;
+  private readonly mediaTimeoutMs: number;
+  /** Arrival time of the last packet accepted on any stream (the start until one arrives). */
+  private lastPacketAtMs: number;
+  private mediaTimeoutReported = false;
 
   /** Called (once per silent run) when the mix has been silent for silenceTimeoutMs. */
   onSilence: (() => void) | null = null;
+  /** Called once when no packet arrived on any stream for mediaTimeoutMs, with the last arrival time. */
+  onMediaTimeout: ((lastPacketAtMs: number) => void) | null = null;
 
   constructor(id: string, opts: PipelineOptions, sink: PcmSink) {
     this.id = id;
     this.startAtMs = opts.startAtMs;
     this.playoutDelayMs = opts.playoutDelayMs ?? 100;
     this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 0;
+    this.mediaTimeoutMs = opts.mediaTimeoutMs ?? 0;
+    this.lastPacketAtMs = opts.startAtMs;
     this.maxEndSlot = opts.maxDurationMs ? Math.round(opts.maxDurationMs / FRAME_MS) : Infinity;
     this.endSlot = this.maxEndSlot;
     this.jitterSlots = opts.jitterSlots ?? 16;
@@ -158,6 +170,7 @@ export class RecordingPipeline {
       return;
     }
     if (!st.latch.accept(address, port)) return;
+    if (arrivalMs > this.lastPacketAtMs) this.lastPacketAtMs = arrivalMs;
     st.jb.push(h.seq, h.timestamp, h.ssrc, buf, h.payloadOffset, arrivalMs);
   }
 
@@ -172,6 +185,10 @@ export class RecordingPipeline {
       this.playSlot();
       n++;
     }
+    if (this.mediaTimeoutMs > 0 && !this.mediaTimeoutReported && nowMs - this.lastPacketAtMs >= this.mediaTimeoutMs) {
+      this.mediaTimeoutReported = true;
+      this.onMediaTimeout?.(this.lastPacketAtMs);
+    }
     return n;
   }
 
@@ -182,9 +199,15 @@ export class RecordingPipeline {
 
   /**
    * Writes every slot up to endAtMs (missing audio = silence), finalizes the WAV and returns the result.
-   * Duration = endAtMs − startAtMs rounded to the frame (unless more was already played before the call).
+   * Duration = endAtMs − startAtMs rounded to the frame: slots already played past it are cut off the file (a stop
+   * dated back to the last packet of dead media leaves no padded silence behind).
    */
   async finish(endAtMs: number, path: string): Promise<MixResult> {
+    const target = Math.max(0, Math.min(this.maxEndSlot, Math.round((endAtMs - this.startAtMs) / FRAME_MS)));
+    if (target < this.nextSlot && this.sink.truncate) {
+      this.sink.truncate(target * OUT_FRAME_SAMPLES * 2);
+      this.nextSlot = target;
+    }
     this.setEnd(endAtMs);
     while (this.nextSlot < this.endSlot) this.playSlot();
     this.finished = true;

@@ -10,6 +10,8 @@ export interface OpenRecordingOptions {
   silenceTimeoutMs?: number;
   /** The timeline never extends past startAtMs + this (the max duration): a late stop cannot lengthen the file. */
   maxDurationMs?: number;
+  /** Emit a 'mediaTimeout' event once no packet reached any stream for this long (dead media). */
+  mediaTimeoutMs?: number;
 }
 
 export interface MixResult {
@@ -34,6 +36,8 @@ export interface StreamHandle {
 
 export interface MixerEvents {
   silence: (recordingId: string) => void;
+  /** No packet on any stream for the media timeout; `lastPacketAtMs`: when the last one arrived (or the start). */
+  mediaTimeout: (recordingId: string, lastPacketAtMs: number) => void;
   /** A worker died: every recording it owned is lost from memory (the spool file is repairable). */
   recordingFailed: (recordingId: string, err: Error) => void;
 }
@@ -44,7 +48,8 @@ export interface Mixer {
   addStream(recordingId: string, streamId: string): Promise<StreamHandle>;
   /** Stops receiving that stream (the port goes back to the pool); its slots become silence from now on. */
   removeStream(recordingId: string, streamId: string): Promise<void>;
-  /** Writes the timeline up to endAtMs (epoch ms), patches the WAV header, closes the file. */
+  /** Writes the timeline up to endAtMs (epoch ms) — or cuts what was already written past it —, patches the WAV
+   * header, closes the file. */
   close(recordingId: string, endAtMs: number): Promise<MixResult>;
   on<E extends keyof MixerEvents>(event: E, listener: MixerEvents[E]): this;
   shutdown(): Promise<void>;

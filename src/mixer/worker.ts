@@ -70,6 +70,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
       startAtMs: m.startAtMs,
       silenceTimeoutMs: m.silenceTimeoutMs,
       maxDurationMs: m.maxDurationMs,
+      mediaTimeoutMs: m.mediaTimeoutMs,
       playoutDelayMs: cfg.playoutDelayMs,
       jitterSlots: cfg.jitterSlots,
       payloadType: cfg.payloadType,
@@ -78,6 +79,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
     writer,
   );
   pipeline.onSilence = () => post({ t: 'silence', rid: m.rid });
+  pipeline.onMediaTimeout = (lastPacketAtMs) => post({ t: 'mediaTimeout', rid: m.rid, lastPacketAtMs });
   recs.set(m.rid, { id: m.rid, path: m.path, pipeline, sockets: new Map(), closing: false });
 }
 

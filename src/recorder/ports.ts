@@ -23,6 +23,10 @@ export interface RecorderSettings {
   rtpAdvertiseHost: string;
   spoolDir: string;
   maxDurationSec: number;
+  /** How a call is tapped: one `spy=both` snoop, or two snoops (`in`, `out`) mixed in the worker. */
+  callTap: 'both' | 'split';
+  /** No packet on any stream for this long ends a recording (media_timeout). */
+  rtpTimeoutMs: number;
   /** Owner of calls and conferences that carry no CUSTOMER_ID. */
   defaultCustomerId: string;
   /** How long to wait for a created channel's StasisStart before giving up. */

@@ -37,6 +37,12 @@ export class Recorder implements RecorderApi {
       settleMs: settings.reconcileSettleMs,
     });
     ports.mixer.on('silence', (id) => void this.#byId.get(id)?.stop('silence').catch(() => undefined));
+    // Dead media (Asterisk gone, the snoops destroyed unseen): the file ends at the last packet, not minutes later.
+    ports.mixer.on('mediaTimeout', (id, lastPacketAtMs) => {
+      const s = this.#byId.get(id);
+      s?.log.warn({ last_packet_at: new Date(lastPacketAtMs).toISOString() }, 'no RTP on any stream: media timeout');
+      void s?.stop('media_timeout', lastPacketAtMs).catch(() => undefined);
+    });
     // A dead mixer worker ends the recording; the stop path keeps what reached the spool file.
     ports.mixer.on('recordingFailed', (id, err) => {
       const s = this.#byId.get(id);
@@ -60,9 +66,11 @@ export class Recorder implements RecorderApi {
     return this.#start('call', callId, customerId, options, async (s) => {
       if (options.beep_start) await this.#beep(callId, s);
       await s.openMixer(options.beep_start ? this.#now() : askedAt, this.#timeline(options));
-      // Both directions are set up in parallel; wait for both to settle so a failure tears down everything.
+      // One snoop with both directions mixed by Asterisk (aligned by its audiohook), or one per direction (aligned
+      // here by arrival time). Streams are set up in parallel; all settle, so a failure tears down everything.
+      const taps = this.settings.callTap === 'both' ? (['both'] as const) : (['in', 'out'] as const);
       const results = await Promise.allSettled(
-        (['in', 'out'] as const).map(async (dir) => {
+        taps.map(async (dir) => {
           const { port } = await this.ports.mixer.addStream(s.id, dir);
           const stream = await openSnoopStream(this.ports.ari, this.settings, { recordingId: s.id, channelId: callId, spy: dir, tag: dir, port, signal: s.abort.signal });
           s.streams.set(dir, stream);
@@ -293,10 +301,11 @@ export class Recorder implements RecorderApi {
   }
 
   /** The options that shape the mixer's timeline: end_of_silence, and the max duration (option, capped by config). */
-  #timeline(o: RecordingOptions): { silenceTimeoutMs?: number; maxDurationSec: number } {
+  #timeline(o: RecordingOptions): { silenceTimeoutMs?: number; maxDurationSec: number; mediaTimeoutMs: number } {
     return {
       silenceTimeoutMs: o.end_of_silence ? o.end_of_silence * 1000 : undefined,
       maxDurationSec: Math.min(o.duration || Infinity, this.settings.maxDurationSec),
+      mediaTimeoutMs: this.settings.rtpTimeoutMs,
     };
   }
 

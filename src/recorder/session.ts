@@ -61,9 +61,15 @@ export class RecordingSession {
   }
 
   /** Opens the mixer timeline at `startAtMs` (when the start was asked for): the file's duration counts from there. */
-  async openMixer(startAtMs: number, opts: { silenceTimeoutMs?: number; maxDurationSec: number }): Promise<void> {
+  async openMixer(startAtMs: number, opts: { silenceTimeoutMs?: number; maxDurationSec: number; mediaTimeoutMs: number }): Promise<void> {
     this.startAtMs = startAtMs;
-    await this.ports.mixer.open(this.id, { path: this.path, startAtMs, silenceTimeoutMs: opts.silenceTimeoutMs, maxDurationMs: opts.maxDurationSec * 1000 });
+    await this.ports.mixer.open(this.id, {
+      path: this.path,
+      startAtMs,
+      silenceTimeoutMs: opts.silenceTimeoutMs,
+      maxDurationMs: opts.maxDurationSec * 1000,
+      mediaTimeoutMs: opts.mediaTimeoutMs,
+    });
     this.#mixerOpen = true;
   }
 

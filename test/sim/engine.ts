@@ -684,7 +684,6 @@ export class AsteriskEngine {
     if (i >= 0) b.channels.splice(i, 1);
     ch.bridgeId = null;
     this.emit([...this.chTargets(ch), ...this.bridgeTargets(b)], ev.leftBridge(b, ch));
-    this.dropBridgeInterest(b, ch);
     if (b.channels.length >= 2) this.updatePeers(b);
     if (b.bridgeClass === 'base' && b.channels.length === 0) {
       // ConfBridge tears its bridge down with the last participant (seen only by subscribeAll apps)
@@ -694,7 +693,7 @@ export class AsteriskEngine {
     this.updateMedia();
   }
 
-  /** A channel left: its apps stop hearing the bridge unless another of their channels is still in it. */
+  /** A channel was ejected: its apps stop hearing the bridge unless another of their channels is still in it. */
   private dropBridgeInterest(b: SimBridge, left: SimChannel): void {
     for (const app of left.apps) {
       if (!b.channels.some((id) => this.channels.get(id)?.apps.has(app))) b.apps.delete(app);

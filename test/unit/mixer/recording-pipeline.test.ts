@@ -17,7 +17,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const SRC = { address: '127.0.0.1', port: 18340 };
 const START = 1_700_000_000_000;
 
-async function newPipeline(name: string, opts: { silenceTimeoutMs?: number; maxDurationMs?: number } = {}) {
+async function newPipeline(name: string, opts: { silenceTimeoutMs?: number; maxDurationMs?: number; mediaTimeoutMs?: number } = {}) {
   const path = join(dir, `${name}.wav`);
   const writer = await WavWriter.open(path, { sampleRate: 8000, channels: 1 });
   const p = new RecordingPipeline(name, { startAtMs: START, playoutDelayMs: 100, ...opts }, writer);
@@ -54,6 +54,43 @@ describe('RecordingPipeline (virtual clock)', () => {
     expect(goertzelDb(mid, 8000, 1000)).toBeCloseTo(-12.3, 0);
     // Stream b starts at slot 10: its tone is absent in the first 200 ms.
     expect(goertzelDb(wav.samples.subarray(0, 1200), 8000, 1000)).toBeLessThan(-60);
+  });
+
+  it('dead media: reports once when no packet came for the timeout; the stop dated back to the last packet cuts the padded silence', async () => {
+    const { p, path } = await newPipeline('dead', { mediaTimeoutMs: 2000 });
+    const a = p.addStream('in');
+    const timeouts: number[] = [];
+    p.onMediaTimeout = (at) => timeouts.push(at);
+    let last = 0;
+    for (let i = 0; i < 75; i++) {
+      last = START + 20 + 20 * i;
+      p.tick(last);
+      p.onPacket(a, tonePacket(i, { seq: i, timestamp: 320 * (i + 1), ssrc: 7 }, 440, 8000), SRC.address, SRC.port, last);
+    }
+    // Then nothing: the timeline keeps being played out as silence until the timeout fires.
+    for (let t = last + 20; t < last + 1990; t += 20) p.tick(t);
+    expect(timeouts).toEqual([]);
+    for (let t = last + 1990; t < last + 3000; t += 20) p.tick(t);
+    expect(timeouts).toEqual([last]);
+    expect(p.durationMs).toBeGreaterThan(3500); // 1.5 s of call and ~2.5 s of silence already written
+    const res = await p.finish(last, path);
+    expect(res.durationMs).toBe(1500); // round((last − start) / 20) slots: the call, and nothing after it
+    const wav = readWavFile(path);
+    expect(wav.durationMs).toBe(1500);
+    expect(res.sizeBytes).toBe(statSync(path).size);
+    expect(goertzelDb(wav.samples.subarray(2000, 11000), 8000, 440)).toBeGreaterThan(-15);
+  });
+
+  it('a pipeline that never gets a packet times out from its start', async () => {
+    const { p, path } = await newPipeline('never', { mediaTimeoutMs: 500 });
+    p.addStream('in');
+    const timeouts: number[] = [];
+    p.onMediaTimeout = (at) => timeouts.push(at);
+    for (let t = START; t < START + 1000; t += 20) p.tick(t);
+    expect(timeouts).toEqual([START]);
+    const res = await p.finish(START, path);
+    expect(res.durationMs).toBe(0);
+    expect(res.noAudio).toBe(true);
   });
 
   it('never writes past the max duration, even when the stop comes late', async () => {
