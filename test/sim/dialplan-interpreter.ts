@@ -22,8 +22,13 @@ export interface DialplanStep {
 export type Dialplan = Map<string, Map<string, DialplanStep[]>>;
 
 export const SUPPORTED_APPS = new Set([
-  'Answer', 'NoOp', 'Verbose', 'Set', 'Playtones', 'StopPlaytones', 'Wait', 'Read', 'Stasis', 'Goto', 'GotoIf', 'Hangup',
+  'Answer', 'NoOp', 'Verbose', 'Set', 'Playtones', 'StopPlaytones', 'Wait', 'Read', 'Stasis', 'Dial', 'Goto', 'GotoIf', 'Hangup',
 ]);
+
+/** What Dial() ended with (apps/app_dial.c sets DIALSTATUS). */
+export interface DialResult {
+  status: 'ANSWER' | 'NOANSWER' | 'CHANUNAVAIL' | 'CANCEL';
+}
 
 export interface LoadedDialplan {
   plan: Dialplan;
@@ -238,6 +243,12 @@ export interface DialplanHost {
   readDigits(maxDigits: number, timeoutMs: number): Promise<string>;
   /** 'FAILED' at once when the app is not registered; else when the app continues the channel (optionally elsewhere) */
   stasis(app: string, args: string[]): Promise<{ status: 'SUCCESS' | 'FAILED'; goto?: Partial<Cep> }>;
+  /**
+   * Dial(): calls `target` (`Local/<exten>@<context>`), bridges the channel with it once answered and resolves when
+   * that bridge ends: the called party hung up (or was hung up `limitMs` after the answer, option S). `CANCEL` when
+   * the caller went away first (the called party is hung up then).
+   */
+  dial(target: string, opts: { timeoutMs?: number; limitMs?: number }): Promise<DialResult>;
   hangup(): void;
 }
 
@@ -310,6 +321,20 @@ async function execute(host: DialplanHost, app: string, data: string, cep: Cep, 
       const r = await host.stasis(name.trim(), rest);
       host.setVar('STASISSTATUS', r.status);
       if (r.goto && (r.goto.context || r.goto.exten || r.goto.priority)) return { ...cep, ...r.goto, priority: r.goto.priority ?? 1 };
+      return undefined;
+    }
+    case 'Dial': {
+      // Dial(Tech/resource[&…][,timeout[,options]]) — the first target only; options g (go on when the called party
+      // hangs up; without it the caller is hung up too) and S(<s>) (hang the called party up <s> s after the answer).
+      const [targets = '', timeoutText = '', options = ''] = args;
+      const flags = options.replace(/\([^)]*\)/g, '');
+      const limit = /S\((\d+)\)/.exec(options);
+      const timeoutMs = Number(timeoutText) > 0 ? Number(timeoutText) * 1000 : undefined;
+      const r = await host.dial(targets.split('&')[0].trim(), { timeoutMs, limitMs: limit ? Number(limit[1]) * 1000 : undefined });
+      host.setVar('DIALSTATUS', r.status);
+      if (!host.alive()) return 'hangup';
+      // app_dial.c: after a bridged call, only `g` lets the dialplan go on
+      if (r.status === 'ANSWER' && !flags.includes('g')) return 'hangup';
       return undefined;
     }
     case 'Goto':

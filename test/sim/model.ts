@@ -121,7 +121,8 @@ export class SimBridge {
   constructor(
     readonly id: string,
     readonly bridgeType: string,
-    readonly bridgeClass: 'stasis' | 'base',
+    /** stasis: made through ARI; base: ConfBridge; basic: the two-party bridge of Dial() */
+    readonly bridgeClass: 'stasis' | 'base' | 'basic',
     readonly creator: string,
     readonly name: string,
     readonly videoMode: string,

@@ -39,12 +39,14 @@ describe('asterisk-config/ as Asterisk reads it', () => {
 
   it('every extension the e2e driver dials exists (patterns read as pbx.c reads them)', () => {
     const { plan } = loadDialplanFile(join(dir, 'extensions.conf'));
-    for (const exten of ['tone440', 'tone700', 'tone1000', 'tone300', 'short440', 'talk440', 'two-tone', 'silence']) {
+    for (const exten of ['tone440', 'tone700', 'tone1000', 'tone300', 'short440', 'talk440', 'two-tone', 'silence', 'ring']) {
       expect(findSteps(plan, 'test', exten), exten).toBeDefined();
     }
     expect(findSteps(plan, 'test', 'talk440')?.map((s) => s.app)).toEqual(['Answer', 'Playtones', 'Wait', 'StopPlaytones', 'Wait', 'Hangup']);
     expect(findSteps(plan, 'testconf', 'conf1')?.[0]).toMatchObject({ app: 'ConfBridge', data: '${EXTEN}' });
     expect(findSteps(plan, 'test-play', 's')?.[0].app).toBe('Answer');
+    // answer:false on Asterisk: ;2 enters the app while ringing (no Answer() before Stasis)
+    expect(findSteps(plan, 'test', 'ring')?.map((s) => [s.app, s.data])).toEqual([['Stasis', '${TESTAPP}'], ['Hangup', '']]);
     for (const s of ['record_all', 'consent', 'pause_resume']) expect(findSteps(plan, 'flow-examples', s), s).toBeDefined();
     expect(unsupportedApps(plan, 'flow-examples')).toEqual([]);
   });

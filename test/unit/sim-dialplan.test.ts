@@ -10,7 +10,7 @@ describe('sim dialplan interpreter', () => {
     expect([...plan.keys()]).toEqual(expect.arrayContaining(['test', 'test-play', 'testconf', 'flow-examples']));
     const consent = findSteps(plan, 'flow-examples', 'consent')!;
     expect(consent.map((s) => s.priority)).toEqual(consent.map((_, i) => i + 1));
-    expect(consent.find((s) => s.label === 'talk')?.app).toBe('Playtones');
+    expect(consent.find((s) => s.label === 'talk')).toMatchObject({ app: 'Dial', data: 'Local/tone440@test,,gS(2)' });
     expect(consent[2]).toMatchObject({ app: 'GotoIf', data: '$["${CONSENT}" != "1"]?talk' });
     const stasis = findSteps(plan, 'flow-examples', 'record_all')!.find((s) => s.app === 'Stasis');
     expect(stasis?.data).toBe('recorder,recording_start,format=wav'); // the trailing comment is not part of it
