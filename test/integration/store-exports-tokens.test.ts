@@ -54,6 +54,12 @@ describe('RedisTokenStore', () => {
 
     await redis.set(keys.token(hashToken('bad')), JSON.stringify({ customer_id: 'c1', permissions: ['root'] }));
     expect(await store.lookup('bad')).toBeNull();
+    // a stored customer id that is not one (it would name keys and paths) counts as an unknown token
+    for (const customer of ['', '..', 'a:status:available', 'a/b']) {
+      await redis.set(keys.token(hashToken('badcust')), JSON.stringify({ customer_id: customer, permissions: ['recording.read'] }));
+      expect(await store.lookup('badcust'), customer).toBeNull();
+      expect(await codeOf(store.put('x', { customer_id: customer, permissions: ['recording.read'] }))).toBe('validation_failed');
+    }
     await store.revoke(token);
     expect(await store.lookup(token)).toBeNull();
   });
