@@ -165,4 +165,30 @@ describe('upload job', () => {
     const failed = await until(() => store.get(rec.id), (r) => r?.status === 'failed');
     expect(failed?.error?.code).toBe(FILE_LOST);
   });
+
+  it.each([
+    ['an absolute key (customer "")', '/2026-11-29/x.wav'],
+    ['a traversal key', 'cust/../../etc/x.wav'],
+  ])('%s can never be stored: the recording fails at the first attempt with a code, no retry', async (_what, badKey) => {
+    const { rec, path } = await stoppingRecording();
+    const puts = storage.puts;
+    await jobs.enqueueUpload({ recording_id: rec.id, path, storage_key: badKey });
+    const failed = await until(() => store.get(rec.id), (r) => r?.status === 'failed', 3000);
+    expect(failed?.error?.code).toBe('invalid_storage_key');
+    expect(failed?.error?.message).not.toContain(badKey);
+    expect(storage.puts).toBe(puts); // never sent to the storage
+    expect(existsSync(path)).toBe(true); // the audio is kept for a human
+  });
+
+  it('a key the storage itself refuses (validation) fails at once too', async () => {
+    const { rec, path } = await stoppingRecording();
+    const puts = storage.puts;
+    // valid by the shared rule, refused by LocalStorage (its reserved metadata folder)
+    await jobs.enqueueUpload({ recording_id: rec.id, path, storage_key: '.meta/x.wav' });
+    const failed = await until(() => store.get(rec.id), (r) => r?.status === 'failed', 3000);
+    expect(failed?.error?.code).toBe('validation_failed');
+    expect(storage.puts).toBe(puts + 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(storage.puts).toBe(puts + 1); // not retried
+  });
 });
