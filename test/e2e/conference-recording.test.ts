@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWav, type DecodedWav } from '../helpers/wav-decode.js';
-import { goertzelDb } from '../helpers/audio-analysis.js';
+import { goertzelDb, toneAboveRestDb } from '../helpers/audio-analysis.js';
+import { AUDIBLE_DBFS } from './audio-checks.js';
 import { sleep, startHarness, type Harness, HARNESS_START_TIMEOUT_MS } from './harness.js';
 import type { ConferenceKind } from './driver/types.js';
 
@@ -43,9 +44,9 @@ describe.each<ConferenceKind>(['ari', 'confbridge'])('e2e: record a %s conferenc
     const leftAt = performance.now() - t0; // Asterisk answered the leave (a loaded machine may take a while)
     await sleep(4500 - (performance.now() - t0));
 
-    const ref = await h.json('GET', `/v1.0/conferences/${confId}`);
-    expect(ref.body.recording_id).toBe(id);
-    expect(ref.body.recording_ids).toEqual([id]);
+    const confRef = await h.json('GET', `/v1.0/conferences/${confId}`);
+    expect(confRef.body.recording_id).toBe(id);
+    expect(confRef.body.recording_ids).toEqual([id]);
 
     // The conference ends when its last participant leaves.
     for (const p of [p440, p1000, p300]) await h.driver.leaveConference(p.channelId);
@@ -55,11 +56,15 @@ describe.each<ConferenceKind>(['ari', 'confbridge'])('e2e: record a %s conferenc
     const wav = decodeWav(new Uint8Array(await (await h.api('GET', `/v1.0/recordings/${id}/file`)).arrayBuffer()));
     const end = wav.durationMs;
     expect(end).toBeGreaterThan(4300);
-    const present = -22;
-    const absent = -45;
-    // 440 and 1000 Hz were there all along.
-    expect(levelIn(wav, 440, 300, end - 200)).toBeGreaterThan(present);
-    expect(levelIn(wav, 1000, 300, end - 200)).toBeGreaterThan(present);
+    // 440 and 1000 Hz were there all along: the reference level (participants speak alike), clean, both alike.
+    const ref = levelIn(wav, 440, 300, end - 200);
+    expect(ref).toBeGreaterThan(AUDIBLE_DBFS);
+    const all = wav.samples.subarray(2400, Math.round((end - 200) * 8));
+    expect(toneAboveRestDb(all, 8000, 440, [700, 1000, 300])).toBeGreaterThanOrEqual(40);
+    expect(Math.abs(levelIn(wav, 1000, 300, end - 200) - ref)).toBeLessThanOrEqual(3);
+    // a participant who is in is at the others' level; one who is not is 40 dB under it
+    const present = ref - 3;
+    const absent = ref - 40;
     // 300 Hz joined at joinAt (its own leading silence lasts up to ~0.5 s): absent before, present after.
     expect(levelIn(wav, 300, 200, joinAt - 100)).toBeLessThan(absent);
     expect(levelIn(wav, 300, joinAt + 900, end - 200)).toBeGreaterThan(present);
