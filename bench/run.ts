@@ -548,7 +548,7 @@ async function main(): Promise<void> {
     q.late += r.quality.packets_late;
     q.duplicate += r.quality.packets_duplicate;
     q.invalid += r.quality.packets_invalid;
-    q.spoofed += r.quality.packets_spoofed;
+    q.spoofed += r.quality.packets_foreign;
     q.maxJitterMs = Math.max(q.maxJitterMs, r.quality.max_jitter_ms);
   }
   const g1 = generatorSummary(gen);

@@ -94,6 +94,11 @@ export class AriRest {
   hangup(id: string, reason = 'normal'): Promise<void> {
     return this.request('DELETE', `/channels/${encodeURIComponent(id)}`, { reason });
   }
+  /** A channel variable's value ("" when unset). */
+  async getVariable(id: string, variable: string): Promise<string> {
+    const r = await this.request<{ value?: unknown }>('GET', `/channels/${encodeURIComponent(id)}/variable`, { variable });
+    return typeof r?.value === 'string' ? r.value : '';
+  }
   continueInDialplan(id: string): Promise<void> {
     return this.request('POST', `/channels/${encodeURIComponent(id)}/continue`);
   }

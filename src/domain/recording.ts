@@ -36,6 +36,8 @@ export interface RecordingQuality {
   packets_received: number;
   packets_lost: number;
   packets_late: number;
+  /** Datagrams from any source but the one Asterisk announced (never written to the file). */
+  packets_foreign?: number;
   max_jitter_ms: number;
   silence_ratio: number;
 }

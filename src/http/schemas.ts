@@ -65,6 +65,7 @@ const qualitySchema = {
     packets_received: { type: 'integer' },
     packets_lost: { type: 'integer' },
     packets_late: { type: 'integer' },
+    packets_foreign: { type: 'integer', description: 'datagrams from anyone but the announced Asterisk source; none reached the file' },
     max_jitter_ms: { type: 'number' },
     silence_ratio: { type: 'number' },
   },

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { AppError } from '../domain/errors.js';
 
 /**
@@ -8,9 +9,9 @@ import { AppError } from '../domain/errors.js';
  * odd neighbour free means a future RTCP listener never collides, and it halves the chance that a
  * stray/late stream aimed at a just-freed port lands on a new recording. `parity: 'all'` uses every port.
  *
- * Reuse: free ports are a FIFO, so a released port goes to the back of the queue and is reused as late as
- * possible (packets still in flight for the old stream are then very unlikely to reach a new recording —
- * and the source latch drops them anyway).
+ * Choice: a free port is picked at random (crypto), so the next recording's ports cannot be predicted from the
+ * last ones: anyone on the network can send UDP to the range, and must not know where a stream will be. (Only
+ * the announced Asterisk source is accepted anyway: see source-latch.ts.)
  *
  * Bind failures: the pool only knows what it handed out. When the socket bind fails with EADDRINUSE
  * (someone else owns the port), the caller reports it with `markBusy(port)`: the port is parked for
@@ -33,7 +34,7 @@ export class PortPool {
   readonly parity: 'even' | 'all';
   private readonly busyRetryMs: number;
   private readonly now: () => number;
-  /** FIFO ring of free ports. */
+  /** Ring of free ports (taken at a random position, given back at the tail). */
   private readonly queue: Int32Array;
   private head = 0;
   private count = 0;
@@ -73,7 +74,7 @@ export class PortPool {
     return this.busy.size;
   }
 
-  /** Takes the next free port; throws AppError PORTS_EXHAUSTED when none is left. */
+  /** Takes a free port at random; throws AppError PORTS_EXHAUSTED when none is left. */
   allocate(): number {
     this.reviveBusy();
     if (this.count === 0) {
@@ -81,7 +82,10 @@ export class PortPool {
         in_use: this.inUse.size,
       });
     }
-    const port = this.queue[this.head];
+    // Swap a random free entry to the head, then take the head: O(1), uniform over the free ports.
+    const pick = (this.head + randomInt(this.count)) % this.queue.length;
+    const port = this.queue[pick];
+    this.queue[pick] = this.queue[this.head];
     this.head = (this.head + 1) % this.queue.length;
     this.count--;
     this.inUse.add(port);

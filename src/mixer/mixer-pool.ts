@@ -239,14 +239,14 @@ export class MixerPool extends EventEmitter implements Mixer {
     }
   }
 
-  async addStream(recordingId: string, streamId: string): Promise<StreamHandle> {
+  async addStream(recordingId: string, streamId: string, opts: { awaitSource?: boolean } = {}): Promise<StreamHandle> {
     this.assertRunning();
     const entry = this.entry(recordingId);
     if (entry.ports.has(streamId)) throw new AppError('MIXER_FAILED', `stream ${streamId} already exists in recording ${recordingId}`);
     for (let attempt = 0; attempt < this.bindAttempts; attempt++) {
       const port = this.ports.allocate(); // throws PORTS_EXHAUSTED
       try {
-        await this.request(entry.slot, { t: 'addStream', id: 0, rid: recordingId, sid: streamId, port }, recordingId);
+        await this.request(entry.slot, { t: 'addStream', id: 0, rid: recordingId, sid: streamId, port, awaitSource: opts.awaitSource }, recordingId);
       } catch (err) {
         const errno = (err as AppError).details?.errno;
         if (errno === 'EADDRINUSE' || errno === 'EACCES') {
@@ -266,6 +266,12 @@ export class MixerPool extends EventEmitter implements Mixer {
       return { port };
     }
     throw new AppError('PORTS_EXHAUSTED', `no bindable RTP port after ${this.bindAttempts} attempts (ports in use by another process?)`);
+  }
+
+  async expectSource(recordingId: string, streamId: string, source: { address: string; port: number }): Promise<void> {
+    this.assertRunning();
+    const entry = this.entry(recordingId);
+    await this.request(entry.slot, { t: 'expectSource', id: 0, rid: recordingId, sid: streamId, address: source.address, port: source.port }, recordingId);
   }
 
   async removeStream(recordingId: string, streamId: string): Promise<void> {

@@ -24,7 +24,8 @@ export interface WorkerConfig {
 
 export type ToWorker =
   | { t: 'open'; id: number; rid: string; path: string; startAtMs: number; silenceTimeoutMs?: number; maxDurationMs?: number; mediaTimeoutMs?: number }
-  | { t: 'addStream'; id: number; rid: string; sid: string; port: number }
+  | { t: 'addStream'; id: number; rid: string; sid: string; port: number; awaitSource?: boolean }
+  | { t: 'expectSource'; id: number; rid: string; sid: string; address: string; port: number }
   | { t: 'removeStream'; id: number; rid: string; sid: string }
   | { t: 'close'; id: number; rid: string; endAtMs: number }
   | { t: 'abort'; id: number; rid: string }
@@ -66,7 +67,7 @@ export interface WorkerStats {
   /** Cumulative counters over the recordings currently open. */
   packetsReceived: number;
   packetsInvalid: number;
-  packetsSpoofed: number;
+  packetsForeign: number;
   packetsLate: number;
   /** Datagrams received in the last window (all sockets). */
   datagrams: number;

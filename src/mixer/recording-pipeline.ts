@@ -47,16 +47,17 @@ export interface PipelineOptions {
 
 export class StreamState {
   readonly id: string;
-  readonly latch = new SourceLatch();
+  readonly latch: SourceLatch;
   readonly jb: JitterBuffer;
   /** Datagrams that are not valid RTP, or not slin16 PT/size. */
   invalid = 0;
   /** Set by removeStream: no more packets; drained then dropped from the mix. */
   removed = false;
 
-  constructor(id: string, jb: JitterBuffer) {
+  constructor(id: string, jb: JitterBuffer, awaitSource: boolean) {
     this.id = id;
     this.jb = jb;
+    this.latch = new SourceLatch({ awaitSource });
   }
 }
 
@@ -66,7 +67,7 @@ export interface PipelineCounters {
   packets_late: number;
   packets_duplicate: number;
   packets_invalid: number;
-  packets_spoofed: number;
+  packets_foreign: number;
   max_jitter_ms: number;
 }
 
@@ -137,16 +138,25 @@ export class RecordingPipeline {
     return this.nextSlot * FRAME_MS;
   }
 
-  addStream(streamId: string): StreamState {
+  /** `awaitSource`: accept nothing until expectSource() names the sender (see SourceLatch). */
+  addStream(streamId: string, opts: { awaitSource?: boolean } = {}): StreamState {
     if (this.all.has(streamId)) throw new Error(`stream ${streamId} already exists in recording ${this.id}`);
     const st = new StreamState(
       streamId,
       new JitterBuffer({ startAtMs: this.startAtMs, frameMs: FRAME_MS, samplesPerFrame: IN_FRAME_SAMPLES, capacity: this.jitterSlots }),
+      opts.awaitSource ?? false,
     );
     st.jb.nextSlot = this.nextSlot;
     this.all.set(streamId, st);
     this.active.push(st);
     return st;
+  }
+
+  /** The stream's RTP comes from this source only (what Asterisk announced for its externalMedia channel). */
+  expectSource(streamId: string, address: string, port: number): void {
+    const st = this.all.get(streamId);
+    if (!st) throw new Error(`stream ${streamId} is not open in recording ${this.id}`);
+    st.latch.expect(address, port);
   }
 
   /** Stops accepting packets for the stream; what it already buffered is still played. */
@@ -225,7 +235,7 @@ export class RecordingPipeline {
         silence_ratio: round3(this.silence.silenceRatio),
         packets_duplicate: c.packets_duplicate,
         packets_invalid: c.packets_invalid,
-        packets_spoofed: c.packets_spoofed,
+        packets_foreign: c.packets_foreign,
       },
       noAudio: !this.anyAudio(),
     };
@@ -244,7 +254,7 @@ export class RecordingPipeline {
       packets_late: 0,
       packets_duplicate: 0,
       packets_invalid: 0,
-      packets_spoofed: 0,
+      packets_foreign: 0,
       max_jitter_ms: 0,
     };
     // No per-stream objects: the worker's stats snapshot walks every stream of every recording.
@@ -257,16 +267,16 @@ export class RecordingPipeline {
       c.packets_late += s.late + s.early + s.overlap;
       c.packets_duplicate += s.duplicate;
       c.packets_invalid += st.invalid;
-      c.packets_spoofed += st.latch.spoofed;
+      c.packets_foreign += st.latch.foreign;
       const mj = jb.maxJitterMs;
       if (mj > c.max_jitter_ms) c.max_jitter_ms = mj;
     }
     return c;
   }
 
-  streamStats(): Record<string, JitterStats & { invalid: number; spoofed: number }> {
-    const r: Record<string, JitterStats & { invalid: number; spoofed: number }> = {};
-    for (const [id, st] of this.all) r[id] = { ...st.jb.stats(), invalid: st.invalid, spoofed: st.latch.spoofed };
+  streamStats(): Record<string, JitterStats & { invalid: number; foreign: number }> {
+    const r: Record<string, JitterStats & { invalid: number; foreign: number }> = {};
+    for (const [id, st] of this.all) r[id] = { ...st.jb.stats(), invalid: st.invalid, foreign: st.latch.foreign };
     return r;
   }
 

@@ -23,7 +23,7 @@ export interface MixResult {
   quality: RecordingQuality & {
     packets_duplicate: number;
     packets_invalid: number;
-    packets_spoofed: number;
+    packets_foreign: number;
   };
   /** No RTP packet reached any stream of this recording. */
   noAudio: boolean;
@@ -44,8 +44,13 @@ export interface MixerEvents {
 
 export interface Mixer {
   open(recordingId: string, opts: OpenRecordingOptions): Promise<void>;
-  /** Allocates a UDP port from the pool and starts receiving RTP for one stream of the recording. */
-  addStream(recordingId: string, streamId: string): Promise<StreamHandle>;
+  /**
+   * Allocates a UDP port from the pool and starts receiving RTP for one stream of the recording. `awaitSource`:
+   * nothing is accepted until expectSource() names the sender (the production path; see media/source-latch.ts).
+   */
+  addStream(recordingId: string, streamId: string, opts?: { awaitSource?: boolean }): Promise<StreamHandle>;
+  /** The only source the stream accepts from now on (what Asterisk announced for the externalMedia channel). */
+  expectSource(recordingId: string, streamId: string, source: { address: string; port: number }): Promise<void>;
   /** Stops receiving that stream (the port goes back to the pool); its slots become silence from now on. */
   removeStream(recordingId: string, streamId: string): Promise<void>;
   /** Writes the timeline up to endAtMs (epoch ms) — or cuts what was already written past it —, patches the WAV

@@ -137,7 +137,7 @@ function addStream(m: Extract<ToWorker, { t: 'addStream' }>): Promise<void> {
     } catch (err) {
       return Promise.reject(err);
     }
-    target.st = rec.pipeline.addStream(m.sid);
+    target.st = rec.pipeline.addStream(m.sid, { awaitSource: m.awaitSource });
     rec.sockets.set(m.sid, {
       close: async () => {
         // Whatever already reached the socket is read first (dgram reads it as it arrives).
@@ -161,7 +161,7 @@ function addStream(m: Extract<ToWorker, { t: 'addStream' }>): Promise<void> {
         reject(new Error(`recording ${m.rid} closed while binding`));
         return;
       }
-      const st = rec.pipeline.addStream(m.sid);
+      const st = rec.pipeline.addStream(m.sid, { awaitSource: m.awaitSource });
       const pipeline = rec.pipeline;
       sock.on('message', (buf, rinfo) => {
         datagrams++;
@@ -183,6 +183,12 @@ function closeSocket(sock: dgram.Socket): Promise<void> {
       resolve(); // already closed
     }
   });
+}
+
+async function expectSource(m: Extract<ToWorker, { t: 'expectSource' }>): Promise<void> {
+  const rec = recs.get(m.rid);
+  if (!rec) throw new Error(`recording ${m.rid} is not open`);
+  rec.pipeline.expectSource(m.sid, m.address, m.port);
 }
 
 async function removeStream(m: Extract<ToWorker, { t: 'removeStream' }>): Promise<void> {
@@ -282,14 +288,14 @@ function snapshot(): WorkerStats {
   let streams = 0;
   let received = 0;
   let invalid = 0;
-  let spoofed = 0;
+  let foreign = 0;
   let late = 0;
   for (const rec of recs.values()) {
     streams += rec.sockets.size;
     const c = rec.pipeline.counters();
     received += c.packets_received;
     invalid += c.packets_invalid;
-    spoofed += c.packets_spoofed;
+    foreign += c.packets_foreign;
     late += c.packets_late;
   }
   return {
@@ -306,7 +312,7 @@ function snapshot(): WorkerStats {
     slots,
     packetsReceived: received,
     packetsInvalid: invalid,
-    packetsSpoofed: spoofed,
+    packetsForeign: foreign,
     packetsLate: late,
     datagrams,
     receiver: rx ? 'native' : 'dgram',
@@ -353,6 +359,8 @@ port.on('message', (m: ToWorker) => {
       return reply(m.id, open(m));
     case 'addStream':
       return reply(m.id, addStream(m));
+    case 'expectSource':
+      return reply(m.id, expectSource(m));
     case 'removeStream':
       return reply(m.id, removeStream(m));
     case 'close':

@@ -1,4 +1,6 @@
 import { AriHttpError } from '../ari/ari-rest.js';
+import { AppError } from '../domain/errors.js';
+import { parseRtpSource, type RtpSource } from '../media/rtp-source.js';
 import { resourceId, type ResourceTag } from './ari-ids.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
 
@@ -25,14 +27,28 @@ function waitStasis(ari: Ari, id: string, timeoutMs: number, signal?: AbortSigna
   return p;
 }
 
-function externalMedia(ari: Ari, settings: RecorderSettings, emId: string, port: number, recordingId: string) {
-  return ari.rest.externalMedia({
+/** Tells the mixer which source a stream's RTP will come from; nothing else reaches the file. */
+export type ExpectSource = (source: RtpSource) => Promise<void>;
+
+/**
+ * Creates the externalMedia channel and returns the source its RTP will come from, as Asterisk announces it
+ * (UNICASTRTP_LOCAL_ADDRESS/PORT in the answer's channelvars, else read as channel variables). No announced
+ * source → the stream cannot be trusted: the setup fails.
+ */
+async function externalMedia(ari: Ari, settings: RecorderSettings, emId: string, port: number, recordingId: string): Promise<RtpSource> {
+  const ch = await ari.rest.externalMedia({
     app: ari.app,
     external_host: `${settings.rtpAdvertiseHost}:${port}`,
     format: 'slin16',
     channelId: emId,
     variables: { ARI_RECORDER_RECORDING_ID: recordingId },
   });
+  const vars = ch?.channelvars ?? {};
+  const announced =
+    parseRtpSource(vars.UNICASTRTP_LOCAL_ADDRESS, vars.UNICASTRTP_LOCAL_PORT) ??
+    parseRtpSource(await ari.rest.getVariable(emId, 'UNICASTRTP_LOCAL_ADDRESS'), await ari.rest.getVariable(emId, 'UNICASTRTP_LOCAL_PORT'));
+  if (!announced) throw new AppError('SETUP_FAILED', `Asterisk did not announce the RTP source of ${emId}`);
+  return announced;
 }
 
 /**
@@ -43,7 +59,7 @@ function externalMedia(ari: Ari, settings: RecorderSettings, emId: string, port:
 export async function openSnoopStream(
   ari: Ari,
   settings: RecorderSettings,
-  o: { recordingId: string; channelId: string; spy: 'in' | 'out' | 'both'; tag: string; port: number; signal?: AbortSignal },
+  o: { recordingId: string; channelId: string; spy: 'in' | 'out' | 'both'; tag: string; port: number; expectSource: ExpectSource; signal?: AbortSignal },
 ): Promise<CapturedStream> {
   const s: CapturedStream = {
     streamId: o.tag,
@@ -57,8 +73,8 @@ export async function openSnoopStream(
   try {
     await ari.rest.snoop(o.channelId, { spy: o.spy, app: ari.app, snoopId: s.snoopId });
     created.snoopId = s.snoopId;
-    await externalMedia(ari, settings, s.emId, o.port, o.recordingId);
-    created.emId = s.emId;
+    const source = await externalMedia(ari, settings, s.emId, o.port, o.recordingId).finally(() => (created.emId = s.emId));
+    await o.expectSource(source);
     await ari.rest.createBridge({ type: 'mixing', bridgeId: s.bridgeId, name: s.bridgeId });
     created.bridgeId = s.bridgeId;
     await Promise.all([emReady, snoopReady]);
@@ -74,14 +90,14 @@ export async function openSnoopStream(
 export async function openBridgeStream(
   ari: Ari,
   settings: RecorderSettings,
-  o: { recordingId: string; bridgeId: string; tag: string; port: number; signal?: AbortSignal },
+  o: { recordingId: string; bridgeId: string; tag: string; port: number; expectSource: ExpectSource; signal?: AbortSignal },
 ): Promise<CapturedStream> {
   const s: CapturedStream = { streamId: o.tag, emId: resourceId(o.recordingId, `em-${o.tag}` as ResourceTag) };
   const emReady = waitStasis(ari, s.emId, settings.stasisTimeoutMs, o.signal);
   let created = false;
   try {
-    await externalMedia(ari, settings, s.emId, o.port, o.recordingId);
-    created = true;
+    const source = await externalMedia(ari, settings, s.emId, o.port, o.recordingId).finally(() => (created = true));
+    await o.expectSource(source);
     await emReady;
     await ari.rest.addChannel(o.bridgeId, [s.emId]);
     return s;

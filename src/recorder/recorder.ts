@@ -71,8 +71,7 @@ export class Recorder implements RecorderApi {
       const taps = this.settings.callTap === 'both' ? (['both'] as const) : (['in', 'out'] as const);
       const results = await Promise.allSettled(
         taps.map(async (dir) => {
-          const { port } = await this.ports.mixer.addStream(s.id, dir);
-          const stream = await openSnoopStream(this.ports.ari, this.settings, { recordingId: s.id, channelId: callId, spy: dir, tag: dir, port, signal: s.abort.signal });
+          const stream = await openSnoopStream(this.ports.ari, this.settings, { ...(await this.#mixerStream(s, dir)), channelId: callId, spy: dir });
           s.streams.set(dir, stream);
         }),
       );
@@ -92,8 +91,7 @@ export class Recorder implements RecorderApi {
         // Our own (ARI) mixing bridge: one externalMedia channel in it receives the full mix.
         // Subscribed for the recording's lifetime: the bridge's end is heard whatever channels of ours are in it.
         await this.#subscribe(s, `bridge:${confId}`);
-        const { port } = await this.ports.mixer.addStream(s.id, 'mix');
-        s.streams.set('mix', await openBridgeStream(this.ports.ari, this.settings, { recordingId: s.id, bridgeId: confId, tag: 'mix', port, signal: s.abort.signal }));
+        s.streams.set('mix', await openBridgeStream(this.ports.ari, this.settings, { ...(await this.#mixerStream(s, 'mix')), bridgeId: confId }));
         return;
       }
       // A dialplan ConfBridge refuses foreign channels (409): one snoop per participant, mixed in the worker.
@@ -143,14 +141,23 @@ export class Recorder implements RecorderApi {
     s.cleanups.push(async () => clearInterval(timer));
   }
 
+  /** A mixer stream that accepts RTP only from the source Asterisk will announce for its externalMedia channel. */
+  async #mixerStream(s: RecordingSession, tag: string) {
+    const { port } = await this.ports.mixer.addStream(s.id, tag, { awaitSource: true });
+    const expectSource = (source: { address: string; port: number }) => {
+      s.log.debug({ stream: tag, source }, 'RTP source announced');
+      return this.ports.mixer.expectSource(s.id, tag, source);
+    };
+    return { recordingId: s.id, tag, port, expectSource, signal: s.abort.signal };
+  }
+
   async #addParticipant(s: RecordingSession, channelId: string): Promise<void> {
     if (s.participants.has(channelId)) return;
     const tag = s.nextParticipantTag();
     s.participants.set(channelId, tag);
     let stream;
     try {
-      const { port } = await this.ports.mixer.addStream(s.id, tag);
-      stream = await openSnoopStream(this.ports.ari, this.settings, { recordingId: s.id, channelId, spy: 'in', tag, port, signal: s.abort.signal });
+      stream = await openSnoopStream(this.ports.ari, this.settings, { ...(await this.#mixerStream(s, tag)), channelId, spy: 'in' });
     } catch (err) {
       // Forget the participant so the next look at the bridge tries again (if they are still there).
       s.participants.delete(channelId);

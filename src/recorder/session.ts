@@ -128,11 +128,15 @@ export class RecordingSession {
           packets_received: result.quality.packets_received,
           packets_lost: result.quality.packets_lost,
           packets_late: result.quality.packets_late,
+          packets_foreign: result.quality.packets_foreign,
           max_jitter_ms: result.quality.max_jitter_ms,
           silence_ratio: result.quality.silence_ratio,
         },
       };
       this.log.info({ reason, duration_ms: result.durationMs, no_audio: result.noAudio }, 'recording stopped');
+      if (result.quality.packets_foreign > 0) {
+        this.log.warn({ packets_foreign: result.quality.packets_foreign }, 'RTP from unexpected sources was refused during the recording');
+      }
       try {
         await this.#persistStop(patch);
       } catch (err) {
@@ -166,7 +170,7 @@ export class RecordingSession {
         durationMs: fixed.durationMs,
         sizeBytes: fixed.dataBytes + WAV_HEADER_BYTES,
         noAudio: false,
-        quality: { ...zero, packets_duplicate: 0, packets_invalid: 0, packets_spoofed: 0 },
+        quality: { ...zero, packets_duplicate: 0, packets_invalid: 0, packets_foreign: 0 },
       };
     }
   }

@@ -45,17 +45,17 @@ describe('MixerPool over real UDP', () => {
     await new Promise<void>((r) => squatter.bind(base, '127.0.0.1', () => r()));
     try {
       await small.open('r1', { path: join(dir, 'r1.wav'), startAtMs: Date.now() });
+      // ports are picked at random: whatever the order, the squatted one is skipped
       const s1 = await small.addStream('r1', 's1');
-      expect(s1.port).toBe(base + 2);
       const s2 = await small.addStream('r1', 's2');
-      expect(s2.port).toBe(base + 4);
+      expect([s1.port, s2.port].sort()).toEqual([base + 2, base + 4]);
       const err = await small.addStream('r1', 's3').catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AppError);
       expect((err as AppError).code).toBe('rtp_ports_exhausted');
       // removeStream gives the port back; it can be used again.
       await small.removeStream('r1', 's1');
       const s4 = await small.addStream('r1', 's4');
-      expect(s4.port).toBe(base + 2);
+      expect(s4.port).toBe(s1.port);
       const res = await small.close('r1', Date.now());
       expect(res.noAudio).toBe(true);
       expect(small.stats().ports.inUse).toBe(0);

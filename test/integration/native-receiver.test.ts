@@ -95,7 +95,7 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
       const res = await pool.close(rid, endAt);
       expect(Math.abs(res.durationMs - (endAt - startAt))).toBeLessThanOrEqual(40);
       expect(res.sizeBytes).toBe(statSync(path).size);
-      expect(res.quality.packets_spoofed).toBe(ra.spoofSent);
+      expect(res.quality.packets_foreign).toBe(ra.spoofSent);
       expect(res.quality.packets_received).toBe(ra.sent + rb.sent);
       // None late, unless this busy test process itself sent some late (then at most those).
       expect(res.quality.packets_late).toBeLessThanOrEqual(ra.lateSends + rb.lateSends);

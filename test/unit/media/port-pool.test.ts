@@ -7,12 +7,12 @@ describe('PortPool', () => {
     const p = new PortPool({ min: 10001, max: 10010 });
     expect(p.capacity).toBe(5);
     const got = [p.allocate(), p.allocate(), p.allocate(), p.allocate(), p.allocate()];
-    expect(got).toEqual([10002, 10004, 10006, 10008, 10010]);
+    expect(got.sort()).toEqual([10002, 10004, 10006, 10008, 10010]);
   });
 
   it("uses every port with parity 'all'", () => {
     const p = new PortPool({ min: 5000, max: 5003, parity: 'all' });
-    expect([p.allocate(), p.allocate(), p.allocate(), p.allocate()]).toEqual([5000, 5001, 5002, 5003]);
+    expect([p.allocate(), p.allocate(), p.allocate(), p.allocate()].sort()).toEqual([5000, 5001, 5002, 5003]);
   });
 
   it('throws PORTS_EXHAUSTED when empty, and works again after a release', () => {
@@ -34,14 +34,25 @@ describe('PortPool', () => {
     expect(p.isInUse(b)).toBe(true);
   });
 
-  it('reuses released ports last (FIFO)', () => {
-    const p = new PortPool({ min: 100, max: 106 });
-    const a = p.allocate(); // 100
-    p.release(a);
-    expect(p.allocate()).toBe(102);
-    expect(p.allocate()).toBe(104);
-    expect(p.allocate()).toBe(106);
-    expect(p.allocate()).toBe(100);
+  it('picks ports at random: the next one cannot be predicted from the previous ones', () => {
+    const p = new PortPool({ min: 20000, max: 29999 });
+    const firsts = new Set<number>();
+    let ascending = 0;
+    for (let run = 0; run < 200; run++) {
+      const a = p.allocate();
+      const b = p.allocate();
+      firsts.add(a);
+      if (b === a + 2) ascending++;
+      p.release(a);
+      p.release(b);
+    }
+    // In order (the old FIFO) every run would give a+2; at random that happens about 200/5000 times.
+    expect(ascending).toBeLessThan(10);
+    expect(firsts.size).toBeGreaterThan(150);
+    // every port of the range is reachable, none outside it
+    const q = new PortPool({ min: 100, max: 106 });
+    const all = [q.allocate(), q.allocate(), q.allocate(), q.allocate()].sort();
+    expect(all).toEqual([100, 102, 104, 106]);
   });
 
   it('ignores double release and release of unknown ports', () => {
@@ -61,7 +72,7 @@ describe('PortPool', () => {
     p.markBusy(a);
     expect(p.busyCount).toBe(1);
     const b = p.allocate();
-    expect(b).toBe(102);
+    expect(b).not.toBe(a);
     expect(() => p.allocate()).toThrow(AppError);
     now = 1000;
     expect(p.allocate()).toBe(a);

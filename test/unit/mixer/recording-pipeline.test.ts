@@ -42,7 +42,7 @@ describe('RecordingPipeline (virtual clock)', () => {
     const res = await p.finish(endAt, path);
     expect(res.durationMs).toBe(2040); // round(2030 / 20) = 102 slots (within one frame of endAt − startAt)
     expect(res.noAudio).toBe(false);
-    expect(res.quality).toMatchObject({ packets_received: 190, packets_lost: 0, packets_late: 0, packets_duplicate: 0, packets_spoofed: 0 });
+    expect(res.quality).toMatchObject({ packets_received: 190, packets_lost: 0, packets_late: 0, packets_duplicate: 0, packets_foreign: 0 });
     expect(res.sizeBytes).toBe(statSync(path).size);
     const wav = readWavFile(path);
     expect(wav.sampleRate).toBe(8000);
@@ -133,7 +133,7 @@ describe('RecordingPipeline (virtual clock)', () => {
       }
     }
     const res = await p.finish(START + 1000, path);
-    expect(res.quality.packets_spoofed).toBe(50);
+    expect(res.quality.packets_foreign).toBe(50);
     expect(res.quality.packets_invalid).toBe(15);
     expect(res.quality.packets_received).toBe(50);
     const wav = readWavFile(path);
