@@ -37,11 +37,30 @@ export function extractToken(headers: { authorization?: string }, query: unknown
   return undefined;
 }
 
-/** The URL with every `token=` query value replaced, for logs. */
+/** Query parameters of the API whose values may be logged (none of them can carry a credential). */
+const LOGGABLE_PARAMS = new Set(['page_size', 'page_token', 'status', 'reference_type', 'reference_id', 'from', 'to']);
+
+/** The URL for logs: the path, and the query with every value redacted except those of LOGGABLE_PARAMS. */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
   if (q < 0) return url;
-  return url.slice(0, q) + url.slice(q).replace(/([?&;]token=)[^&;#]*/gi, '$1[redacted]');
+  const hash = url.indexOf('#', q);
+  const query = url.slice(q + 1, hash < 0 ? undefined : hash);
+  // Only the values of known harmless parameters are kept, judged by the DECODED name as the query parser sees it:
+  // `%74oken`, `t%6Fken`, `token%00`, a name that cannot be decoded, anything unknown — its value is redacted.
+  const parts = query.split(/([&;])/).map((part) => {
+    if (part === '&' || part === ';' || part === '') return part;
+    const eq = part.indexOf('=');
+    const rawName = eq < 0 ? part : part.slice(0, eq);
+    let name: string | null;
+    try {
+      name = decodeURIComponent(rawName.replace(/\+/g, ' ')).trim().toLowerCase();
+    } catch {
+      name = null;
+    }
+    return name !== null && LOGGABLE_PARAMS.has(name) ? part : `${rawName}=[redacted]`;
+  });
+  return url.slice(0, q + 1) + parts.join('') + (hash < 0 ? '' : url.slice(hash));
 }
 
 interface HashedEntry {

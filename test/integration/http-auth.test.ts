@@ -219,3 +219,29 @@ describe('tokens never reach the logs', () => {
     expect(out.toLowerCase()).not.toContain('authorization');
   });
 });
+
+describe('tokens never reach the log, however the query is encoded', () => {
+  it.each([
+    ['token', true],
+    ['%74oken', true],
+    ['t%6Fken', true],
+    ['%74%6F%6B%65%6E', true],
+    ['TOKEN', false],
+    ['%54%4F%4B%45%4E', false],
+    ['token%00', false],
+    ['+token', false],
+    ['%zz', false],
+  ])('?%s=<token>', async (name, authenticates) => {
+    const before = h.logs.length;
+    for (const sep of ['?', '?x=1&', '?x=1;']) {
+      const res = await h.app.inject({ method: 'GET', url: `/v1.0/recordings${sep}${name}=${TOKENS.aAll}&page_size=1` });
+      if (authenticates && sep !== '?x=1;') expect(res.statusCode, `${sep}${name}`).toBe(200);
+      expect(res.body).not.toContain(TOKENS.aAll);
+    }
+    const logged = h.logs.slice(before).join('\n');
+    expect(logged).toContain('/v1.0/recordings'); // the requests were logged…
+    expect(logged).not.toContain(TOKENS.aAll); // …without the token
+    // nor any percent-encoded spelling of it
+    expect(logged).not.toContain(encodeURIComponent(TOKENS.aAll).slice(4, 14));
+  });
+});

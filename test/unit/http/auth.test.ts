@@ -39,11 +39,20 @@ describe('redactUrl', () => {
   it.each([
     ['/v1.0/recordings', '/v1.0/recordings'],
     [`/v1.0/recordings?token=${T1}`, '/v1.0/recordings?token=[redacted]'],
-    [`/x?page_size=5&token=${T1}&status=available`, '/x?page_size=5&token=[redacted]&status=available'],
+    [`/x?page_size=5&token=${T1}&status=available&page_token=abc`, '/x?page_size=5&token=[redacted]&status=available&page_token=abc'],
     [`/x?TOKEN=${T1}`, '/x?TOKEN=[redacted]'],
     [`/x?token=${T1}&token=${T2}`, '/x?token=[redacted]&token=[redacted]'],
     ['/x?page_token=abc', '/x?page_token=abc'],
     [`/x?token=${T1}#frag`, '/x?token=[redacted]#frag'],
+    // every encoding of the name the query parser decodes to "token"
+    [`/x?%74oken=${T1}`, '/x?%74oken=[redacted]'],
+    [`/x?t%6Fken=${T1}`, '/x?t%6Fken=[redacted]'],
+    [`/x?%54%4F%4B%45%4E=${T1}`, '/x?%54%4F%4B%45%4E=[redacted]'],
+    [`/x?page_size=1;token=${T1}`, '/x?page_size=1;token=[redacted]'],
+    [`/x?token%00=${T1}&bogus=${T1}`, '/x?token%00=[redacted]&bogus=[redacted]'],
+    [`/x?+token=${T1}`, '/x?+token=[redacted]'],
+    [`/x?%zz=${T1}`, '/x?%zz=[redacted]'],
+    [`/x?token`, '/x?token=[redacted]'],
   ])('%s', (url, expected) => {
     expect(redactUrl(url)).toBe(expected);
   });
