@@ -41,6 +41,15 @@ export interface AriRestOptions {
   timeoutMs?: number;
 }
 
+/**
+ * One path segment, percent-encoded. A segment of only dots cannot be sent at all: fetch (WHATWG URL) collapses
+ * `.`, `..` and their `%2E` spellings, so `/channels/..` would become `/`. No Asterisk object has such an id.
+ */
+function seg(id: string): string {
+  if (/^\.{1,2}$/.test(id)) throw new AriHttpError('ARI', id, 404, `no ARI object can be named ${JSON.stringify(id)}`);
+  return encodeURIComponent(id);
+}
+
 /** The ~15 ARI operations the recorder uses, over global fetch. Parameters follow Asterisk 22's swagger. */
 export class AriRest {
   readonly #base: string;
@@ -86,27 +95,27 @@ export class AriRest {
     return this.request('GET', '/asterisk/info');
   }
   async getChannel(id: string): Promise<AriChannel> {
-    return checked('GET /channels/{id}', await this.request('GET', `/channels/${encodeURIComponent(id)}`), isChannel);
+    return checked('GET /channels/{id}', await this.request('GET', `/channels/${seg(id)}`), isChannel);
   }
   async listChannels(): Promise<AriChannel[]> {
     return checkedList('GET /channels', await this.request('GET', '/channels'), isChannel);
   }
   hangup(id: string, reason = 'normal'): Promise<void> {
-    return this.request('DELETE', `/channels/${encodeURIComponent(id)}`, { reason });
+    return this.request('DELETE', `/channels/${seg(id)}`, { reason });
   }
   /** A channel variable's value ("" when unset). */
   async getVariable(id: string, variable: string): Promise<string> {
-    const r = await this.request<{ value?: unknown }>('GET', `/channels/${encodeURIComponent(id)}/variable`, { variable });
+    const r = await this.request<{ value?: unknown }>('GET', `/channels/${seg(id)}/variable`, { variable });
     return typeof r?.value === 'string' ? r.value : '';
   }
   continueInDialplan(id: string): Promise<void> {
-    return this.request('POST', `/channels/${encodeURIComponent(id)}/continue`);
+    return this.request('POST', `/channels/${seg(id)}/continue`);
   }
   play(id: string, media: string, playbackId?: string): Promise<{ id: string }> {
-    return this.request('POST', `/channels/${encodeURIComponent(id)}/play`, { media, playbackId });
+    return this.request('POST', `/channels/${seg(id)}/play`, { media, playbackId });
   }
   snoop(channelId: string, p: { spy: 'in' | 'out' | 'both'; app: string; snoopId?: string; appArgs?: string }): Promise<AriChannel> {
-    return this.request('POST', `/channels/${encodeURIComponent(channelId)}/snoop`, p);
+    return this.request('POST', `/channels/${seg(channelId)}/snoop`, p);
   }
   externalMedia(p: { app: string; external_host: string; format: string; channelId?: string; variables?: Record<string, string> }): Promise<AriChannel> {
     const { variables, ...query } = p;
@@ -116,22 +125,22 @@ export class AriRest {
     return this.request('POST', '/bridges', p);
   }
   async getBridge(id: string): Promise<AriBridge> {
-    return checked('GET /bridges/{id}', await this.request('GET', `/bridges/${encodeURIComponent(id)}`), isBridge);
+    return checked('GET /bridges/{id}', await this.request('GET', `/bridges/${seg(id)}`), isBridge);
   }
   async listBridges(): Promise<AriBridge[]> {
     return checkedList('GET /bridges', await this.request('GET', '/bridges'), isBridge);
   }
   addChannel(bridgeId: string, channelIds: string[]): Promise<void> {
-    return this.request('POST', `/bridges/${encodeURIComponent(bridgeId)}/addChannel`, { channel: channelIds.join(',') });
+    return this.request('POST', `/bridges/${seg(bridgeId)}/addChannel`, { channel: channelIds.join(',') });
   }
   /** Events of an object outside our app (a ConfBridge bridge) reach us only after subscribing to it. */
   subscribe(app: string, eventSource: string): Promise<unknown> {
-    return this.request('POST', `/applications/${encodeURIComponent(app)}/subscription`, { eventSource });
+    return this.request('POST', `/applications/${seg(app)}/subscription`, { eventSource });
   }
   unsubscribe(app: string, eventSource: string): Promise<unknown> {
-    return this.request('DELETE', `/applications/${encodeURIComponent(app)}/subscription`, { eventSource });
+    return this.request('DELETE', `/applications/${seg(app)}/subscription`, { eventSource });
   }
   destroyBridge(id: string): Promise<void> {
-    return this.request('DELETE', `/bridges/${encodeURIComponent(id)}`);
+    return this.request('DELETE', `/bridges/${seg(id)}`);
   }
 }

@@ -58,3 +58,31 @@ export class AppError extends Error {
 export function isAppError(e: unknown): e is AppError {
   return e instanceof AppError;
 }
+
+/** Messages clients may see for codes whose own messages can hold paths, keys or hosts (those go to the log). */
+const PUBLIC_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  storage_unavailable: 'storage was unavailable',
+  checksum_mismatch: 'the stored file failed verification',
+  store_unavailable: 'the recording database was unavailable',
+  mixer_failed: 'the audio mixer failed',
+  internal_error: 'internal error',
+  ari_unavailable: 'Asterisk was not reachable or did not answer in time',
+  invalid_storage_key: 'the recording cannot be stored',
+  validation_failed: 'the request was refused',
+};
+
+/**
+ * What a client, a webhook or `last_error` may say about an error: its code's public message, or its own message
+ * with anything that looks like a path, URL or host:port cut out; never a stack. The full error goes to the log.
+ */
+export function clientMessage(err: unknown, fallback = 'the operation failed'): string {
+  if (!isAppError(err)) return fallback;
+  return PUBLIC_MESSAGES[err.code] ?? scrub(err.message);
+}
+
+function scrub(text: string): string {
+  return text
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '<url>')
+    .replace(/(?:^|(?<=[\s'"(=]))(?:[A-Za-z]:)?(?:[/\\][^\s'"()]+)+/g, '<path>')
+    .replace(/\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b/g, '<host>');
+}

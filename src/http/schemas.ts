@@ -166,7 +166,16 @@ export const sharedSchemas = [errorSchema, recordingOptionsSchema, referenceSche
 export const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 100, description: 'longer ids get 414 uri_too_long' } },
+  properties: {
+    id: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 100,
+      // Asterisk ids (1795579021.0, UUIDs, channelId= values) and ours; never `.`/`..`, `/`, spaces or controls
+      pattern: '^(?!\\.{1,2}$)[A-Za-z0-9._:@+=-]+$',
+      description: 'letters, digits and . _ : @ + = - (not "." or ".."); longer ids get 414 uri_too_long',
+    },
+  },
 } as const;
 
 export const listQuery = {

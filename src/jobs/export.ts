@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
-import { AppError, isAppError } from '../domain/errors.js';
+import { AppError, clientMessage, isAppError } from '../domain/errors.js';
 import { archiveStream, buildManifest, planExport } from '../export/archive.js';
 import type { Logger } from '../logger.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
@@ -111,7 +111,7 @@ export function createExportProcessor(deps: ExportProcessorDeps): (job: ExportJo
       try {
         failed = await deps.exports.update(exportId, {
           status: 'failed',
-          error: { code, message: publicMessage(err) },
+          error: { code, message: clientMessage(err, 'the export could not be built') },
           tm_end: now().toISOString(),
         });
       } catch (updateErr) {
@@ -166,22 +166,6 @@ function isRetryable(err: unknown): boolean {
   return err.code === 'store_unavailable' || err.code === 'checksum_mismatch';
 }
 
-/** What the customer sees: our error codes' messages, never a stack or an internal path. */
-function publicMessage(err: unknown): string {
-  if (isAppError(err)) {
-    switch (err.code) {
-      case 'storage_unavailable':
-        return 'storage was unavailable while building the archive';
-      case 'checksum_mismatch':
-        return 'the archive failed verification in storage';
-      case 'store_unavailable':
-        return 'the recording database was unavailable';
-      default:
-        return 'the export could not be built';
-    }
-  }
-  return 'the export could not be built';
-}
 
 export interface ExportJobsOptions {
   /** attempts per export (default 5, exponential backoff from 5 s) */

@@ -1,6 +1,6 @@
 import { stat, unlink } from 'node:fs/promises';
 import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
-import { AppError, isAppError } from '../domain/errors.js';
+import { AppError, clientMessage, isAppError } from '../domain/errors.js';
 import type { Recording } from '../domain/recording.js';
 import { isStorageKey } from '../domain/storage-key.js';
 import { expiryFor, type RetentionPolicy } from '../domain/retention.js';
@@ -85,7 +85,7 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
   } catch (err) {
     if ((err as { code?: string }).code !== 'ENOENT') throw err;
     log.error({ path: data.path }, 'recording failed: spool file lost before upload');
-    return deps.store.transition(rec.id, 'failed', { error: { code: FILE_LOST, message: `spool file ${data.path} is missing` } });
+    return deps.store.transition(rec.id, 'failed', { error: { code: FILE_LOST, message: 'the finished file was lost before it reached storage' } });
   }
 
   const md5 = await md5File(data.path);
@@ -130,7 +130,7 @@ function isPermanent(err: unknown): err is AppError {
 
 async function failPermanently(deps: UploadDeps, id: string, err: AppError, log: Logger): Promise<Recording> {
   log.error({ code: err.code, err: err.message }, 'recording failed: upload can never succeed');
-  const failed = await deps.store.transition(id, 'failed', { error: { code: err.code, message: 'the recording cannot be stored' } });
+  const failed = await deps.store.transition(id, 'failed', { error: { code: err.code, message: clientMessage(err) } });
   await deps.webhooks?.publish('recording_failed', failed).catch((e: Error) => log.error({ err: e.message }, 'recording_failed webhook not enqueued'));
   return failed;
 }
@@ -196,7 +196,7 @@ export class UploadJobs {
         const e = err as Error & { code?: string };
         await this.#deps.store
           .patch(job.data.recording_id, {
-            last_error: { code: isAppError(e) ? e.code : 'upload_failed', message: `upload attempt ${job.attemptsMade + 1}: ${e.message}` },
+            last_error: { code: isAppError(e) ? e.code : 'upload_failed', message: `upload attempt ${job.attemptsMade + 1} failed: ${clientMessage(e, 'upload failed')}` },
           })
           .catch(() => undefined);
       }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { rm } from 'node:fs/promises';
-import { AppError, isAppError } from '../domain/errors.js';
+import { AppError, clientMessage, isAppError } from '../domain/errors.js';
 import type { RecordingOptions, ReferenceType, StopReason } from '../domain/recording.js';
 import { storageKey } from '../domain/storage-key.js';
 import type { Logger } from '../logger.js';
@@ -187,7 +187,7 @@ export class RecordingSession {
     } catch (err) {
       // Never valid, never retried: the recording fails now with the code (the spool file stays for a human).
       if (!(isAppError(err) && err.code === 'invalid_storage_key')) throw err;
-      const failed = await store.transition(this.id, 'failed', { error: { code: err.code, message: 'the recording cannot be stored' } });
+      const failed = await store.transition(this.id, 'failed', { error: { code: err.code, message: clientMessage(err) } });
       await webhooks.publish('recording_failed', failed).catch((e: unknown) => this.log.error({ err: e }, 'webhook enqueue failed'));
       return;
     }
@@ -223,7 +223,7 @@ export class RecordingSession {
         await this.ports.mixer.close(this.id, this.now()).catch(() => undefined);
       }
       await rm(this.path, { force: true });
-      const rec = await this.ports.store.transition(this.id, 'failed', { stop_reason: 'error', error: { code, message } });
+      const rec = await this.ports.store.transition(this.id, 'failed', { stop_reason: 'error', error: { code, message: clientMessage(err, 'the recording could not be set up') } });
       await this.ports.webhooks.publish('recording_failed', rec).catch(() => undefined);
     } catch (e) {
       this.log.error({ err: e }, 'recording failure could not be recorded');

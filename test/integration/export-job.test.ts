@@ -295,7 +295,7 @@ describe('export job failures (gcs)', () => {
       await gcsServer.setDown(false);
     }
     const e = (await exportsStore.get(id))!;
-    expect(e).toMatchObject({ status: 'failed', error: { code: 'storage_unavailable', message: 'storage was unavailable while building the archive' } });
+    expect(e).toMatchObject({ status: 'failed', error: { code: 'storage_unavailable', message: 'storage was unavailable' } });
     await receiver.waitFor((r) => r.some((w) => (w.body.data as { id?: string })?.id === id));
     await new Promise((r) => setTimeout(r, 300));
     const mine = receiver.received.filter((w) => (w.body.data as { id?: string })?.id === id);

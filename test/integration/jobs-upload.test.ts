@@ -26,7 +26,7 @@ class FlakyStorage implements BlobStorage {
   async putFile(key: string, localPath: string, opts: { contentType: string; md5Base64: string }): Promise<BlobInfo> {
     this.puts++;
     if (this.putDelayMs) await new Promise((r) => setTimeout(r, this.putDelayMs));
-    if (this.failing) throw new AppError('STORAGE_UNAVAILABLE', 'storage is down (test)');
+    if (this.failing) throw new AppError('STORAGE_UNAVAILABLE', `local storage put failed: ENOTDIR: mkdir '${dir}/storage/.tmp' for ${key} from ${localPath}`);
     return this.inner.putFile(key, localPath, opts);
   }
   putStream(key: string, body: Readable, opts: { contentType: string }) {
@@ -122,7 +122,11 @@ describe('upload job', () => {
       (r) => storage.puts - before >= 3 && (r as { last_error?: unknown } | null)?.last_error !== undefined,
     );
     expect(failing?.status).toBe('stopping');
-    expect((failing as Recording & { last_error?: { code: string } }).last_error?.code).toBe('storage_unavailable');
+    const lastError = (failing as Recording & { last_error?: { code: string; message: string } }).last_error;
+    expect(lastError?.code).toBe('storage_unavailable');
+    // clients see the code and a safe message: no spool path, storage root or key
+    expect(lastError?.message).toMatch(/^upload attempt \d+ failed: storage was unavailable$/);
+    for (const secret of [dir, path, key, spoolDir]) expect(lastError?.message).not.toContain(secret);
     expect(existsSync(path)).toBe(true);
     storage.failing = false;
     const done = await until(() => store.get(rec.id), (r) => r?.status === 'available' && !existsSync(path));

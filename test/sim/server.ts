@@ -166,12 +166,14 @@ export class AriHttpServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sim');
+    // Asterisk routes the path as sent, decoding each segment (res_ari.c): no `.`/`..` normalization as URL does.
+    const pathname = (req.url ?? '/').split(/[?#]/)[0] || '/';
     const method = (req.method ?? 'GET').toUpperCase();
     const raw = await readBody(req);
     const entry: RequestLogEntry = {
       atMs: this.hooks.engine.nowMs(),
       method,
-      path: url.pathname,
+      path: pathname,
       query: Object.fromEntries(url.searchParams),
       body: raw.length > 0 ? tryJson(raw) : null,
       status: 0,
@@ -179,7 +181,7 @@ export class AriHttpServer {
     };
     let out: RouteResponse;
     try {
-      out = await this.dispatch(req, url, method, raw, entry);
+      out = await this.dispatch(req, url, pathname, method, raw, entry);
     } catch (err) {
       out = err instanceof AriError
         ? { status: err.status, reason: err.reason, body: { message: err.message } }
@@ -191,7 +193,7 @@ export class AriHttpServer {
     send(res, out);
   }
 
-  private async dispatch(req: http.IncomingMessage, url: URL, method: string, raw: Buffer, entry: RequestLogEntry): Promise<RouteResponse> {
+  private async dispatch(req: http.IncomingMessage, url: URL, pathname: string, method: string, raw: Buffer, entry: RequestLogEntry): Promise<RouteResponse> {
     if (!this.authenticate(req, url)) {
       return {
         status: 401,
@@ -200,10 +202,10 @@ export class AriHttpServer {
         headers: { 'WWW-Authenticate': 'Basic realm="Asterisk REST Interface"' },
       };
     }
-    if (!url.pathname.startsWith('/ari/') && url.pathname !== '/ari') {
+    if (!pathname.startsWith('/ari/') && pathname !== '/ari') {
       return { status: 404, reason: 'Not Found', body: { message: 'Resource not found' } };
     }
-    const route = resolveRoute(method, url.pathname.slice(4));
+    const route = resolveRoute(method, pathname.slice(4));
     switch (route.kind) {
       case 'notFound':
         return { status: 404, reason: 'Not Found', body: { message: route.message } };
