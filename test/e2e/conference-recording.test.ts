@@ -60,7 +60,7 @@ describe.each<ConferenceKind>(['ari', 'confbridge'])('e2e: record a %s conferenc
     const ref = levelIn(wav, 440, 300, end - 200);
     expect(ref).toBeGreaterThan(AUDIBLE_DBFS);
     const all = wav.samples.subarray(2400, Math.round((end - 200) * 8));
-    expect(toneAboveRestDb(all, 8000, 440, [700, 1000, 300])).toBeGreaterThanOrEqual(40);
+    expect(toneAboveRestDb(all, 8000, 440, [700, 1000, 300])).toBeGreaterThanOrEqual(30);
     expect(Math.abs(levelIn(wav, 1000, 300, end - 200) - ref)).toBeLessThanOrEqual(3);
     // a participant who is in is at the others' level; one who is not is 40 dB under it
     const present = ref - 3;

@@ -25,7 +25,8 @@ describe('e2e: flow actions from the dialplan', () => {
   async function wavOf(id: string): Promise<DecodedWav> {
     const res = await h.api('GET', `/v1.0/recordings/${id}/file`);
     expect(res.status).toBe(200);
-    return decodeWav(new Uint8Array(await res.arrayBuffer()));
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return decodeWav(bytes);
   }
 
   /** The tones of the file, leaving out the first/last 200 ms (start-up zeros, stop edge). */

@@ -217,9 +217,23 @@ export class AsteriskDriver implements CallDriver {
     }
   }
 
+  /**
+   * Leftovers of this app only: the Asterisk may be shared (another Stasis app, e.g. bench/asterisk-cost.ts's
+   * `costbench`, has its own bridges and snoops). A channel in another app's Stasis (dialplan app_data) is not ours,
+   * nor a bridge whose every member is such a channel; an empty bridge is counted (nothing tells whose it was).
+   */
   async listLeftovers(): Promise<Leftovers> {
+    const channels = await this.channels();
     const bridges = await this.req<BridgeJson[]>('GET', '/bridges');
-    return leftovers(await this.channels(), bridges.body, this.ownBridges);
+    if (bridges.status !== 200) throw new Error(`list bridges: ${bridges.status} ${bridges.text}`);
+    const foreign = new Set(
+      channels.filter((c) => c.dialplan?.app_name === 'Stasis' && c.dialplan.app_data.split(',')[0] !== this.app).map((c) => c.id),
+    );
+    const left = leftovers(channels, bridges.body, this.ownBridges);
+    return {
+      channels: left.channels.filter((c) => !foreign.has(c.id)),
+      bridges: left.bridges.filter((b) => b.channels.length === 0 || !b.channels.every((id) => foreign.has(id))),
+    };
   }
 
   async close(): Promise<void> {
