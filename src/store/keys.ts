@@ -1,6 +1,14 @@
 import { RecordingStatuses, type RecordingStatus, type ReferenceType } from '../domain/recording.js';
 
 /**
+ * One variable part of a key (an id from outside): `%` and `:` are escaped, so no id — `x:recording_ids`,
+ * `cust:status:available` — can spell another key. Ids without them (uuids, Asterisk ids) are unchanged.
+ */
+function part(id: string): string {
+  return id.replace(/%/g, '%25').replace(/:/g, '%3A');
+}
+
+/**
  * Every Redis key the product uses, built from one configurable prefix (tests use a unique prefix per file).
  * BullMQ's own keys live under `bullPrefix` (BullMQ adds `:<queue>:…` itself).
  */
@@ -19,27 +27,27 @@ export class RedisKeys {
 
   /** Recording JSON (string). */
   recording(id: string): string {
-    return `${this.prefix}:rec:${id}`;
+    return `${this.prefix}:rec:${part(id)}`;
   }
 
   /** Reference hash: id, type, customer_id, recording_id, tm_create, tm_update. */
   reference(type: ReferenceType, id: string): string {
-    return `${this.prefix}:ref:${type}:${id}`;
+    return `${this.prefix}:ref:${type}:${part(id)}`;
   }
 
   /** Reference history: list of recording ids, oldest first. */
   referenceRecordingIds(type: ReferenceType, id: string): string {
-    return `${this.prefix}:ref:${type}:${id}:recording_ids`;
+    return `${this.prefix}:ref:${type}:${part(id)}:recording_ids`;
   }
 
   /** Sorted set of a customer's recording ids, score = tm_create (epoch ms). */
   customerRecordings(customerId: string): string {
-    return `${this.prefix}:idx:customer:${customerId}`;
+    return `${this.prefix}:idx:customer:${part(customerId)}`;
   }
 
   /** Sorted set of a customer's recording ids in one status, score = tm_create (epoch ms). */
   customerStatus(customerId: string, status: RecordingStatus): string {
-    return `${this.prefix}:idx:customer:${customerId}:status:${status}`;
+    return `${this.prefix}:idx:customer:${part(customerId)}:status:${status}`;
   }
 
   /** All of a customer's per-status sorted sets, in RecordingStatuses order (Lua scripts index them by status). */
@@ -64,12 +72,12 @@ export class RedisKeys {
 
   /** Export JSON (string). */
   export(id: string): string {
-    return `${this.prefix}:export:${id}`;
+    return `${this.prefix}:export:${part(id)}`;
   }
 
   /** Sorted set of a customer's export ids, score = tm_create (epoch ms). */
   customerExports(customerId: string): string {
-    return `${this.prefix}:idx:customer:${customerId}:exports`;
+    return `${this.prefix}:idx:customer:${part(customerId)}:exports`;
   }
 
   /** API token record, keyed by the SHA-256 (hex) of the token: the raw token is never stored. */
@@ -79,11 +87,11 @@ export class RedisKeys {
 
   /** Webhook ordering: last sequence number handed out for one (endpoint, chain). */
   webhookSeq(endpointKey: string, chainKey: string): string {
-    return `${this.prefix}:wh:seq:${endpointKey}:${chainKey}`;
+    return `${this.prefix}:wh:seq:${part(endpointKey)}:${part(chainKey)}`;
   }
 
   /** Webhook ordering: highest sequence number settled (delivered or given up) for one (endpoint, chain). */
   webhookDone(endpointKey: string, chainKey: string): string {
-    return `${this.prefix}:wh:done:${endpointKey}:${chainKey}`;
+    return `${this.prefix}:wh:done:${part(endpointKey)}:${part(chainKey)}`;
   }
 }
