@@ -1,4 +1,5 @@
 import { CUSTOMER_ID_RULE, isCustomerId } from './domain/customer-id.js';
+import { WEBHOOK_SECRET_RULE, webhookKey } from './jobs/webhook-signature.js';
 
 /**
  * Environment → typed, validated config. An empty variable counts as unset (its default). A bad value throws ConfigError naming the variable;
@@ -116,6 +117,10 @@ export function loadConfig(env: Env = process.env): Config {
     .map((s) => s.trim())
     .filter(Boolean);
   for (const w of webhookUrls) url({ WEBHOOK_URLS: w }, 'WEBHOOK_URLS', undefined, ['http:', 'https:']);
+  const webhookSecret = str(env, 'WEBHOOK_SECRET', '');
+  if (webhookUrls.length > 0 && !webhookKey(webhookSecret)) {
+    throw new ConfigError('WEBHOOK_SECRET', `required with WEBHOOK_URLS: ${WEBHOOK_SECRET_RULE}`);
+  }
   const rtpBind = host(env, 'RTP_BIND_HOST', '127.0.0.1');
   return {
     ari: {
@@ -169,7 +174,7 @@ export function loadConfig(env: Env = process.env): Config {
       perCustomer: perCustomerDays(env, 'RETENTION_DAYS_PER_CUSTOMER'),
       sweepEverySec: int(env, 'RETENTION_SWEEP_SEC', 3600, 1, 86400),
     },
-    webhooks: { urls: webhookUrls, secret: str(env, 'WEBHOOK_SECRET', ''), attempts: int(env, 'WEBHOOK_ATTEMPTS', 20, 1, 1000) },
+    webhooks: { urls: webhookUrls, secret: webhookSecret, attempts: int(env, 'WEBHOOK_ATTEMPTS', 20, 1, 1000) },
     uploadAttempts: int(env, 'UPLOAD_ATTEMPTS', 1000, 1, 1_000_000),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
   };

@@ -14,7 +14,7 @@ import { WebhookPublisher, type WebhookOptions } from './webhook.js';
 export { QueueNames, QueueFactory, cappedBackoff, closeAll, closeWithDeadline, type BackoffPolicy, type Closable } from './queues.js';
 export { processUpload, FILE_LOST, type UploadJobData, type UploadOptions } from './upload.js';
 export { sweepExpired, type RetentionOptions } from './retention.js';
-export { WebhookPublisher, signBody, type WebhookEnvelope, type WebhookOptions } from './webhook.js';
+export { WebhookPublisher, type WebhookEnvelope, type WebhookOptions } from './webhook.js';
 
 export interface JobsConfig {
   redisUrl: string;

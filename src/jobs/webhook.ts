@@ -1,7 +1,8 @@
-import { createHash, createHmac, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { WebhookSigner } from './webhook-signature.js';
 import type { RedisKeys } from '../store/keys.js';
 import { MAX_COUNTER } from '../store/lua/max-counter.js';
 import { cappedBackoff, closeAll, closeWithDeadline, QueueNames, type BackoffPolicy, type QueueFactory } from './queues.js';
@@ -55,10 +56,6 @@ const CHAIN_TTL_SECONDS = 30 * 86_400;
 const GAP_GRACE_MS = 60_000;
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 1000, capMs: 10 * 60_000 };
 
-export function signBody(secret: string, rawBody: string): string {
-  return `sha256=${createHmac('sha256', secret).update(rawBody, 'utf8').digest('hex')}`;
-}
-
 const shortHash = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
 const jobIdOf = (endpoint: string, chain: string, seq: number) => `wh_${endpoint}_${chain}_${seq}`;
 
@@ -77,6 +74,8 @@ export class WebhookPublisher {
   readonly #log: Logger;
   readonly #opts: Required<Omit<WebhookOptions, 'urls'>>;
   readonly #endpoints: Endpoint[];
+  /** Present whenever there is an endpoint: no webhook leaves unsigned (or signed with a guessable key). */
+  readonly #signer?: WebhookSigner;
 
   constructor(deps: { factory: QueueFactory; redis: Redis; keys: RedisKeys; logger: Logger; options: WebhookOptions }) {
     this.#factory = deps.factory;
@@ -95,6 +94,7 @@ export class WebhookPublisher {
       const u = new URL(url);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`webhook url must be http(s): ${url}`);
     }
+    if (o.urls.length > 0) this.#signer = new WebhookSigner(o.secret);
     this.#endpoints = [...new Set(o.urls)].map((url) => {
       const key = shortHash(url);
       return {
@@ -174,9 +174,8 @@ export class WebhookPublisher {
         body,
         headers: {
           'Content-Type': 'application/json',
-          'X-Recorder-Event-Id': event.id,
-          'X-Recorder-Signature': signBody(this.#opts.secret, body),
-          'X-Recorder-Timestamp': String(Math.floor(Date.now() / 1000)),
+          // signed at each attempt: the timestamp is when this POST was made (a receiver rejects stale replays)
+          ...this.#signer!.headers(event.id, body),
         },
         signal: AbortSignal.timeout(this.#opts.timeoutMs),
         redirect: 'manual',

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startWebhookReceiver, TEST_WEBHOOK_SECRET, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { decodeWav } from '../helpers/wav-decode.js';
 import { findToneEnd, rmsDb } from '../helpers/audio-analysis.js';
 import { expectTones } from './audio-checks.js';
 import { sleep, startHarness, type Harness, HARNESS_START_TIMEOUT_MS } from './harness.js';
 
-const SECRET = 'whsec-test-6f1d2c';
+const SECRET = TEST_WEBHOOK_SECRET;
 
 /** When and what is recorded: options, automatic stops, several recordings per call, webhooks. */
 describe('e2e: recording lifecycle', () => {

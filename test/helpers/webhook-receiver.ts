@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -7,7 +7,7 @@ export interface ReceivedWebhook {
   body: { id?: string; type?: string; data?: unknown } & Record<string, unknown>;
   rawBody: string;
   headers: IncomingHttpHeaders;
-  /** X-Recorder-Signature matched HMAC-SHA256(secret, rawBody) */
+  /** webhook-signature verified by the Standard Webhooks library (within its 5-minute tolerance) */
   signatureValid: boolean;
   /** status we answered */
   status: number;
@@ -95,11 +95,15 @@ export class WebhookReceiver {
     await this.#closeServer();
   }
 
-  verify(rawBody: string, header: string | string[] | undefined): boolean {
-    if (typeof header !== 'string' || !header.startsWith('sha256=')) return false;
-    const expected = Buffer.from(createHmac('sha256', this.secret).update(rawBody, 'utf8').digest('hex'));
-    const got = Buffer.from(header.slice('sha256='.length));
-    return got.length === expected.length && timingSafeEqual(got, expected);
+  /** Verifies as a receiver would, with the stock Standard Webhooks library (signature and a 5-minute tolerance). */
+  verify(rawBody: string, headers: IncomingHttpHeaders): boolean {
+    const h = (n: string) => (typeof headers[n] === 'string' ? (headers[n] as string) : '');
+    try {
+      new Webhook(this.secret).verify(rawBody, { 'webhook-id': h('webhook-id'), 'webhook-timestamp': h('webhook-timestamp'), 'webhook-signature': h('webhook-signature') });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   #listen(port: number): Promise<void> {
@@ -115,7 +119,7 @@ export class WebhookReceiver {
           /* recorded as {} */
         }
         const status = this.#responder?.(body, this.received) ?? (this.#mode.kind === 'status' ? this.#mode.status : 204);
-        this.received.push({ body, rawBody, headers: req.headers, signatureValid: this.verify(rawBody, req.headers['x-recorder-signature']), status, at: Date.now() });
+        this.received.push({ body, rawBody, headers: req.headers, signatureValid: this.verify(rawBody, req.headers), status, at: Date.now() });
         res.statusCode = status;
         res.end();
         for (const w of [...this.#waiters]) w();
@@ -144,6 +148,9 @@ export class WebhookReceiver {
   }
 }
 
-export async function startWebhookReceiver(secret: string): Promise<WebhookReceiver> {
+/** A Standard Webhooks secret for tests (whsec_ + base64 of 32 bytes). */
+export const TEST_WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+
+export async function startWebhookReceiver(secret: string = TEST_WEBHOOK_SECRET): Promise<WebhookReceiver> {
   return new WebhookReceiver(secret).start();
 }

@@ -21,14 +21,14 @@ import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
 import type { ExportPatch, ExportStore } from '../../src/store/types.js';
 import { startGcsServer, type GcsTestServer } from '../helpers/gcs-server/index.js';
 import { testRedis, connectTestRedis, dropTestRedis } from '../helpers/redis.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startWebhookReceiver, TEST_WEBHOOK_SECRET, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
 const MB = 1024 * 1024;
 const CUST = 'cust-export';
 const OTHER = 'cust-other';
-const SECRET = 'export-test-secret';
+const SECRET = TEST_WEBHOOK_SECRET;
 const HAS_UNZIP = spawnSync('sh', ['-c', 'command -v unzip']).status === 0;
 
 const { url, prefix } = testRedis();

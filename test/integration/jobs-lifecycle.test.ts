@@ -1,3 +1,4 @@
+import { TEST_WEBHOOK_SECRET } from '../helpers/webhook-receiver.js';
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
@@ -21,7 +22,7 @@ describe('jobs lifecycle', () => {
       storage: new LocalStorage('/nonexistent-unused'),
       store: new RedisRecordingStore({ redis, keys: new RedisKeys(prefix) }),
       logger: createLogger('silent'),
-      webhook: { urls: ['http://127.0.0.1:9/hook'], secret: 's' },
+      webhook: { urls: ['http://127.0.0.1:9/hook'], secret: TEST_WEBHOOK_SECRET },
       retention: { retentionDays: 30, everyMs: 60_000 },
       enqueueTimeoutMs: 1000,
       closeTimeoutMs: 1000,

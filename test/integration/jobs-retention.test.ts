@@ -12,7 +12,7 @@ import { LocalStorage } from '../../src/storage/local.js';
 import { RedisKeys } from '../../src/store/keys.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
 import { testRedis, connectTestRedis, dropTestRedis } from '../helpers/redis.js';
-import { startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startWebhookReceiver, TEST_WEBHOOK_SECRET, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const { url, prefix } = testRedis();
 const dir = mkdtempSync(join(tmpdir(), 'jobs-retention-'));
@@ -25,14 +25,14 @@ let receiver: WebhookReceiver;
 beforeAll(async () => {
   redis = await connectTestRedis(url);
   store = new RedisRecordingStore({ redis, keys: new RedisKeys(prefix) });
-  receiver = await startWebhookReceiver('s');
+  receiver = await startWebhookReceiver();
   jobs = createJobs({
     redisUrl: url,
     prefix,
     storage,
     store,
     logger: createLogger('silent'),
-    webhook: { urls: [receiver.url], secret: 's' },
+    webhook: { urls: [receiver.url], secret: TEST_WEBHOOK_SECRET },
     retention: { retentionDays: 30, everyMs: 300 },
   });
 });

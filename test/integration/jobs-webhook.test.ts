@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createJobs, type Jobs } from '../../src/jobs/index.js';
 import { createLogger } from '../../src/logger.js';
 import { LocalStorage } from '../../src/storage/local.js';
@@ -8,9 +8,8 @@ import { RedisKeys } from '../../src/store/keys.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
 import { freePort } from '../helpers/redis-server.js';
 import { testRedis, connectTestRedis, dropTestRedis } from '../helpers/redis.js';
-import { startWebhookReceiver, type ReceivedWebhook, type WebhookReceiver } from '../helpers/webhook-receiver.js';
+import { startWebhookReceiver, TEST_WEBHOOK_SECRET, WebhookReceiver, type ReceivedWebhook } from '../helpers/webhook-receiver.js';
 
-const SECRET = 'whsec-test';
 const { url, prefix } = testRedis();
 const logger = createLogger('silent');
 let redis: Redis;
@@ -20,7 +19,7 @@ let deadUrl: string;
 
 beforeAll(async () => {
   redis = await connectTestRedis(url);
-  receiver = await startWebhookReceiver(SECRET);
+  receiver = await startWebhookReceiver();
   deadUrl = `http://127.0.0.1:${await freePort()}/nobody-listens`;
   jobs = createJobs({
     redisUrl: url,
@@ -28,7 +27,7 @@ beforeAll(async () => {
     storage: new LocalStorage('/nonexistent-unused'),
     store: new RedisRecordingStore({ redis, keys: new RedisKeys(prefix) }),
     logger,
-    webhook: { urls: [receiver.url, deadUrl], secret: SECRET, attempts: 30, backoff: { baseMs: 50, capMs: 300 }, timeoutMs: 2000 },
+    webhook: { urls: [receiver.url, deadUrl], secret: TEST_WEBHOOK_SECRET, attempts: 30, backoff: { baseMs: 50, capMs: 300 }, timeoutMs: 2000 },
     retention: { retentionDays: 30, enabled: false },
   });
   await jobs.start();
@@ -56,9 +55,22 @@ describe('webhooks', () => {
     expect(w.signatureValid).toBe(true);
     expect(w.body).toEqual({ id: eventId, type: 'recording_started', data: { id: rid, status: 'recording' } });
     expect(w.headers['content-type']).toBe('application/json');
-    expect(w.headers['x-recorder-event-id']).toBe(eventId);
-    expect(Math.abs(Number(w.headers['x-recorder-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
-    expect(receiver.verify(w.rawBody.replace('recording', 'Recording'), w.headers['x-recorder-signature'])).toBe(false);
+    // Standard Webhooks: id, timestamp and a v1 signature over "id.timestamp.body" (verified by the stock library)
+    expect(w.headers['webhook-id']).toBe(eventId);
+    expect(Math.abs(Number(w.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
+    expect(w.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    // a changed body, a changed timestamp (replay later), another id, or another key: all refused
+    expect(receiver.verify(w.rawBody.replace('recording', 'Recording'), w.headers)).toBe(false);
+    expect(receiver.verify(w.rawBody, { ...w.headers, 'webhook-timestamp': String(Number(w.headers['webhook-timestamp']) + 1) })).toBe(false);
+    expect(receiver.verify(w.rawBody, { ...w.headers, 'webhook-id': 'other' })).toBe(false);
+    expect(new WebhookReceiver(`whsec_${Buffer.alloc(32, 9).toString('base64')}`).verify(w.rawBody, w.headers)).toBe(false);
+    // a captured event replayed 6 minutes later is stale for the receiver (the timestamp is signed)
+    vi.useFakeTimers({ now: Date.now() + 6 * 60_000, toFake: ['Date'] });
+    try {
+      expect(receiver.verify(w.rawBody, w.headers)).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('keeps each recording in order across retries, without holding back other recordings', async () => {

@@ -57,9 +57,17 @@ describe('loadConfig', () => {
   });
 
   it('parses per-customer retention and webhook URLs', () => {
-    const c = loadConfig({ RETENTION_DAYS_PER_CUSTOMER: 'a=7, b=90', WEBHOOK_URLS: 'http://x/1, https://y/2' });
+    const secret = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+    const c = loadConfig({ RETENTION_DAYS_PER_CUSTOMER: 'a=7, b=90', WEBHOOK_URLS: 'http://x/1, https://y/2', WEBHOOK_SECRET: secret });
     expect(c.retention.perCustomer).toEqual({ a: 7, b: 90 });
     expect(c.webhooks.urls).toEqual(['http://x/1', 'https://y/2']);
-    expect(() => loadConfig({ WEBHOOK_URLS: 'nope' })).toThrow(/WEBHOOK_URLS/);
+    expect(() => loadConfig({ WEBHOOK_URLS: 'nope', WEBHOOK_SECRET: secret })).toThrow(/WEBHOOK_URLS/);
+  });
+
+  it('WEBHOOK_URLS needs a Standard Webhooks secret: a guessable (empty, short, not base64) key is a start-up error', () => {
+    for (const bad of [undefined, '', 's', 'whsec-test', `whsec_${Buffer.alloc(16).toString('base64')}`, 'whsec_not base64!']) {
+      expect(() => loadConfig({ WEBHOOK_URLS: 'http://x/1', ...(bad === undefined ? {} : { WEBHOOK_SECRET: bad }) }), String(bad)).toThrow(/WEBHOOK_SECRET: required with WEBHOOK_URLS/);
+    }
+    expect(loadConfig({ WEBHOOK_SECRET: '' }).webhooks.urls).toEqual([]); // no URLs, no secret needed
   });
 });
