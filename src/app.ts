@@ -108,6 +108,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
         retentionDays: config.retention.defaultDays,
         customerRetentionDays: config.retention.perCustomer,
         everyMs: config.retention.sweepEverySec * 1000,
+        exportRetentionDays: config.retention.exportDays,
       },
       uploadAttempts: config.uploadAttempts,
     });

@@ -14,6 +14,8 @@ export const ErrorCodes = {
   RECORDING_EXPIRED: { status: 410, code: 'recording_expired' },
   RECORDING_DELETED: { status: 410, code: 'recording_deleted' },
   EXPORT_NOT_FOUND: { status: 404, code: 'export_not_found' },
+  EXPORT_DELETED: { status: 410, code: 'export_deleted' },
+  EXPORT_EXPIRED: { status: 410, code: 'export_expired' },
   RECORDING_ALREADY_ACTIVE: { status: 409, code: 'recording_already_active' },
   NO_ACTIVE_RECORDING: { status: 409, code: 'no_active_recording' },
   RECORDING_ACTIVE: { status: 409, code: 'recording_active' },

@@ -1,6 +1,7 @@
 import { AppError } from '../domain/errors.js';
 import { ACTIVE_STATUSES, type Recording } from '../domain/recording.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
+import { purgeExportsHolding, type PurgeDeps } from '../storage/purge.js';
 import type { RecordingStore } from '../store/types.js';
 
 /**
@@ -28,7 +29,7 @@ export function goneError(rec: Recording): AppError {
  * and the retry completes; the other order could leave an audio file nobody points to after a "successful" delete.
  */
 export async function deleteRecording(
-  deps: { store: RecordingStore; storage: BlobStorage; now?: () => Date },
+  deps: { store: RecordingStore; storage: BlobStorage; exports?: PurgeDeps['exports']; logger: PurgeDeps['logger']; now?: () => Date },
   id: string,
   customerId: string,
 ): Promise<Recording> {
@@ -37,6 +38,8 @@ export async function deleteRecording(
     throw new AppError('RECORDING_ACTIVE', `recording ${id} is ${rec.status}: stop it first`, { status: rec.status });
   }
   if (rec.storage_key) await deps.storage.delete(rec.storage_key);
+  // Every export archive that holds it goes too (their exports answer 410 from now on).
+  if (deps.exports) await purgeExportsHolding({ exports: deps.exports, storage: deps.storage, logger: deps.logger, now: deps.now }, id);
   const now = (deps.now ?? (() => new Date()))().toISOString();
   try {
     return await deps.store.transition(id, 'deleted', { tm_delete: now, delete_reason: 'api' });

@@ -110,7 +110,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
         recordingRoutes({
           store: deps.store,
           storage: deps.storage,
-          deleteRecording: deps.deleteRecording ?? ((id, customerId) => deleteRecording({ store: deps.store, storage: deps.storage, now }, id, customerId)),
+          deleteRecording: deps.deleteRecording ?? ((id, customerId) => deleteRecording({ store: deps.store, storage: deps.storage, exports: deps.exports, logger: deps.logger, now }, id, customerId)),
         }),
       );
       if (deps.exports && deps.enqueueExport) {

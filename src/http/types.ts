@@ -18,7 +18,7 @@ export interface ExportItem {
 }
 
 /** The part of the export repository the API uses. */
-export type ExportStoreLike = Pick<ExportStore, 'create' | 'get' | 'update'>;
+export type ExportStoreLike = ExportStore;
 
 export interface ReadinessReport {
   ok: boolean;

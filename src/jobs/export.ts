@@ -1,5 +1,6 @@
 import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
 import { AppError, clientMessage, isAppError } from '../domain/errors.js';
+import { deleteArchive } from '../storage/purge.js';
 import { archiveStream, buildManifest, planExport } from '../export/archive.js';
 import type { Logger } from '../logger.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
@@ -30,6 +31,8 @@ export interface ExportProcessorDeps {
   keyPrefix?: string;
   /** At most one progress write per this many ms (default 1000), plus the final one. */
   progressIntervalMs?: number;
+  /** The archive is deleted this many days after it was built (default 7). */
+  retentionDays?: number;
 }
 
 export const ExportWebhookTypes = {
@@ -87,13 +90,24 @@ export function createExportProcessor(deps: ExportProcessorDeps): (job: ExportJo
       if (info.size !== archive.bytes()) {
         throw new AppError('STORAGE_UNAVAILABLE', `export archive ${key}: storage holds ${info.size} bytes, wrote ${archive.bytes()}`, { retryable: true });
       }
+      // Linked before it is announced: from now on, deleting a recording in it deletes the archive too.
+      const included = plan.items.map((i) => i.rec.id);
+      await deps.exports.linkRecordings(exportId, included);
+      const end = now();
       e = await deps.exports.update(exportId, {
         status: 'completed',
         storage_key: key,
         progress: { done: total, total },
         manifest: { count: plan.items.length, total_bytes: info.size, skipped: plan.notExported },
-        tm_end: now().toISOString(),
+        tm_end: end.toISOString(),
+        tm_expire: new Date(end.getTime() + (deps.retentionDays ?? 7) * 86_400_000).toISOString(),
       });
+      // A recording deleted while the archive was being built: the archive must not outlive it.
+      const gone = (await Promise.all(included.map((id) => deps.store.get(id)))).some((r) => !r || r.status === 'deleted');
+      if (gone) {
+        log.warn(`a recording of the export was deleted meanwhile: archive deleted [export_id:${exportId}]`);
+        e = await deleteArchive(deps, e, 'recording_deleted');
+      }
       log.info(`export completed [export_id:${exportId}, recordings:${plan.items.length}, bytes:${info.size}]`);
       await publish(deps, e);
       return resultOf(e);

@@ -7,13 +7,13 @@ import { createStoreRedis, waitForRedis } from '../store/redis-client.js';
 import type { ExportStore, RecordingStore } from '../store/types.js';
 import { ExportJobs } from './export.js';
 import { QueueFactory, type BackoffPolicy } from './queues.js';
-import { RetentionJobs, sweepExpired, type RetentionOptions } from './retention.js';
+import { RetentionJobs, sweepAll, type RetentionOptions } from './retention.js';
 import { UploadJobs, type UploadJobData } from './upload.js';
 import { WebhookPublisher, type WebhookOptions } from './webhook.js';
 
 export { QueueNames, QueueFactory, cappedBackoff, closeAll, closeWithDeadline, type BackoffPolicy, type Closable } from './queues.js';
 export { processUpload, FILE_LOST, type UploadJobData, type UploadOptions } from './upload.js';
-export { sweepExpired, type RetentionOptions } from './retention.js';
+export { sweepAll, sweepExpired, type RetentionOptions } from './retention.js';
 export { WebhookPublisher, type WebhookEnvelope, type WebhookOptions } from './webhook.js';
 
 export interface JobsConfig {
@@ -26,8 +26,8 @@ export interface JobsConfig {
   exports?: ExportStore;
   logger: Logger;
   webhook: WebhookOptions;
-  /** Retention policy (tm_expire at upload) and sweep schedule. */
-  retention: RetentionPolicy & RetentionOptions;
+  /** Retention policy (tm_expire at upload) and sweep schedule; `exportRetentionDays`: export archives (default 7). */
+  retention: RetentionPolicy & RetentionOptions & { exportRetentionDays?: number };
   /** Upload attempts (default 10 000, see UploadOptions) and backoff (default 2 s doubling, capped at 10 min). */
   uploadAttempts?: number;
   uploadBackoff?: BackoffPolicy;
@@ -49,6 +49,8 @@ export interface Jobs {
   webhooks: WebhookPublisher;
   /** Runs one retention sweep now (also scheduled every retention.everyMs once started). Returns how many were deleted. */
   sweepExpired(): Promise<number>;
+  /** One retention sweep of recordings and export archives now. */
+  sweepAll(): Promise<{ recordings: number; exports: number }>;
   /** Starts the workers (upload, retention scheduler, webhook delivery). Idempotent. */
   start(): Promise<void>;
   /** Idempotent (one shared promise): workers, then queues, then the Redis client, in reverse order of creation; every step runs even if one fails. */
@@ -71,10 +73,17 @@ export function createJobs(cfg: JobsConfig): Jobs {
       retention: { retentionDays: cfg.retention.retentionDays, customerRetentionDays: cfg.retention.customerRetentionDays },
     },
   );
-  const retentionDeps = { store: cfg.store, storage: cfg.storage, logger: cfg.logger, webhooks };
+  const retentionDeps = { store: cfg.store, storage: cfg.storage, exports: cfg.exports, logger: cfg.logger, webhooks };
   const retention = new RetentionJobs(factory, retentionDeps, cfg.retention);
   const exportJobs = cfg.exports
-    ? new ExportJobs(factory, { store: cfg.store, exports: cfg.exports, storage: cfg.storage, webhooks, logger: cfg.logger })
+    ? new ExportJobs(factory, {
+        store: cfg.store,
+        exports: cfg.exports,
+        storage: cfg.storage,
+        webhooks,
+        logger: cfg.logger,
+        retentionDays: cfg.retention.exportRetentionDays ?? 7,
+      })
     : undefined;
 
   const deadline = cfg.closeTimeoutMs ?? 15_000;
@@ -96,7 +105,8 @@ export function createJobs(cfg: JobsConfig): Jobs {
       return exportJobs.enqueue(exportId);
     },
     webhooks,
-    sweepExpired: () => sweepExpired(retentionDeps, cfg.retention.batchSize),
+    sweepExpired: async () => (await sweepAll(retentionDeps, cfg.retention.batchSize)).recordings,
+    sweepAll: () => sweepAll(retentionDeps, cfg.retention.batchSize),
     start() {
       started ??= (async () => {
         await waitForRedis(redis);

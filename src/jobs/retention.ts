@@ -2,7 +2,8 @@ import type { Queue, Worker } from 'bullmq';
 import { isAppError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
-import type { RecordingStore } from '../store/types.js';
+import { purgeExportsHolding, sweepExpiredExports } from '../storage/purge.js';
+import type { ExportStore, RecordingStore } from '../store/types.js';
 import { closeWithDeadline, QueueNames, type QueueFactory } from './queues.js';
 import type { WebhookPublisher } from './webhook.js';
 
@@ -18,6 +19,8 @@ export interface RetentionOptions {
 interface RetentionDeps {
   store: RecordingStore;
   storage: BlobStorage;
+  /** Export archives: those holding an expired recording go with it; their own retention runs in the same sweep. */
+  exports?: ExportStore;
   logger: Logger;
   webhooks?: WebhookPublisher;
   now?: () => Date;
@@ -40,6 +43,7 @@ export async function sweepExpired(deps: RetentionDeps, batchSize = 100): Promis
       try {
         const rec = await deps.store.get(id);
         if (rec?.storage_key) await deps.storage.delete(rec.storage_key);
+        if (deps.exports) await purgeExportsHolding({ ...deps, exports: deps.exports }, id);
         const gone = await deps.store.transition(id, 'deleted', { tm_delete: new Date().toISOString(), delete_reason: 'retention' });
         deleted++;
         log.info({ recording_id: id, storage_key: rec?.storage_key }, 'recording expired and deleted');
@@ -52,7 +56,14 @@ export async function sweepExpired(deps: RetentionDeps, batchSize = 100): Promis
   }
 }
 
-/** A repeatable job (BullMQ job scheduler) that runs sweepExpired every `everyMs`. */
+/** Recordings past their retention, then export archives past theirs. */
+export async function sweepAll(deps: RetentionDeps, batchSize = 100): Promise<{ recordings: number; exports: number }> {
+  const recordings = await sweepExpired(deps, batchSize);
+  const exports = deps.exports ? await sweepExpiredExports({ ...deps, exports: deps.exports }, batchSize) : 0;
+  return { recordings, exports };
+}
+
+/** A repeatable job (BullMQ job scheduler) that runs sweepAll every `everyMs`. */
 export class RetentionJobs {
   readonly queue: Queue<Record<string, never>>;
   #worker?: Worker<Record<string, never>>;
@@ -72,7 +83,7 @@ export class RetentionJobs {
     const log = this.#deps.logger.child({ component: 'retention' });
     // One scheduler id: several sidecars share it, so the sweep runs once per interval, not once per sidecar.
     await this.queue.upsertJobScheduler('retention-sweep', { every: this.#opts.everyMs }, { name: 'sweep', data: {} });
-    this.#worker = this.#factory.worker(this.queue.name, async () => sweepExpired(this.#deps, this.#opts.batchSize), { concurrency: 1 });
+    this.#worker = this.#factory.worker(this.queue.name, async () => sweepAll(this.#deps, this.#opts.batchSize), { concurrency: 1 });
     this.#worker.on('failed', (_job, err) => log.warn({ err: err.message }, 'retention sweep failed'));
     void this.#worker.run().catch((err: Error) => log.error({ err: err.message }, 'retention worker stopped'));
   }

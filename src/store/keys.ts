@@ -75,6 +75,16 @@ export class RedisKeys {
     return `${this.prefix}:export:${part(id)}`;
   }
 
+  /** Sorted set of completed export ids, score = tm_expire of their archive (epoch ms). */
+  exportExpiry(): string {
+    return `${this.prefix}:idx:export-expire`;
+  }
+
+  /** Set of export ids whose archive holds the recording. */
+  recordingExports(recordingId: string): string {
+    return `${this.prefix}:idx:rec-exports:${part(recordingId)}`;
+  }
+
   /** Sorted set of a customer's export ids, score = tm_create (epoch ms). */
   customerExports(customerId: string): string {
     return `${this.prefix}:idx:customer:${part(customerId)}:exports`;

@@ -9,11 +9,14 @@ import type { ExportPatch, ExportRecord, ExportStatus, ExportStore } from './typ
 const EXPORT_TRANSITIONS: Record<ExportStatus, readonly ExportStatus[]> = {
   queued: ['running', 'failed'],
   running: ['completed', 'failed'],
-  completed: [],
-  failed: [],
+  completed: ['deleted'],
+  failed: ['deleted'],
+  deleted: [],
 };
 const TABLE_JSON = JSON.stringify(EXPORT_TRANSITIONS);
-const PATCHABLE = new Set(['status', 'progress', 'storage_key', 'manifest', 'error', 'tm_start', 'tm_end']);
+const PATCHABLE = new Set(['status', 'progress', 'storage_key', 'manifest', 'error', 'tm_start', 'tm_end', 'tm_expire', 'tm_delete', 'delete_reason']);
+/** A finished export's record stays this long after its archive's end (GET answers 410, then 404). */
+const RECORD_AFTER_END_SECONDS = 30 * 86_400;
 
 export interface RedisExportStoreOptions {
   redis: Redis;
@@ -76,13 +79,48 @@ export class RedisExportStore implements ExportStore {
         if (!PATCHABLE.has(k)) throw new AppError('VALIDATION', `export field ${k} cannot be updated`);
         clean[k] = v;
       }
-      const reply = asReply(await UPDATE_EXPORT.run(this.#redis, [this.#keys.export(id)], [JSON.stringify(clean), this.#now().toISOString(), TABLE_JSON]));
+      // The record outlives its archive: until the archive's own expiry (completed), then a while after its end.
+      const ttl = this.#recordTtl(patch);
+      const reply = asReply(await UPDATE_EXPORT.run(this.#redis, [this.#keys.export(id)], [JSON.stringify(clean), this.#now().toISOString(), TABLE_JSON, ttl]));
       if (reply[0] === 'err') {
         if (reply[1] === 'not_found') throw new AppError('EXPORT_NOT_FOUND', `export ${id} not found`);
         throw new AppError('INVALID_TRANSITION', `export ${id} cannot go from ${reply[2]} to ${patch.status}`, { from: reply[2], to: patch.status });
       }
-      return normalize(JSON.parse(reply[1] ?? 'null') as ExportRecord);
+      const out = normalize(JSON.parse(reply[1] ?? 'null') as ExportRecord);
+      if (out.status === 'completed' && out.tm_expire) await this.#redis.zadd(this.#keys.exportExpiry(), Date.parse(out.tm_expire), id);
+      else if (patch.status === 'deleted' || patch.status === 'failed') await this.#redis.zrem(this.#keys.exportExpiry(), id);
+      return out;
     });
+  }
+
+  #recordTtl(patch: ExportPatch): string {
+    if (this.#ttl <= 0) return '';
+    if (patch.tm_expire) return String(Math.max(1, Math.ceil((Date.parse(patch.tm_expire) - this.#now().getTime()) / 1000)) + RECORD_AFTER_END_SECONDS);
+    if (patch.status === 'deleted' || patch.status === 'failed') return String(RECORD_AFTER_END_SECONDS);
+    return '';
+  }
+
+  linkRecordings(exportId: string, recordingIds: string[]): Promise<void> {
+    return guard('linkExportRecordings', async () => {
+      if (recordingIds.length === 0) return;
+      const m = this.#redis.multi();
+      for (const rid of recordingIds) m.sadd(this.#keys.recordingExports(rid), exportId);
+      await m.exec();
+    });
+  }
+
+  exportsHolding(recordingId: string): Promise<string[]> {
+    return guard('exportsHolding', () => this.#redis.smembers(this.#keys.recordingExports(recordingId)));
+  }
+
+  unlinkRecording(recordingId: string): Promise<void> {
+    return guard('unlinkRecording', async () => {
+      await this.#redis.del(this.#keys.recordingExports(recordingId));
+    });
+  }
+
+  listExpired(now: Date, limit: number): Promise<string[]> {
+    return guard('listExpiredExports', () => this.#redis.zrangebyscore(this.#keys.exportExpiry(), '-inf', now.getTime(), 'LIMIT', 0, limit));
   }
 }
 

@@ -73,7 +73,7 @@ export interface RecordingStore {
 /** Upload problems stay visible on a `stopping` recording until it becomes available. */
 export type RecordingPatch = Partial<TransitionPatch> & { last_error?: RecordingError };
 
-export const ExportStatuses = ['queued', 'running', 'completed', 'failed'] as const;
+export const ExportStatuses = ['queued', 'running', 'completed', 'failed', 'deleted'] as const;
 export type ExportStatus = (typeof ExportStatuses)[number];
 
 export interface ExportManifestSummary {
@@ -97,9 +97,18 @@ export interface ExportRecord {
   tm_update: string;
   tm_start?: string;
   tm_end?: string;
+  /** completed: when the archive is deleted by export retention */
+  tm_expire?: string;
+  /** deleted: when and why the archive was deleted (its retention, or a recording in it was deleted) */
+  tm_delete?: string;
+  delete_reason?: ExportDeleteReason;
 }
 
-export type ExportPatch = Partial<Pick<ExportRecord, 'status' | 'progress' | 'storage_key' | 'manifest' | 'error' | 'tm_start' | 'tm_end'>>;
+export type ExportDeleteReason = 'retention' | 'recording_deleted';
+
+export type ExportPatch = Partial<
+  Pick<ExportRecord, 'status' | 'progress' | 'storage_key' | 'manifest' | 'error' | 'tm_start' | 'tm_end' | 'tm_expire' | 'tm_delete' | 'delete_reason'>
+>;
 
 /** Exports: status moves forward only (queued → running → completed | failed; queued → failed). */
 export interface ExportStore {
@@ -108,6 +117,14 @@ export interface ExportStore {
   get(id: string): Promise<ExportRecord | null>;
   /** Merges fields; a backward status change fails with INVALID_TRANSITION, an unknown id with EXPORT_NOT_FOUND. */
   update(id: string, patch: ExportPatch): Promise<ExportRecord>;
+  /** Remembers that the export's archive holds these recordings (so deleting one deletes the archive). */
+  linkRecordings(exportId: string, recordingIds: string[]): Promise<void>;
+  /** Exports whose archive holds the recording. */
+  exportsHolding(recordingId: string): Promise<string[]>;
+  /** The recording is gone, and so is every archive that held it: forget the links. */
+  unlinkRecording(recordingId: string): Promise<void>;
+  /** Completed exports whose archive retention ended at or before `now`. */
+  listExpired(now: Date, limit: number): Promise<string[]>;
 }
 
 export { Permissions, type Permission } from '../domain/permissions.js';

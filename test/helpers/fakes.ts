@@ -147,7 +147,7 @@ export interface HttpHarness {
   /** A fresh customer with a token in the Redis token store. */
   customer(permissions?: Array<'read' | 'write' | 'delete' | 'export'>): Promise<{ customer_id: string; token: string; auth: { authorization: string } }>;
   /** A recording of `customerId` in `status` (available ones have `wav` in storage). */
-  recording(customerId: string, status: RecordingStatus, opts?: { wav?: Buffer; deleteReason?: 'api' | 'retention'; at?: Date; referenceId?: string }): Promise<Recording>;
+  recording(customerId: string, status: RecordingStatus, opts?: { wav?: Buffer; deleteReason?: 'api' | 'retention'; at?: Date; referenceId?: string; expireAt?: Date }): Promise<Recording>;
   close(): Promise<void>;
 }
 
@@ -206,7 +206,7 @@ export async function createHttpHarness(over: Partial<HttpServerDeps> = {}): Pro
     return { customer_id, token, auth: { authorization: `Bearer ${token}` } };
   }
 
-  async function recording(customerId: string, status: RecordingStatus, opts: { wav?: Buffer; deleteReason?: 'api' | 'retention'; at?: Date; referenceId?: string } = {}): Promise<Recording> {
+  async function recording(customerId: string, status: RecordingStatus, opts: { wav?: Buffer; deleteReason?: 'api' | 'retention'; at?: Date; referenceId?: string; expireAt?: Date } = {}): Promise<Recording> {
     const rec = newRecording({
       id: randomUUID(),
       customer_id: customerId,
@@ -233,7 +233,7 @@ export async function createHttpHarness(over: Partial<HttpServerDeps> = {}): Pro
         const key = `recordings/${customerId}/${rec.id}.wav`;
         const md5 = createHash('md5').update(wav).digest('base64');
         await storage.putFile(key, local, { contentType: 'audio/wav', md5Base64: md5 });
-        out = await store.transition(rec.id, 'available', { storage_key: key, size_bytes: wav.length, checksum_md5: md5, duration_ms: 100 });
+        out = await store.transition(rec.id, 'available', { storage_key: key, size_bytes: wav.length, checksum_md5: md5, duration_ms: 100, ...(opts.expireAt ? { tm_expire: opts.expireAt.toISOString() } : {}) });
       } else if (to === 'deleted') {
         out = await store.transition(rec.id, 'deleted', { tm_delete: new Date().toISOString(), delete_reason: opts.deleteReason ?? 'api' });
       } else if (to === 'failed') {

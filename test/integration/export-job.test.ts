@@ -117,6 +117,10 @@ function spyExports(inner: ExportStore): { store: ExportStore; progress: Array<{
         if (patch.progress) progress.push(patch.progress);
         return inner.update(id, patch);
       },
+      linkRecordings: (e, r) => inner.linkRecordings(e, r),
+      exportsHolding: (r) => inner.exportsHolding(r),
+      unlinkRecording: (r) => inner.unlinkRecording(r),
+      listExpired: (n, l) => inner.listExpired(n, l),
     },
   };
 }

@@ -23,6 +23,12 @@ export function exportRoutes(deps: {
   async function ownedExport(id: string, customerId: string): Promise<ExportRecord> {
     const e = await exports.get(id);
     if (!e || e.customer_id !== customerId) throw new AppError('EXPORT_NOT_FOUND', `export ${id} not found`);
+    if (e.status === 'deleted') {
+      const details = e.tm_delete ? { tm_delete: e.tm_delete } : undefined;
+      throw e.delete_reason === 'retention'
+        ? new AppError('EXPORT_EXPIRED', `export ${id} expired: its archive was deleted`, details)
+        : new AppError('EXPORT_DELETED', `export ${id} was deleted: a recording in it was deleted`, details);
+    }
     return e;
   }
 
@@ -75,7 +81,7 @@ export function exportRoutes(deps: {
           summary: 'Export status, progress and download_url when completed',
           security,
           params: idParams,
-          response: { 200: { $ref: 'Export#' }, ...errors(404, 503) },
+          response: { 200: { $ref: 'Export#' }, ...errors(404, 410, 503) },
         },
       },
       async (request) => {
@@ -98,7 +104,7 @@ export function exportRoutes(deps: {
           200: { description: 'The archive', content: { 'application/zip': { schema: { type: 'string', format: 'binary' } } } },
           206: { description: 'One byte range', content: { 'application/zip': { schema: { type: 'string', format: 'binary' } } } },
           304: { description: 'Not modified', type: 'null' },
-          ...errors(404, 416, 503),
+          ...errors(404, 410, 416, 503),
         },
       },
       handler: async (request, reply) => {

@@ -1,12 +1,14 @@
 import { LuaScript } from './script.js';
 
 /**
- * update-export: merge fields into an export; a status change must be forward (queued → running → completed|failed).
+ * update-export: merge fields into an export; a status change must be forward (queued → running → completed|failed
+ * → deleted). The key keeps its TTL, unless ARGV[4] gives a new one (seconds).
  *
  * KEYS[1] export JSON key
  * ARGV[1] patch JSON (object of export fields to merge; validated by the caller)
  * ARGV[2] now (ISO 8601), becomes tm_update
  * ARGV[3] transition table JSON {from: [to, …]}
+ * ARGV[4] new TTL in seconds, or '' to keep the key's TTL
  *
  * Replies {'ok', newExportJSON}; {'err', 'not_found'}; {'err', 'invalid_transition', fromStatus}.
  */
@@ -28,7 +30,7 @@ end
 for k, v in pairs(patch) do exp[k] = v end
 exp.tm_update = ARGV[2]
 local out = cjson.encode(exp)
-redis.call('SET', KEYS[1], out)
+if ARGV[4] ~= '' then redis.call('SET', KEYS[1], out, 'EX', tonumber(ARGV[4])) else redis.call('SET', KEYS[1], out, 'KEEPTTL') end
 return {'ok', out}
 `,
 );

@@ -1,0 +1,63 @@
+import { isAppError } from '../domain/errors.js';
+import type { Logger } from '../logger.js';
+import type { BlobStorage } from './blob-storage.js';
+import type { ExportDeleteReason, ExportRecord, ExportStore } from '../store/types.js';
+
+export interface PurgeDeps {
+  exports: ExportStore;
+  storage: BlobStorage;
+  logger: Logger;
+  now?: () => Date;
+}
+
+/**
+ * Deletion means gone: no file in storage outlives every record that names it. An export archive is deleted with
+ * its own retention, and as soon as any recording in it is deleted (API or retention); its export then answers
+ * 410 with the reason. Idempotent: safe to run again after a failure half-way.
+ */
+export async function deleteArchive(deps: PurgeDeps, e: ExportRecord, reason: ExportDeleteReason): Promise<ExportRecord> {
+  if (e.status === 'deleted') return e;
+  if (e.storage_key) await deps.storage.delete(e.storage_key);
+  const now = (deps.now ?? (() => new Date()))().toISOString();
+  const done = await deps.exports.update(e.id, { status: 'deleted', tm_delete: now, delete_reason: reason });
+  deps.logger.info({ export_id: e.id, reason }, 'export archive deleted');
+  return done;
+}
+
+/** Before a recording is marked deleted: every archive that holds it goes too. */
+export async function purgeExportsHolding(deps: PurgeDeps, recordingId: string): Promise<number> {
+  const ids = await deps.exports.exportsHolding(recordingId);
+  let purged = 0;
+  for (const id of ids) {
+    const e = await deps.exports.get(id);
+    if (e && e.status !== 'deleted') {
+      await deleteArchive(deps, e, 'recording_deleted');
+      purged++;
+    }
+  }
+  await deps.exports.unlinkRecording(recordingId);
+  return purged;
+}
+
+/** Export retention: archives whose time is up are deleted (their records answer 410 export_expired). */
+export async function sweepExpiredExports(deps: PurgeDeps, batchSize = 100): Promise<number> {
+  const now = (deps.now ?? (() => new Date()))();
+  let deleted = 0;
+  const skip = new Set<string>();
+  for (;;) {
+    const ids = (await deps.exports.listExpired(now, batchSize + skip.size)).filter((id) => !skip.has(id));
+    if (ids.length === 0) return deleted;
+    for (const id of ids) {
+      try {
+        const e = await deps.exports.get(id);
+        // The record outlives its archive by design (see RedisExportStore); a missing one cannot be acted on.
+        if (!e) throw new Error('export record missing');
+        await deleteArchive(deps, e, 'retention');
+        deleted++;
+      } catch (err) {
+        skip.add(id);
+        deps.logger.warn({ export_id: id, err: (err as Error).message, code: isAppError(err) ? err.code : undefined }, 'expired export not deleted, retrying next sweep');
+      }
+    }
+  }
+}
