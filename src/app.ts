@@ -64,6 +64,10 @@ async function closeHttp(http: FastifyInstance): Promise<void> {
   }
 }
 
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
 /** Composition root: config → adapters → recorder → HTTP. Every adapter is closed in reverse order on stop(). */
 export async function startApp(config: Config, opts: AppOptions): Promise<App> {
   const log = opts.logger;
@@ -181,6 +185,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       enqueueExport: (id) => jobs.enqueueExport(id),
       auth: new CompositeAuthenticator(authenticators),
       logger: log,
+      limits: config.http.limits,
       readiness: async () => {
         const checks = { redis: redis.status === 'ready', ari: ari.events.connected, accepting: !stopping };
         return { ok: Object.values(checks).every(Boolean), checks };
@@ -191,6 +196,9 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     const addr = http.server.address();
     const url = typeof addr === 'object' && addr ? `http://${config.http.host}:${addr.port}` : '';
     log.info({ url, ari: config.ari.url, storage: storage.kind, rtp_receiver: mixer.receiver }, 'ari-recorder ready');
+    if (!isLoopback(config.http.host)) {
+      log.warn({ host: config.http.host }, 'the admin API listens beyond loopback over plain HTTP: tokens (also ?token=) travel in clear; put it behind TLS');
+    }
 
     let stopped: Promise<void> | undefined;
     return {

@@ -14,7 +14,7 @@ export class ConfigError extends Error {
 
 export interface Config {
   ari: { url: string; username: string; password: string; app: string; reconnectMaxMs: number; timeoutMs: number };
-  http: { host: string; port: number; tokensFile?: string };
+  http: { host: string; port: number; tokensFile?: string; limits: { authFailures: number; exports: number; windowMs: number } };
   redis: { url?: string; prefix: string };
   rtp: { bindHost: string; advertiseHost: string; portMin: number; portMax: number; recvBufferBytes: number };
   mixer: { workers: number; playoutDelayMs: number; receiver: 'auto' | 'dgram' | 'native' };
@@ -135,6 +135,11 @@ export function loadConfig(env: Env = process.env): Config {
       host: host(env, 'HTTP_HOST', '127.0.0.1'),
       port: int(env, 'HTTP_PORT', 8080, 0, 65535),
       tokensFile: env.TOKENS_FILE || undefined,
+      limits: {
+        authFailures: int(env, 'AUTH_FAILURES_PER_MINUTE', 20, 1, 1_000_000),
+        exports: int(env, 'EXPORTS_PER_MINUTE', 20, 1, 1_000_000),
+        windowMs: 60_000,
+      },
     },
     redis: { url: url(env, 'REDIS_URL', undefined, ['redis:', 'rediss:']), prefix: str(env, 'REDIS_PREFIX', 'ari-recorder') },
     rtp: {

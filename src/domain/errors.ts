@@ -22,6 +22,7 @@ export const ErrorCodes = {
   CALL_NOT_UP: { status: 409, code: 'call_not_up' },
   INVALID_TRANSITION: { status: 409, code: 'invalid_transition' },
   RANGE_NOT_SATISFIABLE: { status: 416, code: 'range_not_satisfiable' },
+  RATE_LIMITED: { status: 429, code: 'rate_limited' },
   PORTS_EXHAUSTED: { status: 503, code: 'rtp_ports_exhausted' },
   ARI_UNAVAILABLE: { status: 503, code: 'ari_unavailable' },
   ARI_REFUSED: { status: 502, code: 'ari_refused' },

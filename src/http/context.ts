@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import type { WindowLimiter } from './rate-limit.js';
 import { AppError } from '../domain/errors.js';
 import type { Authenticator, Permission, Principal } from './auth.js';
 import { extractToken } from './auth.js';
@@ -28,15 +30,23 @@ export function principalOf(request: FastifyRequest): Principal {
  * onRequest hook: runs before the body is read, so an anonymous client cannot make us parse anything.
  * 401 unauthorized when the token is missing or unknown; 403 forbidden when it lacks the route's permission.
  */
-export function authHook(auth: Authenticator) {
+export function authHook(auth: Authenticator, failures?: WindowLimiter) {
   return async (request: FastifyRequest): Promise<void> => {
     if (request.is404) return;
     const config = request.routeOptions.config;
     if (config.public === true) return;
     const token = extractToken(request.headers, request.query);
-    if (token === undefined) throw new AppError('UNAUTHORIZED', 'missing token (Authorization: Bearer or ?token=)');
+    // Failed authentications are limited per client address and per token (guessing, a leaked token's abuse).
+    const keys = [`ip:${request.ip}`, ...(token ? [`token:${createHash('sha256').update(token).digest('hex')}`] : [])];
+    const wait = failures ? Math.max(...keys.map((k) => failures.retryAfterSec(k))) : 0;
+    if (wait > 0) throw new AppError('RATE_LIMITED', 'too many failed authentications: try again later', { retry_after: wait });
+    const fail = (message: string): never => {
+      for (const k of keys) failures?.hit(k);
+      throw new AppError('UNAUTHORIZED', message);
+    };
+    if (token === undefined) return fail('missing token (Authorization: Bearer or ?token=)');
     const principal = await auth.resolve(token);
-    if (!principal) throw new AppError('UNAUTHORIZED', 'unknown token');
+    if (!principal) return fail('unknown token');
     const needed = config.permission;
     // default deny: a protected route that forgot to name its permission is reachable by no one
     if (needed === undefined || !principal.permissions.includes(needed)) {

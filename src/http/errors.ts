@@ -46,6 +46,7 @@ export function handleError(err: unknown, request: FastifyRequest, reply: Fastif
   const { status, body } = toHttpError(err);
   if (status >= 500) request.log.error({ err, code: body.code }, `request failed [code:${body.code}]`);
   else request.log.debug({ code: body.code }, `request refused [code:${body.code}]`);
+  if (status === 429 && typeof body.retry_after === 'number') reply.header('retry-after', String(body.retry_after));
   // Headers set for a successful reply must not leak into the error (a 416 keeps its `Content-Range: bytes */size`).
   if (status !== 416) reply.removeHeader('content-range');
   reply.removeHeader('content-disposition').removeHeader('etag').removeHeader('last-modified');

@@ -209,7 +209,7 @@ const err = { $ref: 'Error#' } as const;
 
 /** Error responses for a protected route, plus the ones given. */
 export function errors(...statuses: number[]): Record<number, typeof err> {
-  const out: Record<number, typeof err> = { 401: err, 403: err, 500: err };
+  const out: Record<number, typeof err> = { 401: err, 403: err, 429: err, 500: err };
   for (const s of statuses) out[s] = err;
   return out;
 }

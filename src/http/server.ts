@@ -11,7 +11,8 @@ import { healthRoutes } from './routes/health.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { referenceRoutes } from './routes/references.js';
 import { OPTIONAL_BODY, sharedSchemas } from './schemas.js';
-import type { HttpServerDeps } from './types.js';
+import { WindowLimiter } from './rate-limit.js';
+import type { HttpLimits, HttpServerDeps } from './types.js';
 import { createValidatorCompiler } from './validation.js';
 
 export type { HttpServerDeps } from './types.js';
@@ -19,6 +20,7 @@ export type { HttpServerDeps } from './types.js';
 export const API_PREFIX = '/v1.0';
 export const OPENAPI_PATH = `${API_PREFIX}/openapi.json`;
 const DEFAULT_BODY_LIMIT = 256 * 1024;
+const DEFAULT_LIMITS: HttpLimits = { authFailures: 20, exports: 20, windowMs: 60_000 };
 
 /** Request fields for logs: the URL with `token=` redacted; headers (Authorization) are never logged. */
 function serializeRequest(req: FastifyRequest): Record<string, unknown> {
@@ -99,7 +101,8 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   app.register(healthRoutes(deps.readiness));
   app.register(
     async (api) => {
-      api.addHook('onRequest', authHook(deps.auth));
+      const limits = deps.limits ?? DEFAULT_LIMITS;
+      api.addHook('onRequest', authHook(deps.auth, new WindowLimiter(limits.authFailures, limits.windowMs)));
       api.get(
         '/openapi.json',
         { config: { public: true }, schema: { tags: ['meta'], summary: 'This OpenAPI document', response: { 200: { type: 'object', additionalProperties: true } } } },
@@ -122,6 +125,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
             enqueueExport: deps.enqueueExport,
             newId: deps.newId ?? randomUUID,
             now,
+            exportsPerCustomer: new WindowLimiter(limits.exports, limits.windowMs),
           }),
         );
       }

@@ -49,4 +49,12 @@ export interface HttpServerDeps {
   newId?(): string;
   /** Clock (tests); default () => new Date(). */
   now?(): Date;
+  /** Abuse limits per window: failed authentications per client address and per token, exports per customer. */
+  limits?: HttpLimits;
+}
+
+export interface HttpLimits {
+  authFailures: number;
+  exports: number;
+  windowMs: number;
 }

@@ -191,6 +191,8 @@ export async function createHttpHarness(over: Partial<HttpServerDeps> = {}): Pro
       enqueued.push(id);
     },
     readiness: async () => ({ ok: ready.ok, checks: { redis: ready.ok, ari: true } }),
+    // the suites here fail authentication on purpose many times: limits only where a test sets them
+    limits: { authFailures: 1_000_000, exports: 1_000_000, windowMs: 60_000 },
     ...over,
   });
   const routes: Array<{ method: string; url: string }> = [];

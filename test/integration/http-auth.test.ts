@@ -245,3 +245,45 @@ describe('tokens never reach the log, however the query is encoded', () => {
     expect(logged).not.toContain(encodeURIComponent(TOKENS.aAll).slice(4, 14));
   });
 });
+
+describe('abuse limits', () => {
+  it('failed authentications from one address are limited: 429 rate_limited with Retry-After, for every token', async () => {
+    const g = await createHttpHarness({ limits: { authFailures: 5, exports: 100, windowMs: 60_000 } });
+    try {
+      const from = (ip: string, token: string) => g.app.inject({ method: 'GET', url: '/v1.0/recordings', remoteAddress: ip, headers: { authorization: `Bearer ${token}` } });
+      for (let i = 0; i < 5; i++) expect((await from('198.51.100.7', `guess-${i}-0123456789abcdef`)).statusCode).toBe(401);
+      const blocked = await from('198.51.100.7', 'guess-x-0123456789abcdef');
+      expect(blocked.statusCode).toBe(429);
+      expect(blocked.json().code).toBe('rate_limited');
+      expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+      expect(Number(blocked.headers['retry-after'])).toBeLessThanOrEqual(60);
+      expect((await from('198.51.100.7', TOKENS.aAll)).statusCode).toBe(429); // the address is blocked, whatever it sends
+      expect((await from('198.51.100.8', TOKENS.aAll)).statusCode).toBe(200); // others are not
+      // one token guessed at from many addresses is limited too
+      for (let i = 0; i < 5; i++) expect((await from(`203.0.113.${i + 1}`, 'stolen-0123456789abcdef')).statusCode).toBe(401);
+      expect((await from('203.0.113.99', 'stolen-0123456789abcdef')).statusCode).toBe(429);
+      // a forbidden request (valid token, missing permission) is not a failed authentication
+      for (let i = 0; i < 8; i++) {
+        const r = await g.app.inject({ method: 'DELETE', url: `/v1.0/recordings/${randomUUID()}`, remoteAddress: '198.51.100.9', headers: { authorization: `Bearer ${TOKENS.aRead}` } });
+        expect(r.statusCode).toBe(403);
+      }
+    } finally {
+      await g.close();
+    }
+  });
+
+  it('exports per customer are limited: 429 with Retry-After', async () => {
+    const g = await createHttpHarness({ limits: { authFailures: 100, exports: 3, windowMs: 60_000 } });
+    try {
+      const post = () => g.app.inject({ method: 'POST', url: '/v1.0/recordings/export', headers: A, payload: { recording_ids: [randomUUID()] } });
+      for (let i = 0; i < 3; i++) expect((await post()).statusCode).toBe(202);
+      const limited = await post();
+      expect(limited.statusCode).toBe(429);
+      expect(limited.headers['retry-after']).toBeDefined();
+      const other = await g.app.inject({ method: 'POST', url: '/v1.0/recordings/export', headers: B, payload: { recording_ids: [randomUUID()] } });
+      expect(other.statusCode).toBe(202);
+    } finally {
+      await g.close();
+    }
+  });
+});

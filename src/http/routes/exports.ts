@@ -7,6 +7,7 @@ import { principalOf } from '../context.js';
 import { errors, exportBody, idParams, security } from '../schemas.js';
 import { sendBlob } from '../send-blob.js';
 import type { ExportRecord } from '../../store/types.js';
+import type { WindowLimiter } from '../rate-limit.js';
 import type { ExportStoreLike } from '../types.js';
 import { exportView } from '../views.js';
 
@@ -17,6 +18,8 @@ export function exportRoutes(deps: {
   enqueueExport(exportId: string): Promise<void>;
   newId(): string;
   now(): Date;
+  /** Exports a customer may ask for per window (building archives is the API's most expensive request). */
+  exportsPerCustomer: WindowLimiter;
 }) {
   const { store, storage, exports } = deps;
 
@@ -45,11 +48,14 @@ export function exportRoutes(deps: {
             'unfinished ones as not_available; the rest are exported by a background job. Poll GET /v1.0/recordings/exports/{id}.',
           security,
           body: exportBody,
-          response: { 202: { $ref: 'Export#' }, ...errors(400, 503) },
+          response: { 202: { $ref: 'Export#' }, ...errors(400, 429, 503) },
         },
       },
       async (request, reply) => {
         const { customer_id } = principalOf(request);
+        const wait = deps.exportsPerCustomer.retryAfterSec(customer_id);
+        if (wait > 0) throw new AppError('RATE_LIMITED', 'too many exports: try again later', { retry_after: wait });
+        deps.exportsPerCustomer.hit(customer_id);
         const ids = [...new Set(request.body.recording_ids)];
         const recs = await Promise.all(ids.map((id) => store.get(id)));
         // Same verdicts as the export job (export/manifest.ts): another customer's id is `not_found`, like an unknown one.
