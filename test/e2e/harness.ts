@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
 import type { Recording, RecordingStatus } from '../../src/domain/recording.js';
 import { testRedis } from '../helpers/redis.js';
 import { createDriver, createSimDriver } from './driver/index.js';
@@ -36,6 +37,8 @@ export interface HarnessOptions {
   driver?: CallDriver | 'simulator';
   /** Test-only media clock speed (the soak test). */
   timeScale?: number;
+  /** Every log line (JSON, level debug and up) goes here too: tests that search the log. */
+  logSink?: (line: string) => void;
 }
 
 /**
@@ -84,7 +87,9 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     DEFAULT_CUSTOMER_ID: CUSTOMER_A,
     ...env,
   });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const sink = opts.logSink;
+  // With a sink: the product's own logger (its redaction included), as the daemon writes it.
+  const logger = sink ? createLogger('debug', { write: (line: string) => sink(line) }) : pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const boot = async () => {
     const started = await startApp(config, { logger, mixerTestHooks: true, timeScale: opts.timeScale });
     // Warm the client's connection pool so the first timed request does not pay for connection setup.
