@@ -230,45 +230,41 @@ export class Recorder implements RecorderApi {
     setup: (s: RecordingSession) => Promise<void>,
   ): Promise<ReferenceRecord> {
     if (this.#draining) throw new AppError('SHUTTING_DOWN', 'the recorder is shutting down');
-    return this.#slots.run(() => this.#startInSlot(type, referenceId, customerId, options, setup));
-  }
-
-  async #startInSlot(
-    type: ReferenceType,
-    referenceId: string,
-    customerId: string,
-    options: RecordingOptions,
-    setup: (s: RecordingSession) => Promise<void>,
-  ): Promise<ReferenceRecord> {
-    const existing = await this.ports.store.getReference(type, referenceId);
-    if (existing && existing.customer_id !== customerId) throw notFound(type, referenceId);
-    const rec = newRecording({ id: randomUUID(), customer_id: customerId, reference_type: type, reference_id: referenceId, options, now: new Date() });
-    await this.ports.store.createRecording(rec);
-    const s = new RecordingSession(rec.id, type, referenceId, customerId, options, this.ports, this.settings, (done) => this.#forget(done));
-    this.#byId.set(s.id, s);
-    this.#byRef.set(refKey(type, referenceId), s);
-    const run = setup(s);
-    s.ready = run;
+    // The whole setup holds a slot: a slow Asterisk is not flooded (SETUP_BUSY past the wait).
+    const release = await this.#slots.acquire();
     try {
-      await run;
-    } catch (err) {
-      // Ended (hangup, stop) while setting up: the stop path records the outcome; otherwise it is a setup failure.
-      const e = s.ending ? new AppError('SETUP_FAILED', `${type} ${referenceId} ended during recording setup`) : await this.#explain(type, referenceId, err);
-      await (s.ending ? s.stop('error') : s.fail(e)).catch(() => undefined);
-      // What a slow Asterisk creates after we gave up is deleted when it appears.
-      this.orphans.soon();
-      throw e;
+      const existing = await this.ports.store.getReference(type, referenceId);
+      if (existing && existing.customer_id !== customerId) throw notFound(type, referenceId);
+      const rec = newRecording({ id: randomUUID(), customer_id: customerId, reference_type: type, reference_id: referenceId, options, now: new Date() });
+      await this.ports.store.createRecording(rec);
+      const s = new RecordingSession(rec.id, type, referenceId, customerId, options, this.ports, this.settings, (done) => this.#forget(done));
+      this.#byId.set(s.id, s);
+      this.#byRef.set(refKey(type, referenceId), s);
+      const run = setup(s);
+      s.ready = run;
+      try {
+        await run;
+      } catch (err) {
+        // Ended (hangup, stop) while setting up: the stop path records the outcome; otherwise it is a setup failure.
+        const e = s.ending ? new AppError('SETUP_FAILED', `${type} ${referenceId} ended during recording setup`) : await this.#explain(type, referenceId, err);
+        await (s.ending ? s.stop('error') : s.fail(e)).catch(() => undefined);
+        // What a slow Asterisk creates after we gave up is deleted when it appears.
+        this.orphans.soon();
+        throw e;
+      }
+      if (!s.ending) {
+        const started = await this.ports.store.transition(s.id, 'recording', { tm_start: new Date(s.startAtMs).toISOString() });
+        const limit = this.#timeline(options).maxDurationSec;
+        s.armMaxDuration(limit);
+        s.log.info({ limit_sec: limit }, 'recording started');
+        await this.ports.webhooks.publish('recording_started', started).catch((err: unknown) => s.log.error({ err }, 'webhook enqueue failed'));
+      }
+      const ref = await this.ports.store.getReference(type, referenceId);
+      if (!ref) throw new AppError('INTERNAL', `reference ${type} ${referenceId} vanished`);
+      return ref;
+    } finally {
+      release();
     }
-    if (!s.ending) {
-      const started = await this.ports.store.transition(s.id, 'recording', { tm_start: new Date(s.startAtMs).toISOString() });
-      const limit = this.#timeline(options).maxDurationSec;
-      s.armMaxDuration(limit);
-      s.log.info({ limit_sec: limit }, 'recording started');
-      await this.ports.webhooks.publish('recording_started', started).catch((err: unknown) => s.log.error({ err }, 'webhook enqueue failed'));
-    }
-    const ref = await this.ports.store.getReference(type, referenceId);
-    if (!ref) throw new AppError('INTERNAL', `reference ${type} ${referenceId} vanished`);
-    return ref;
   }
 
   async #stopRef(type: ReferenceType, referenceId: string, customerId: string, reason: StopReason, askedAt = this.#now()): Promise<ReferenceRecord> {

@@ -22,17 +22,18 @@ export class SetupSlots {
     return this.#queue.length;
   }
 
-  /** Runs `work` in a slot; rejects with SETUP_BUSY if no slot frees up in time. */
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    await this.#acquire();
-    try {
-      return await work();
-    } finally {
+  /** Waits for a slot (SETUP_BUSY if none frees up in time); resolves with the function that gives it back. */
+  async acquire(): Promise<() => void> {
+    await this.#take();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       this.#release();
-    }
+    };
   }
 
-  #acquire(): Promise<void> {
+  #take(): Promise<void> {
     if (this.#running < this.concurrency) {
       this.#running++;
       return Promise.resolve();

@@ -4,6 +4,7 @@ import { goertzelDb } from '../helpers/audio-analysis.js';
 import { tonePacket } from '../helpers/rtp-sender.js';
 import { decodeWav } from '../helpers/wav-decode.js';
 import { CUSTOMER_A, sleep, startHarness, TOKENS, type Harness } from '../e2e/harness.js';
+import { makeRng } from '../sim/impairments.js';
 
 /**
  * A standing fuzz run, seeded and reproducible (FUZZ_SEED=<n> to replay one): thousands of hostile HTTP requests on
@@ -17,21 +18,10 @@ const RTP_DATAGRAMS = 10_000;
 const RTP_MIN = 42100;
 const RTP_MAX = 42199;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe(`fuzz (seed ${SEED})`, () => {
   let h: Harness;
   const log: string[] = [];
-  const rand = rng(SEED);
+  const rand = makeRng(SEED);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   beforeAll(async () => {
     h = await startHarness(
