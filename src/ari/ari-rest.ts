@@ -114,6 +114,9 @@ export class AriRest {
   play(id: string, media: string, playbackId?: string): Promise<{ id: string }> {
     return this.request('POST', `/channels/${seg(id)}/play`, { media, playbackId });
   }
+  playOnBridge(bridgeId: string, media: string): Promise<{ id: string }> {
+    return this.request('POST', `/bridges/${seg(bridgeId)}/play`, { media });
+  }
   snoop(channelId: string, p: { spy: 'in' | 'out' | 'both'; app: string; snoopId?: string; appArgs?: string }): Promise<AriChannel> {
     return this.request('POST', `/channels/${seg(channelId)}/snoop`, p);
   }

@@ -63,8 +63,12 @@ export class Recorder implements RecorderApi {
     const channel = await this.#channel(callId);
     if (this.#callOwner(channel) !== customerId) throw notFound('call', callId);
     if (channel.state !== 'Up') throw new AppError('CALL_NOT_UP', `call ${callId} is ${channel.state}, not answered`, { state: channel.state });
+    // Asterisk plays only to a channel in our Stasis app (409 otherwise): refused rather than accepted and ignored.
+    if (options.beep_start && !this.#inOurApp(channel)) {
+      throw unsupported('beep_start', `call ${callId} is not in the ${this.ports.ari.app} Stasis app (it runs ${channel.dialplan?.app_name || 'dialplan'})`);
+    }
     return this.#start('call', callId, customerId, options, async (s) => {
-      if (options.beep_start) await this.#beep(callId, s);
+      if (options.beep_start) await this.#beep(s, () => this.ports.ari.rest.play(callId, 'sound:beep'));
       await s.openMixer(options.beep_start ? this.#now() : askedAt, this.#timeline(options));
       // One snoop with both directions mixed by Asterisk (aligned by its audiohook), or one per direction (aligned
       // here by arrival time). Streams are set up in parallel; all settle, so a failure tears down everything.
@@ -85,8 +89,11 @@ export class Recorder implements RecorderApi {
   async startConference(confId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
     const bridge = await this.#bridge(confId);
     if ((await this.#conferenceOwner(bridge)) !== customerId) throw notFound('conference', confId);
+    if (options.end_of_key) throw unsupported('end_of_key', 'conferences do not stop on a key');
+    if (options.beep_start && bridge.bridge_class !== 'stasis') throw unsupported('beep_start', 'a dialplan ConfBridge takes no ARI playback');
     return this.#start('conference', confId, customerId, options, async (s) => {
-      await s.openMixer(askedAt, this.#timeline(options));
+      if (options.beep_start) await this.#beep(s, () => this.ports.ari.rest.playOnBridge(confId, 'sound:beep'));
+      await s.openMixer(options.beep_start ? this.#now() : askedAt, this.#timeline(options));
       if (bridge.bridge_class === 'stasis') {
         // Our own (ARI) mixing bridge: one externalMedia channel in it receives the full mix.
         // Subscribed for the recording's lifetime: the bridge's end is heard whatever channels of ours are in it.
@@ -322,11 +329,17 @@ export class Recorder implements RecorderApi {
     if (this.#byRef.get(key) === s) this.#byRef.delete(key);
   }
 
-  async #beep(callId: string, s: RecordingSession): Promise<void> {
+  /** In our Stasis app: its dialplan application is Stasis(<our app>[,args]) (the snapshot says so). */
+  #inOurApp(channel: AriChannel): boolean {
+    const dp = channel.dialplan;
+    return dp?.app_name === 'Stasis' && (dp.app_data === this.ports.ari.app || (dp.app_data ?? '').startsWith(`${this.ports.ari.app},`));
+  }
+
+  /** Plays the beep (to a call in our app, or to an ARI bridge: every participant hears it), then waits it out. */
+  async #beep(s: RecordingSession, play: () => Promise<unknown>): Promise<void> {
     try {
-      await this.ports.ari.rest.play(callId, 'sound:beep');
-      // The beep is ~250 ms; recording starts after it so the file does not open with it.
-      await new Promise((r) => setTimeout(r, 300));
+      await play();
+      await new Promise((r) => setTimeout(r, BEEP_MS));
     } catch (err) {
       s.log.warn({ err: String(err) }, 'beep_start could not be played');
     }
@@ -389,6 +402,13 @@ export class Recorder implements RecorderApi {
     }
     return setupError(err);
   }
+}
+
+/** The beep is ~250 ms; recording starts after it so the file does not open with it. */
+const BEEP_MS = 300;
+
+function unsupported(option: string, why: string): AppError {
+  return new AppError('OPTION_NOT_SUPPORTED', `${option} is not supported here: ${why}`, { option });
 }
 
 function notFound(type: ReferenceType, id: string): AppError {

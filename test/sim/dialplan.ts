@@ -50,6 +50,8 @@ export function lookupExtension(
 export function mediaToSignal(media: string): { signal: SignalSpec | null; durationMs: number; known: boolean } {
   const [scheme, rest = ''] = media.split(/:(.*)/s, 2);
   if (scheme === 'sound') {
+    // core sounds' beep: a short 1 kHz tone (a real install has beep.gsm; the Asterisk built here had no sounds)
+    if (rest === 'beep') return { signal: tone(1000), durationMs: 250, known: true };
     const m = /^tone(\d{2,5})(_3s)?$/.exec(rest);
     if (m) return { signal: tone(Number(m[1])), durationMs: m[2] ? 3000 : 20000, known: true };
     return { signal: null, durationMs: 0, known: false };

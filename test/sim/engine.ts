@@ -770,11 +770,50 @@ export class AsteriskEngine {
     }
   }
 
+  /**
+   * POST /bridges/{id}/play: every member hears it (Asterisk joins an announcer channel to the bridge), for the
+   * media's length; events go to the bridge's apps.
+   */
+  playOnBridge(b: SimBridge, media: string, playbackId?: string): SimPlayback {
+    const id = playbackId ?? this.ids.playbackId();
+    if (this.playbacks.has(id)) throw new AriError(409, 'Conflict', `Playback with id '${id}' already exists`);
+    const pb = new SimPlayback(id, media, '', b.id);
+    this.playbacks.set(id, pb);
+    this.later(2, () => {
+      const { signal, durationMs, known } = mediaToSignal(media);
+      pb.state = 'playing';
+      this.emit(this.bridgeTargets(b), ev.playback('PlaybackStarted', pb));
+      if (!known) return this.finishPlayback(pb, 'failed');
+      const now = this.nowMs();
+      for (const cid of b.channels) {
+        const ch = this.channels.get(cid);
+        const layer = ch && ch.kind !== 'externalMedia' ? this.addLayer(ch, 'out', signal, now, now + durationMs) : null;
+        if (layer) pb.memberLayers.set(cid, layer);
+      }
+      if (Number.isFinite(durationMs)) {
+        pb.timer = setTimeout(() => this.finishPlayback(pb, 'done'), durationMs);
+        this.timers.add(pb.timer);
+      }
+    });
+    return pb;
+  }
+
   finishPlayback(pb: SimPlayback, state: 'done' | 'failed' = 'done'): void {
     if (pb.state === 'done' || pb.state === 'failed') return;
     if (pb.timer) {
       clearTimeout(pb.timer);
       this.timers.delete(pb.timer);
+    }
+    if (pb.bridgeId) {
+      pb.state = state;
+      for (const [cid, layer] of pb.memberLayers) {
+        const ch = this.channels.get(cid);
+        if (ch) this.endLayers(ch, 'out', layer);
+      }
+      const b = this.bridges.get(pb.bridgeId);
+      if (b) this.emit(this.bridgeTargets(b), ev.playback('PlaybackFinished', pb));
+      this.playbacks.delete(pb.id);
+      return;
     }
     const ch = this.channels.get(pb.channelId);
     pb.state = state;

@@ -151,14 +151,20 @@ export class SimPlayback {
   layerId: string | null = null;
   timer: NodeJS.Timeout | null = null;
 
+  /** a bridge playback: the layer of each member that hears it */
+  readonly memberLayers = new Map<string, string>();
+
   constructor(
     readonly id: string,
     readonly mediaUri: string,
     readonly channelId: string,
+    /** set for a bridge playback (channelId is then '') */
+    readonly bridgeId?: string,
   ) {}
 
   toJson(): PlaybackJson {
-    return { id: this.id, media_uri: this.mediaUri, target_uri: `channel:${this.channelId}`, language: 'en', state: this.state };
+    const target = this.bridgeId ? `bridge:${this.bridgeId}` : `channel:${this.channelId}`;
+    return { id: this.id, media_uri: this.mediaUri, target_uri: target, language: 'en', state: this.state };
   }
 }
 

@@ -55,6 +55,7 @@ export const RESOURCE_PATHS: ReadonlyArray<readonly [string, string]> = [
   ['/bridges/{bridgeId}/variable', 'GET POST'],
   ['/bridges/{bridgeId}/variables', 'GET POST'],
   ['/bridges/{bridgeId}/addChannel', 'POST'],
+  ['/bridges/{bridgeId}/play', 'POST'],
   ['/bridges/{bridgeId}/removeChannel', 'POST'],
   ['/bridges/{bridgeId}/videoSource/{channelId}', 'POST'],
   ['/bridges/{bridgeId}/videoSource', 'DELETE'],
@@ -126,6 +127,7 @@ export type OperationId =
   | 'bridges.destroy'
   | 'bridges.addChannel'
   | 'bridges.removeChannel'
+  | 'bridges.play'
   | 'playbacks.get'
   | 'playbacks.stop'
   | 'events.eventWebsocket';
@@ -190,6 +192,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
   { id: 'bridges.createWithId', method: 'POST', path: '/bridges/{bridgeId}', params: [q('type'), p('bridgeId'), q('name'), body('variables')] },
   { id: 'bridges.get', method: 'GET', path: '/bridges/{bridgeId}', params: [p('bridgeId')] },
   { id: 'bridges.destroy', method: 'DELETE', path: '/bridges/{bridgeId}', params: [p('bridgeId')] },
+  { id: 'bridges.play', method: 'POST', path: '/bridges/{bridgeId}/play', params: [p('bridgeId'), q('media', { required: true }), q('lang'), q('offsetms'), q('skipms'), q('playbackId')] },
   {
     id: 'bridges.addChannel',
     method: 'POST',

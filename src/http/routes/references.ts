@@ -48,7 +48,9 @@ export function referenceRoutes(recorder: RecorderApi) {
           schema: {
             tags: [tag],
             summary: `Start recording a ${type}`,
-            description: 'The body is optional. Refused with 409 recording_already_active when one is running.',
+            description:
+              'The body is optional. Refused with 409 recording_already_active when one is running, and with 400 ' +
+              `option_not_supported for an option that cannot work on this ${type} (docs/api.md lists what works where).`,
             security,
             params: idParams,
             body: { $ref: 'RecordingOptions#' },

@@ -31,6 +31,11 @@ export const bridgeHandlers: HandlerTable = {
     if (!b) throw bridgeNotFound();
     return ok(b.toJson());
   },
+  'bridges.play': ({ engine, params }) => {
+    const b = stasisBridge(engine, params.bridgeId ?? '');
+    const pb = engine.playOnBridge(b, (params.media ?? '').split(',')[0], params.playbackId);
+    return { status: 201, reason: 'Created', body: pb.toJson(), headers: { Location: `/playbacks/${pb.id}` } };
+  },
   'bridges.destroy': ({ engine, params }) => {
     const b = engine.bridges.get(params.bridgeId ?? '');
     if (!b || b.bridgeClass !== 'stasis') throw bridgeNotFound();
