@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AriHttpError } from '../ari/ari-rest.js';
 import { repairWav } from '../audio/wav-repair.js';
+import { clientMessage, isAppError } from '../domain/errors.js';
 import type { Recording } from '../domain/recording.js';
 import { recordingIdOf } from './ari-ids.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
@@ -37,7 +38,18 @@ export async function recoverInterrupted(ports: RecorderPorts, settings: Recorde
         await store.patch(rec.id, { last_error: { code: 'daemon_restarted', message: 'recording interrupted by a daemon restart; the spool file was repaired' } });
         log.warn({ duration_ms: fixed.durationMs, repaired: fixed.repaired }, 'interrupted recording repaired');
       }
-      await ports.uploads.enqueueUpload({ recording_id: rec.id, path, storage_key: storageKey(rec) });
+      let key: string;
+      try {
+        key = storageKey(rec);
+      } catch (err) {
+        // e.g. a recording an older version gave the customer "": it can never be stored, so it fails now (the
+        // spool file stays for a human) instead of sitting in `stopping` for ever.
+        if (!(isAppError(err) && err.code === 'invalid_storage_key')) throw err;
+        recovered.push(await store.transition(rec.id, 'failed', { error: { code: err.code, message: clientMessage(err) } }));
+        log.error({ code: err.code }, 'interrupted recording can never be stored: failed');
+        continue;
+      }
+      await ports.uploads.enqueueUpload({ recording_id: rec.id, path, storage_key: key });
       recovered.push((await store.get(rec.id)) ?? rec);
     } catch (err) {
       log.error({ err }, 'interrupted recording could not be recovered');

@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newRecording } from '../../src/domain/recording.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { readWavFile } from '../helpers/wav-decode.js';
@@ -37,5 +41,18 @@ describe('recording limits and shutdown', () => {
     expect(rec.duration_ms).toBeGreaterThan(600);
     const left = h.driver.simulator!.listChannels().filter((c) => c.id.startsWith('rec-'));
     expect(left).toEqual([]);
+  });
+
+  it('a restart fails at once a recording that can never be stored (customer "" from an older version), keeping its file', async () => {
+    const rec = newRecording({ id: randomUUID(), customer_id: '', reference_type: 'call', reference_id: 'old-call', now: new Date() });
+    await h.app.store.createRecording(rec);
+    await h.app.store.transition(rec.id, 'recording');
+    await h.app.store.transition(rec.id, 'stopping', { stop_reason: 'hangup' });
+    const spool = join(h.dir, 'spool', `${rec.id}.wav`);
+    writeFileSync(spool, Buffer.alloc(44 + 1600));
+    await h.restart();
+    const failed = await h.waitForStatus(rec.id, 'failed', 10_000);
+    expect(failed.error?.code).toBe('invalid_storage_key');
+    expect(existsSync(spool)).toBe(true);
   });
 });
