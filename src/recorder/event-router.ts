@@ -34,11 +34,9 @@ export function routeAriEvent(recorder: Recorder, ev: AriEvent, log: Logger): vo
     case 'ChannelDestroyed':
       if (!isOwnResource(ev.channel.id)) recorder.endByReference('call', ev.channel.id, 'hangup');
       return;
-    case 'ChannelDtmfReceived': {
-      const s = recorder.sessionFor('call', ev.channel.id);
-      if (s && s.options.end_of_key && s.options.end_of_key === ev.digit) void s.stop('key').catch(() => undefined);
+    case 'ChannelDtmfReceived':
+      recorder.keyPressed(ev.channel.id, ev.digit);
       return;
-    }
     case 'BridgeDestroyed':
       if (!isOwnResource(ev.bridge.id)) recorder.endByReference('conference', ev.bridge.id, 'conference_end');
       return;

@@ -23,6 +23,8 @@ export class Recorder implements RecorderApi {
   readonly #byId = new Map<string, RecordingSession>();
   readonly #byRef = new Map<string, RecordingSession>();
   readonly #slots: SetupSlots;
+  /** Conference participants whose DTMF can stop a recording (end_of_key): channel id → its recording. */
+  readonly #keyListeners = new Map<string, RecordingSession>();
   /** Deletes the ARI objects no live recording owns (periodically, and after each failed setup). */
   readonly orphans: Reconciler;
   #draining = false;
@@ -89,9 +91,11 @@ export class Recorder implements RecorderApi {
   async startConference(confId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
     const bridge = await this.#bridge(confId);
     if ((await this.#conferenceOwner(bridge)) !== customerId) throw notFound('conference', confId);
-    if (options.end_of_key) throw unsupported('end_of_key', 'conferences do not stop on a key');
     if (options.beep_start && bridge.bridge_class !== 'stasis') throw unsupported('beep_start', 'a dialplan ConfBridge takes no ARI playback');
     return this.#start('conference', confId, customerId, options, async (s) => {
+      // end_of_key: any participant's key ends it. Their events reach us only once subscribed (dialplan or another
+      // app's channels); later joins are subscribed as they come (participantJoined).
+      if (options.end_of_key) await Promise.all(bridge.channels.filter((id) => !isOwnResource(id)).map((id) => this.#listenForKey(s, id)));
       if (options.beep_start) await this.#beep(s, () => this.ports.ari.rest.playOnBridge(confId, 'sound:beep'));
       await s.openMixer(options.beep_start ? this.#now() : askedAt, this.#timeline(options));
       if (bridge.bridge_class === 'stasis') {
@@ -112,6 +116,7 @@ export class Recorder implements RecorderApi {
   /** A participant joined a snooped (ConfBridge) conference that is being recorded. */
   participantJoined(confId: string, channelId: string): void {
     const s = this.#byRef.get(refKey('conference', confId));
+    if (s && !s.ending && s.options.end_of_key) void s.ready.then(() => this.#listenForKey(s, channelId)).catch(() => undefined);
     if (!s || s.ending || s.streams.has('mix') || s.participants.has(channelId)) return;
     void s.ready.then(() => this.#addParticipant(s, channelId)).catch((err: unknown) => s.log.warn({ err: String(err), channel_id: channelId }, 'participant not recorded'));
   }
@@ -189,6 +194,24 @@ export class Recorder implements RecorderApi {
 
   async getConference(confId: string, customerId: string): Promise<ReferenceRecord> {
     return this.#getRef('conference', confId, customerId, async () => this.#conferenceOwner(await this.#bridge(confId)));
+  }
+
+  /** A DTMF key on a channel: ends the call's recording, or the conference's whose participant it is, on its end_of_key. */
+  keyPressed(channelId: string, digit: string): void {
+    const s = this.#byRef.get(refKey('call', channelId)) ?? this.#keyListeners.get(channelId);
+    if (s && !s.ending && s.options.end_of_key === digit) {
+      s.log.info({ channel_id: channelId, digit }, 'end_of_key pressed');
+      void s.stop('key').catch(() => undefined);
+    }
+  }
+
+  async #listenForKey(s: RecordingSession, channelId: string): Promise<void> {
+    if (s.ending || this.#keyListeners.has(channelId)) return;
+    this.#keyListeners.set(channelId, s);
+    s.cleanups.push(async () => {
+      if (this.#keyListeners.get(channelId) === s) this.#keyListeners.delete(channelId);
+    });
+    await this.#subscribe(s, `channel:${channelId}`);
   }
 
   /** Ends an active recording by its reference, if any (hangup, conference end). Never throws. */
