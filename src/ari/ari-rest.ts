@@ -50,6 +50,8 @@ function seg(id: string): string {
   return encodeURIComponent(id);
 }
 
+export type SnoopDirection = 'none' | 'in' | 'out' | 'both';
+
 /** The ~15 ARI operations the recorder uses, over global fetch. Parameters follow Asterisk 22's swagger. */
 export class AriRest {
   readonly #base: string;
@@ -117,7 +119,7 @@ export class AriRest {
   playOnBridge(bridgeId: string, media: string): Promise<{ id: string }> {
     return this.request('POST', `/bridges/${seg(bridgeId)}/play`, { media });
   }
-  snoop(channelId: string, p: { spy: 'in' | 'out' | 'both'; app: string; snoopId?: string; appArgs?: string }): Promise<AriChannel> {
+  snoop(channelId: string, p: { spy: SnoopDirection; whisper?: SnoopDirection; app: string; snoopId?: string; appArgs?: string }): Promise<AriChannel> {
     return this.request('POST', `/channels/${seg(channelId)}/snoop`, p);
   }
   externalMedia(p: { app: string; external_host: string; format: string; channelId?: string; variables?: Record<string, string> }): Promise<AriChannel> {

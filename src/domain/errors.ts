@@ -4,7 +4,6 @@ export const ErrorCodes = {
   MALFORMED_JSON: { status: 400, code: 'malformed_json' },
   UNKNOWN_OPTION: { status: 400, code: 'unknown_option' },
   INVALID_CUSTOMER_ID: { status: 400, code: 'invalid_customer_id' },
-  OPTION_NOT_SUPPORTED: { status: 400, code: 'option_not_supported' },
   UNAUTHORIZED: { status: 401, code: 'unauthorized' },
   FORBIDDEN: { status: 403, code: 'forbidden' },
   NOT_FOUND: { status: 404, code: 'not_found' },

@@ -107,6 +107,25 @@ export async function openBridgeStream(
   }
 }
 
+/**
+ * Plays `media` into any call for `ms` through a whisper snoop (`spy=none&whisper=both`): Asterisk plays only to
+ * channels in our Stasis app, but a snoop of ours on any channel accepts playback, and both parties hear it at the
+ * conversation's level (a spy on that channel does not record it). The snoop is one of the recording's own objects
+ * (`rec-<id>-snoop-beep`: reconciled like the rest) and is hung up afterwards, which also ends a looping tone.
+ */
+export async function whisperInto(ari: Ari, settings: RecorderSettings, o: { recordingId: string; channelId: string; media: string; ms: number; signal?: AbortSignal }): Promise<void> {
+  const snoopId = resourceId(o.recordingId, 'snoop-beep');
+  const ready = waitStasis(ari, snoopId, settings.stasisTimeoutMs, o.signal);
+  try {
+    await ari.rest.snoop(o.channelId, { spy: 'none', whisper: 'both', app: ari.app, snoopId });
+    await ready;
+    await ari.rest.play(snoopId, o.media);
+    await new Promise((r) => setTimeout(r, o.ms));
+  } finally {
+    await closeStream(ari, { snoopId });
+  }
+}
+
 /** Deletes the stream's snoop, externalMedia channel and own bridge. Already-gone objects (404) are fine. */
 export async function closeStream(ari: Ari, s: Partial<CapturedStream>): Promise<void> {
   const gone = (p: Promise<void>) =>

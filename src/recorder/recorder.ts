@@ -6,7 +6,7 @@ import { newRecording, type RecordingOptions, type ReferenceType, type StopReaso
 import type { ReferenceRecord } from '../store/types.js';
 import { isOwnResource } from './ari-ids.js';
 import { channelOwner, conferenceOwner } from './ownership.js';
-import { closeStream, openBridgeStream, openSnoopStream } from './capture.js';
+import { closeStream, openBridgeStream, openSnoopStream, whisperInto } from './capture.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
 import type { RecorderApi } from './types.js';
 import { Reconciler } from './reconciler.js';
@@ -65,12 +65,13 @@ export class Recorder implements RecorderApi {
     const channel = await this.#channel(callId);
     if (this.#callOwner(channel) !== customerId) throw notFound('call', callId);
     if (channel.state !== 'Up') throw new AppError('CALL_NOT_UP', `call ${callId} is ${channel.state}, not answered`, { state: channel.state });
-    // Asterisk plays only to a channel in our Stasis app (409 otherwise): refused rather than accepted and ignored.
-    if (options.beep_start && !this.#inOurApp(channel)) {
-      throw unsupported('beep_start', `call ${callId} is not in the ${this.ports.ari.app} Stasis app (it runs ${channel.dialplan?.app_name || 'dialplan'})`);
-    }
     return this.#start('call', callId, customerId, options, async (s) => {
-      if (options.beep_start) await this.#beep(s, () => this.ports.ari.rest.play(callId, 'sound:beep'));
+      // A call in our app takes a playback; any other call (dialplan, another app) hears it through a whisper snoop.
+      if (options.beep_start && this.#inOurApp(channel)) await this.#beep(s, () => this.ports.ari.rest.play(callId, 'sound:beep'));
+      else if (options.beep_start) {
+        const whisper = { recordingId: s.id, channelId: callId, media: WHISPER_BEEP, ms: BEEP_MS, signal: s.abort.signal };
+        await this.#beep(s, () => whisperInto(this.ports.ari, this.settings, whisper), 0);
+      }
       await s.openMixer(options.beep_start ? this.#now() : askedAt, this.#timeline(options));
       // One snoop with both directions mixed by Asterisk (aligned by its audiohook), or one per direction (aligned
       // here by arrival time). Streams are set up in parallel; all settle, so a failure tears down everything.
@@ -91,12 +92,11 @@ export class Recorder implements RecorderApi {
   async startConference(confId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
     const bridge = await this.#bridge(confId);
     if ((await this.#conferenceOwner(bridge)) !== customerId) throw notFound('conference', confId);
-    if (options.beep_start && bridge.bridge_class !== 'stasis') throw unsupported('beep_start', 'a dialplan ConfBridge takes no ARI playback');
     return this.#start('conference', confId, customerId, options, async (s) => {
       // end_of_key: any participant's key ends it. Their events reach us only once subscribed (dialplan or another
       // app's channels); later joins are subscribed as they come (participantJoined).
       if (options.end_of_key) await Promise.all(bridge.channels.filter((id) => !isOwnResource(id)).map((id) => this.#listenForKey(s, id)));
-      if (options.beep_start) await this.#beep(s, () => this.ports.ari.rest.playOnBridge(confId, 'sound:beep'));
+      if (options.beep_start) await this.#beepConference(s, bridge);
       await s.openMixer(options.beep_start ? this.#now() : askedAt, this.#timeline(options));
       if (bridge.bridge_class === 'stasis') {
         // Our own (ARI) mixing bridge: one externalMedia channel in it receives the full mix.
@@ -358,11 +358,23 @@ export class Recorder implements RecorderApi {
     return dp?.app_name === 'Stasis' && (dp.app_data === this.ports.ari.app || (dp.app_data ?? '').startsWith(`${this.ports.ari.app},`));
   }
 
-  /** Plays the beep (to a call in our app, or to an ARI bridge: every participant hears it), then waits it out. */
-  async #beep(s: RecordingSession, play: () => Promise<unknown>): Promise<void> {
+  /**
+   * An ARI bridge takes a playback every participant hears. A ConfBridge takes none; a whisper (both directions) into
+   * one participant is heard by that participant and, through the conference's mix, by all the others.
+   */
+  #beepConference(s: RecordingSession, bridge: AriBridge): Promise<void> {
+    if (bridge.bridge_class === 'stasis') return this.#beep(s, () => this.ports.ari.rest.playOnBridge(bridge.id, 'sound:beep'));
+    const first = bridge.channels.find((id) => !isOwnResource(id));
+    if (!first) return Promise.resolve();
+    const whisper = { recordingId: s.id, channelId: first, media: WHISPER_BEEP, ms: BEEP_MS, signal: s.abort.signal };
+    return this.#beep(s, () => whisperInto(this.ports.ari, this.settings, whisper), 0);
+  }
+
+  /** Plays the beep (to a call, or to an ARI bridge: every participant hears it), then waits it out. */
+  async #beep(s: RecordingSession, play: () => Promise<unknown>, holdMs = BEEP_MS): Promise<void> {
     try {
       await play();
-      await new Promise((r) => setTimeout(r, BEEP_MS));
+      await new Promise((r) => setTimeout(r, holdMs));
     } catch (err) {
       s.log.warn({ err: String(err) }, 'beep_start could not be played');
     }
@@ -429,10 +441,8 @@ export class Recorder implements RecorderApi {
 
 /** The beep is ~250 ms; recording starts after it so the file does not open with it. */
 const BEEP_MS = 300;
-
-function unsupported(option: string, why: string): AppError {
-  return new AppError('OPTION_NOT_SUPPORTED', `${option} is not supported here: ${why}`, { option });
-}
+/** A tone needs no sound files; it plays until the whisper snoop is hung up (BEEP_MS later). */
+const WHISPER_BEEP = 'tone:1000';
 
 function notFound(type: ReferenceType, id: string): AppError {
   return type === 'call' ? new AppError('CALL_NOT_FOUND', `call ${id} not found`) : new AppError('CONFERENCE_NOT_FOUND', `conference ${id} not found`);

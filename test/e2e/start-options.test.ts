@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeWav } from '../helpers/wav-decode.js';
+import { goertzelDb } from '../helpers/audio-analysis.js';
 import { expectTones } from './audio-checks.js';
 import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './harness.js';
 
 /**
- * Every start option works on the reference it is given, or the start is refused with 400 option_not_supported
- * naming it — never accepted and ignored. What works where is in docs/api.md.
+ * Every start option works on every kind of reference (docs/api.md says how): beep_start on a dialplan call and
+ * on a ConfBridge goes in through a whisper snoop, on an ARI bridge as a bridge playback; end_of_key on a conference
+ * listens to every participant.
  */
 describe('e2e: start options on every kind of reference', () => {
   let h: Harness;
@@ -24,34 +26,69 @@ describe('e2e: start options on every kind of reference', () => {
     return (await h.json('GET', `/v1.0/recordings/${id}`)).body.status as string;
   };
 
-  it('a dialplan ConfBridge: beep_start is refused naming it; end_of_key stops on any participant\'s key, joined later too', async () => {
+  it('a dialplan call and a ConfBridge: the beep is whispered in and heard by the others; end_of_key on any participant', async () => {
     const conf = await h.driver.startConference({ name: `optcb${Date.now()}`, kind: 'confbridge' });
-    const p = await h.driver.joinConference(conf, { tone: 440 });
+    const p1 = await h.driver.joinConference(conf, { tone: 440 });
+    const p2 = await h.driver.joinConference(conf, { tone: 700 });
     const confId = await h.driver.conferenceBridgeId(conf);
-    const beep = await start(`conferences/${confId}`, { beep_start: true });
-    expect(beep.status).toBe(400);
-    expect(beep.body).toMatchObject({ code: 'option_not_supported', option: 'beep_start' });
-    expect((await h.json('GET', `/v1.0/conferences/${confId}`)).body.recording_ids).toEqual([]);
-    const r = await start(`conferences/${confId}`, { end_of_key: '5' });
+    await sleep(600);
+    // p2's own recording is the ear of the test: it hears what the conference sends p2 (p1's voice, whispers into p1).
+    const ear = await start(`calls/${p2.channelId}`, {});
+    expect(ear.status).toBe(200);
+    const earStart = Date.parse((await h.waitForStatus(ear.body.recording_id, 'recording')).tm_start!);
+    await sleep(800);
+
+    // A participant runs dialplan (ConfBridge), outside our Stasis app: its beep goes in through a whisper snoop.
+    const t1 = Date.now();
+    const call = await start(`calls/${p1.channelId}`, { beep_start: true });
+    expect(call.status).toBe(200);
+    const callRec = await h.waitForStatus(call.body.recording_id, 'recording');
+    expect(Date.parse(callRec.tm_start!) - t1).toBeGreaterThanOrEqual(250);
+    expect((await h.json('POST', `/v1.0/calls/${p1.channelId}/recording_stop`)).status).toBe(200);
+    await sleep(1200);
+
+    const t2 = Date.now();
+    const r = await start(`conferences/${confId}`, { beep_start: true, end_of_key: '5' });
     expect(r.status).toBe(200);
-    await h.waitForStatus(r.body.recording_id, 'recording');
-    const late = await h.driver.joinConference(conf, { tone: 700 });
-    await h.driver.sendDtmf(p.channelId, '4'); // not the key
+    const confRec = await h.waitForStatus(r.body.recording_id, 'recording');
+    expect(Date.parse(confRec.tm_start!) - t2).toBeGreaterThanOrEqual(250);
+    const late = await h.driver.joinConference(conf, { tone: 1000 });
+    await h.driver.sendDtmf(p2.channelId, '4'); // not the key
     expect(await statusAfter(r.body.recording_id, 1000)).toBe('recording');
     await h.driver.sendDtmf(late.channelId, '5');
     const stopped = await h.waitForStatus(r.body.recording_id, 'available', 10_000);
     expect(stopped.stop_reason).toBe('key');
-    await h.driver.leaveConference(late.channelId);
-    // A participant runs dialplan (ConfBridge), outside our Stasis app: Asterisk would refuse to play a beep to it.
-    const callBeep = await start(`calls/${p.channelId}`, { beep_start: true });
-    expect(callBeep.status).toBe(400);
-    expect(callBeep.body).toMatchObject({ code: 'option_not_supported', option: 'beep_start' });
-    // …while the same call records fine without it.
-    const plain = await start(`calls/${p.channelId}`, {});
-    expect(plain.status).toBe(200);
-    expect((await h.json('POST', `/v1.0/calls/${p.channelId}/recording_stop`)).status).toBe(200);
-    await h.waitForStatus(plain.body.recording_id, 'available');
-    await h.driver.leaveConference(p.channelId);
+    expect((await h.json('POST', `/v1.0/calls/${p2.channelId}/recording_stop`)).status).toBe(200);
+    const earRec = await h.waitForStatus(ear.body.recording_id, 'available');
+    await h.waitForStatus(call.body.recording_id, 'available');
+
+    const sim = h.driver.simulator;
+    if (sim) {
+      // Asterisk's requests: a whisper snoop on p1 (both beeps), a tone played on it, the snoop hung up — each before
+      // the recording's own snoops.
+      const log = sim.requestLog;
+      for (const id of [call.body.recording_id, r.body.recording_id]) {
+        const beepSnoop = `rec-${id}-snoop-beep`;
+        const made = log.findIndex((q) => q.operation?.startsWith('channels.snoop') && q.query.snoopId === beepSnoop && q.status === 200);
+        expect(made, id).toBeGreaterThanOrEqual(0);
+        expect(log[made].query).toMatchObject({ spy: 'none', whisper: 'both' });
+        expect(log[made].path).toBe(`/ari/channels/${p1.channelId}/snoop`);
+        const played = log.findIndex((q) => q.path === `/ari/channels/${beepSnoop}/play`);
+        const gone = log.findIndex((q) => q.method === 'DELETE' && q.path === `/ari/channels/${beepSnoop}`);
+        const recording = log.findIndex((q, i) => i > made && String(q.query.snoopId ?? '').startsWith(`rec-${id}-snoop-`) && q.query.snoopId !== beepSnoop);
+        expect(played).toBeGreaterThan(made);
+        expect(log[played].status).toBe(201);
+        expect(gone).toBeGreaterThan(played);
+        expect(recording).toBeGreaterThan(gone);
+      }
+    } else {
+      // On Asterisk the ear hears each beep: 1 kHz where the beeps were, far above the 1 kHz of the rest.
+      const wav = decodeWav(new Uint8Array(await (await h.api('GET', `/v1.0/recordings/${earRec.id}/file`)).arrayBuffer()));
+      const at = (ms: number, len: number) => wav.samples.subarray(Math.max(0, Math.round(((ms - earStart) * 8000) / 1000)), Math.round(((ms - earStart + len) * 8000) / 1000));
+      const quiet = goertzelDb(at(earStart + 200, 600), 8000, 1000);
+      for (const t of [t1, t2]) expect(goertzelDb(at(t, 600), 8000, 1000), `beep at ${t - earStart} ms`).toBeGreaterThan(quiet + 20);
+    }
+    for (const p of [p1, p2, late]) await h.driver.leaveConference(p.channelId);
   });
 
   it('an ARI mixing bridge: beep_start plays on the bridge before the recording starts; end_of_key stops on a participant\'s key', async () => {

@@ -49,8 +49,8 @@ export function referenceRoutes(recorder: RecorderApi) {
             tags: [tag],
             summary: `Start recording a ${type}`,
             description:
-              'The body is optional. Refused with 409 recording_already_active when one is running, and with 400 ' +
-              `option_not_supported for an option that cannot work on this ${type} (docs/api.md lists what works where).`,
+              'The body is optional. Refused with 409 recording_already_active when one is running. Every option works on ' +
+              `every ${type} (docs/api.md says how).`,
             security,
             params: idParams,
             body: { $ref: 'RecordingOptions#' },
