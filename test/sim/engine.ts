@@ -132,7 +132,8 @@ export class AsteriskEngine {
 
   requireStasisChannel(id: string): SimChannel {
     const ch = this.requireChannel(id);
-    if (!ch.stasis) throw new AriError(409, 'Conflict', 'Channel not in a Stasis application');
+    // res/ari/resource_channels.c find_control()
+    if (!ch.stasis) throw new AriError(409, 'Conflict', 'Channel not in Stasis application');
     return ch;
   }
 
