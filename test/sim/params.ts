@@ -55,7 +55,6 @@ export const RESOURCE_PATHS: ReadonlyArray<readonly [string, string]> = [
   ['/bridges/{bridgeId}/variable', 'GET POST'],
   ['/bridges/{bridgeId}/variables', 'GET POST'],
   ['/bridges/{bridgeId}/addChannel', 'POST'],
-  ['/bridges/{bridgeId}/play', 'POST'],
   ['/bridges/{bridgeId}/removeChannel', 'POST'],
   ['/bridges/{bridgeId}/videoSource/{channelId}', 'POST'],
   ['/bridges/{bridgeId}/videoSource', 'DELETE'],
@@ -192,7 +191,7 @@ export const OPERATIONS: readonly OperationSpec[] = [
   { id: 'bridges.createWithId', method: 'POST', path: '/bridges/{bridgeId}', params: [q('type'), p('bridgeId'), q('name'), body('variables')] },
   { id: 'bridges.get', method: 'GET', path: '/bridges/{bridgeId}', params: [p('bridgeId')] },
   { id: 'bridges.destroy', method: 'DELETE', path: '/bridges/{bridgeId}', params: [p('bridgeId')] },
-  { id: 'bridges.play', method: 'POST', path: '/bridges/{bridgeId}/play', params: [p('bridgeId'), q('media', { required: true }), q('lang'), q('offsetms'), q('skipms'), q('playbackId')] },
+  { id: 'bridges.play', method: 'POST', path: '/bridges/{bridgeId}/play', params: [p('bridgeId'), q('media', { required: true, multiple: true }), q('lang'), q('offsetms'), q('skipms'), q('playbackId')] },
   {
     id: 'bridges.addChannel',
     method: 'POST',
