@@ -171,7 +171,7 @@ export function loadConfig(env: Env = process.env): Config {
       setupConcurrency: int(env, 'SETUP_CONCURRENCY', 8, 1, 1000),
       setupWaitMs: int(env, 'SETUP_WAIT_MS', 10_000, 0, 600_000),
       rtpTimeoutSec: int(env, 'RTP_TIMEOUT_SEC', 30, 1, 3600),
-      callTap: oneOf(env, 'CALL_TAP', 'split', ['both', 'split'] as const),
+      callTap: oneOf(env, 'CALL_TAP', 'both', ['both', 'split'] as const),
       reconcileEverySec: int(env, 'RECONCILE_EVERY_SEC', 30, 1, 3600),
     },
     retention: {

@@ -27,7 +27,7 @@ describe('reconciler and bounded setups against a slow Asterisk', () => {
   }
 
   it('a snoop created after the client gave up is deleted right after the failed setup (no periodic pass needed)', async () => {
-    h = await startHarness({ ARI_TIMEOUT_MS: '400', RECONCILE_EVERY_SEC: '3600' }, { driver: 'simulator' });
+    h = await startHarness({ ARI_TIMEOUT_MS: '400', RECONCILE_EVERY_SEC: '3600', CALL_TAP: 'split' }, { driver: 'simulator' });
     const sim = h.driver.simulator!;
     const call = await h.driver.placeCall({ inTone: 440 });
     sim.delayNext('channels.snoopChannel', 600, 2);
@@ -53,13 +53,13 @@ describe('reconciler and bounded setups against a slow Asterisk', () => {
   });
 
   it('the periodic pass deletes what turns up later still, and never touches a live recording', async () => {
-    h = await startHarness({ ARI_TIMEOUT_MS: '300', RECONCILE_EVERY_SEC: '1' }, { driver: 'simulator' });
+    h = await startHarness({ ARI_TIMEOUT_MS: '300', RECONCILE_EVERY_SEC: '1', CALL_TAP: 'split' }, { driver: 'simulator' });
     const sim = h.driver.simulator!;
     const live = await h.driver.placeCall({ inTone: 440 });
     const rec = await h.json('POST', `/v1.0/calls/${live.channelId}/recording_start`);
     expect(rec.status).toBe(200);
     const liveObjects = ours(h);
-    expect(liveObjects.channels.length).toBe(4); // 2 snoops + 2 externalMedia
+    expect(liveObjects.channels.length).toBe(4); // 2 snoops + 2 externalMedia (CALL_TAP=split)
 
     const slow = await h.driver.placeCall({ inTone: 700 });
     sim.delayNext('channels.snoopChannel', 1500, 2); // later than the after-failure look (2 × 300 ms)
