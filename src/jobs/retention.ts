@@ -2,7 +2,7 @@ import type { Queue, Worker } from 'bullmq';
 import { isAppError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
-import { purgeExportsHolding, sweepExpiredExports } from '../storage/purge.js';
+import { purgeExportsHolding, sweepExpiredExports, sweepInBatches } from '../storage/purge.js';
 import type { ExportStore, RecordingStore } from '../store/types.js';
 import { closeWithDeadline, QueueNames, type QueueFactory } from './queues.js';
 import type { WebhookPublisher } from './webhook.js';
@@ -31,29 +31,22 @@ interface RetentionDeps {
  * transition to `deleted` (tm_delete, delete_reason 'retention') → `recording_expired` webhook.
  * A failing recording is logged and left for the next sweep; the others go on. Returns how many were deleted.
  */
-export async function sweepExpired(deps: RetentionDeps, batchSize = 100): Promise<number> {
+export function sweepExpired(deps: RetentionDeps, batchSize = 100): Promise<number> {
   const log = deps.logger.child({ component: 'retention' });
   const now = (deps.now ?? (() => new Date()))();
-  let deleted = 0;
-  const skip = new Set<string>();
-  for (;;) {
-    const ids = (await deps.store.listExpired(now, batchSize + skip.size)).filter((id) => !skip.has(id));
-    if (ids.length === 0) return deleted;
-    for (const id of ids) {
-      try {
-        const rec = await deps.store.get(id);
-        if (rec?.storage_key) await deps.storage.delete(rec.storage_key);
-        if (deps.exports) await purgeExportsHolding({ ...deps, exports: deps.exports }, id);
-        const gone = await deps.store.transition(id, 'deleted', { tm_delete: new Date().toISOString(), delete_reason: 'retention' });
-        deleted++;
-        log.info({ recording_id: id, storage_key: rec?.storage_key }, 'recording expired and deleted');
-        await deps.webhooks?.publish('recording_expired', gone).catch((err: Error) => log.error({ recording_id: id, err: err.message }, 'recording_expired webhook not enqueued'));
-      } catch (err) {
-        skip.add(id);
-        log.warn({ recording_id: id, err: (err as Error).message, code: isAppError(err) ? err.code : undefined }, 'expired recording not deleted, retrying next sweep');
-      }
-    }
-  }
+  return sweepInBatches(
+    (limit) => deps.store.listExpired(now, limit),
+    async (id) => {
+      const rec = await deps.store.get(id);
+      if (rec?.storage_key) await deps.storage.delete(rec.storage_key);
+      if (deps.exports) await purgeExportsHolding({ ...deps, exports: deps.exports }, id);
+      const gone = await deps.store.transition(id, 'deleted', { tm_delete: new Date().toISOString(), delete_reason: 'retention' });
+      log.info({ recording_id: id, storage_key: rec?.storage_key }, 'recording expired and deleted');
+      await deps.webhooks?.publish('recording_expired', gone).catch((err: Error) => log.error({ recording_id: id, err: err.message }, 'recording_expired webhook not enqueued'));
+    },
+    (id, err) => log.warn({ recording_id: id, err: (err as Error).message, code: isAppError(err) ? err.code : undefined }, 'expired recording not deleted, retrying next sweep'),
+    batchSize,
+  );
 }
 
 /** Recordings past their retention, then export archives past theirs. */

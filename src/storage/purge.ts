@@ -39,25 +39,47 @@ export async function purgeExportsHolding(deps: PurgeDeps, recordingId: string):
   return purged;
 }
 
-/** Export retention: archives whose time is up are deleted (their records answer 410 export_expired). */
-export async function sweepExpiredExports(deps: PurgeDeps, batchSize = 100): Promise<number> {
-  const now = (deps.now ?? (() => new Date()))();
-  let deleted = 0;
+/**
+ * Runs `handle` on every id `list` returns, batch after batch, until none is left. An id whose handling failed is
+ * logged and skipped for the rest of this sweep (the next sweep retries it); the others go on. Returns how many
+ * were handled.
+ */
+export async function sweepInBatches(
+  list: (limit: number) => Promise<string[]>,
+  handle: (id: string) => Promise<void>,
+  onFailure: (id: string, err: unknown) => void,
+  batchSize = 100,
+): Promise<number> {
+  let done = 0;
   const skip = new Set<string>();
   for (;;) {
-    const ids = (await deps.exports.listExpired(now, batchSize + skip.size)).filter((id) => !skip.has(id));
-    if (ids.length === 0) return deleted;
+    const ids = (await list(batchSize + skip.size)).filter((id) => !skip.has(id));
+    if (ids.length === 0) return done;
     for (const id of ids) {
       try {
-        const e = await deps.exports.get(id);
-        // The record outlives its archive by design (see RedisExportStore); a missing one cannot be acted on.
-        if (!e) throw new Error('export record missing');
-        await deleteArchive(deps, e, 'retention');
-        deleted++;
+        await handle(id);
+        done++;
       } catch (err) {
         skip.add(id);
-        deps.logger.warn({ export_id: id, err: (err as Error).message, code: isAppError(err) ? err.code : undefined }, 'expired export not deleted, retrying next sweep');
+        onFailure(id, err);
       }
     }
   }
+}
+
+/** Export retention: archives whose time is up are deleted (their records answer 410 export_expired). */
+export function sweepExpiredExports(deps: PurgeDeps, batchSize = 100): Promise<number> {
+  const now = (deps.now ?? (() => new Date()))();
+  return sweepInBatches(
+    (limit) => deps.exports.listExpired(now, limit),
+    async (id) => {
+      const e = await deps.exports.get(id);
+      // The record outlives its archive by design (see RedisExportStore); a missing one cannot be acted on.
+      if (!e) throw new Error('export record missing');
+      await deleteArchive(deps, e, 'retention');
+    },
+    (id, err) =>
+      deps.logger.warn({ export_id: id, err: (err as Error).message, code: isAppError(err) ? err.code : undefined }, 'expired export not deleted, retrying next sweep'),
+    batchSize,
+  );
 }
