@@ -17,9 +17,6 @@ export interface ExportItem {
   status: ExportItemStatus;
 }
 
-/** The part of the export repository the API uses. */
-export type ExportStoreLike = ExportStore;
-
 export interface ReadinessReport {
   ok: boolean;
   checks: Record<string, boolean | { ok: boolean; message?: string }>;
@@ -32,7 +29,7 @@ export interface HttpServerDeps {
   auth: Authenticator;
   logger: Logger;
   /** Export repository; the export routes exist only when it is given (with enqueueExport). */
-  exports?: ExportStoreLike;
+  exports?: ExportStore;
   /** Queues the export job for an export already stored with status queued. */
   enqueueExport?(exportId: string): Promise<void>;
   /**

@@ -6,15 +6,14 @@ import type { RecordingStore } from '../../store/types.js';
 import { principalOf } from '../context.js';
 import { errors, exportBody, idParams, security } from '../schemas.js';
 import { sendBlob } from '../send-blob.js';
-import type { ExportRecord } from '../../store/types.js';
+import type { ExportRecord, ExportStore } from '../../store/types.js';
 import type { WindowLimiter } from '../rate-limit.js';
-import type { ExportStoreLike } from '../types.js';
 import { exportView } from '../views.js';
 
 export function exportRoutes(deps: {
   store: RecordingStore;
   storage: BlobStorage;
-  exports: ExportStoreLike;
+  exports: ExportStore;
   enqueueExport(exportId: string): Promise<void>;
   newId(): string;
   now(): Date;
