@@ -16,7 +16,8 @@ describe('memory stays bounded over a two-hour recording', () => {
   let h: Harness;
   beforeAll(async () => {
     // The playout delay is media time: 2 s of media is 20 ms of wall time at 100×.
-    h = await startHarness({ PLAYOUT_DELAY_MS: '2000' }, { driver: 'simulator', timeScale: SPEED });
+    // Two streams (the heavier tap); at 100× a 300 ms stall of the test process would be 30 s of dead media: no timeout.
+    h = await startHarness({ PLAYOUT_DELAY_MS: '2000', CALL_TAP: 'split', RTP_TIMEOUT_SEC: '3600' }, { driver: 'simulator', timeScale: SPEED });
   });
   afterAll(async () => {
     await h?.close();
