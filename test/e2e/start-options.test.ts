@@ -47,6 +47,15 @@ describe('e2e: start options on every kind of reference', () => {
     expect((await h.json('POST', `/v1.0/calls/${p1.channelId}/recording_stop`)).status).toBe(200);
     await sleep(1200);
 
+    // end_of_key on that dialplan call: its DTMF reaches us through the channel subscription, and only that key stops it.
+    const keyed = await start(`calls/${p1.channelId}`, { end_of_key: '7' });
+    expect(keyed.status).toBe(200);
+    await h.waitForStatus(keyed.body.recording_id, 'recording');
+    await h.driver.sendDtmf(p1.channelId, '8');
+    expect(await statusAfter(keyed.body.recording_id, 1000)).toBe('recording');
+    await h.driver.sendDtmf(p1.channelId, '7');
+    expect((await h.waitForStatus(keyed.body.recording_id, 'available', 10_000)).stop_reason).toBe('key');
+
     const t2 = Date.now();
     const r = await start(`conferences/${confId}`, { beep_start: true, end_of_key: '5' });
     expect(r.status).toBe(200);
