@@ -1,7 +1,8 @@
 /**
  * What recording costs Asterisk: `npx tsx bench/asterisk-cost.ts --calls 20 --legs 2 --seconds 30 --runs 3`
  * (or `npm run bench:asterisk -- …`; results and method in docs/performance.md, "What recording costs Asterisk"). Needs a real Asterisk with asterisk-config/ installed (context [test]),
- * its ARI on --ari (default http://127.0.0.1:8088, asterisk/asterisk) and its CLI (`/opt/ast/cli.sh`, --cli).
+ * its ARI on --ari (default http://127.0.0.1:8088, asterisk/asterisk) and its CLI (--cli: a command that runs one
+ * CLI command given as its last argument, default `asterisk -rx`).
  *
  * Each run places N bridged calls in its own Stasis app (two `Local/tone<f>@test` calls whose ;1 halves share a
  * mixing bridge made here: the recorded ;1 receives 440 Hz from its ;2 and hears 1000 Hz from the other party;
@@ -121,7 +122,7 @@ function parseArgs(argv: string[]): Opts {
     ari: 'http://127.0.0.1:8088',
     ariUser: 'asterisk',
     ariPassword: 'asterisk',
-    cli: '/opt/ast/cli.sh',
+    cli: 'asterisk -rx',
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -240,7 +241,8 @@ function freePort(): Promise<number> {
 
 function cli(opts: Opts, command: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(opts.cli, [command], { timeout: 15_000 }, (err, stdout, stderr) => {
+    const [bin, ...args] = opts.cli.split(/\s+/).filter(Boolean);
+    execFile(bin!, [...args, command], { timeout: 15_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`${command}: ${err.message} ${stderr}`));
       else resolve(stdout);
     });
