@@ -916,17 +916,26 @@ export class AsteriskEngine {
     for (const id of b.channels) {
       if (id === ch.id) continue;
       const m = this.channels.get(id);
-      if (m) this.renderRead(m, tMs, rate, out, depth + 1);
+      if (m) this.renderRead(m, tMs, rate, out, depth + 1, true);
     }
   }
 
-  /** What a channel produces (reads): a call its received audio, a snoop its spied directions, an externalMedia nothing. */
-  renderRead(ch: SimChannel, tMs: number, rate: number, out: Float64Array, depth = 0): void {
+  /**
+   * What a channel produces (reads): a call its received audio, a snoop its spied directions, an externalMedia nothing.
+   * `toBridge`: what the bridge takes from it, which includes what a whisper snoop (whisper in|both) plays into it —
+   * a spy on the channel itself does not hear that (Asterisk 22: MixMonitor on the whispered channel missed it).
+   */
+  renderRead(ch: SimChannel, tMs: number, rate: number, out: Float64Array, depth = 0, toBridge = false): void {
     if (depth > 6) return;
     switch (ch.kind) {
       case 'local1':
       case 'local2':
         renderLayers(ch.inLayers, tMs, rate, out);
+        if (toBridge) {
+          for (const w of this.channels.values()) {
+            if (w.alive && w.snoop?.spiedId === ch.id && (w.snoop.whisper === 'in' || w.snoop.whisper === 'both')) renderLayers(w.outLayers, tMs, rate, out);
+          }
+        }
         return;
       case 'snoop': {
         const spied = ch.snoop ? this.channels.get(ch.snoop.spiedId) : undefined;
