@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import type { Recording, RecordingStatus } from '../../src/domain/recording.js';
 import { testRedis } from '../helpers/redis.js';
+import { decodeWav, type DecodedWav } from '../helpers/wav-decode.js';
 import { createDriver, createSimDriver } from './driver/index.js';
 import type { CallDriver } from './driver/types.js';
 
@@ -27,6 +28,8 @@ export interface Harness {
   dir: string;
   api(method: string, path: string, opts?: { body?: unknown; raw?: string; token?: string | null; headers?: Record<string, string> }): Promise<Response>;
   json<T = any>(method: string, path: string, opts?: { body?: unknown; raw?: string; token?: string | null }): Promise<{ status: number; body: T }>;
+  /** Downloads a recording's file (customer A's token) and decodes it. */
+  wav(recordingId: string): Promise<DecodedWav>;
   waitForStatus(recordingId: string, status: RecordingStatus, timeoutMs?: number): Promise<Recording>;
   close(): Promise<void>;
 }
@@ -119,6 +122,11 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
+  const wav: Harness['wav'] = async (recordingId) => {
+    const res = await api('GET', `/v1.0/recordings/${recordingId}/file`);
+    if (res.status !== 200) throw new Error(`download of ${recordingId}: ${res.status}`);
+    return decodeWav(new Uint8Array(await res.arrayBuffer()));
+  };
   return {
     get app() {
       return app;
@@ -131,6 +139,7 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     dir,
     api,
     json,
+    wav,
     async waitForStatus(id, status, timeoutMs = 15_000) {
       const until = Date.now() + timeoutMs;
       let last: Recording | null = null;

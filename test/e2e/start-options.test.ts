@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeWav } from '../helpers/wav-decode.js';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { expectTones } from './audio-checks.js';
 import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './harness.js';
@@ -93,7 +92,7 @@ describe('e2e: start options on every kind of reference', () => {
     }
     {
       // The ear hears each beep: 1 kHz where the beeps were, far above the 1 kHz of the rest.
-      const wav = decodeWav(new Uint8Array(await (await h.api('GET', `/v1.0/recordings/${earRec.id}/file`)).arrayBuffer()));
+      const wav = await h.wav(earRec.id);
       const at = (ms: number, len: number) => wav.samples.subarray(Math.max(0, Math.round(((ms - earStart) * 8000) / 1000)), Math.round(((ms - earStart + len) * 8000) / 1000));
       const quiet = goertzelDb(at(earStart + 200, 600), 8000, 1000);
       for (const t of [t1, t2]) expect(goertzelDb(at(t, 600), 8000, 1000), `beep at ${t - earStart} ms`).toBeGreaterThan(quiet + 20);
@@ -124,7 +123,7 @@ describe('e2e: start options on every kind of reference', () => {
     await h.driver.sendDtmf(parts[1].channelId, '5');
     const rec = await h.waitForStatus(r.body.recording_id, 'available', 10_000);
     expect(rec.stop_reason).toBe('key');
-    const wav = decodeWav(new Uint8Array(await (await h.api('GET', `/v1.0/recordings/${rec.id}/file`)).arrayBuffer()));
+    const wav = await h.wav(rec.id);
     expectTones(wav.samples.subarray(2400, wav.samples.length - 800), { present: [440, 1000] });
     for (const p of parts) await h.driver.leaveConference(p.channelId);
   });

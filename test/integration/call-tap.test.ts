@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeWav } from '../helpers/wav-decode.js';
 import { expectTones } from '../e2e/audio-checks.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 
@@ -28,7 +27,7 @@ describe('call taps', () => {
     const made = h.driver.simulator!.requestLog.filter((q) => q.operation === 'channels.snoopChannel' && q.status === 200);
     expect(made.map((q) => q.query.spy).sort()).toEqual(tap === 'both' ? ['both'] : ['in', 'out']);
     expect(made).toHaveLength(snoops);
-    const wav = decodeWav(new Uint8Array(await (await h.api('GET', `/v1.0/recordings/${rec.id}/file`)).arrayBuffer()));
+    const wav = await h.wav(rec.id);
     expectTones(wav.samples.subarray(6000, wav.samples.length - 800), { present: [440, 1000], sameLevelDb: 1, aboveRestDb: 50 });
   });
 });

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goertzelDb } from '../helpers/audio-analysis.js';
-import { decodeWav } from '../helpers/wav-decode.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 import { AriTestClient, type EventCollector } from '../sim/harness.js';
 import { tone } from '../sim/index.js';
@@ -47,8 +46,7 @@ describe('a destroyed Stasis bridge ends its recording, whatever the ejection or
     expect(done.stop_reason).toBe('conference_end');
     expect(done.duration_ms).toBeGreaterThan(1300);
     expect(done.duration_ms).toBeLessThan(2500);
-    const res = await h.api('GET', `/v1.0/recordings/${id}/file`);
-    const wav = decodeWav(new Uint8Array(await res.arrayBuffer()));
+    const wav = await h.wav(id);
     const steady = wav.samples.subarray(4000, wav.samples.length - 1600);
     const l440 = goertzelDb(steady, 8000, 440);
     const l1000 = goertzelDb(steady, 8000, 1000);

@@ -2,7 +2,6 @@ import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { tonePacket } from '../helpers/rtp-sender.js';
-import { decodeWav } from '../helpers/wav-decode.js';
 import { CUSTOMER_A, sleep, startHarness, TOKENS, type Harness } from '../e2e/harness.js';
 import { makeRng } from '../sim/impairments.js';
 
@@ -141,8 +140,7 @@ describe(`fuzz (seed ${SEED})`, () => {
       const rec = await h.waitForStatus(start.body.recording_id, 'available');
       expect(sent).toBe(RTP_DATAGRAMS);
       expect(rec.customer_id).toBe(CUSTOMER_A);
-      const res = await h.api('GET', `/v1.0/recordings/${rec.id}/file`);
-      const wav = decodeWav(new Uint8Array(await res.arrayBuffer()));
+      const wav = await h.wav(rec.id);
       const steady = wav.samples.subarray(6000, wav.samples.length - 800);
       const l440 = goertzelDb(steady, 8000, 440);
       const l1000 = goertzelDb(steady, 8000, 1000);

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goertzelDb } from '../helpers/audio-analysis.js';
-import { decodeWav } from '../helpers/wav-decode.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 
 /**
@@ -38,8 +37,7 @@ describe('media timeout', () => {
     expect(endedAt).toBeGreaterThan(outageAt - 300);
     const expectedMs = endedAt - Date.parse(rec.tm_start!);
     expect(Math.abs(done.duration_ms! - expectedMs)).toBeLessThanOrEqual(40);
-    const res = await h.api('GET', `/v1.0/recordings/${id}/file`);
-    const wav = decodeWav(new Uint8Array(await res.arrayBuffer()));
+    const wav = await h.wav(id);
     expect(wav.durationMs).toBe(done.duration_ms);
     // Both directions up to the end: the last 300 ms still carry the call (no silent tail).
     const tail = wav.samples.subarray(wav.samples.length - 2400, wav.samples.length - 800);

@@ -2,7 +2,6 @@ import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { tonePacket } from '../helpers/rtp-sender.js';
-import { decodeWav } from '../helpers/wav-decode.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 
 /**
@@ -42,8 +41,7 @@ describe('RTP hijack attempt', () => {
       expect(sent).toBeGreaterThan(5000);
       expect(rec.quality?.packets_foreign).toBeGreaterThan(100);
       expect(rec.no_audio).toBe(false);
-      const res = await h.api('GET', `/v1.0/recordings/${rec.id}/file`);
-      const wav = decodeWav(new Uint8Array(await res.arrayBuffer()));
+      const wav = await h.wav(rec.id);
       const steady = wav.samples.subarray(8000, wav.samples.length - 800);
       const l440 = goertzelDb(steady, 8000, 440);
       const l1000 = goertzelDb(steady, 8000, 1000);
