@@ -210,8 +210,9 @@ describe.each(backends)('export job on $name storage', ({ name, make }) => {
     for (let i = 1; i < spy.progress.length; i++) expect(spy.progress[i].done).toBeGreaterThanOrEqual(spy.progress[i - 1].done);
     expect(spy.progress.at(-1)).toEqual({ done: total, total });
 
-    // ~80 MB of audio went through; a buffering implementation would grow by at least that much
-    expect(growth, `${name}: heap+buffers grew ${Math.round(growth / MB)} MB`).toBeLessThan(48 * MB);
+    // ~80 MB of audio went through; a buffering implementation would grow by at least that much. The peak also
+    // counts garbage not yet collected (48.1 MB seen once on a loaded machine): the bound sits between the two.
+    expect(growth, `${name}: heap+buffers grew ${Math.round(growth / MB)} MB`).toBeLessThan(64 * MB);
 
     // Download the archive (streamed to disk) and check it independently.
     const info = (await storage.stat(e.storage_key!))!;
