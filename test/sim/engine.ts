@@ -929,14 +929,18 @@ export class AsteriskEngine {
     if (depth > 6) return;
     switch (ch.kind) {
       case 'local1':
-      case 'local2':
+      case 'local2': {
         renderLayers(ch.inLayers, tMs, rate, out);
-        if (toBridge) {
-          for (const w of this.channels.values()) {
-            if (w.alive && w.snoop?.spiedId === ch.id && (w.snoop.whisper === 'in' || w.snoop.whisper === 'both')) renderLayers(w.outLayers, tMs, rate, out);
-          }
+        if (toBridge) this.renderWhispers(ch, 'in', tMs, rate, out);
+        // chan_local: what is written to one half is read from the other, whispers (out|both) into it included
+        const partner = ch.kind === 'local2' && ch.partnerId ? this.channels.get(ch.partnerId) : undefined;
+        if (partner?.alive) {
+          renderLayers(partner.outLayers, tMs, rate, out);
+          this.renderWritten(partner, tMs, rate, out, depth + 1);
+          this.renderWhispers(partner, 'out', tMs, rate, out);
         }
         return;
+      }
       case 'snoop': {
         const spied = ch.snoop ? this.channels.get(ch.snoop.spiedId) : undefined;
         if (!spied || !ch.snoop) return;
@@ -950,6 +954,13 @@ export class AsteriskEngine {
       }
       case 'externalMedia':
         return;
+    }
+  }
+
+  /** What whisper snoops on `ch` play toward `direction`: `in` goes to the bridge, `out` to the channel's own device. */
+  private renderWhispers(ch: SimChannel, direction: 'in' | 'out', tMs: number, rate: number, out: Float64Array): void {
+    for (const w of this.channels.values()) {
+      if (w.alive && w.snoop?.spiedId === ch.id && (w.snoop.whisper === direction || w.snoop.whisper === 'both')) renderLayers(w.outLayers, tMs, rate, out);
     }
   }
 

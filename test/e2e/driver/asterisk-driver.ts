@@ -15,8 +15,9 @@ import { randomUUID } from 'node:crypto';
 import { leftovers } from './sim-driver.js';
 import { AriTestClient, type AriResponse } from '../../sim/harness.js';
 import type { BridgeJson, ChannelJson } from '../../sim/types.js';
+import { placeDialplanCallWith } from './dialplan-call.js';
 import { runFlowWith } from './flow.js';
-import type { CallDriver, Conference, DriverPlaceCallOptions, FlowOptions, FlowRun, FlowScenario, Leftovers, PlacedCall } from './types.js';
+import type { CallDriver, Conference, DialplanCall, DriverPlaceCallOptions, FlowOptions, FlowRun, FlowScenario, Leftovers, PlacedCall } from './types.js';
 
 export interface AsteriskDriverConfig {
   url: string;
@@ -176,6 +177,12 @@ export class AsteriskDriver implements CallDriver {
     const run = await runFlowWith((m, p, q) => this.req(m, p, q), (id, digits) => this.sendDtmf(id, digits), scenario, opts);
     this.ownChannels.add(run.channelId);
     return run;
+  }
+
+  async placeDialplanCall(opts: { calleeTone: number }): Promise<DialplanCall> {
+    const call = await placeDialplanCallWith((m, p, q) => this.req(m, p, q), opts);
+    this.ownChannels.add(call.channelId);
+    return call;
   }
 
   async startConference(opts: { name: string; kind?: 'confbridge' | 'ari' }): Promise<Conference> {

@@ -2,8 +2,9 @@
 import { type AriSimulator, type SimulatorOptions, startAriSimulator, tone } from '../../sim/index.js';
 import { AriTestClient } from '../../sim/harness.js';
 import type { BridgeJson, ChannelJson } from '../../sim/types.js';
+import { placeDialplanCallWith } from './dialplan-call.js';
 import { runFlowWith } from './flow.js';
-import type { CallDriver, Conference, DriverPlaceCallOptions, FlowOptions, FlowRun, FlowScenario, Leftovers, PlacedCall } from './types.js';
+import type { CallDriver, Conference, DialplanCall, DriverPlaceCallOptions, FlowOptions, FlowRun, FlowScenario, Leftovers, PlacedCall } from './types.js';
 
 export async function createSimDriver(options: SimulatorOptions = {}): Promise<CallDriver> {
   const sim = await startAriSimulator(options);
@@ -49,6 +50,11 @@ class SimDriver implements CallDriver {
 
   runFlow(scenario: FlowScenario, opts?: FlowOptions): Promise<FlowRun> {
     return runFlowWith((m, p, q) => this.ari.request(m, p, q), (id, digits) => this.sendDtmf(id, digits), scenario, opts);
+  }
+
+  async placeDialplanCall(opts: { calleeTone: number }): Promise<DialplanCall> {
+    const call = await placeDialplanCallWith((m, p, q) => this.ari.request(m, p, q), opts);
+    return call;
   }
 
   async startConference(opts: { name: string; kind?: 'confbridge' | 'ari' }): Promise<Conference> {
