@@ -1,4 +1,3 @@
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -15,6 +14,7 @@ import { routeAriEvent } from './recorder/event-router.js';
 import type { RecorderSettings } from './recorder/ports.js';
 import { Recorder } from './recorder/recorder.js';
 import { recoverInterrupted } from './recorder/recovery.js';
+import { Spool } from './spool/spool.js';
 import type { BlobStorage } from './storage/blob-storage.js';
 import { createStorage } from './storage/create-storage.js';
 import { RedisKeys } from './store/keys.js';
@@ -84,7 +84,8 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
   };
 
   try {
-    await mkdir(config.spoolDir, { recursive: true });
+    const spool = new Spool(config.spoolDir);
+    await spool.create();
     let redisUrl = config.redis.url;
     if (!redisUrl) {
       const embedded: RedisHandle = await startRedis({ dir: join(config.spoolDir, '..', 'redis'), persist: true });
@@ -106,6 +107,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       storage,
       store,
       exports,
+      spool,
       logger: log,
       webhook: { urls: config.webhooks.urls, secret: config.webhooks.secret, attempts: config.webhooks.attempts },
       retention: {
@@ -138,7 +140,6 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
 
     const settings: RecorderSettings = {
       rtpAdvertiseHost: config.rtp.advertiseHost,
-      spoolDir: config.spoolDir,
       maxDurationSec: config.recording.maxDurationSec,
       rtpTimeoutMs: config.recording.rtpTimeoutSec * 1000,
       callTap: config.recording.callTap,
@@ -151,7 +152,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       // a request Asterisk is still working on when we give up completes within about one more timeout
       reconcileSettleMs: 2 * config.ari.timeoutMs,
     };
-    const ports = { ari, mixer, store, uploads: jobs, webhooks: jobs.webhooks, logger: log, now: () => mixer.now() };
+    const ports = { ari, mixer, store, uploads: jobs, webhooks: jobs.webhooks, spool, logger: log, now: () => mixer.now() };
     const recorder = new Recorder(ports, settings);
     closers.push(['recordings', () => recorder.drain()]);
 
@@ -170,7 +171,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     });
     const connected = ari.start();
     if (opts.waitForAri !== false) await connected;
-    await recoverInterrupted(ports, settings);
+    await recoverInterrupted(ports);
     recorder.start();
 
     const authenticators: Authenticator[] = [];

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { RetentionPolicy } from '../domain/retention.js';
 import type { Logger } from '../logger.js';
+import type { Spool } from '../spool/spool.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import { RedisKeys } from '../store/keys.js';
 import { createStoreRedis, waitForRedis } from '../store/redis-client.js';
@@ -22,6 +23,8 @@ export interface JobsConfig {
   prefix: string;
   storage: BlobStorage;
   store: RecordingStore;
+  /** The spool the upload jobs read finished files from (and delete them from once stored). */
+  spool: Spool;
   /** Export repository: bulk exports run here when given. */
   exports?: ExportStore;
   logger: Logger;
@@ -65,7 +68,7 @@ export function createJobs(cfg: JobsConfig): Jobs {
   const webhooks = new WebhookPublisher({ factory, redis, keys, logger: cfg.logger, options: cfg.webhook });
   const uploads = new UploadJobs(
     factory,
-    { store: cfg.store, storage: cfg.storage, logger: cfg.logger, webhooks },
+    { store: cfg.store, storage: cfg.storage, spool: cfg.spool, logger: cfg.logger, webhooks },
     {
       attempts: cfg.uploadAttempts,
       backoff: cfg.uploadBackoff,

@@ -1,10 +1,11 @@
-import { stat, unlink } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
 import { AppError, clientMessage, isAppError } from '../domain/errors.js';
 import type { Recording } from '../domain/recording.js';
 import { isStorageKey } from '../domain/storage-key.js';
 import { expiryFor, type RetentionPolicy } from '../domain/retention.js';
 import type { Logger } from '../logger.js';
+import type { Spool } from '../spool/spool.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import { md5File } from '../storage/checksum.js';
 import type { RecordingStore } from '../store/types.js';
@@ -13,9 +14,12 @@ import type { WebhookPublisher } from './webhook.js';
 
 export interface UploadJobData {
   recording_id: string;
-  /** spool file (finished WAV) */
-  path: string;
   storage_key: string;
+  /**
+   * Jobs queued by older versions name the spool file here. The file read is always the spool's own file of
+   * `recording_id` (Spool.pathOf); a path that is not exactly that file is ignored (and logged), never opened.
+   */
+  path?: string;
 }
 
 export interface UploadOptions {
@@ -44,6 +48,8 @@ interface UploadDeps {
   logger: Logger;
   retention: RetentionPolicy;
   contentType: string;
+  /** Where the finished files wait (the path is derived from the recording id, never taken from the job). */
+  spool: Spool;
   webhooks?: WebhookPublisher;
   now?: () => Date;
 }
@@ -60,7 +66,7 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
   switch (rec.status) {
     case 'available':
     case 'deleted':
-      await removeSpool(data.path, log);
+      await removeSpool(deps.spool, rec.id, log);
       return rec;
     case 'failed':
       // Keep the file: it may be repairable by hand.
@@ -79,19 +85,20 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
   // A key no backend can ever accept fails the recording now, not after weeks of retries.
   if (!isStorageKey(data.storage_key)) return failPermanently(deps, rec.id, new AppError('INVALID_STORAGE_KEY', `recording ${rec.id} has no valid storage key`), log);
 
+  const path = spoolFileOf(deps.spool, data, log);
   let size: number;
   try {
-    size = (await stat(data.path)).size;
+    size = (await stat(path)).size;
   } catch (err) {
     if ((err as { code?: string }).code !== 'ENOENT') throw err;
-    log.error({ path: data.path }, 'recording failed: spool file lost before upload');
+    log.error({ path }, 'recording failed: spool file lost before upload');
     return deps.store.transition(rec.id, 'failed', { error: { code: FILE_LOST, message: 'the finished file was lost before it reached storage' } });
   }
 
-  const md5 = await md5File(data.path);
+  const md5 = await md5File(path);
   let info;
   try {
-    info = await deps.storage.putFile(data.storage_key, data.path, { contentType: deps.contentType, md5Base64: md5 });
+    info = await deps.storage.putFile(data.storage_key, path, { contentType: deps.contentType, md5Base64: md5 });
   } catch (err) {
     if (isPermanent(err)) return failPermanently(deps, rec.id, err, log);
     throw err;
@@ -112,10 +119,10 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
     // Another run finished first: fine, it is available.
     const again = isAppError(err) && err.code === 'invalid_transition' ? await deps.store.get(rec.id) : null;
     if (again?.status !== 'available') throw err;
-    await removeSpool(data.path, log);
+    await removeSpool(deps.spool, rec.id, log);
     return again;
   }
-  await removeSpool(data.path, log);
+  await removeSpool(deps.spool, rec.id, log);
   log.info({ storage_key: data.storage_key, size_bytes: size }, 'recording available');
   if (deps.webhooks) {
     await deps.webhooks.publish('recording_available', done).catch((err: Error) => log.error({ err: err.message }, 'recording_available webhook not enqueued'));
@@ -135,10 +142,27 @@ async function failPermanently(deps: UploadDeps, id: string, err: AppError, log:
   return failed;
 }
 
-async function removeSpool(path: string, log: Logger): Promise<void> {
-  await unlink(path).catch((err: { code?: string; message?: string }) => {
-    if (err.code !== 'ENOENT') log.warn({ path, err: err.message }, 'spool file not removed');
-  });
+/**
+ * The spool file of the job's recording. A job of an older version also names a path: it must be exactly that file
+ * (inside the spool, this recording's name), or it is ignored. A recording id that can name no spool file (not a
+ * uuid) is a job that can never succeed.
+ */
+function spoolFileOf(spool: Spool, data: UploadJobData, log: Logger): string {
+  let path: string;
+  try {
+    path = spool.pathOf(data.recording_id);
+  } catch {
+    throw new UnrecoverableError(`recording id ${JSON.stringify(String(data.recording_id).slice(0, 64))} names no spool file`);
+  }
+  if (data.path !== undefined && spool.idOfPath(data.path) !== data.recording_id) {
+    log.warn({ job_path: String(data.path).slice(0, 256) }, "upload job names a file that is not this recording's spool file: ignored");
+  }
+  return path;
+}
+
+/** Deletes the recording's spool file once it is stored (or deleted); a file already gone is fine. */
+async function removeSpool(spool: Spool, id: string, log: Logger): Promise<void> {
+  await spool.remove(id).catch((err: Error) => log.warn({ err: err.message }, 'spool file not removed'));
 }
 
 /** The upload queue and its worker. */

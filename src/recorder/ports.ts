@@ -3,6 +3,7 @@ import type { StasisWaiter } from '../ari/stasis-waiter.js';
 import type { Recording } from '../domain/recording.js';
 import type { Logger } from '../logger.js';
 import type { Mixer } from '../mixer/types.js';
+import type { Spool } from '../spool/spool.js';
 import type { RecordingStore } from '../store/types.js';
 
 /** What the recorder needs from the outside world; main.ts wires the real adapters. */
@@ -10,8 +11,10 @@ export interface RecorderPorts {
   ari: { rest: AriRest; stasis: StasisWaiter; app: string };
   mixer: Mixer;
   store: RecordingStore;
-  uploads: { enqueueUpload(job: { recording_id: string; path: string; storage_key: string }): Promise<unknown> };
+  uploads: { enqueueUpload(job: { recording_id: string; storage_key: string }): Promise<unknown> };
   webhooks: { publish(type: WebhookType, data: Recording): Promise<unknown> };
+  /** Where recordings' files are written until they are uploaded. */
+  spool: Spool;
   logger: Logger;
   now?: () => number;
 }
@@ -21,7 +24,6 @@ export type WebhookType = 'recording_started' | 'recording_finished' | 'recordin
 export interface RecorderSettings {
   /** Address Asterisk sends RTP to (our UDP ports live there). */
   rtpAdvertiseHost: string;
-  spoolDir: string;
   maxDurationSec: number;
   /** How a call is tapped: one `spy=both` snoop, or two snoops (`in`, `out`) mixed in the worker. */
   callTap: 'both' | 'split';

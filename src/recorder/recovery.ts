@@ -1,40 +1,36 @@
-import { access } from 'node:fs/promises';
-import { join } from 'node:path';
 import { AriHttpError } from '../ari/ari-rest.js';
-import { repairWav } from '../audio/wav-repair.js';
 import { clientMessage, isAppError } from '../domain/errors.js';
 import type { Recording } from '../domain/recording.js';
 import { recordingIdOf } from './ari-ids.js';
-import type { RecorderPorts, RecorderSettings } from './ports.js';
+import type { RecorderPorts } from './ports.js';
 import { storageKey } from '../domain/storage-key.js';
+import { lastAudioAt } from '../spool/spool.js';
 
 /**
  * At start-up, recordings the store still calls active belong to a daemon that died (kill -9, power loss):
  * nothing in this process owns them. Their spool file is repaired from its length (at most ~1 s lost, the
- * flush interval) and uploaded; the ARI objects they left in Asterisk are deleted. Recordings already in
- * `stopping` only need their upload job again (BullMQ keeps it; re-adding is idempotent).
+ * flush interval) and uploaded, with `tm_end` the time of the last audio the file holds (see lastAudioAt), not the
+ * restart time; the ARI objects they left in Asterisk are deleted. Recordings already in `stopping` only need their
+ * upload job again (BullMQ keeps it; re-adding is idempotent). Spool files no active recording owns are cleaned last
+ * (cleanSpool).
  */
-export async function recoverInterrupted(ports: RecorderPorts, settings: RecorderSettings): Promise<Recording[]> {
-  const { store, logger } = ports;
+export async function recoverInterrupted(ports: RecorderPorts): Promise<Recording[]> {
+  const { store, logger, spool } = ports;
   const active = await store.listActive();
   const recovered: Recording[] = [];
   for (const rec of active) {
     const log = logger.child({ recording_id: rec.id });
-    const path = join(settings.spoolDir, `${rec.id}.wav`);
-    const exists = await access(path).then(
-      () => true,
-      () => false,
-    );
     try {
-      if (!exists) {
+      if (!(await spool.exists(rec.id))) {
         if (rec.status !== 'stopping') {
           recovered.push(await store.transition(rec.id, 'failed', { stop_reason: 'error', error: { code: 'spool_file_lost', message: 'the daemon stopped before any audio was written' } }));
         }
         continue;
       }
       if (rec.status !== 'stopping') {
-        const fixed = await repairWav(path);
-        await store.transition(rec.id, 'stopping', { stop_reason: 'error', tm_end: new Date().toISOString(), duration_ms: fixed.durationMs, size_bytes: fixed.dataBytes + 44 });
+        const fixed = await spool.repair(rec.id);
+        const tmEnd = lastAudioAt(fixed, rec.tm_start).toISOString();
+        await store.transition(rec.id, 'stopping', { stop_reason: 'error', tm_end: tmEnd, duration_ms: fixed.durationMs, size_bytes: fixed.sizeBytes });
         await store.patch(rec.id, { last_error: { code: 'daemon_restarted', message: 'recording interrupted by a daemon restart; the spool file was repaired' } });
         log.warn({ duration_ms: fixed.durationMs, repaired: fixed.repaired }, 'interrupted recording repaired');
       }
@@ -49,14 +45,40 @@ export async function recoverInterrupted(ports: RecorderPorts, settings: Recorde
         log.error({ code: err.code }, 'interrupted recording can never be stored: failed');
         continue;
       }
-      await ports.uploads.enqueueUpload({ recording_id: rec.id, path, storage_key: key });
+      await ports.uploads.enqueueUpload({ recording_id: rec.id, storage_key: key });
       recovered.push((await store.get(rec.id)) ?? rec);
     } catch (err) {
       log.error({ err }, 'interrupted recording could not be recovered');
     }
   }
-  await deleteLeftovers(ports, new Set(active.map((r) => r.id)));
+  const activeIds = new Set(active.map((r) => r.id));
+  await deleteLeftovers(ports, activeIds);
+  await cleanSpool(ports, activeIds);
   return recovered;
+}
+
+/**
+ * Spool files no active recording owns, at start-up (nothing records yet): a file whose recording is `available` or
+ * `deleted` is a leftover of a crash between that transition and the delete, and is removed. Any other (a `failed`
+ * recording's audio, a file the store knows nothing about) is kept for a human and reported: audio is never deleted
+ * unless it is stored or its recording was deleted.
+ */
+async function cleanSpool(ports: RecorderPorts, activeIds: Set<string>): Promise<void> {
+  const { spool, store, logger } = ports;
+  try {
+    for (const orphan of await spool.listOrphans(activeIds)) {
+      const log = logger.child({ recording_id: orphan.id });
+      const rec = await store.get(orphan.id);
+      if (rec?.status === 'available' || rec?.status === 'deleted') {
+        await spool.remove(orphan.id);
+        log.info({ status: rec.status }, 'leftover spool file removed');
+      } else {
+        log.warn({ status: rec?.status ?? 'unknown', size_bytes: orphan.sizeBytes }, 'spool file kept: no active recording owns it');
+      }
+    }
+  } catch (err) {
+    logger.warn({ err: String(err) }, 'spool cleanup incomplete');
+  }
 }
 
 /** Deletes the snoops, externalMedia channels and bridges that belong to the given (dead) recordings. */

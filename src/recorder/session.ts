@@ -1,11 +1,7 @@
-import { join } from 'node:path';
-import { rm } from 'node:fs/promises';
 import { AppError, clientMessage, isAppError } from '../domain/errors.js';
 import type { RecordingOptions, ReferenceType, StopReason } from '../domain/recording.js';
 import { storageKey } from '../domain/storage-key.js';
 import type { Logger } from '../logger.js';
-import { repairWav } from '../audio/wav-repair.js';
-import { WAV_HEADER_BYTES } from '../audio/wav.js';
 import type { MixResult } from '../mixer/types.js';
 import { closeStream, type CapturedStream } from './capture.js';
 import type { TransitionPatch } from '../store/types.js';
@@ -41,10 +37,10 @@ export class RecordingSession {
     readonly customerId: string,
     readonly options: RecordingOptions,
     private readonly ports: RecorderPorts,
-    settings: RecorderSettings,
+    _settings: RecorderSettings,
     private readonly onEnded: (s: RecordingSession) => void,
   ) {
-    this.path = join(settings.spoolDir, `${id}.wav`);
+    this.path = ports.spool.pathOf(id);
     this.log = ports.logger.child({ recording_id: id, [`${referenceType}_id`]: referenceId });
   }
 
@@ -163,12 +159,12 @@ export class RecordingSession {
       return await this.ports.mixer.close(this.id, endAt);
     } catch (err) {
       this.log.error({ err: String(err) }, 'mixer could not finalize the recording; repairing the spool file');
-      const fixed = await repairWav(this.path);
+      const fixed = await this.ports.spool.repair(this.id);
       const zero = { packets_received: 0, packets_lost: 0, packets_late: 0, max_jitter_ms: 0, silence_ratio: 0 };
       return {
         path: this.path,
         durationMs: fixed.durationMs,
-        sizeBytes: fixed.dataBytes + WAV_HEADER_BYTES,
+        sizeBytes: fixed.sizeBytes,
         noAudio: false,
         quality: { ...zero, packets_duplicate: 0, packets_invalid: 0, packets_foreign: 0 },
       };
@@ -191,7 +187,7 @@ export class RecordingSession {
       await webhooks.publish('recording_failed', failed).catch((e: unknown) => this.log.error({ err: e }, 'webhook enqueue failed'));
       return;
     }
-    await uploads.enqueueUpload({ recording_id: this.id, path: this.path, storage_key: key });
+    await uploads.enqueueUpload({ recording_id: this.id, storage_key: key });
     await webhooks.publish('recording_finished', rec).catch((err: unknown) => this.log.error({ err }, 'webhook enqueue failed'));
   }
 
@@ -222,7 +218,7 @@ export class RecordingSession {
         this.#mixerOpen = false;
         await this.ports.mixer.close(this.id, this.now()).catch(() => undefined);
       }
-      await rm(this.path, { force: true });
+      await this.ports.spool.remove(this.id);
       const rec = await this.ports.store.transition(this.id, 'failed', { stop_reason: 'error', error: { code, message: clientMessage(err, 'the recording could not be set up') } });
       await this.ports.webhooks.publish('recording_failed', rec).catch(() => undefined);
     } catch (e) {

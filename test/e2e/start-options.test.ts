@@ -25,48 +25,50 @@ describe('e2e: start options on every kind of reference', () => {
     return (await h.json('GET', `/v1.0/recordings/${id}`)).body.status as string;
   };
 
-  it('a Dial()-bridged dialplan call: beep_start whispers the beep to both parties, then the recording starts', async () => {
-    const call = await h.driver.placeDialplanCall({ calleeTone: 700 });
+  /**
+   * beep_start on a Dial()-bridged call outside our app, heard through `ear` (a recording of a channel that hears what
+   * one party hears). Returns the call's own recording. A whisper rides on the frames passing through the channel
+   * (audiohook.c): toward the caller on what the called party sends, toward the called party on what the caller sends.
+   */
+  const beepOnDialedCall = async (o: { callerTone?: number; ear: 'caller' | 'callee' }) => {
+    const call = await h.driver.placeDialplanCall({ callerTone: o.callerTone, calleeTone: 700 });
     await sleep(400);
-    // Two ears: the caller's phone (its Local ;2 hears what the caller hears) and the called party.
-    const ears = [];
-    for (const id of [call.farHalfId, call.calleeId]) {
-      const ear = await start(`calls/${id}`, {});
-      expect(ear.status, id).toBe(200);
-      ears.push(await h.waitForStatus(ear.body.recording_id, 'recording'));
-    }
+    const earChannel = o.ear === 'caller' ? call.farHalfId : call.calleeId;
+    const ear = await start(`calls/${earChannel}`, {});
+    expect(ear.status).toBe(200);
+    const earStart = Date.parse((await h.waitForStatus(ear.body.recording_id, 'recording')).tm_start!);
     await sleep(800);
-
     const askedAt = Date.now();
     const r = await start(`calls/${call.channelId}`, { beep_start: true });
     expect(r.status).toBe(200);
     const started = await h.waitForStatus(r.body.recording_id, 'recording');
     expect(Date.parse(started.tm_start!) - askedAt).toBeGreaterThanOrEqual(250);
     await sleep(1500);
-    for (const id of [call.channelId, call.farHalfId, call.calleeId]) {
-      expect((await h.json('POST', `/v1.0/calls/${id}/recording_stop`)).status, id).toBe(200);
-    }
+    for (const id of [call.channelId, earChannel]) expect((await h.json('POST', `/v1.0/calls/${id}/recording_stop`)).status, id).toBe(200);
     const rec = await h.waitForStatus(r.body.recording_id, 'available');
+    await h.waitForStatus(ear.body.recording_id, 'available');
 
-    const sim = h.driver.simulator;
-    if (sim) {
-      const made = sim.requestLog.find((q) => q.operation?.startsWith('channels.snoop') && q.query.snoopId === `rec-${rec.id}-snoop-beep`);
+    const made = h.driver.simulator?.requestLog.find((q) => q.operation?.startsWith('channels.snoop') && q.query.snoopId === `rec-${rec.id}-snoop-beep`);
+    if (h.driver.simulator) {
       expect(made?.path).toBe(`/ari/channels/${call.channelId}/snoop`);
       expect(made?.query).toMatchObject({ spy: 'none', whisper: 'both' });
     }
-    // Each party hears the beep (1 kHz where it was, far above the 1 kHz of the rest) over the called party's 700 Hz.
-    for (const ear of ears) {
-      const earRec = await h.waitForStatus(ear.id, 'available');
-      const earStart = Date.parse(earRec.tm_start!);
-      const wav = await h.wav(ear.id);
-      const at = (ms: number, len: number) => wav.samples.subarray(Math.round(((ms - earStart) * 8000) / 1000), Math.round(((ms - earStart + len) * 8000) / 1000));
-      const quiet = goertzelDb(at(earStart + 200, 600), 8000, 1000);
-      expect(goertzelDb(at(askedAt, 600), 8000, 1000), `${ear.reference_id}: beep at ${askedAt - earStart} ms`).toBeGreaterThan(quiet + 20);
-    }
-    // The call's own recording starts after the beep and carries the conversation.
-    const wav = await h.wav(rec.id);
-    expectTones(wav.samples.subarray(800), { present: [700] });
+    // The party hears the beep: 1 kHz where it was, far above the 1 kHz of the rest (the called party's 700 Hz).
+    const heard = await h.wav(ear.body.recording_id);
+    const at = (ms: number, len: number) => heard.samples.subarray(Math.round(((ms - earStart) * 8000) / 1000), Math.round(((ms - earStart + len) * 8000) / 1000));
+    const quiet = goertzelDb(at(earStart + 200, 600), 8000, 1000);
+    expect(goertzelDb(at(askedAt, 600), 8000, 1000), `${o.ear} hears the beep at ${askedAt - earStart} ms`).toBeGreaterThan(quiet + 20);
+    // The call's own recording starts after the beep (no 1 kHz in it) and carries the conversation.
+    expectTones((await h.wav(rec.id)).samples.subarray(800), { present: o.callerTone ? [o.callerTone, 700] : [700] });
     await h.driver.hangup(call.channelId);
+  };
+
+  it('a Dial()-bridged dialplan call: the caller hears the beep (whisper out), then the recording starts', async () => {
+    await beepOnDialedCall({ ear: 'caller' });
+  });
+
+  it('a Dial()-bridged dialplan call: the called party hears the beep too (whisper in, on what the caller sends)', async () => {
+    await beepOnDialedCall({ callerTone: 300, ear: 'callee' });
   });
 
   it('a dialplan call and a ConfBridge: the beep is whispered in and heard by the others; end_of_key on any participant', async () => {

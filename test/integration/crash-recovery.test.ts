@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,7 +70,9 @@ describe('crash recovery', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('repairs the spool file after kill -9 and delivers it, at most ~1 s short', async () => {
+  let crashedId = '';
+
+  it('repairs the spool file after kill -9 and delivers it, at most ~1 s short, ending at its last audio', async () => {
     await startDaemon();
     const channelId = await sim.placeCall({ inSignal: { type: 'tone', freq: 440 }, outSignal: { type: 'tone', freq: 1000 } });
     const t0 = performance.now();
@@ -80,11 +83,16 @@ describe('crash recovery', () => {
     const sentMs = performance.now() - t0;
     child!.kill('SIGKILL');
     await new Promise((r) => child!.once('exit', r));
+    const killedAt = Date.now();
+    crashedId = id;
     expect(readdirSync(join(dir, 'spool'))).toContain(`${id}.wav`);
     expect(sim.listChannels().some((c) => c.id.startsWith(`rec-${id}`))).toBe(true);
 
+    // The restart comes well after the crash: tm_end must be the last audio, not the restart time.
+    await sleep(2500);
+    const restartAt = Date.now();
     await startDaemon();
-    let rec: { status: string; duration_ms: number; stop_reason?: string } | undefined;
+    let rec: { status: string; duration_ms: number; stop_reason?: string; tm_start?: string; tm_end?: string } | undefined;
     const until = Date.now() + 20_000;
     while (Date.now() < until) {
       rec = (await (await fetch(`${base}/v1.0/recordings/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as typeof rec;
@@ -99,8 +107,33 @@ describe('crash recovery', () => {
     expect(wav.durationMs).toBeGreaterThan(sentMs - 1300);
     expect(wav.durationMs).toBeLessThanOrEqual(sentMs + 50);
     expect(goertzelDb(wav.samples.subarray(8000), 8000, 440)).toBeGreaterThan(-15);
+    // tm_end = tm_start + the audio the file holds (the mixer writes the timeline from tm_start on, gaps as silence).
+    const tmStart = Date.parse(rec!.tm_start!);
+    const tmEnd = Date.parse(rec!.tm_end!);
+    expect(Math.abs(tmEnd - (tmStart + wav.durationMs))).toBeLessThanOrEqual(100);
+    expect(Math.abs(rec!.duration_ms - wav.durationMs)).toBeLessThanOrEqual(1);
+    // …which is wall time: the last audio was recorded within the last flush interval (~1 s) before the kill
+    expect(tmEnd).toBeLessThanOrEqual(killedAt);
+    expect(tmEnd).toBeGreaterThan(killedAt - 1500);
+    expect(tmEnd).toBeLessThan(restartAt - 2000);
     // What the dead daemon left in Asterisk was deleted by the new one.
     expect(sim.listChannels().filter((c) => c.id.startsWith('rec-'))).toEqual([]);
     expect(sim.listBridges().filter((b) => b.id.startsWith('rec-'))).toEqual([]);
+  });
+
+  it('at restart, a spool file left behind by a stored recording is removed; one no recording accounts for is kept', async () => {
+    expect(crashedId).not.toBe('');
+    const spool = join(dir, 'spool');
+    // As if a crash hit between `available` and the delete of the spool file.
+    const leftover = join(spool, `${crashedId}.wav`);
+    const unknown = join(spool, `${randomUUID()}.wav`);
+    const foreign = join(spool, 'notes.txt');
+    for (const f of [leftover, unknown, foreign]) writeFileSync(f, 'x');
+    child!.kill('SIGTERM');
+    await new Promise((r) => child!.once('exit', r));
+    await startDaemon();
+    expect(existsSync(leftover)).toBe(false);
+    expect(existsSync(unknown)).toBe(true);
+    expect(existsSync(foreign)).toBe(true);
   });
 });

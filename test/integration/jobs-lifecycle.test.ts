@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
 import { createJobs } from '../../src/jobs/index.js';
 import { createLogger } from '../../src/logger.js';
+import { Spool } from '../../src/spool/spool.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { RedisKeys } from '../../src/store/keys.js';
 import { createStoreRedis, waitForRedis } from '../../src/store/redis-client.js';
@@ -20,6 +21,7 @@ describe('jobs lifecycle', () => {
       redisUrl: server.url,
       prefix,
       storage: new LocalStorage('/nonexistent-unused'),
+      spool: new Spool('/nonexistent-unused-spool'),
       store: new RedisRecordingStore({ redis, keys: new RedisKeys(prefix) }),
       logger: createLogger('silent'),
       webhook: { urls: ['http://127.0.0.1:9/hook'], secret: TEST_WEBHOOK_SECRET },

@@ -8,6 +8,7 @@ import { newRecording, type Recording } from '../../src/domain/recording.js';
 import { createJobs, type Jobs } from '../../src/jobs/index.js';
 import { createLogger } from '../../src/logger.js';
 import { md5File } from '../../src/storage/checksum.js';
+import { Spool } from '../../src/spool/spool.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { RedisKeys } from '../../src/store/keys.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
@@ -30,6 +31,7 @@ beforeAll(async () => {
     redisUrl: url,
     prefix,
     storage,
+    spool: new Spool('/nonexistent-unused-spool'),
     store,
     logger: createLogger('silent'),
     webhook: { urls: [receiver.url], secret: TEST_WEBHOOK_SECRET },

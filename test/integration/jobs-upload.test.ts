@@ -10,6 +10,7 @@ import { newRecording, type Recording } from '../../src/domain/recording.js';
 import { createJobs, FILE_LOST, processUpload, type Jobs } from '../../src/jobs/index.js';
 import { createLogger } from '../../src/logger.js';
 import type { BlobInfo, BlobStorage, ByteRange } from '../../src/storage/blob-storage.js';
+import { Spool } from '../../src/spool/spool.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { RedisKeys } from '../../src/store/keys.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
@@ -48,6 +49,7 @@ const logger = createLogger('silent');
 const dir = mkdtempSync(join(tmpdir(), 'jobs-upload-'));
 const spoolDir = join(dir, 'spool');
 mkdirSync(spoolDir);
+const spool = new Spool(spoolDir);
 const storage = new FlakyStorage(new LocalStorage(join(dir, 'storage')));
 let redis: Redis;
 let store: RedisRecordingStore;
@@ -61,6 +63,7 @@ beforeAll(async () => {
     prefix,
     storage,
     store,
+    spool,
     logger,
     webhook: { urls: [], secret: 's' },
     retention: { retentionDays: 30, customerRetentionDays: { vip: 365 }, enabled: false },
@@ -101,7 +104,8 @@ async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs =
 describe('upload job', () => {
   it('uploads, verifies, makes the recording available with tm_expire, then deletes the spool file', async () => {
     const { rec, path, data, key } = await stoppingRecording('vip');
-    await jobs.enqueueUpload({ recording_id: rec.id, path, storage_key: key });
+    // The job names no file: the spool knows where the recording's file is.
+    await jobs.enqueueUpload({ recording_id: rec.id, storage_key: key });
     // `available` is written before the spool file is removed (never delete what is not yet durable): wait for both.
     const done = await until(() => store.get(rec.id), (r) => r?.status === 'available' && !existsSync(path));
     const md5 = createHash('md5').update(data).digest('base64');
@@ -135,7 +139,7 @@ describe('upload job', () => {
 
   it('is idempotent: a second run of an available recording only cleans up; enqueueing twice uploads once', async () => {
     const { rec, path, key } = await stoppingRecording();
-    const deps = { store, storage, logger, retention: { retentionDays: 30 }, contentType: 'audio/wav' };
+    const deps = { store, storage, spool, logger, retention: { retentionDays: 30 }, contentType: 'audio/wav' };
     const first = await processUpload(deps, { recording_id: rec.id, path, storage_key: key });
     expect(first.status).toBe('available');
     writeFileSync(path, 'left over');
@@ -160,6 +164,29 @@ describe('upload job', () => {
     }
     await new Promise((r) => setTimeout(r, 200));
     expect(storage.puts - before).toBe(1);
+  });
+
+  it('a job queued by an older version (with a path) still works; a path that is not the spool file of its recording is never opened', async () => {
+    // the old form: the path of the recording's own spool file
+    const old = await stoppingRecording();
+    await jobs.enqueueUpload({ recording_id: old.rec.id, path: old.path, storage_key: old.key });
+    await until(() => store.get(old.rec.id), (r) => r?.status === 'available' && !existsSync(old.path));
+
+    // a job naming a file outside the spool, or another recording's spool file: the recording's own file is
+    // uploaded, the named file is neither read into storage nor deleted
+    const deps = { store, storage, spool, logger, retention: { retentionDays: 30 }, contentType: 'audio/wav' };
+    const outside = join(dir, 'not-spool.wav');
+    writeFileSync(outside, 'not this recording');
+    const other = await stoppingRecording();
+    for (const foreign of [outside, join(spoolDir, '..', 'not-spool.wav'), other.path, `${spoolDir}/../spool/${other.rec.id}.wav`]) {
+      const { rec, path, data, key } = await stoppingRecording();
+      const done = await processUpload(deps, { recording_id: rec.id, path: foreign, storage_key: key });
+      expect(done.status).toBe('available');
+      expect(done.checksum_md5).toBe(createHash('md5').update(data).digest('base64'));
+      expect(existsSync(path)).toBe(false);
+    }
+    expect(existsSync(outside)).toBe(true);
+    expect(existsSync(other.path)).toBe(true);
   });
 
   it('a spool file lost before upload ends the recording as failed with recording_file_lost', async () => {

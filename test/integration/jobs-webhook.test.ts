@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createJobs, type Jobs } from '../../src/jobs/index.js';
 import { createLogger } from '../../src/logger.js';
+import { Spool } from '../../src/spool/spool.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { RedisKeys } from '../../src/store/keys.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
@@ -25,6 +26,7 @@ beforeAll(async () => {
     redisUrl: url,
     prefix,
     storage: new LocalStorage('/nonexistent-unused'),
+    spool: new Spool('/nonexistent-unused-spool'),
     store: new RedisRecordingStore({ redis, keys: new RedisKeys(prefix) }),
     logger,
     webhook: { urls: [receiver.url, deadUrl], secret: TEST_WEBHOOK_SECRET, attempts: 30, backoff: { baseMs: 50, capMs: 300 }, timeoutMs: 2000 },

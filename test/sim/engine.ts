@@ -931,13 +931,15 @@ export class AsteriskEngine {
       case 'local1':
       case 'local2': {
         renderLayers(ch.inLayers, tMs, rate, out);
-        if (toBridge) this.renderWhispers(ch, 'in', tMs, rate, out);
+        // A whisper rides on the frames passing through the channel (audiohook.c mixes it into each voice frame):
+        // a channel that reads nothing (a silent Local half in Wait()) carries none of it to the bridge.
+        if (toBridge && activeAt(ch.inLayers, tMs)) this.renderWhispers(ch, 'in', tMs, rate, out);
         // chan_local: what is written to one half is read from the other, whispers (out|both) into it included
         const partner = ch.kind === 'local2' && ch.partnerId ? this.channels.get(ch.partnerId) : undefined;
         if (partner?.alive) {
           renderLayers(partner.outLayers, tMs, rate, out);
           this.renderWritten(partner, tMs, rate, out, depth + 1);
-          this.renderWhispers(partner, 'out', tMs, rate, out);
+          if (this.#writtenFlows(partner, tMs)) this.renderWhispers(partner, 'out', tMs, rate, out);
         }
         return;
       }
@@ -955,6 +957,13 @@ export class AsteriskEngine {
       case 'externalMedia':
         return;
     }
+  }
+
+  /** Whether frames are written to `ch` at `tMs` (a playback toward it, or a bridge member that reads audio). */
+  #writtenFlows(ch: SimChannel, tMs: number): boolean {
+    if (activeAt(ch.outLayers, tMs)) return true;
+    const b = ch.bridgeId ? this.bridges.get(ch.bridgeId) : undefined;
+    return !!b && b.channels.some((id) => id !== ch.id && activeAt(this.channels.get(id)?.inLayers ?? [], tMs));
   }
 
   /** What whisper snoops on `ch` play toward `direction`: `in` goes to the bridge, `out` to the channel's own device. */
@@ -980,6 +989,10 @@ export class AsteriskEngine {
     this.reset();
     this.scheduler.close();
   }
+}
+
+function activeAt(layers: readonly AudioLayer[], tMs: number): boolean {
+  return layers.some((l) => l.startMs <= tMs && tMs < l.endMs);
 }
 
 function isLoopback(host: string): boolean {

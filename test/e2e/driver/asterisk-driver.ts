@@ -179,7 +179,7 @@ export class AsteriskDriver implements CallDriver {
     return run;
   }
 
-  async placeDialplanCall(opts: { calleeTone: number }): Promise<DialplanCall> {
+  async placeDialplanCall(opts: { callerTone?: number; calleeTone: number }): Promise<DialplanCall> {
     const call = await placeDialplanCallWith((m, p, q) => this.req(m, p, q), opts);
     this.ownChannels.add(call.channelId);
     return call;

@@ -52,7 +52,7 @@ class SimDriver implements CallDriver {
     return runFlowWith((m, p, q) => this.ari.request(m, p, q), (id, digits) => this.sendDtmf(id, digits), scenario, opts);
   }
 
-  async placeDialplanCall(opts: { calleeTone: number }): Promise<DialplanCall> {
+  async placeDialplanCall(opts: { callerTone?: number; calleeTone: number }): Promise<DialplanCall> {
     const call = await placeDialplanCallWith((m, p, q) => this.ari.request(m, p, q), opts);
     return call;
   }

@@ -29,7 +29,7 @@ export interface PlacedCall {
 export interface DialplanCall {
   /** the caller's ;1: runs Dial(), bridged with the called party (the call a recording is started on) */
   channelId: string;
-  /** the caller's ;2 (its phone): a spy on it hears what the caller hears */
+  /** the caller's ;2 (its phone): a spy on it hears what the caller hears (a silent caller's only) */
   farHalfId: string;
   /** the called party's ;1 (says calleeTone Hz): a spy on it hears what the called party hears */
   calleeId: string;
@@ -89,8 +89,8 @@ export interface CallDriver {
   hangup(channelId: string): Promise<void>;
   /** the call's channel receives DTMF `digit` (ChannelDtmfReceived) */
   sendDtmf(channelId: string, digit: string): Promise<void>;
-  /** a caller that dials a party saying `calleeTone` Hz, from the dialplan, outside any Stasis app */
-  placeDialplanCall(opts: { calleeTone: number }): Promise<DialplanCall>;
+  /** a caller (silent, or saying `callerTone` Hz) that dials a party saying `calleeTone` Hz, from the dialplan, outside any Stasis app */
+  placeDialplanCall(opts: { callerTone?: number; calleeTone: number }): Promise<DialplanCall>;
   startConference(opts: { name: string; kind?: ConferenceKind }): Promise<Conference>;
   /** a participant that says `tone` Hz */
   joinConference(conf: Conference, opts: { tone: number }): Promise<PlacedCall>;
