@@ -1,6 +1,6 @@
-import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import type { Logger } from '../logger.js';
+import { GuardedEmitter } from '../util/guarded-emitter.js';
 import { parseAriEvent, type AriEvent } from './types.js';
 
 export interface AriEventsOptions {
@@ -15,16 +15,17 @@ export interface AriEventsOptions {
 }
 
 export interface AriEventsEvents {
-  event: [AriEvent];
-  connected: [];
-  disconnected: [Error | undefined];
+  event: (ev: AriEvent) => void;
+  connected: () => void;
+  disconnected: (err: Error | undefined) => void;
 }
 
 /**
  * The Stasis app's WebSocket: connects, validates events, and reconnects for ever with jittered exponential
  * backoff when Asterisk goes away. A ping without pong within `heartbeatMs` counts as a dead connection.
+ * Listeners are guarded (util/guarded-emitter.ts): one that throws is logged and the next events still arrive.
  */
-export class AriEvents extends EventEmitter<AriEventsEvents> {
+export class AriEvents extends GuardedEmitter<AriEventsEvents> {
   readonly #opts: Required<Omit<AriEventsOptions, 'logger'>> & { logger: Logger };
   #ws?: WebSocket;
   #closed = false;
@@ -34,7 +35,7 @@ export class AriEvents extends EventEmitter<AriEventsEvents> {
   #connected = false;
 
   constructor(opts: AriEventsOptions) {
-    super();
+    super(opts.logger);
     this.#opts = { reconnectMinMs: 200, reconnectMaxMs: 10_000, heartbeatMs: 10_000, ...opts };
   }
 

@@ -12,13 +12,13 @@
  *
  * See docs/media.md for the reasoning and the numbers.
  */
-import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { AppError } from '../domain/errors.js';
 import { loadNativeUdp, nativeUdpUnavailableReason } from '../media/native/index.js';
 import { PortPool } from '../media/port-pool.js';
+import { GuardedEmitter } from '../util/guarded-emitter.js';
 import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
 import type { Mixer, MixerEvents, MixResult, OpenRecordingOptions, StreamHandle } from './types.js';
 
@@ -117,7 +117,8 @@ export function hashId(id: string): number {
 
 const MAX_EARLY_DEATHS = 5;
 
-export class MixerPool extends EventEmitter implements Mixer {
+/** Listeners are guarded (util/guarded-emitter.ts): one that throws is logged and cannot break the message loop. */
+export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
   readonly ports: PortPool;
   private readonly slots: Slot[] = [];
   private readonly recs = new Map<string, RecEntry>();
@@ -131,7 +132,9 @@ export class MixerPool extends EventEmitter implements Mixer {
   private restarts = 0;
 
   constructor(opts: MixerPoolOptions) {
-    super();
+    const log = opts.logger?.child({ component: 'mixer' });
+    super(log);
+    this.log = log;
     this.ports = new PortPool({ min: opts.portMin, max: opts.portMax, parity: opts.portParity, busyRetryMs: opts.busyPortRetryMs });
     const wanted = opts.receiver ?? 'auto';
     if (wanted !== 'auto' && wanted !== 'dgram' && wanted !== 'native') throw new AppError('VALIDATION', `unknown receiver '${String(wanted)}'`);
@@ -163,7 +166,6 @@ export class MixerPool extends EventEmitter implements Mixer {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.bindAttempts = opts.bindAttempts ?? 16;
     this.workerUrl = opts.workerUrl ?? defaultWorkerUrl();
-    this.log = opts.logger?.child({ component: 'mixer' });
     if (wanted === 'auto' && !native) {
       // Capacity differs about 2× (docs/performance.md): say so once, where an operator looks.
       this.log?.warn({ reason: nativeUdpUnavailableReason() }, 'native recvmmsg RTP receiver unavailable (run `make native`): using node:dgram, about half the calls per core');
@@ -183,12 +185,6 @@ export class MixerPool extends EventEmitter implements Mixer {
       this.slots.push(slot);
       this.spawn(slot);
     }
-  }
-
-  override on<E extends keyof MixerEvents>(event: E, listener: MixerEvents[E]): this;
-  override on(event: string | symbol, listener: (...args: any[]) => void): this;
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
-    return super.on(event, listener);
   }
 
   /** Resolves once every worker has started (optional: requests sent earlier are queued). */

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
+import { createLogger } from '../../src/logger.js';
 import { MixerPool } from '../../src/mixer/mixer-pool.js';
+import { LISTENER_FAILED } from '../../src/util/guarded-emitter.js';
 import { sendRtpStream } from '../helpers/rtp-sender.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mixer-pool-'));
@@ -105,6 +107,55 @@ describe('MixerPool over real UDP', () => {
     expect(res.quality.packets_received).toBe(20);
     const res2 = await pool.close(survivorId, Date.now());
     expect(res2.noAudio).toBe(true);
+  });
+
+  it('a throwing or rejecting listener is logged; the other listeners and the next events still run', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger('info', { write: (line: string) => lines.push(JSON.parse(line)) });
+    const base = BASE + 1100;
+    const own = new MixerPool({ portMin: base, portMax: base + 9, workers: 1, bindAddress: '127.0.0.1', statsIntervalMs: 0, testHooks: true, logger });
+    const failures = (event: string) => lines.filter((l) => l.code === LISTENER_FAILED && l.event === event);
+    const until = async (cond: () => boolean) => {
+      for (const deadline = Date.now() + 5000; !cond(); await new Promise((r) => setTimeout(r, 10))) {
+        if (Date.now() > deadline) throw new Error('timed out');
+      }
+    };
+    try {
+      await own.ready();
+      const timedOut: string[] = [];
+      const lost: string[] = [];
+      for (const event of ['mediaTimeout', 'recordingFailed'] as const) {
+        own.on(event, () => {
+          throw new Error(`${event} listener bug`);
+        });
+        own.on(event, async () => {
+          throw new Error(`${event} async listener bug`);
+        });
+      }
+      own.on('mediaTimeout', (rid) => timedOut.push(rid));
+      own.on('recordingFailed', (rid) => lost.push(rid));
+
+      // Two events from the worker's message loop: both reach the last listener.
+      for (const rid of ['mt-1', 'mt-2']) await own.open(rid, { path: join(dir, `${rid}.wav`), startAtMs: Date.now(), mediaTimeoutMs: 60 });
+      await until(() => timedOut.length === 2 && failures('mediaTimeout').length === 4);
+      expect(timedOut.sort()).toEqual(['mt-1', 'mt-2']);
+      for (const rid of ['mt-1', 'mt-2']) await own.close(rid, Date.now());
+
+      // A crashed worker emits one recordingFailed per recording in one loop: none is lost to a throwing listener.
+      for (const rid of ['lost-1', 'lost-2']) await own.open(rid, { path: join(dir, `${rid}.wav`), startAtMs: Date.now() });
+      own.crashWorker({ index: 0 });
+      await until(() => lost.length === 2 && failures('recordingFailed').length === 4);
+      expect(lost.sort()).toEqual(['lost-1', 'lost-2']);
+      expect(failures('recordingFailed')[0]).toMatchObject({ level: 50, err: { message: 'recordingFailed listener bug' } });
+
+      // The pool goes on: the replacement worker takes a recording and its events still arrive.
+      await own.ready();
+      await own.open('mt-3', { path: join(dir, 'mt-3.wav'), startAtMs: Date.now(), mediaTimeoutMs: 60 });
+      await until(() => timedOut.includes('mt-3'));
+      await own.close('mt-3', Date.now());
+    } finally {
+      await own.shutdown();
+    }
   });
 
   it('publishes worker stats (tick lag percentiles)', async () => {
