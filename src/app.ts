@@ -115,6 +115,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
         customerRetentionDays: config.retention.perCustomer,
         everyMs: config.retention.sweepEverySec * 1000,
         exportRetentionDays: config.retention.exportDays,
+        deletedMetadataDays: config.retention.deletedMetadataDays,
       },
       uploadAttempts: config.uploadAttempts,
     });

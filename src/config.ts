@@ -37,7 +37,8 @@ export interface Config {
     /** how often Asterisk's objects are compared with the live recordings */
     reconcileEverySec: number;
   };
-  retention: { defaultDays: number; perCustomer: Record<string, number>; sweepEverySec: number; exportDays: number };
+  /** `deletedMetadataDays`: a deleted recording's metadata (410 on GET) is purged this long after tm_delete (then 404). */
+  retention: { defaultDays: number; perCustomer: Record<string, number>; sweepEverySec: number; exportDays: number; deletedMetadataDays: number };
   webhooks: { urls: string[]; secret: string; attempts: number };
   uploadAttempts: number;
   logLevel: string;
@@ -179,6 +180,7 @@ export function loadConfig(env: Env = process.env): Config {
       perCustomer: perCustomerDays(env, 'RETENTION_DAYS_PER_CUSTOMER'),
       sweepEverySec: int(env, 'RETENTION_SWEEP_SEC', 3600, 1, 86400),
       exportDays: int(env, 'EXPORT_RETENTION_DAYS', 7, 1, 36500),
+      deletedMetadataDays: int(env, 'DELETED_METADATA_DAYS', 30, 0, 36500),
     },
     webhooks: { urls: webhookUrls, secret: webhookSecret, attempts: int(env, 'WEBHOOK_ATTEMPTS', 20, 1, 1000) },
     uploadAttempts: int(env, 'UPLOAD_ATTEMPTS', 1000, 1, 1_000_000),

@@ -1,7 +1,6 @@
 import { AppError } from '../domain/errors.js';
-import { ACTIVE_STATUSES, type Recording } from '../domain/recording.js';
-import type { BlobStorage } from '../storage/blob-storage.js';
-import { purgeExportsHolding, type PurgeDeps } from '../storage/purge.js';
+import type { Recording } from '../domain/recording.js';
+import { deleteRecording, type DeletionDeps } from '../storage/deletion.js';
 import type { RecordingStore } from '../store/types.js';
 
 /**
@@ -24,28 +23,16 @@ export function goneError(rec: Recording): AppError {
 }
 
 /**
- * DELETE /recordings/{id}: refuses an active recording (409 recording_active), deletes the file, then marks the
- * recording deleted (reason api). File first: if marking fails the client retries, the blob delete is idempotent
- * and the retry completes; the other order could leave an audio file nobody points to after a "successful" delete.
+ * DELETE /recordings/{id}: the customer's recording (404 / 410 as above) through the deletion service
+ * (storage/deletion.ts, reason `api`): 409 recording_active while it records; a concurrent delete (or retention)
+ * that won the race is reported as it is now (410).
  */
-export async function deleteRecording(
-  deps: { store: RecordingStore; storage: BlobStorage; exports?: PurgeDeps['exports']; logger: PurgeDeps['logger']; now?: () => Date },
-  id: string,
-  customerId: string,
-): Promise<Recording> {
+export async function deleteOwnedRecording(deps: DeletionDeps, id: string, customerId: string): Promise<Recording> {
   const rec = await ownedRecording(deps.store, id, customerId);
-  if (ACTIVE_STATUSES.includes(rec.status)) {
-    throw new AppError('RECORDING_ACTIVE', `recording ${id} is ${rec.status}: stop it first`, { status: rec.status });
-  }
-  if (rec.storage_key) await deps.storage.delete(rec.storage_key);
-  // Every export archive that holds it goes too (their exports answer 410 from now on).
-  if (deps.exports) await purgeExportsHolding({ exports: deps.exports, storage: deps.storage, logger: deps.logger, now: deps.now }, id);
-  const now = (deps.now ?? (() => new Date()))().toISOString();
   try {
-    return await deps.store.transition(id, 'deleted', { tm_delete: now, delete_reason: 'api' });
+    return await deleteRecording(deps, rec, 'api');
   } catch (e) {
     if (e instanceof AppError && e.code === 'invalid_transition') {
-      // A concurrent delete (or retention) won the race: report what the recording is now.
       const again = await deps.store.get(id);
       if (again?.status === 'deleted') throw goneError(again);
     }

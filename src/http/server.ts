@@ -5,7 +5,7 @@ import { AppError } from '../domain/errors.js';
 import { redactUrl } from './auth.js';
 import { authHook } from './context.js';
 import { handleError, installErrorHandling } from './errors.js';
-import { deleteRecording } from './recording-access.js';
+import { deleteOwnedRecording } from './recording-access.js';
 import { exportRoutes } from './routes/exports.js';
 import { healthRoutes } from './routes/health.js';
 import { recordingRoutes } from './routes/recordings.js';
@@ -113,7 +113,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
         recordingRoutes({
           store: deps.store,
           storage: deps.storage,
-          deleteRecording: deps.deleteRecording ?? ((id, customerId) => deleteRecording({ store: deps.store, storage: deps.storage, exports: deps.exports, logger: deps.logger, now }, id, customerId)),
+          deleteRecording: deps.deleteRecording ?? ((id, customerId) => deleteOwnedRecording({ store: deps.store, storage: deps.storage, exports: deps.exports, logger: deps.logger, now }, id, customerId)),
         }),
       );
       if (deps.exports && deps.enqueueExport) {

@@ -33,9 +33,9 @@ export interface HttpServerDeps {
   /** Queues the export job for an export already stored with status queued. */
   enqueueExport?(exportId: string): Promise<void>;
   /**
-   * Deletes a recording of the customer: the file from storage, then the recording marked deleted (reason api).
+   * Deletes a recording of the customer through the deletion service (storage/deletion.ts, reason api).
    * Throws AppError RECORDING_NOT_FOUND (unknown or another customer's), RECORDING_ACTIVE, RECORDING_DELETED/EXPIRED.
-   * Defaults to `deleteRecording` in ./delete-recording.ts over `store` and `storage`.
+   * Defaults to `deleteOwnedRecording` in ./recording-access.ts over `store`, `storage` and `exports`.
    */
   deleteRecording?(id: string, customerId: string): Promise<Recording>;
   /** Readiness for /readyz (Redis, ARI, shutting down). Without it /readyz reports ready. */

@@ -14,7 +14,7 @@ import { WebhookPublisher, type WebhookOptions } from './webhook.js';
 
 export { QueueNames, QueueFactory, cappedBackoff, closeAll, closeWithDeadline, type BackoffPolicy, type Closable } from './queues.js';
 export { processUpload, FILE_LOST, type UploadJobData, type UploadOptions } from './upload.js';
-export { sweepAll, sweepExpired, type RetentionOptions } from './retention.js';
+export { sweepAll, sweepDeletedMetadata, sweepExpired, type RetentionOptions } from './retention.js';
 export { WebhookPublisher, type WebhookEnvelope, type WebhookOptions } from './webhook.js';
 
 export interface JobsConfig {
@@ -29,7 +29,10 @@ export interface JobsConfig {
   exports?: ExportStore;
   logger: Logger;
   webhook: WebhookOptions;
-  /** Retention policy (tm_expire at upload) and sweep schedule; `exportRetentionDays`: export archives (default 7). */
+  /**
+   * Retention policy (tm_expire at upload) and sweep schedule; `exportRetentionDays`: export archives (default 7);
+   * `deletedMetadataDays`: a deleted recording's metadata (default 30).
+   */
   retention: RetentionPolicy & RetentionOptions & { exportRetentionDays?: number };
   /** Upload attempts (default 10 000, see UploadOptions) and backoff (default 2 s doubling, capped at 10 min). */
   uploadAttempts?: number;
@@ -52,8 +55,8 @@ export interface Jobs {
   webhooks: WebhookPublisher;
   /** Runs one retention sweep now (also scheduled every retention.everyMs once started). Returns how many were deleted. */
   sweepExpired(): Promise<number>;
-  /** One retention sweep of recordings and export archives now. */
-  sweepAll(): Promise<{ recordings: number; exports: number }>;
+  /** One retention sweep of recordings, export archives and deleted recordings' metadata now. */
+  sweepAll(): Promise<{ recordings: number; exports: number; metadata: number }>;
   /** Starts the workers (upload, retention scheduler, webhook delivery). Idempotent. */
   start(): Promise<void>;
   /** Idempotent (one shared promise): workers, then queues, then the Redis client, in reverse order of creation; every step runs even if one fails. */
@@ -108,8 +111,8 @@ export function createJobs(cfg: JobsConfig): Jobs {
       return exportJobs.enqueue(exportId);
     },
     webhooks,
-    sweepExpired: async () => (await sweepAll(retentionDeps, cfg.retention.batchSize)).recordings,
-    sweepAll: () => sweepAll(retentionDeps, cfg.retention.batchSize),
+    sweepExpired: async () => (await sweepAll(retentionDeps, cfg.retention)).recordings,
+    sweepAll: () => sweepAll(retentionDeps, cfg.retention),
     start() {
       started ??= (async () => {
         await waitForRedis(redis);

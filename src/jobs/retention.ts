@@ -1,8 +1,9 @@
 import type { Queue, Worker } from 'bullmq';
-import { isAppError } from '../domain/errors.js';
+import { AppError, isAppError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
-import { purgeExportsHolding, sweepExpiredExports, sweepInBatches } from '../storage/purge.js';
+import { deleteRecording } from '../storage/deletion.js';
+import { sweepExpiredExports, sweepInBatches } from '../storage/purge.js';
 import type { ExportStore, RecordingStore } from '../store/types.js';
 import { closeWithDeadline, QueueNames, type QueueFactory } from './queues.js';
 import type { WebhookPublisher } from './webhook.js';
@@ -14,7 +15,11 @@ export interface RetentionOptions {
   batchSize?: number;
   /** Off switch (default on). */
   enabled?: boolean;
+  /** A deleted recording's metadata is purged this many days after tm_delete (default 30; DELETED_METADATA_DAYS). */
+  deletedMetadataDays?: number;
 }
+
+const DAY_MS = 86_400_000;
 
 interface RetentionDeps {
   store: RecordingStore;
@@ -27,7 +32,8 @@ interface RetentionDeps {
 }
 
 /**
- * One sweep: every available recording whose tm_expire has passed → storage.delete (idempotent) →
+ * One sweep: every available recording whose tm_expire has passed goes through the deletion service
+ * (storage/deletion.ts, reason 'retention', as the API's DELETE does): storage.delete (idempotent) → its archives →
  * transition to `deleted` (tm_delete, delete_reason 'retention') → `recording_expired` webhook.
  * A failing recording is logged and left for the next sweep; the others go on. Returns how many were deleted.
  */
@@ -38,10 +44,8 @@ export function sweepExpired(deps: RetentionDeps, batchSize = 100): Promise<numb
     (limit) => deps.store.listExpired(now, limit),
     async (id) => {
       const rec = await deps.store.get(id);
-      if (rec?.storage_key) await deps.storage.delete(rec.storage_key);
-      if (deps.exports) await purgeExportsHolding({ ...deps, exports: deps.exports }, id);
-      const gone = await deps.store.transition(id, 'deleted', { tm_delete: new Date().toISOString(), delete_reason: 'retention' });
-      log.info({ recording_id: id, storage_key: rec?.storage_key }, 'recording expired and deleted');
+      if (!rec) throw new AppError('RECORDING_NOT_FOUND', `recording ${id} not found`);
+      const gone = await deleteRecording(deps, rec, 'retention');
       await deps.webhooks?.publish('recording_expired', gone).catch((err: Error) => log.error({ recording_id: id, err: err.message }, 'recording_expired webhook not enqueued'));
     },
     (id, err) => log.warn({ recording_id: id, err: (err as Error).message, code: isAppError(err) ? err.code : undefined }, 'expired recording not deleted, retrying next sweep'),
@@ -49,11 +53,38 @@ export function sweepExpired(deps: RetentionDeps, batchSize = 100): Promise<numb
   );
 }
 
-/** Recordings past their retention, then export archives past theirs. */
-export async function sweepAll(deps: RetentionDeps, batchSize = 100): Promise<{ recordings: number; exports: number }> {
+/**
+ * Metadata purge: every deleted recording whose tm_delete is more than `days` ago is forgotten (its JSON and every
+ * index entry, atomically per recording); GET answers 404 recording_not_found instead of 410 from then on.
+ * Returns how many were purged.
+ */
+export function sweepDeletedMetadata(deps: RetentionDeps, days = 30, batchSize = 100): Promise<number> {
+  const log = deps.logger.child({ component: 'retention' });
+  const cutoff = new Date((deps.now ?? (() => new Date()))().getTime() - days * DAY_MS);
+  let purged = 0;
+  return sweepInBatches(
+    (limit) => deps.store.listDeletedBefore(cutoff, limit),
+    async (id) => {
+      if ((await deps.store.purgeDeleted(id)) === 'purged') {
+        purged++;
+        log.info({ recording_id: id }, 'deleted recording metadata purged');
+      }
+    },
+    (id, err) => log.warn({ recording_id: id, err: (err as Error).message }, 'deleted recording metadata not purged, retrying next sweep'),
+    batchSize,
+  ).then(() => purged);
+}
+
+/** Recordings past their retention, export archives past theirs, then deleted recordings' metadata past its own. */
+export async function sweepAll(
+  deps: RetentionDeps,
+  opts: Pick<RetentionOptions, 'batchSize' | 'deletedMetadataDays'> = {},
+): Promise<{ recordings: number; exports: number; metadata: number }> {
+  const batchSize = opts.batchSize ?? 100;
   const recordings = await sweepExpired(deps, batchSize);
   const exports = deps.exports ? await sweepExpiredExports({ ...deps, exports: deps.exports }, batchSize) : 0;
-  return { recordings, exports };
+  const metadata = await sweepDeletedMetadata(deps, opts.deletedMetadataDays ?? 30, batchSize);
+  return { recordings, exports, metadata };
 }
 
 /** A repeatable job (BullMQ job scheduler) that runs sweepAll every `everyMs`. */
@@ -67,7 +98,12 @@ export class RetentionJobs {
   constructor(factory: QueueFactory, deps: RetentionDeps, opts: RetentionOptions = {}) {
     this.#factory = factory;
     this.#deps = deps;
-    this.#opts = { everyMs: opts.everyMs ?? 15 * 60_000, batchSize: opts.batchSize ?? 100, enabled: opts.enabled ?? true };
+    this.#opts = {
+      everyMs: opts.everyMs ?? 15 * 60_000,
+      batchSize: opts.batchSize ?? 100,
+      enabled: opts.enabled ?? true,
+      deletedMetadataDays: opts.deletedMetadataDays ?? 30,
+    };
     this.queue = factory.queue(QueueNames.retention, { removeOnComplete: 100, removeOnFail: 100, attempts: 1 });
   }
 
@@ -76,7 +112,7 @@ export class RetentionJobs {
     const log = this.#deps.logger.child({ component: 'retention' });
     // One scheduler id: several sidecars share it, so the sweep runs once per interval, not once per sidecar.
     await this.queue.upsertJobScheduler('retention-sweep', { every: this.#opts.everyMs }, { name: 'sweep', data: {} });
-    this.#worker = this.#factory.worker(this.queue.name, async () => sweepAll(this.#deps, this.#opts.batchSize), { concurrency: 1 });
+    this.#worker = this.#factory.worker(this.queue.name, async () => sweepAll(this.#deps, this.#opts), { concurrency: 1 });
     this.#worker.on('failed', (_job, err) => log.warn({ err: err.message }, 'retention sweep failed'));
     void this.#worker.run().catch((err: Error) => log.error({ err: err.message }, 'retention worker stopped'));
   }

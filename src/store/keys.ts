@@ -40,7 +40,7 @@ export class RedisKeys {
     return `${this.prefix}:ref:${type}:${part(id)}:recording_ids`;
   }
 
-  /** Sorted set of a customer's recording ids, score = tm_create (epoch ms). */
+  /** Sorted set of a customer's recording ids but deleted ones (a deleted recording leaves it), score = tm_create (epoch ms). */
   customerRecordings(customerId: string): string {
     return `${this.prefix}:idx:customer:${part(customerId)}`;
   }
@@ -63,6 +63,11 @@ export class RedisKeys {
   /** All per-status sets, in RecordingStatuses order. */
   statusAll(): string[] {
     return RecordingStatuses.map((s) => this.status(s));
+  }
+
+  /** Sorted set of deleted recording ids, score = tm_delete (epoch ms): their metadata is purged DELETED_METADATA_DAYS later. */
+  deletedRecordings(): string {
+    return `${this.prefix}:idx:deleted`;
   }
 
   /** Sorted set of available recording ids, score = tm_expire (epoch ms). */

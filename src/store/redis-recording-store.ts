@@ -11,11 +11,12 @@ import {
 import { RedisKeys } from './keys.js';
 import { CREATE_RECORDING } from './lua/create-recording.js';
 import { PATCH_RECORDING } from './lua/patch-recording.js';
+import { PURGE_RECORDING } from './lua/purge-recording.js';
 import { asReply } from './lua/script.js';
 import { TRANSITION } from './lua/transition.js';
 import { decodePageToken, encodePageToken, isAfterCursor, type PageCursor } from './page-token.js';
 import { guard } from './redis-client.js';
-import type { ListFilter, Page, RecordingPatch, RecordingStore, ReferenceRecord, TransitionPatch } from './types.js';
+import type { ListFilter, Page, PurgeOutcome, RecordingPatch, RecordingStore, ReferenceRecord, TransitionPatch } from './types.js';
 
 /** Fields a transition or a patch may set; everything else (id, customer, reference, status) is immutable here. */
 const PATCHABLE = new Set<string>([
@@ -52,7 +53,9 @@ export interface RedisRecordingStoreOptions {
 /**
  * RecordingStore on Redis. A recording is one JSON string; its reference is a hash plus a list of recording ids;
  * indexes: per-customer sorted set by tm_create, per-customer-and-status sorted sets, per-status sets, and the expiry
- * sorted set (tm_expire of available recordings). Every write touching more than one key is one Lua script.
+ * sorted set (tm_expire of available recordings), and the deleted sorted set (tm_delete of deleted recordings, for the
+ * metadata purge). A deleted recording leaves the customer's sorted set of recordings, so a listing without
+ * `status=deleted` never walks past it. Every write touching more than one key is one Lua script.
  */
 export class RedisRecordingStore implements RecordingStore {
   readonly #redis: Redis;
@@ -106,6 +109,9 @@ export class RedisRecordingStore implements RecordingStore {
       if (!cur) throw new AppError('RECORDING_NOT_FOUND', `recording ${id} not found`);
       const k = this.#keys;
       const clean = cleanPatch(patch);
+      // Indexed for the metadata purge before it is marked deleted: a failure in between leaves an entry the purge
+      // drops (the recording is not deleted), never a deleted recording nobody purges.
+      if (to === 'deleted') await this.#redis.zadd(k.deletedRecordings(), clean.tm_delete ? epochMs(clean.tm_delete, 'tm_delete') : this.#now().getTime(), id);
       const reply = asReply(
         await TRANSITION.run(
           this.#redis,
@@ -128,9 +134,13 @@ export class RedisRecordingStore implements RecordingStore {
         ),
       );
       if (reply[0] === 'err') {
+        if (to === 'deleted' && reply[2] !== 'deleted') await this.#redis.zrem(k.deletedRecordings(), id);
         if (reply[1] === 'not_found') throw new AppError('RECORDING_NOT_FOUND', `recording ${id} not found`);
         throw new AppError('INVALID_TRANSITION', `recording ${id} cannot go from ${reply[2]} to ${to}`, { from: reply[2], to });
       }
+      // Out of the customer's listing (still in its per-status `deleted` set; a failure here only costs the listing a
+      // skipped entry until the purge).
+      if (to === 'deleted') await this.#redis.zrem(k.customerRecordings(cur.customer_id), id);
       return JSON.parse(reply[1] ?? 'null') as Recording;
     });
   }
@@ -190,6 +200,42 @@ export class RedisRecordingStore implements RecordingStore {
 
   listExpired(now: Date, limit: number): Promise<string[]> {
     return guard('listExpired', () => this.#redis.zrangebyscore(this.#keys.expiry(), '-inf', `(${now.getTime()}`, 'LIMIT', 0, Math.max(1, limit)));
+  }
+
+  listDeletedBefore(cutoff: Date, limit: number): Promise<string[]> {
+    return guard('listDeletedBefore', () =>
+      this.#redis.zrangebyscore(this.#keys.deletedRecordings(), '-inf', `(${cutoff.getTime()}`, 'LIMIT', 0, Math.max(1, limit)),
+    );
+  }
+
+  purgeDeleted(id: string): Promise<PurgeOutcome> {
+    return guard('purgeDeleted', async () => {
+      const k = this.#keys;
+      const cur = await this.#getRaw(id);
+      if (!cur) {
+        await this.#redis.zrem(k.deletedRecordings(), id);
+        return 'gone';
+      }
+      const reply = asReply(
+        await PURGE_RECORDING.run(
+          this.#redis,
+          [
+            k.recording(id),
+            k.deletedRecordings(),
+            k.customerRecordings(cur.customer_id),
+            ...k.customerStatusAll(cur.customer_id),
+            ...k.statusAll(),
+            k.expiry(),
+            k.reference(cur.reference_type, cur.reference_id),
+            k.referenceRecordingIds(cur.reference_type, cur.reference_id),
+            k.recordingExports(id),
+          ],
+          [id, cur.customer_id, cur.reference_type, cur.reference_id, RecordingStatuses.length],
+        ),
+      );
+      if (reply[0] === 'err') throw new AppError('INTERNAL', `recording ${id} not purged: ${reply[1]}`);
+      return reply[1] as PurgeOutcome;
+    });
   }
 
   async #getRaw(id: string): Promise<Recording | null> {
@@ -255,7 +301,8 @@ function matches(rec: Recording, f: ListFilter): boolean {
     rec.customer_id === f.customer_id &&
     (f.reference_id === undefined || rec.reference_id === f.reference_id) &&
     (f.reference_type === undefined || rec.reference_type === f.reference_type) &&
-    (f.status === undefined || rec.status === f.status)
+    // deleted recordings only when asked for
+    (f.status === undefined ? rec.status !== 'deleted' : rec.status === f.status)
   );
 }
 

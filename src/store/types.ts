@@ -57,18 +57,33 @@ export interface RecordingStore {
    * recording (status starting), creates the reference if missing, sets recording_id and appends to recording_ids.
    */
   createRecording(rec: Recording): Promise<ReferenceRecord>;
-  /** Forward-only transition; clears the reference's recording_id when `to` is terminal or stopping. Returns the new recording. */
+  /**
+   * Forward-only transition; clears the reference's recording_id when `to` is terminal or stopping. Returns the new
+   * recording. To `deleted`: the recording is indexed by tm_delete for the metadata purge and leaves the customer's
+   * listing (use the deletion service, storage/deletion.ts, which deletes its file and archives first).
+   */
   transition(id: string, to: RecordingStatus, patch?: TransitionPatch): Promise<Recording>;
   /** Merge fields without changing status (e.g. a visible upload error while stopping). */
   patch(id: string, patch: Partial<TransitionPatch> & { last_error?: RecordingError }): Promise<Recording>;
   get(id: string): Promise<Recording | null>;
   getReference(type: ReferenceType, id: string): Promise<ReferenceRecord | null>;
+  /** Newest first; deleted recordings are left out unless `status: 'deleted'` is asked. */
   list(filter: ListFilter): Promise<Page<Recording>>;
   /** Recordings in starting/recording/stopping (for restart recovery). */
   listActive(): Promise<Recording[]>;
   /** ids of available recordings whose tm_expire is before `now`. */
   listExpired(now: Date, limit: number): Promise<string[]>;
+  /** ids of deleted recordings whose tm_delete is before `cutoff` (their metadata is due for the purge). */
+  listDeletedBefore(cutoff: Date, limit: number): Promise<string[]>;
+  /**
+   * Atomically forgets a deleted recording: its JSON and every index entry naming it (customer and status indexes,
+   * expiry, its reference's history — the reference itself once it names no recording —, its export links).
+   * `not_deleted` / `gone`: nothing to purge, its deleted-index entry is dropped.
+   */
+  purgeDeleted(id: string): Promise<PurgeOutcome>;
 }
+
+export type PurgeOutcome = 'purged' | 'gone' | 'not_deleted';
 
 /** Upload problems stay visible on a `stopping` recording until it becomes available. */
 export type RecordingPatch = Partial<TransitionPatch> & { last_error?: RecordingError };

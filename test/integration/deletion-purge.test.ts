@@ -75,7 +75,7 @@ describe('deletion reaches every copy', () => {
     const other = await h.recording(CUST_A, 'available', { expireAt: new Date(Date.now() + 86_400_000) });
     const expiring = await exportOf([other.id], () => new Date(Date.now() - 8 * 86_400_000)); // built 8 days ago
     const swept = await sweepAll({ store: h.store, storage: h.storage, exports: h.exports, logger });
-    expect(swept).toEqual({ recordings: 1, exports: 1 });
+    expect(swept).toEqual({ recordings: 1, exports: 1, metadata: 0 });
     expect((await h.store.get(other.id))?.status).toBe('available');
     const byRetention = await getExport(ex);
     expect(byRetention.statusCode).toBe(410);

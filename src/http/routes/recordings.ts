@@ -33,6 +33,7 @@ export function recordingRoutes(deps: {
         schema: {
           tags: ['recordings'],
           summary: "List the customer's recordings, newest first",
+          description: 'Deleted recordings are left out unless `status=deleted` is asked (until their metadata is purged).',
           security,
           querystring: listQuery,
           response: { 200: { $ref: 'RecordingPage#' }, ...errors(400, 503) },
@@ -67,7 +68,8 @@ export function recordingRoutes(deps: {
         schema: {
           tags: ['recordings'],
           summary: 'Get a recording',
-          description: '404 recording_not_found (unknown or not yours), 410 recording_deleted / recording_expired.',
+          description:
+            '404 recording_not_found (unknown or not yours, or deleted more than DELETED_METADATA_DAYS ago), 410 recording_deleted / recording_expired.',
           security,
           params: idParams,
           response: { 200: { $ref: 'Recording#' }, ...errors(404, 410, 503) },
@@ -127,9 +129,8 @@ export function recordingRoutes(deps: {
       },
       async (request) => {
         const { customer_id } = principalOf(request);
-        const rec = await deps.deleteRecording(request.params.id, customer_id);
-        request.log.info({ recording_id: rec.id }, `recording deleted [recording_id:${rec.id}, reason:api]`);
-        return recordingView(rec);
+        // The deletion service logs it (the same line as retention's).
+        return recordingView(await deps.deleteRecording(request.params.id, customer_id));
       },
     );
   };
