@@ -1,4 +1,6 @@
 /** The recording object and its state machine. Pure: no I/O. */
+import type { ErrorCode } from './errors.js';
+
 export const RecordingStatuses = ['starting', 'recording', 'stopping', 'available', 'failed', 'deleted'] as const;
 export type RecordingStatus = (typeof RecordingStatuses)[number];
 
@@ -43,7 +45,8 @@ export interface RecordingQuality {
 }
 
 export interface RecordingError {
-  code: string;
+  /** A registered code (domain/errors.ts), so every code a recording or an export can carry is listed with its retryability. */
+  code: ErrorCode;
   message: string;
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, isAppError } from '../domain/errors.js';
+import { AppError, isAppError, type ErrorCode } from '../domain/errors.js';
 import { validationError } from './validation.js';
 
 export interface HttpError {
@@ -7,8 +7,8 @@ export interface HttpError {
   body: { code: string; message: string } & Record<string, unknown>;
 }
 
-/** Framework client errors (body too large, bad media type, …) keep their status and get a stable code. */
-const CLIENT_ERRORS: Record<number, { code: string; message: string }> = {
+/** Framework client errors (body too large, bad media type, …) keep their status and get a stable, registered code. */
+const CLIENT_ERRORS: Record<number, { code: ErrorCode; message: string }> = {
   400: { code: 'validation_failed', message: 'bad request' },
   413: { code: 'payload_too_large', message: 'request body too large' },
   414: { code: 'uri_too_long', message: 'URL or path parameter too long' },

@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
-import { AppError, clientMessage, isAppError } from '../domain/errors.js';
+import { AppError, clientMessage, isAppError, isRetryable } from '../domain/errors.js';
 import { deleteArchive } from '../storage/purge.js';
 import { archiveStream, buildManifest, planExport } from '../export/archive.js';
 import type { Logger } from '../logger.js';
@@ -88,7 +88,7 @@ export function createExportProcessor(deps: ExportProcessorDeps): (job: ExportJo
       log.info(`export started [export_id:${exportId}, recordings:${plan.items.length}, skipped:${skipped}]`);
       const info = await deps.storage.putStream(key, archive.stream, { contentType: 'application/zip' });
       if (info.size !== archive.bytes()) {
-        throw new AppError('STORAGE_UNAVAILABLE', `export archive ${key}: storage holds ${info.size} bytes, wrote ${archive.bytes()}`, { retryable: true });
+        throw new AppError('STORAGE_UNAVAILABLE', `export archive ${key}: storage holds ${info.size} bytes, wrote ${archive.bytes()}`);
       }
       // Linked before it is announced: from now on, deleting a recording in it deletes the archive too.
       const included = plan.items.map((i) => i.rec.id);
@@ -173,13 +173,6 @@ function resultOf(e: ExportRecord): ExportJobResult {
     ...(e.status === 'completed' ? { size_bytes: e.manifest?.total_bytes, count: e.manifest?.count } : {}),
   };
 }
-
-function isRetryable(err: unknown): boolean {
-  if (!isAppError(err)) return true; // unexpected (network, stream) errors: worth another attempt
-  if (err.code === 'storage_unavailable') return err.details?.retryable !== false;
-  return err.code === 'store_unavailable' || err.code === 'checksum_mismatch';
-}
-
 
 export interface ExportJobsOptions {
   /** attempts per export (default 5, exponential backoff from 5 s) */

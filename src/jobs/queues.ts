@@ -1,5 +1,5 @@
-import { Queue, Worker, type DefaultJobOptions, type Processor, type QueueOptions, type WorkerOptions } from 'bullmq';
-import { AppError } from '../domain/errors.js';
+import { Queue, UnrecoverableError, Worker, type DefaultJobOptions, type Processor, type QueueOptions, type WorkerOptions } from 'bullmq';
+import { AppError, isRetryable } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 
 /** Queue names (BullMQ forbids ':' in them). One webhook queue per endpoint: see webhook.ts. */
@@ -10,6 +10,17 @@ export const QueueNames = {
   export: 'recording-export',
   webhook: (endpointKey: string) => `webhook-${endpointKey}`,
 } as const;
+
+/**
+ * What a job processor throws for `err`: an error no retry can mend (a non-retryable AppError, see the registry in
+ * domain/errors.ts) becomes BullMQ's UnrecoverableError, so the job fails at once instead of using up its attempts;
+ * anything else is thrown as it is and retried.
+ */
+export function unrecoverableIfPermanent(err: unknown): unknown {
+  if (err instanceof UnrecoverableError || isRetryable(err)) return err;
+  const e = err as AppError;
+  return new UnrecoverableError(`${e.code}: ${e.message}`);
+}
 
 /** Exponential backoff with a cap and ±20 % jitter: min(base · 2^(attempt-1), cap). */
 export interface BackoffPolicy {

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
-import { AppError, clientMessage, isAppError } from '../domain/errors.js';
+import { AppError, clientMessage, ErrorCodes, isAppError } from '../domain/errors.js';
 import type { Recording } from '../domain/recording.js';
 import { isStorageKey } from '../domain/storage-key.js';
 import { expiryFor, type RetentionPolicy } from '../domain/retention.js';
@@ -9,7 +9,7 @@ import type { Spool } from '../spool/spool.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import { md5File } from '../storage/checksum.js';
 import type { RecordingStore } from '../store/types.js';
-import { cappedBackoff, closeWithDeadline, QueueNames, type BackoffPolicy, type QueueFactory } from './queues.js';
+import { cappedBackoff, closeWithDeadline, QueueNames, unrecoverableIfPermanent, type BackoffPolicy, type QueueFactory } from './queues.js';
 import type { WebhookPublisher } from './webhook.js';
 
 export interface UploadJobData {
@@ -38,7 +38,7 @@ export interface UploadOptions {
 }
 
 /** Error code stored on a recording whose spool file vanished before it reached storage. */
-export const FILE_LOST = 'recording_file_lost';
+export const FILE_LOST = ErrorCodes.RECORDING_FILE_LOST.code;
 
 const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 2000, capMs: 10 * 60_000 };
 
@@ -58,6 +58,8 @@ interface UploadDeps {
  * One upload: MD5 of the spool file → storage.putFile (verified) → transition to `available` → delete the spool file.
  * Idempotent: a recording already available only gets its spool file removed. The spool file is removed only after
  * the store says `available`, so a crash at any point leaves something to retry from.
+ * An upload that can never succeed (no file left, a key or a storage refusal no retry can mend: a non-retryable
+ * AppError) fails the recording with its code, then throws UnrecoverableError so the job is not retried.
  */
 export async function processUpload(deps: UploadDeps, data: UploadJobData): Promise<Recording> {
   const log = deps.logger.child({ recording_id: data.recording_id });
@@ -83,7 +85,7 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
   }
 
   // A key no backend can ever accept fails the recording now, not after weeks of retries.
-  if (!isStorageKey(data.storage_key)) return failPermanently(deps, rec.id, new AppError('INVALID_STORAGE_KEY', `recording ${rec.id} has no valid storage key`), log);
+  if (!isStorageKey(data.storage_key)) return failForGood(deps, rec.id, new AppError('INVALID_STORAGE_KEY', `recording ${rec.id} has no valid storage key`), log);
 
   const path = spoolFileOf(deps.spool, data, log);
   let size: number;
@@ -92,7 +94,7 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
   } catch (err) {
     if ((err as { code?: string }).code !== 'ENOENT') throw err;
     log.error({ path }, 'recording failed: spool file lost before upload');
-    return deps.store.transition(rec.id, 'failed', { error: { code: FILE_LOST, message: 'the finished file was lost before it reached storage' } });
+    return failForGood(deps, rec.id, new AppError('RECORDING_FILE_LOST', 'the finished file was lost before it reached storage'), log);
   }
 
   const md5 = await md5File(path);
@@ -100,7 +102,7 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
   try {
     info = await deps.storage.putFile(data.storage_key, path, { contentType: deps.contentType, md5Base64: md5 });
   } catch (err) {
-    if (isPermanent(err)) return failPermanently(deps, rec.id, err, log);
+    if (isPermanent(err)) return failForGood(deps, rec.id, err, log);
     throw err;
   }
   if (info.size !== size || (info.md5Base64 !== undefined && info.md5Base64 !== md5)) {
@@ -130,9 +132,15 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
   return done;
 }
 
-/** Errors that no retry can mend: the storage refused the key itself. */
+/** Errors that no retry can mend (the registry says so, or the thrower did): a refused key, a storage refusal (403…). */
 function isPermanent(err: unknown): err is AppError {
-  return isAppError(err) && (err.code === 'invalid_storage_key' || err.code === 'validation_failed');
+  return isAppError(err) && !err.retryable;
+}
+
+/** Fails the recording with the error's code, then ends the job for good (BullMQ does not retry an UnrecoverableError). */
+async function failForGood(deps: UploadDeps, id: string, err: AppError, log: Logger): Promise<never> {
+  await failPermanently(deps, id, err, log);
+  throw new UnrecoverableError(`recording ${id} failed: ${err.code}`);
 }
 
 async function failPermanently(deps: UploadDeps, id: string, err: AppError, log: Logger): Promise<Recording> {
@@ -216,15 +224,16 @@ export class UploadJobs {
     try {
       return (await processUpload(this.#deps, job.data)).status;
     } catch (err) {
-      if (!(err instanceof UnrecoverableError)) {
-        const e = err as Error & { code?: string };
+      const thrown = unrecoverableIfPermanent(err);
+      if (!(thrown instanceof UnrecoverableError)) {
+        // A retryable failure: visible on the recording while it is retried.
         await this.#deps.store
           .patch(job.data.recording_id, {
-            last_error: { code: isAppError(e) ? e.code : 'upload_failed', message: `upload attempt ${job.attemptsMade + 1} failed: ${clientMessage(e, 'upload failed')}` },
+            last_error: { code: isAppError(err) ? err.code : 'upload_failed', message: `upload attempt ${job.attemptsMade + 1} failed: ${clientMessage(err, 'upload failed')}` },
           })
           .catch(() => undefined);
       }
-      throw err;
+      throw thrown;
     }
   }
 

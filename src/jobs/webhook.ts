@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import { WebhookSigner } from './webhook-signature.js';
 import type { RedisKeys } from '../store/keys.js';
 import { MAX_COUNTER } from '../store/lua/max-counter.js';
-import { cappedBackoff, closeAll, closeWithDeadline, QueueNames, type BackoffPolicy, type QueueFactory } from './queues.js';
+import { cappedBackoff, closeAll, closeWithDeadline, QueueNames, unrecoverableIfPermanent, type BackoffPolicy, type QueueFactory } from './queues.js';
 
 /**
  * Webhooks: at-least-once, signed, in order per recording, isolated per endpoint.
@@ -135,7 +135,12 @@ export class WebhookPublisher {
   start(): void {
     for (const ep of this.#endpoints) {
       if (ep.worker) continue;
-      ep.worker = this.#factory.worker<WebhookJobData>(ep.queue.name, (job, token) => this.#process(ep, job, token), {
+      // A refusal (4xx) or a non-retryable AppError fails the delivery at once (UnrecoverableError); the chain goes on.
+      const processor = (job: Job<WebhookJobData>, token?: string) =>
+        this.#process(ep, job, token).catch((err: unknown) => {
+          throw unrecoverableIfPermanent(err);
+        });
+      ep.worker = this.#factory.worker<WebhookJobData>(ep.queue.name, processor, {
         concurrency: this.#opts.concurrency,
         settings: { backoffStrategy: cappedBackoff(this.#opts.backoff) },
       });

@@ -22,7 +22,9 @@ export interface BlobStorage {
   readonly kind: 'local' | 'gcs';
   /**
    * Uploads a local file and verifies that the stored object has the expected MD5 (base64).
-   * Throws AppError STORAGE_UNAVAILABLE (retryable) or a checksum error; never leaves a partial object visible as complete.
+   * Throws AppError STORAGE_UNAVAILABLE (retryable: down, overloaded, disk full), STORAGE_REFUSED (not retryable:
+   * permissions, missing bucket), VALIDATION (a key the backend refuses) or a checksum error (retryable); never leaves
+   * a partial object visible as complete. `AppError.retryable` tells the caller whether another attempt can help.
    */
   putFile(key: string, localPath: string, opts: { contentType: string; md5Base64: string }): Promise<BlobInfo>;
   /** Streams content in (exports); returns the stored object's info. */

@@ -33,7 +33,8 @@ const CHUNK_GRANULARITY = 256 * 1024;
 /**
  * Google Cloud Storage through the official client. Every upload is verified: the stored object's MD5 must equal
  * the caller's (and the client checks CRC32C of what it sent); a mismatch deletes exactly that object generation and
- * throws STORAGE_CHECKSUM_MISMATCH. Network failures, 408/429 and 5xx become STORAGE_UNAVAILABLE (retryable).
+ * throws STORAGE_CHECKSUM_MISMATCH. Network failures, 408/410/429 and 5xx become STORAGE_UNAVAILABLE (retryable);
+ * 401/403, 400 and other refusals (a missing bucket on upload) become STORAGE_REFUSED (not retryable).
  */
 export class GcsStorage implements BlobStorage {
   readonly kind = 'gcs' as const;
@@ -223,15 +224,29 @@ export function toAppError(e: unknown, op: 'upload' | 'stat' | 'read' | 'delete'
     return new AppError('STORAGE_CHECKSUM_MISMATCH', `GCS ${op} of ${object}: content checksum mismatch`, { cause: code ?? status });
   }
   if (status === 404) {
-    return new AppError('NOT_FOUND', `GCS ${op}: no object ${object}`);
+    // An upload creates the object, so a 404 there is the bucket (configuration); a lost resumable session is retried.
+    if (op === 'upload' && /bucket/i.test(message)) {
+      return new AppError('STORAGE_REFUSED', `GCS upload of ${object}: the bucket does not exist`, { upstream_status: status });
+    }
+    if (op !== 'upload') return new AppError('NOT_FOUND', `GCS ${op}: no object ${object}`);
   }
   if (status === 416) {
     return new AppError('RANGE_NOT_SATISFIABLE', `GCS ${op} of ${object}: range not satisfiable`);
   }
-  const retryable = status === undefined ? true : status === 408 || status === 429 || status >= 500;
+  if (status !== undefined && isRefusal(status)) {
+    // 401/403 (credentials, IAM), 400 (a request GCS will never accept), …: the same request will fail again.
+    return new AppError('STORAGE_REFUSED', `GCS ${op} of ${object} refused: ${status}`, { upstream_status: status });
+  }
   return new AppError('STORAGE_UNAVAILABLE', `GCS ${op} of ${object} failed: ${status ?? code ?? 'network error'}`, {
-    retryable,
     ...(status !== undefined ? { upstream_status: status } : {}),
     ...(code && (NETWORK_CODES.has(code) || status === undefined) ? { cause: code } : {}),
   });
+}
+
+/**
+ * A 4xx other than 408 (timeout), 410 (resumable session gone: a new attempt opens a new one) and 429 (rate limit)
+ * refuses the request itself. Network errors (no status), 408, 410, 429 and 5xx are worth another attempt.
+ */
+function isRefusal(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 404 && status !== 408 && status !== 410 && status !== 429;
 }

@@ -172,7 +172,12 @@ function isNotFound(err: unknown): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: string }).code === 'ENOENT';
 }
 
-function storageError(op: string, err: unknown): AppError {
+/** Errors the directory will keep giving until someone changes its permissions or mounts it read-write. */
+const REFUSED_CODES = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/** A full disk (ENOSPC), I/O errors and the like may pass: STORAGE_UNAVAILABLE; permissions refuse for good: STORAGE_REFUSED. */
+export function storageError(op: string, err: unknown): AppError {
   const e = err as { code?: string; message?: string };
-  return new AppError('STORAGE_UNAVAILABLE', `local storage ${op} failed: ${e?.message ?? String(err)}`, e?.code ? { cause: e.code } : undefined);
+  const kind = e?.code && REFUSED_CODES.has(e.code) ? 'STORAGE_REFUSED' : 'STORAGE_UNAVAILABLE';
+  return new AppError(kind, `local storage ${op} failed: ${e?.message ?? String(err)}`, e?.code ? { cause: e.code } : undefined);
 }

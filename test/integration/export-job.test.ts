@@ -309,6 +309,22 @@ describe('export job failures (gcs)', () => {
     await expect(run(job(id, 2, 3))).resolves.toMatchObject({ status: 'failed' });
   });
 
+  it('storage refusing (GCS 403) fails the export at the first attempt with storage_refused, no retry', async () => {
+    const s = storage();
+    const rec = await makeRecording(s, CUST, 'available', wav(6));
+    const id = randomUUID();
+    await exportsStore.create({ id, customer_id: CUST, recording_ids: [rec.id], now: new Date() });
+    const run = createExportProcessor({ store, exports: exportsStore, storage: s, webhooks, logger });
+    gcsServer.failWith(403);
+    try {
+      // attempt 1 of 5: not the last, yet BullMQ is told not to retry
+      await expect(run(job(id, 0, 5))).rejects.toMatchObject({ name: 'UnrecoverableError' });
+    } finally {
+      gcsServer.failWith(null);
+    }
+    expect(await exportsStore.get(id)).toMatchObject({ status: 'failed', error: { code: 'storage_refused', message: 'storage refused the request' } });
+  });
+
   it('a transient failure then success: the second attempt completes the same export', async () => {
     const s = storage();
     const recs = [await makeRecording(s, CUST, 'available', wav(4)), await makeRecording(s, CUST, 'available', wav(5))];

@@ -250,13 +250,68 @@ describe('GcsStorage against the test server', () => {
         expect(err).toBeInstanceOf(AppError);
         expect((err as AppError).code).toBe('storage_unavailable');
         expect((err as AppError).status).toBe(503);
-        expect((err as AppError).details?.retryable).toBe(true);
+        expect((err as AppError).retryable).toBe(true);
       }
     } finally {
       await server.setDown(false);
     }
     const info = await storage.putFile(`down/${mode}.wav`, p, { contentType: 'audio/wav', md5Base64: md5(data) });
     expect(info.md5Base64).toBe(md5(data));
+  });
+
+  it.each([
+    [403, 'IAM: the service account may not write'],
+    [401, 'credentials refused'],
+    [400, 'a request the service will never accept'],
+  ])('GCS %i (%s) → storage_refused, not retryable, on every operation', async (status) => {
+    const storage = gcs();
+    const data = randomBytes(300);
+    const p = spool(`refused-${status}`, data);
+    server.failWith(status);
+    try {
+      for (const op of [
+        () => storage.putFile(`refused/${status}.wav`, p, { contentType: 'audio/wav', md5Base64: md5(data) }),
+        () => storage.putStream(`refused/${status}.zip`, Readable.from([data]), { contentType: 'application/zip' }),
+        () => storage.stat('refused/x.wav'),
+        () => storage.delete('refused/x.wav'),
+        () => readAll(storage.createReadStream('refused/x.wav')),
+      ]) {
+        let err: unknown;
+        await op().catch((e: unknown) => (err = e));
+        expect(err).toBeInstanceOf(AppError);
+        expect((err as AppError).code).toBe('storage_refused');
+        expect((err as AppError).status).toBe(502);
+        expect((err as AppError).retryable).toBe(false);
+        expect((err as AppError).details?.upstream_status).toBe(status);
+      }
+    } finally {
+      server.failWith(null);
+    }
+  });
+
+  it('GCS 429 and 500 → storage_unavailable, retryable', async () => {
+    const storage = gcs();
+    const data = randomBytes(300);
+    const p = spool('busy', data);
+    for (const status of [429, 500]) {
+      server.failWith(status);
+      try {
+        let err: unknown;
+        await storage.putFile('busy/x.wav', p, { contentType: 'audio/wav', md5Base64: md5(data) }).catch((e: unknown) => (err = e));
+        expect(err).toMatchObject({ code: 'storage_unavailable', status: 503, retryable: true });
+      } finally {
+        server.failWith(null);
+      }
+    }
+  });
+
+  it('an upload into a bucket that does not exist → storage_refused (configuration), a read of it → not_found', async () => {
+    const storage = gcs({ bucket: 'no-such-bucket' });
+    const data = randomBytes(100);
+    let err: unknown;
+    await storage.putFile('x/y.wav', spool('nobucket', data), { contentType: 'audio/wav', md5Base64: md5(data) }).catch((e: unknown) => (err = e));
+    expect(err).toMatchObject({ code: 'storage_refused', retryable: false });
+    expect(await codeOf(() => readAll(storage.createReadStream('x/y.wav')))).toBe('not_found');
   });
 
   it('a range past the end of the object → range_not_satisfiable', async () => {

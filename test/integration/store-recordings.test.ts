@@ -117,7 +117,7 @@ describe('RedisRecordingStore: create and transitions', () => {
 
   it('unknown recording → recording_not_found; immutable fields cannot be patched', async () => {
     expect(await code(store.transition(randomUUID(), 'recording'))).toBe('recording_not_found');
-    expect(await code(store.patch(randomUUID(), { last_error: { code: 'x', message: 'y' } }))).toBe('recording_not_found');
+    expect(await code(store.patch(randomUUID(), { last_error: { code: 'upload_failed', message: 'y' } }))).toBe('recording_not_found');
     const r = await recordingIn('recording');
     expect(await code(store.patch(r.id, { status: 'available' } as never))).toBe('validation_failed');
   });

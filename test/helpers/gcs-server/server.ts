@@ -83,6 +83,7 @@ export class GcsTestServer {
   #port = 0;
   #host: string;
   #down: DownMode | null = null;
+  #fault: { status: number; message: string; reason: string } | null = null;
   #corruptNext = 0;
   #stopped?: Promise<void>;
   /** Every request received (for assertions such as "a resumable upload was used"). */
@@ -148,6 +149,14 @@ export class GcsTestServer {
     }
   }
 
+  /**
+   * Answers every request with this HTTP status and a JSON API error document until `failWith(null)`: e.g. 403
+   * `forbidden` (the service account lost its IAM role), 401, 400, 429. `setDown` is the 503 case.
+   */
+  failWith(status: number | null, reason = REASONS[status ?? 0] ?? 'backendError', message = `test server answers ${status ?? ''}`): void {
+    this.#fault = status === null ? null : { status, message, reason };
+  }
+
   /** The next upload (of any kind) stores bytes that differ from what was sent; its reported hashes are of what it kept. */
   corruptNextUpload(count = 1): void {
     this.#corruptNext += count;
@@ -209,6 +218,7 @@ export class GcsTestServer {
     res.on('finish', () => (rec.status = res.statusCode));
     try {
       if (this.#down) throw new HttpError(503, 'Service Unavailable (test server is down)', 'backendError');
+      if (this.#fault) throw new HttpError(this.#fault.status, this.#fault.message, this.#fault.reason);
       // The raw path keeps %2F inside object names; split first, decode each piece after.
       const rawPath = (req.url ?? '/').split('?')[0];
       await this.#route(req, res, rawPath, url, query);
@@ -598,6 +608,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** The JSON API's error document: `{"error":{"code":404,"message":"…","errors":[{"message","domain","reason"}]}}`. */
+/** `reason` of the JSON API error document GCS sends with a status. */
+const REASONS: Record<number, string> = { 400: 'invalid', 401: 'required', 403: 'forbidden', 404: 'notFound', 429: 'rateLimitExceeded' };
+
 function sendError(res: ServerResponse, code: number, message: string, reason: string, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     res.destroy();
