@@ -4,7 +4,6 @@ import type { Redis } from 'ioredis';
 import { AriConnection } from './ari/ari-connection.js';
 import type { Config } from './config.js';
 import { startRedis, type RedisHandle } from './embedded-redis.js';
-import { handleFlowStasisStart } from './flow/flow-actions.js';
 import { CompositeAuthenticator, loadTokensFile, TokenStoreAuthenticator, type Authenticator } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import { createJobs, type Jobs } from './jobs/index.js';
@@ -153,16 +152,12 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       // a request Asterisk is still working on when we give up completes within about one more timeout
       reconcileSettleMs: 2 * config.ari.timeoutMs,
     };
-    const ports = { ari, mixer, store, uploads: jobs, webhooks: jobs.webhooks, spool, logger: log, now: () => mixer.now() };
+    const ports = { ari, mixer, store, uploads: jobs, spool, logger: log, clock: mixer };
     const recorder = new Recorder(ports, settings);
     closers.push(['recordings', () => recorder.drain()]);
 
-    ari.events.on('event', (ev) => {
-      routeAriEvent(recorder, ev, log);
-      if (ev.type === 'StasisStart' && ev.args.length > 0) {
-        void handleFlowStasisStart(ev, { recorder, rest: ari.rest, defaultCustomerId: config.recording.defaultCustomerId, logger: log });
-      }
-    });
+    const routes = { recorder, logger: log, flow: { recorder, rest: ari.rest, defaultCustomerId: config.recording.defaultCustomerId, logger: log } };
+    ari.events.on('event', (ev) => routeAriEvent(ev, routes));
     let connections = 0;
     ari.events.on('connected', () => {
       if (connections++ > 0) {

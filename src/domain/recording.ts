@@ -30,7 +30,7 @@ export type StopReason = (typeof StopReasons)[number];
 
 export type ReferenceType = 'call' | 'conference';
 
-/** Why a recording was deleted: by the API (`recording_deleted`) or by retention (`recording_expired`). */
+/** Why a recording was deleted: by the API or by retention (`delete_reason` of the `recording_deleted` event). */
 export const DeleteReasons = ['api', 'retention'] as const;
 export type DeleteReason = (typeof DeleteReasons)[number];
 
@@ -70,6 +70,8 @@ export interface Recording {
   no_audio?: boolean;
   checksum_md5?: string;
   storage_key?: string;
+  /** Internal: how many lifecycle events this recording has emitted (the last event's seq). */
+  event_seq?: number;
   /** Options given at start (duration, end_of_silence, end_of_key, beep_start). */
   options?: RecordingOptions;
   tm_start?: string;

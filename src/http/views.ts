@@ -1,13 +1,7 @@
-import type { Recording } from '../domain/recording.js';
 import type { ReferenceRecord } from '../store/types.js';
 import type { ExportRecord } from '../store/types.js';
 import { ExportItemStatuses, type ExportItem, type ExportItemStatus } from './types.js';
 
-/** The public recording object: internal fields (storage_key) never leave the process. */
-export function recordingView(r: Recording): Record<string, unknown> {
-  const { storage_key: _storageKey, ...pub } = r;
-  return dropUndefined(pub);
-}
 
 export function referenceView(r: ReferenceRecord): Record<string, unknown> {
   return dropUndefined({

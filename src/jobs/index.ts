@@ -6,6 +6,7 @@ import type { BlobStorage } from '../storage/blob-storage.js';
 import { RedisKeys } from '../store/keys.js';
 import { createStoreRedis, waitForRedis } from '../store/redis-client.js';
 import type { ExportStore, RecordingStore } from '../store/types.js';
+import { EventRelay } from './event-relay.js';
 import { ExportJobs } from './export.js';
 import { QueueFactory, type BackoffPolicy } from './queues.js';
 import { RetentionJobs, sweepAll, type RetentionOptions } from './retention.js';
@@ -53,6 +54,8 @@ export interface Jobs {
   /** Queues the archive build of an export already stored as queued (idempotent per export). */
   enqueueExport(exportId: string): Promise<void>;
   webhooks: WebhookPublisher;
+  /** Drains the recording-event outbox into the webhook queues (runs by itself once started). */
+  events: EventRelay;
   /** Runs one retention sweep now (also scheduled every retention.everyMs once started). Returns how many were deleted. */
   sweepExpired(): Promise<number>;
   /** One retention sweep of recordings, export archives and deleted recordings' metadata now. */
@@ -69,9 +72,12 @@ export function createJobs(cfg: JobsConfig): Jobs {
   const factory = new QueueFactory({ redisUrl: cfg.redisUrl, prefix: keys.bullPrefix, logger: cfg.logger, enqueueTimeoutMs: cfg.enqueueTimeoutMs });
   const redis: Redis = createStoreRedis(cfg.redisUrl, { connectionName: 'ari-recorder-jobs', logger: cfg.logger });
   const webhooks = new WebhookPublisher({ factory, redis, keys, logger: cfg.logger, options: cfg.webhook });
+  // The outbox reads block: a connection of its own.
+  const relayRedis: Redis = createStoreRedis(cfg.redisUrl, { connectionName: 'ari-recorder-events', logger: cfg.logger });
+  const events = new EventRelay({ redis: relayRedis, outboxKey: keys.eventOutbox(), webhooks, logger: cfg.logger });
   const uploads = new UploadJobs(
     factory,
-    { store: cfg.store, storage: cfg.storage, spool: cfg.spool, logger: cfg.logger, webhooks },
+    { store: cfg.store, storage: cfg.storage, spool: cfg.spool, logger: cfg.logger },
     {
       attempts: cfg.uploadAttempts,
       backoff: cfg.uploadBackoff,
@@ -79,7 +85,7 @@ export function createJobs(cfg: JobsConfig): Jobs {
       retention: { retentionDays: cfg.retention.retentionDays, customerRetentionDays: cfg.retention.customerRetentionDays },
     },
   );
-  const retentionDeps = { store: cfg.store, storage: cfg.storage, exports: cfg.exports, logger: cfg.logger, webhooks };
+  const retentionDeps = { store: cfg.store, storage: cfg.storage, exports: cfg.exports, logger: cfg.logger };
   const retention = new RetentionJobs(factory, retentionDeps, cfg.retention);
   const exportJobs = cfg.exports
     ? new ExportJobs(factory, {
@@ -111,6 +117,7 @@ export function createJobs(cfg: JobsConfig): Jobs {
       return exportJobs.enqueue(exportId);
     },
     webhooks,
+    events,
     sweepExpired: async () => (await sweepAll(retentionDeps, cfg.retention)).recordings,
     sweepAll: () => sweepAll(retentionDeps, cfg.retention),
     start() {
@@ -119,6 +126,7 @@ export function createJobs(cfg: JobsConfig): Jobs {
         uploads.start();
         await retention.start();
         webhooks.start();
+        events.start();
         exportJobs?.start();
         log.info('jobs started');
       })();
@@ -128,6 +136,7 @@ export function createJobs(cfg: JobsConfig): Jobs {
       closing ??= (async () => {
         await started?.catch(() => undefined);
         const steps = [
+          step('event relay', () => events.stop()),
           step('export worker', () => exportJobs?.closeWorker(deadline)),
           step('webhook workers', () => webhooks.closeWorkers(deadline)),
           step('retention worker', () => retention.closeWorker(deadline)),
@@ -137,6 +146,7 @@ export function createJobs(cfg: JobsConfig): Jobs {
           step('upload queue', () => uploads.closeQueue(deadline)),
           step('export queue', () => exportJobs?.closeQueue()),
           step('redis', () => redis.quit().catch(() => redis.disconnect())),
+          step('relay redis', () => relayRedis.quit().catch(() => relayRedis.disconnect())),
         ];
         for (const s of steps) await s();
         log.info('jobs closed');

@@ -34,7 +34,7 @@ interface RetentionDeps {
 /**
  * One sweep: every available recording whose tm_expire has passed goes through the deletion service
  * (storage/deletion.ts, reason 'retention', as the API's DELETE does): storage.delete (idempotent) → its archives →
- * transition to `deleted` (tm_delete, delete_reason 'retention') → `recording_expired` webhook.
+ * transition to `deleted` (tm_delete, delete_reason 'retention'; its `recording_deleted` event goes with it).
  * A failing recording is logged and left for the next sweep; the others go on. Returns how many were deleted.
  */
 export function sweepExpired(deps: RetentionDeps, batchSize = 100): Promise<number> {
@@ -45,8 +45,7 @@ export function sweepExpired(deps: RetentionDeps, batchSize = 100): Promise<numb
     async (id) => {
       const rec = await deps.store.get(id);
       if (!rec) throw new AppError('RECORDING_NOT_FOUND', `recording ${id} not found`);
-      const gone = await deleteRecording(deps, rec, 'retention');
-      await deps.webhooks?.publish('recording_expired', gone).catch((err: Error) => log.error({ recording_id: id, err: err.message }, 'recording_expired webhook not enqueued'));
+      await deleteRecording(deps, rec, 'retention');
     },
     (id, err) => log.warn({ recording_id: id, err: (err as Error).message, code: isAppError(err) ? err.code : undefined }, 'expired recording not deleted, retrying next sweep'),
     batchSize,

@@ -10,7 +10,6 @@ import type { BlobStorage } from '../storage/blob-storage.js';
 import { md5File } from '../storage/checksum.js';
 import type { RecordingStore } from '../store/types.js';
 import { cappedBackoff, closeWithDeadline, QueueNames, unrecoverableIfPermanent, type BackoffPolicy, type QueueFactory } from './queues.js';
-import type { WebhookPublisher } from './webhook.js';
 
 export interface UploadJobData {
   recording_id: string;
@@ -50,7 +49,6 @@ interface UploadDeps {
   contentType: string;
   /** Where the finished files wait (the path is derived from the recording id, never taken from the job). */
   spool: Spool;
-  webhooks?: WebhookPublisher;
   now?: () => Date;
 }
 
@@ -126,9 +124,6 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
   }
   await removeSpool(deps.spool, rec.id, log);
   log.info({ storage_key: data.storage_key, size_bytes: size }, 'recording available');
-  if (deps.webhooks) {
-    await deps.webhooks.publish('recording_available', done).catch((err: Error) => log.error({ err: err.message }, 'recording_available webhook not enqueued'));
-  }
   return done;
 }
 
@@ -146,7 +141,6 @@ async function failForGood(deps: UploadDeps, id: string, err: AppError, log: Log
 async function failPermanently(deps: UploadDeps, id: string, err: AppError, log: Logger): Promise<Recording> {
   log.error({ code: err.code, err: err.message }, 'recording failed: upload can never succeed');
   const failed = await deps.store.transition(id, 'failed', { error: { code: err.code, message: clientMessage(err) } });
-  await deps.webhooks?.publish('recording_failed', failed).catch((e: Error) => log.error({ err: e.message }, 'recording_failed webhook not enqueued'));
   return failed;
 }
 

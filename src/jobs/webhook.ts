@@ -29,6 +29,8 @@ import { cappedBackoff, closeAll, closeWithDeadline, QueueNames, unrecoverableIf
 export interface WebhookEnvelope<T = unknown> {
   id: string;
   type: string;
+  /** the event's place in its recording's own order (recording events), from 1 */
+  seq?: number;
   data: T;
 }
 
@@ -112,24 +114,31 @@ export class WebhookPublisher {
 
   /**
    * Enqueues `{id, type, data}` for every endpoint and returns the event id. Events with the same chain (default:
-   * `data.id` when it is a string, i.e. the recording id) are delivered in publish order.
+   * `data.id` when it is a string) are delivered in publish order, or in `seq` order when the caller numbers them
+   * (the recording events: the transition script numbers them, so their order survives any hand-over order).
    * Rejects with STORE_UNAVAILABLE when Redis is unreachable; never waits for a delivery.
    */
-  async publish<T>(type: string, data: T, opts: { chain?: string; id?: string } = {}): Promise<string> {
+  async publish<T>(type: string, data: T, opts: { chain?: string; id?: string; seq?: number } = {}): Promise<string> {
     const id = opts.id ?? randomUUID();
-    const event: WebhookEnvelope<T> = { id, type, data };
+    const event: WebhookEnvelope<T> = { id, type, data, ...(opts.seq !== undefined ? { seq: opts.seq } : {}) };
     const dataId = typeof data === 'object' && data !== null ? (data as { id?: unknown }).id : undefined;
     const chain = shortHash(opts.chain ?? (typeof dataId === 'string' ? `recording:${dataId}` : `event:${id}`));
     for (const ep of this.#endpoints) {
       await this.#factory.enqueue(ep.queue.name, async () => {
-        const seqKey = this.#keys.webhookSeq(ep.key, chain);
-        const res = await this.#redis.multi().incr(seqKey).expire(seqKey, CHAIN_TTL_SECONDS).exec();
-        const seq = Number(res?.[0]?.[1]);
-        if (!Number.isSafeInteger(seq)) throw new Error('webhook sequence INCR failed');
+        const seq = opts.seq ?? (await this.#nextSeq(ep, chain));
+        // The job id is (endpoint, chain, seq): handing the same event over twice adds nothing.
         await ep.queue.add(type, { event, url: ep.url, endpoint: ep.key, chain, seq }, { jobId: jobIdOf(ep.key, chain, seq) });
       });
     }
     return id;
+  }
+
+  async #nextSeq(ep: Endpoint, chain: string): Promise<number> {
+    const seqKey = this.#keys.webhookSeq(ep.key, chain);
+    const res = await this.#redis.multi().incr(seqKey).expire(seqKey, CHAIN_TTL_SECONDS).exec();
+    const seq = Number(res?.[0]?.[1]);
+    if (!Number.isSafeInteger(seq)) throw new Error('webhook sequence INCR failed');
+    return seq;
   }
 
   start(): void {

@@ -1,4 +1,5 @@
 import type { AriEvent } from '../ari/types.js';
+import { handleFlowStasisStart, type FlowDeps } from '../flow/flow-actions.js';
 import type { Logger } from '../logger.js';
 import { isOwnResource, recordingIdOf } from './ari-ids.js';
 import type { Recorder } from './recorder.js';
@@ -11,19 +12,25 @@ import type { Recorder } from './recorder.js';
  * - StasisEnd of a call does NOT mean hangup (a flow action's /continue sends it too);
  * - a conference ends on BridgeDestroyed, when only our own channels are left in it, or when our externalMedia
  *   channel is ejected from it (we subscribe to the bridge, but Asterisk's ejection order decides what else we see); in a snooped
- *   (ConfBridge) conference a participant's snoop ending only removes that participant.
+ *   (ConfBridge) conference a participant's snoop ending only removes that participant;
+ * - a StasisStart with arguments is a flow action (`Stasis(app,recording_start…)`).
+ * The one place ARI events enter the recorder.
  */
-export function routeAriEvent(recorder: Recorder, ev: AriEvent, log: Logger): void {
+export function routeAriEvent(ev: AriEvent, deps: { recorder: Recorder; flow: FlowDeps; logger: Logger }): void {
+  const { recorder, logger: log } = deps;
   switch (ev.type) {
+    case 'StasisStart':
+      if (ev.args.length > 0) void handleFlowStasisStart(ev, deps.flow);
+      return;
     case 'StasisEnd': {
       const rid = recordingIdOf(ev.channel.id);
-      const s = rid ? recorder.session(rid) : undefined;
+      const s = rid ? recorder.recording(rid) : undefined;
       // Only a snoop of a live stream counts: one we are deleting ourselves (failed setup, a participant
-      // removed) has already left s.streams.
-      if (!s || s.ending || ![...s.streams.values()].some((st) => st.snoopId === ev.channel.id)) return;
-      if (s.referenceType === 'conference') {
+      // removed) is no longer among its streams.
+      if (!s || s.ending || !s.ownsSnoop(ev.channel.id)) return;
+      if (s.conference) {
         // One participant of a snooped conference hung up; the conference goes on.
-        for (const [channelId, tag] of s.participants) if (ev.channel.id.endsWith(`-snoop-${tag}`)) recorder.participantLeft(s.referenceId, channelId);
+        s.conference.snoopEnded(ev.channel.id);
         return;
       }
       log.info({ recording_id: rid, channel_id: ev.channel.id }, 'snoop ended: spied call is gone');
@@ -45,7 +52,7 @@ export function routeAriEvent(recorder: Recorder, ev: AriEvent, log: Logger): vo
       return;
     case 'ChannelLeftBridge': {
       if (isOwnResource(ev.bridge.id)) return;
-      const s = recorder.sessionFor('conference', ev.bridge.id);
+      const s = recorder.recordingFor('conference', ev.bridge.id);
       if (!s) return;
       if (isOwnResource(ev.channel.id)) {
         // Our externalMedia channel left a conference bridge while we were not stopping: the bridge is going away

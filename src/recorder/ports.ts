@@ -1,6 +1,5 @@
 import type { AriRest } from '../ari/ari-rest.js';
 import type { StasisWaiter } from '../ari/stasis-waiter.js';
-import type { Recording } from '../domain/recording.js';
 import type { Logger } from '../logger.js';
 import type { Mixer } from '../mixer/types.js';
 import type { Spool } from '../spool/spool.js';
@@ -12,14 +11,12 @@ export interface RecorderPorts {
   mixer: Mixer;
   store: RecordingStore;
   uploads: { enqueueUpload(job: { recording_id: string; storage_key: string }): Promise<unknown> };
-  webhooks: { publish(type: WebhookType, data: Recording): Promise<unknown> };
   /** Where recordings' files are written until they are uploaded. */
   spool: Spool;
   logger: Logger;
-  now?: () => number;
+  /** The one clock of the recorder: the mixer's media clock (epoch ms), so timelines and stops agree with the file. */
+  clock: { now(): number };
 }
-
-export type WebhookType = 'recording_started' | 'recording_finished' | 'recording_available' | 'recording_failed';
 
 export interface RecorderSettings {
   /** Address Asterisk sends RTP to (our UDP ports live there). */

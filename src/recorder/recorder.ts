@@ -6,25 +6,27 @@ import { newRecording, type RecordingOptions, type ReferenceType, type StopReaso
 import type { ReferenceRecord } from '../store/types.js';
 import { isOwnResource } from './ari-ids.js';
 import { channelOwner, conferenceOwner } from './ownership.js';
-import { closeStream, openBridgeStream, openSnoopStream, whisperInto } from './capture.js';
+import { captureCall } from './call-capture.js';
+import { ConferenceCapture } from './conference-capture.js';
+import { LiveRecording, setupError } from './live-recording.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
 import type { RecorderApi } from './types.js';
 import { Reconciler } from './reconciler.js';
-import { RecordingSession, setupError } from './session.js';
 import { SetupSlots } from './setup-slots.js';
 
 const refKey = (type: ReferenceType, id: string) => `${type}:${id}`;
 
 /**
- * Starts and stops recordings: the ARI choreography, the mixer streams and the store's state machine.
- * Sessions live in memory only while a recording is active; everything durable is in the store.
+ * The registry and factory of live recordings: checks who owns a call or conference, creates the LiveRecording and
+ * its capture (call-capture.ts, conference-capture.ts), and finds it again for the ARI events (event-router.ts)
+ * and the stops. Live recordings exist in memory only while active; everything durable is in the store.
  */
 export class Recorder implements RecorderApi {
-  readonly #byId = new Map<string, RecordingSession>();
-  readonly #byRef = new Map<string, RecordingSession>();
+  readonly #byId = new Map<string, LiveRecording>();
+  readonly #byRef = new Map<string, LiveRecording>();
   readonly #slots: SetupSlots;
   /** Conference participants whose DTMF can stop a recording (end_of_key): channel id → its recording. */
-  readonly #keyListeners = new Map<string, RecordingSession>();
+  readonly #keyListeners = new Map<string, LiveRecording>();
   /** Deletes the ARI objects no live recording owns (periodically, and after each failed setup). */
   readonly orphans: Reconciler;
   #draining = false;
@@ -53,11 +55,11 @@ export class Recorder implements RecorderApi {
     });
   }
 
-  session(id: string): RecordingSession | undefined {
+  recording(id: string): LiveRecording | undefined {
     return this.#byId.get(id);
   }
 
-  sessionFor(type: ReferenceType, referenceId: string): RecordingSession | undefined {
+  recordingFor(type: ReferenceType, referenceId: string): LiveRecording | undefined {
     return this.#byRef.get(refKey(type, referenceId));
   }
 
@@ -65,119 +67,26 @@ export class Recorder implements RecorderApi {
     const channel = await this.#channel(callId);
     if (this.#callOwner(channel) !== customerId) throw notFound('call', callId);
     if (channel.state !== 'Up') throw new AppError('CALL_NOT_UP', `call ${callId} is ${channel.state}, not answered`, { state: channel.state });
-    return this.#start('call', callId, customerId, options, async (s) => {
-      // A call in our app takes a playback; any other call (dialplan, another app) hears it through a whisper snoop.
-      if (options.beep_start && this.#inOurApp(channel)) await this.#beep(s, () => this.ports.ari.rest.play(callId, 'sound:beep'));
-      else if (options.beep_start) {
-        const whisper = { recordingId: s.id, channelId: callId, media: WHISPER_BEEP, ms: BEEP_MS, signal: s.abort.signal };
-        await this.#beep(s, () => whisperInto(this.ports.ari, this.settings, whisper), 0);
-      }
-      await s.openMixer(options.beep_start ? this.#now() : askedAt, this.#timeline(options));
-      // One snoop with both directions mixed by Asterisk (aligned by its audiohook), or one per direction (aligned
-      // here by arrival time). Streams are set up in parallel; all settle, so a failure tears down everything.
-      const taps = this.settings.callTap === 'both' ? (['both'] as const) : (['in', 'out'] as const);
-      const results = await Promise.allSettled(
-        taps.map(async (dir) => {
-          const stream = await openSnoopStream(this.ports.ari, this.settings, { ...(await this.#mixerStream(s, dir)), channelId: callId, spy: dir });
-          s.streams.set(dir, stream);
-        }),
-      );
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) throw failed.reason;
-      // Keep the call's own events (hangup, DTMF for end_of_key) after a flow action gives it back to the dialplan.
-      await this.#subscribe(s, `channel:${callId}`);
-    });
+    return this.#start('call', callId, customerId, options, (live) => captureCall(live, this.#captureDeps(), channel, askedAt));
   }
 
   async startConference(confId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
     const bridge = await this.#bridge(confId);
     if ((await this.#conferenceOwner(bridge)) !== customerId) throw notFound('conference', confId);
-    return this.#start('conference', confId, customerId, options, async (s) => {
-      // end_of_key: any participant's key ends it. Their events reach us only once subscribed (dialplan or another
-      // app's channels); later joins are subscribed as they come (participantJoined).
-      if (options.end_of_key) await Promise.all(bridge.channels.filter((id) => !isOwnResource(id)).map((id) => this.#listenForKey(s, id)));
-      if (options.beep_start) await this.#beepConference(s, bridge);
-      await s.openMixer(options.beep_start ? this.#now() : askedAt, this.#timeline(options));
-      if (bridge.bridge_class === 'stasis') {
-        // Our own (ARI) mixing bridge: one externalMedia channel in it receives the full mix.
-        // Subscribed for the recording's lifetime: the bridge's end is heard whatever channels of ours are in it.
-        await this.#subscribe(s, `bridge:${confId}`);
-        s.streams.set('mix', await openBridgeStream(this.ports.ari, this.settings, { ...(await this.#mixerStream(s, 'mix')), bridgeId: confId }));
-        return;
-      }
-      // A dialplan ConfBridge refuses foreign channels (409): one snoop per participant, mixed in the worker.
-      // Asterisk also refuses an event subscription to a non-Stasis bridge (422), so joins, leaves and the end of
-      // the conference are followed by watching the bridge's member list.
-      await Promise.all(bridge.channels.filter((id) => !isOwnResource(id)).map((id) => this.#addParticipant(s, id)));
-      this.#watchConfBridge(s, confId);
+    return this.#start('conference', confId, customerId, options, (live) => {
+      live.conference = new ConferenceCapture(live, { ...this.#captureDeps(), keyListeners: this.#keyListeners }, confId);
+      return live.conference.setup(bridge, askedAt);
     });
   }
 
-  /** A participant joined a snooped (ConfBridge) conference that is being recorded. */
+  /** A participant joined a conference that is being recorded. */
   participantJoined(confId: string, channelId: string): void {
-    const s = this.#byRef.get(refKey('conference', confId));
-    if (s && !s.ending && s.options.end_of_key) void s.ready.then(() => this.#listenForKey(s, channelId)).catch(() => undefined);
-    if (!s || s.ending || s.streams.has('mix') || s.participants.has(channelId)) return;
-    void s.ready.then(() => this.#addParticipant(s, channelId)).catch((err: unknown) => s.log.warn({ err: String(err), channel_id: channelId }, 'participant not recorded'));
+    this.#byRef.get(refKey('conference', confId))?.conference?.joined(channelId);
   }
 
   /** A participant left (or its snoop ended): its stream becomes silence from now on. */
   participantLeft(confId: string, channelId: string): void {
-    const s = this.#byRef.get(refKey('conference', confId));
-    const tag = s?.participants.get(channelId);
-    if (!s || s.ending || !tag) return;
-    s.participants.delete(channelId);
-    const stream = s.streams.get(tag);
-    s.streams.delete(tag);
-    void this.ports.mixer.removeStream(s.id, tag).catch(() => undefined);
-    if (stream) void closeStream(this.ports.ari, stream).catch((err: unknown) => s.log.warn({ err: String(err) }, 'participant cleanup incomplete'));
-  }
-
-  #watchConfBridge(s: RecordingSession, confId: string): void {
-    let busy = false;
-    const poll = async () => {
-      if (busy || s.ending) return;
-      busy = true;
-      try {
-        const members = new Set((await this.ports.ari.rest.getBridge(confId)).channels.filter((id) => !isOwnResource(id)));
-        for (const id of members) if (!s.participants.has(id)) this.participantJoined(confId, id);
-        for (const id of [...s.participants.keys()]) if (!members.has(id)) this.participantLeft(confId, id);
-        if (members.size === 0) void s.stop('conference_end').catch(() => undefined);
-      } catch (err) {
-        if (err instanceof AriHttpError && err.status === 404) void s.stop('conference_end').catch(() => undefined);
-      } finally {
-        busy = false;
-      }
-    };
-    const timer = setInterval(() => void poll(), this.settings.confBridgePollMs);
-    s.cleanups.push(async () => clearInterval(timer));
-  }
-
-  /** A mixer stream that accepts RTP only from the source Asterisk will announce for its externalMedia channel. */
-  async #mixerStream(s: RecordingSession, tag: string) {
-    const { port } = await this.ports.mixer.addStream(s.id, tag, { awaitSource: true });
-    const expectSource = (source: { address: string; port: number }) => {
-      s.log.debug({ stream: tag, source }, 'RTP source announced');
-      return this.ports.mixer.expectSource(s.id, tag, source);
-    };
-    return { recordingId: s.id, tag, port, expectSource, signal: s.abort.signal };
-  }
-
-  async #addParticipant(s: RecordingSession, channelId: string): Promise<void> {
-    if (s.participants.has(channelId)) return;
-    const tag = s.nextParticipantTag();
-    s.participants.set(channelId, tag);
-    let stream;
-    try {
-      stream = await openSnoopStream(this.ports.ari, this.settings, { ...(await this.#mixerStream(s, tag)), channelId, spy: 'in' });
-    } catch (err) {
-      // Forget the participant so the next look at the bridge tries again (if they are still there).
-      s.participants.delete(channelId);
-      await this.ports.mixer.removeStream(s.id, tag).catch(() => undefined);
-      throw err;
-    }
-    if (s.ending || !s.participants.has(channelId)) return void closeStream(this.ports.ari, stream).catch(() => undefined);
-    s.streams.set(tag, stream);
+    this.#byRef.get(refKey('conference', confId))?.conference?.left(channelId);
   }
 
   stopCall(callId: string, customerId: string, reason: StopReason, atMs?: number): Promise<ReferenceRecord> {
@@ -203,15 +112,6 @@ export class Recorder implements RecorderApi {
       s.log.info({ channel_id: channelId, digit }, 'end_of_key pressed');
       void s.stop('key').catch(() => undefined);
     }
-  }
-
-  async #listenForKey(s: RecordingSession, channelId: string): Promise<void> {
-    if (s.ending || this.#keyListeners.has(channelId)) return;
-    this.#keyListeners.set(channelId, s);
-    s.cleanups.push(async () => {
-      if (this.#keyListeners.get(channelId) === s) this.#keyListeners.delete(channelId);
-    });
-    await this.#subscribe(s, `channel:${channelId}`);
   }
 
   /** Ends an active recording by its reference, if any (hangup, conference end). Never throws. */
@@ -257,7 +157,7 @@ export class Recorder implements RecorderApi {
     referenceId: string,
     customerId: string,
     options: RecordingOptions,
-    setup: (s: RecordingSession) => Promise<void>,
+    setup: (live: LiveRecording) => Promise<void>,
   ): Promise<ReferenceRecord> {
     if (this.#draining) throw new AppError('SHUTTING_DOWN', 'the recorder is shutting down');
     // The whole setup holds a slot: a slow Asterisk is not flooded (SETUP_BUSY past the wait).
@@ -267,13 +167,12 @@ export class Recorder implements RecorderApi {
       if (existing && existing.customer_id !== customerId) throw notFound(type, referenceId);
       const rec = newRecording({ id: randomUUID(), customer_id: customerId, reference_type: type, reference_id: referenceId, options, now: new Date() });
       await this.ports.store.createRecording(rec);
-      const s = new RecordingSession(rec.id, type, referenceId, customerId, options, this.ports, this.settings, (done) => this.#forget(done));
+      const s = new LiveRecording(rec.id, type, referenceId, customerId, options, this.ports, this.settings);
+      s.on('ended', (done) => this.#forget(done));
       this.#byId.set(s.id, s);
       this.#byRef.set(refKey(type, referenceId), s);
-      const run = setup(s);
-      s.ready = run;
       try {
-        await run;
+        await s.setup(setup(s));
       } catch (err) {
         // Ended (hangup, stop) while setting up: the stop path records the outcome; otherwise it is a setup failure.
         const e = s.ending ? new AppError('SETUP_FAILED', `${type} ${referenceId} ended during recording setup`) : await this.#explain(type, referenceId, err);
@@ -283,11 +182,8 @@ export class Recorder implements RecorderApi {
         throw e;
       }
       if (!s.ending) {
-        const started = await this.ports.store.transition(s.id, 'recording', { tm_start: new Date(s.startAtMs).toISOString() });
-        const limit = this.#timeline(options).maxDurationSec;
-        s.armMaxDuration(limit);
-        s.log.info({ limit_sec: limit }, 'recording started');
-        await this.ports.webhooks.publish('recording_started', started).catch((err: unknown) => s.log.error({ err }, 'webhook enqueue failed'));
+        await this.ports.store.transition(s.id, 'recording', { tm_start: new Date(s.startAtMs).toISOString() });
+        s.log.info({ limit_sec: s.armMaxDuration() }, 'recording started');
       }
       const ref = await this.ports.store.getReference(type, referenceId);
       if (!ref) throw new AppError('INTERNAL', `reference ${type} ${referenceId} vanished`);
@@ -323,61 +219,18 @@ export class Recorder implements RecorderApi {
     return { id, type, customer_id: customerId, recording_id: '', recording_ids: [], tm_create: now, tm_update: now };
   }
 
-  async #subscribe(s: RecordingSession, eventSource: string): Promise<void> {
-    const { rest, app } = this.ports.ari;
-    try {
-      await rest.subscribe(app, eventSource);
-      s.cleanups.push(() => rest.unsubscribe(app, eventSource).catch(() => undefined));
-    } catch (err) {
-      s.log.warn({ err: String(err), event_source: eventSource }, 'event subscription refused');
-    }
-  }
-
-  /** The options that shape the mixer's timeline: end_of_silence, and the max duration (option, capped by config). */
-  #timeline(o: RecordingOptions): { silenceTimeoutMs?: number; maxDurationSec: number; mediaTimeoutMs: number } {
-    return {
-      silenceTimeoutMs: o.end_of_silence ? o.end_of_silence * 1000 : undefined,
-      maxDurationSec: Math.min(o.duration || Infinity, this.settings.maxDurationSec),
-      mediaTimeoutMs: this.settings.rtpTimeoutMs,
-    };
+  #captureDeps() {
+    return { ari: this.ports.ari, settings: this.settings };
   }
 
   #now(): number {
-    return this.ports.now?.() ?? Date.now();
+    return this.ports.clock.now();
   }
 
-  #forget(s: RecordingSession): void {
+  #forget(s: LiveRecording): void {
     if (this.#byId.get(s.id) === s) this.#byId.delete(s.id);
     const key = refKey(s.referenceType, s.referenceId);
     if (this.#byRef.get(key) === s) this.#byRef.delete(key);
-  }
-
-  /** In our Stasis app: its dialplan application is Stasis(<our app>[,args]) (the snapshot says so). */
-  #inOurApp(channel: AriChannel): boolean {
-    const dp = channel.dialplan;
-    return dp?.app_name === 'Stasis' && (dp.app_data === this.ports.ari.app || (dp.app_data ?? '').startsWith(`${this.ports.ari.app},`));
-  }
-
-  /**
-   * An ARI bridge takes a playback every participant hears. A ConfBridge takes none; a whisper (both directions) into
-   * one participant is heard by that participant and, through the conference's mix, by all the others.
-   */
-  #beepConference(s: RecordingSession, bridge: AriBridge): Promise<void> {
-    if (bridge.bridge_class === 'stasis') return this.#beep(s, () => this.ports.ari.rest.playOnBridge(bridge.id, 'sound:beep'));
-    const first = bridge.channels.find((id) => !isOwnResource(id));
-    if (!first) return Promise.resolve();
-    const whisper = { recordingId: s.id, channelId: first, media: WHISPER_BEEP, ms: BEEP_MS, signal: s.abort.signal };
-    return this.#beep(s, () => whisperInto(this.ports.ari, this.settings, whisper), 0);
-  }
-
-  /** Plays the beep (to a call, or to an ARI bridge: every participant hears it), then waits it out. */
-  async #beep(s: RecordingSession, play: () => Promise<unknown>, holdMs = BEEP_MS): Promise<void> {
-    try {
-      await play();
-      await new Promise((r) => setTimeout(r, holdMs));
-    } catch (err) {
-      s.log.warn({ err: String(err) }, 'beep_start could not be played');
-    }
   }
 
   /**
@@ -438,11 +291,6 @@ export class Recorder implements RecorderApi {
     return setupError(err);
   }
 }
-
-/** The beep is ~250 ms; recording starts after it so the file does not open with it. */
-const BEEP_MS = 300;
-/** A tone needs no sound files; it plays until the whisper snoop is hung up (BEEP_MS later). */
-const WHISPER_BEEP = 'tone:1000';
 
 function notFound(type: ReferenceType, id: string): AppError {
   return type === 'call' ? new AppError('CALL_NOT_FOUND', `call ${id} not found`) : new AppError('CONFERENCE_NOT_FOUND', `conference ${id} not found`);

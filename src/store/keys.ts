@@ -75,6 +75,11 @@ export class RedisKeys {
     return `${this.prefix}:idx:expire`;
   }
 
+  /** Stream of recording lifecycle events written by the transition script, drained by the event relay. */
+  eventOutbox(): string {
+    return `${this.prefix}:outbox:recording-events`;
+  }
+
   /** Export JSON (string). */
   export(id: string): string {
     return `${this.prefix}:export:${part(id)}`;

@@ -8,6 +8,7 @@ import {
   type RecordingStatus,
   type ReferenceType,
 } from '../domain/recording.js';
+import { PUBLIC_RECORDING_FIELDS, RECORDING_EVENT_OF } from '../domain/recording-events.js';
 import { RedisKeys } from './keys.js';
 import { CREATE_RECORDING } from './lua/create-recording.js';
 import { PATCH_RECORDING } from './lua/patch-recording.js';
@@ -38,6 +39,8 @@ const PATCHABLE = new Set<string>([
 
 const TABLE_JSON = JSON.stringify(transitionTable());
 const STATUSES_JSON = JSON.stringify(RecordingStatuses);
+const EVENTS_JSON = JSON.stringify(RECORDING_EVENT_OF);
+const PUBLIC_FIELDS_JSON = JSON.stringify(PUBLIC_RECORDING_FIELDS);
 const SCAN_BATCH = 200;
 /** A listing never reads more than this many index entries per page; a sparse filter returns a short page + token. */
 const SCAN_LIMIT = 5000;
@@ -121,6 +124,7 @@ export class RedisRecordingStore implements RecordingStore {
             k.expiry(),
             ...k.statusAll(),
             ...k.customerStatusAll(cur.customer_id),
+            k.eventOutbox(),
           ],
           [
             to,
@@ -130,6 +134,8 @@ export class RedisRecordingStore implements RecordingStore {
             STATUSES_JSON,
             clean.tm_expire ? epochMs(clean.tm_expire, 'tm_expire') : '',
             epochMs(cur.tm_create, 'tm_create'),
+            EVENTS_JSON,
+            PUBLIC_FIELDS_JSON,
           ],
         ),
       );

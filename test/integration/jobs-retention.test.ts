@@ -78,7 +78,9 @@ describe('retention job', () => {
     expect((await store.get(kept.id))?.status).toBe('available');
     expect(await storage.stat(kept.storage_key!)).not.toBeNull();
     expect(await store.listExpired(new Date(), 10)).toEqual([]);
-    await receiver.waitFor((rs) => expired.every((r) => rs.some((w) => w.body.type === 'recording_expired' && (w.body.data as { id: string }).id === r.id)));
+    const deletedEvent = (r: { id: string }) => (w: { body: { type?: string; data?: unknown } }) =>
+      w.body.type === 'recording_deleted' && (w.body.data as { id: string }).id === r.id && (w.body.data as { delete_reason?: string }).delete_reason === 'retention';
+    await receiver.waitFor((rs) => expired.every((r) => rs.some(deletedEvent(r))));
     // another sweep finds nothing left to do
     expect(await jobs.sweepExpired()).toBe(0);
   });

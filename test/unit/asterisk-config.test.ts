@@ -23,13 +23,13 @@ describe('asterisk-config/ as Asterisk reads it', () => {
     }
     const { plan, warnings } = loadDialplanFile(join(dir, 'extensions.conf'));
     expect(warnings).toEqual([]);
-    expect([...plan.keys()].sort()).toEqual(['flow-examples', 'test', 'test-play', 'testconf']);
+    expect([...plan.keys()].sort()).toEqual(['flow-examples', 'test', 'test-play', 'testconf', 'testdial']);
   });
 
   it('the drop-in files load on their own (a user #includes only what they need)', () => {
     for (const [file, contexts] of [
       ['extensions_ari_recorder.conf', ['flow-examples']],
-      ['extensions_ari_recorder_test.conf', ['test', 'test-play', 'testconf']],
+      ['extensions_ari_recorder_test.conf', ['test', 'test-play', 'testconf', 'testdial']],
     ] as const) {
       const { plan, warnings } = loadDialplan(readFileSync(join(dir, file), 'utf8'), file);
       expect(warnings, file).toEqual([]);
@@ -44,6 +44,7 @@ describe('asterisk-config/ as Asterisk reads it', () => {
     }
     expect(findSteps(plan, 'test', 'talk440')?.map((s) => s.app)).toEqual(['Answer', 'Playtones', 'Wait', 'StopPlaytones', 'Wait', 'Hangup']);
     expect(findSteps(plan, 'testconf', 'conf1')?.[0]).toMatchObject({ app: 'ConfBridge', data: '${EXTEN}' });
+    expect(findSteps(plan, 'testdial', '700')?.[0]).toMatchObject({ app: 'Dial', data: 'Local/tone${EXTEN}@test' });
     expect(findSteps(plan, 'test-play', 's')?.[0].app).toBe('Answer');
     // answer:false on Asterisk: ;2 enters the app while ringing (no Answer() before Stasis)
     expect(findSteps(plan, 'test', 'ring')?.map((s) => [s.app, s.data])).toEqual([['Stasis', '${TESTAPP}'], ['Hangup', '']]);

@@ -7,7 +7,7 @@ import { principalOf } from '../context.js';
 import { ownedRecording } from '../recording-access.js';
 import { DEFAULT_PAGE_SIZE, errors, idParams, listQuery, security } from '../schemas.js';
 import { sendBlob } from '../send-blob.js';
-import { recordingView } from '../views.js';
+import { recordingView } from '../../domain/recording-events.js';
 
 interface ListQuery {
   page_size?: number;

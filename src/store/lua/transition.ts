@@ -16,7 +16,12 @@ import { LuaScript } from './script.js';
  * ARGV[5] statuses JSON array (RecordingStatuses order)
  * ARGV[6] tm_expire as epoch ms, or '' (indexed only when the target is 'available')
  * ARGV[7] tm_create as epoch ms (score in the customer's per-status sets)
+ * KEYS[4+2n]          the event outbox (a stream)
+ * ARGV[8] event type per target status JSON (domain/recording-events.ts RECORDING_EVENT_OF)
+ * ARGV[9] public fields JSON array (domain/recording-events.ts PUBLIC_RECORDING_FIELDS)
  *
+ * When the target status has an event type, the event {id = <rec id>-<status>, type, seq, data = public view} is
+ * appended to the outbox in this same step (rec.event_seq counts them): a transition and its event never part.
  * On stopping/available/failed/deleted, clears the reference's recording_id if it is this recording.
  * Entering 'available' removes last_error. Leaving 'available' removes the recording from the expiry set.
  * Replies {'ok', newRecordingJSON}; {'err', 'not_found'}; {'err', 'invalid_transition', fromStatus}.
@@ -67,6 +72,16 @@ if to == 'stopping' or to == 'available' or to == 'failed' or to == 'deleted' th
   if redis.call('HGET', KEYS[2], 'recording_id') == id then
     redis.call('HSET', KEYS[2], 'recording_id', '', 'tm_update', ARGV[3])
   end
+end
+
+local etype = cjson.decode(ARGV[8])[to]
+if etype then
+  rec.event_seq = (tonumber(rec.event_seq) or 0) + 1
+  local view = {}
+  for _, f in ipairs(cjson.decode(ARGV[9])) do
+    if rec[f] ~= nil and rec[f] ~= cjson.null then view[f] = rec[f] end
+  end
+  redis.call('XADD', KEYS[4 + 2 * n], '*', 'event', cjson.encode({id = id .. '-' .. to, type = etype, seq = rec.event_seq, data = view}))
 end
 
 local out = cjson.encode(rec)

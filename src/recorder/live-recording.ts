@@ -3,29 +3,36 @@ import type { RecordingOptions, ReferenceType, StopReason } from '../domain/reco
 import { storageKey } from '../domain/storage-key.js';
 import type { Logger } from '../logger.js';
 import type { MixResult } from '../mixer/types.js';
-import { closeStream, type CapturedStream } from './capture.js';
+import { closeStream, type CapturedStream, type ExpectSource } from './capture.js';
 import type { TransitionPatch } from '../store/types.js';
+import type { ConferenceCapture } from './conference-capture.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
 
+export interface LiveRecordingEvents {
+  /** The recording has ended (stopped or failed) and released everything it owned. */
+  ended: (r: LiveRecording) => void;
+}
+
 /**
- * One live recording: the ARI objects and mixer streams it owns, its timers, and the one way it ends.
- * `stop()` and `fail()` are idempotent and share one promise: whatever ends the recording first wins
- * (API, flow, hangup, key, silence, max duration, shutdown), the rest wait for the same outcome.
+ * One live recording, the owner of everything it made: its mixer streams and their ARI objects, its event
+ * subscriptions, its timers, and what its reference's capture (call or conference) registered with `onClose`.
+ * `stop()` and `fail()` are idempotent and share one promise: whatever ends the recording first wins (API, flow,
+ * hangup, key, silence, max duration, shutdown), the rest wait for the same outcome; closing cascades to every part.
  */
-export class RecordingSession {
-  readonly streams = new Map<string, CapturedStream>();
-  /** Conference participants recorded through their own snoop: channel id → stream tag. */
-  readonly participants = new Map<string, string>();
-  #nextParticipant = 0;
-  /** Extra undo steps run at teardown (e.g. an ARI event subscription). */
-  readonly cleanups: Array<() => Promise<unknown>> = [];
+export class LiveRecording {
+  readonly #streams = new Map<string, CapturedStream>();
+  /** Undo steps run at close (event subscriptions, a conference's watch and its participants' key listeners). */
+  readonly #cleanups: Array<() => Promise<unknown> | void> = [];
+  readonly #listeners: { [K in keyof LiveRecordingEvents]: LiveRecordingEvents[K][] } = { ended: [] };
   readonly path: string;
   readonly log: Logger;
+  /** A conference's capture (participants, ConfBridge watch), owned here and closed with the recording. */
+  conference?: ConferenceCapture;
   /** Set once setup has finished (successfully or not); stop waits for it. */
-  ready: Promise<void> = Promise.resolve();
+  #ready: Promise<void> = Promise.resolve();
   /** Aborted when the recording ends, so a setup still waiting on Asterisk gives up at once. */
-  readonly abort = new AbortController();
-  startAtMs = 0;
+  readonly #abort = new AbortController();
+  #startAtMs = 0;
   #end?: Promise<void>;
   #timers: NodeJS.Timeout[] = [];
   #mixerOpen = false;
@@ -37,28 +44,106 @@ export class RecordingSession {
     readonly customerId: string,
     readonly options: RecordingOptions,
     private readonly ports: RecorderPorts,
-    _settings: RecorderSettings,
-    private readonly onEnded: (s: RecordingSession) => void,
+    private readonly settings: RecorderSettings,
   ) {
     this.path = ports.spool.pathOf(id);
     this.log = ports.logger.child({ recording_id: id, [`${referenceType}_id`]: referenceId });
   }
 
-  nextParticipantTag(): string {
-    return `p${this.#nextParticipant++}`;
+  on<K extends keyof LiveRecordingEvents>(event: K, listener: LiveRecordingEvents[K]): void {
+    this.#listeners[event].push(listener);
   }
 
   get ending(): boolean {
     return this.#end !== undefined;
   }
 
+  /** Aborted once the recording ends: setup steps pass it to what waits on Asterisk. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** When the file's timeline begins (epoch ms of the media clock). */
+  get startAtMs(): number {
+    return this.#startAtMs;
+  }
+
   now(): number {
-    return this.ports.now?.() ?? Date.now();
+    return this.ports.clock.now();
+  }
+
+  /** Runs the reference's setup; a stop that comes meanwhile waits for it to settle. */
+  setup(run: Promise<void>): Promise<void> {
+    this.#ready = run;
+    return run;
+  }
+
+  /** Resolves once setup settled (whatever its outcome). */
+  afterSetup(): Promise<void> {
+    return this.#ready.catch(() => undefined);
+  }
+
+  /** Registers an undo step for close (runs once, errors logged). */
+  onClose(undo: () => Promise<unknown> | void): void {
+    this.#cleanups.push(undo);
+  }
+
+  addStream(tag: string, stream: CapturedStream): void {
+    this.#streams.set(tag, stream);
+  }
+
+  hasStream(tag: string): boolean {
+    return this.#streams.has(tag);
+  }
+
+  /** Whether `channelId` is the snoop of one of this recording's live streams (not one it is deleting itself). */
+  ownsSnoop(channelId: string): boolean {
+    return [...this.#streams.values()].some((st) => st.snoopId === channelId);
+  }
+
+  /** One stream ends before the recording does (a participant left): silence from now on in the mix. */
+  async dropStream(tag: string): Promise<void> {
+    const stream = this.#streams.get(tag);
+    this.#streams.delete(tag);
+    await this.ports.mixer.removeStream(this.id, tag).catch(() => undefined);
+    if (stream) await closeStream(this.ports.ari, stream);
+  }
+
+  /** A mixer stream that accepts RTP only from the source Asterisk will announce for its externalMedia channel. */
+  async mixerStream(tag: string): Promise<{ recordingId: string; tag: string; port: number; expectSource: ExpectSource; signal: AbortSignal }> {
+    const { port } = await this.ports.mixer.addStream(this.id, tag, { awaitSource: true });
+    const expectSource: ExpectSource = (source) => {
+      this.log.debug({ stream: tag, source }, 'RTP source announced');
+      return this.ports.mixer.expectSource(this.id, tag, source);
+    };
+    return { recordingId: this.id, tag, port, expectSource, signal: this.signal };
+  }
+
+  /** Hears `eventSource` (a call, a participant, a bridge) for the recording's lifetime; a refusal is logged. */
+  async subscribe(eventSource: string): Promise<void> {
+    const { rest, app } = this.ports.ari;
+    try {
+      await rest.subscribe(app, eventSource);
+      this.onClose(() => rest.unsubscribe(app, eventSource).catch(() => undefined));
+    } catch (err) {
+      this.log.warn({ err: String(err), event_source: eventSource }, 'event subscription refused');
+    }
+  }
+
+  /** The options that shape the mixer's timeline: end_of_silence, and the max duration (option, capped by config). */
+  timeline(): { silenceTimeoutMs?: number; maxDurationSec: number; mediaTimeoutMs: number } {
+    const o = this.options;
+    return {
+      silenceTimeoutMs: o.end_of_silence ? o.end_of_silence * 1000 : undefined,
+      maxDurationSec: Math.min(o.duration || Infinity, this.settings.maxDurationSec),
+      mediaTimeoutMs: this.settings.rtpTimeoutMs,
+    };
   }
 
   /** Opens the mixer timeline at `startAtMs` (when the start was asked for): the file's duration counts from there. */
-  async openMixer(startAtMs: number, opts: { silenceTimeoutMs?: number; maxDurationSec: number; mediaTimeoutMs: number }): Promise<void> {
-    this.startAtMs = startAtMs;
+  async openMixer(startAtMs: number): Promise<void> {
+    const opts = this.timeline();
+    this.#startAtMs = startAtMs;
     await this.ports.mixer.open(this.id, {
       path: this.path,
       startAtMs,
@@ -69,49 +154,50 @@ export class RecordingSession {
     this.#mixerOpen = true;
   }
 
-  /** Stops the recording `seconds` after its timeline began (the max duration), so the file is exactly that long. */
-  armMaxDuration(seconds: number): void {
-    const endAt = this.startAtMs + seconds * 1000;
+  /** Stops the recording at the max duration after its timeline began, so the file is exactly that long. */
+  armMaxDuration(): number {
+    const seconds = this.timeline().maxDurationSec;
+    const endAt = this.#startAtMs + seconds * 1000;
     const t = setTimeout(() => void this.stop('max_duration', endAt).catch(() => undefined), Math.max(0, endAt - this.now()));
     t.unref();
     this.#timers.push(t);
+    return seconds;
   }
 
   stop(reason: StopReason, atMs = this.now()): Promise<void> {
-    this.abort.abort();
+    this.#abort.abort();
     this.#end ??= this.#finish(reason, atMs);
     return this.#end;
   }
 
   fail(err: unknown): Promise<void> {
-    this.abort.abort();
-    this.#end ??= this.#abort(err);
+    this.#abort.abort();
+    this.#end ??= this.#failNow(err);
     return this.#end;
   }
 
   async #teardownStreams(): Promise<void> {
     const results = await Promise.allSettled(
-      [...this.streams.values()].map(async (s) => {
+      [...this.#streams.values()].map(async (s) => {
         await this.ports.mixer.removeStream(this.id, s.streamId).catch(() => undefined);
         await closeStream(this.ports.ari, s);
       }),
     );
-    this.streams.clear();
-    this.participants.clear();
-    const undone = await Promise.allSettled(this.cleanups.splice(0).map((c) => c()));
+    this.#streams.clear();
+    const undone = await Promise.allSettled(this.#cleanups.splice(0).map(async (c) => c()));
     for (const r of [...results, ...undone]) if (r.status === 'rejected') this.log.warn({ err: String(r.reason) }, 'recording cleanup incomplete');
   }
 
   async #finish(reason: StopReason, atMs: number): Promise<void> {
     this.#clearTimers();
-    const setupOk = await this.ready.then(
+    const setupOk = await this.#ready.then(
       () => true,
       () => false,
     );
-    if (!setupOk || !this.#mixerOpen) return this.#abort(new AppError('SETUP_FAILED', `recording ended (${reason}) before its setup completed`));
+    if (!setupOk || !this.#mixerOpen) return this.#failNow(new AppError('SETUP_FAILED', `recording ended (${reason}) before its setup completed`));
     try {
       // The audio is made safe first (file finalized, Asterisk cleaned up): that needs neither Redis nor storage.
-      const endAt = Math.max(atMs, this.startAtMs);
+      const endAt = Math.max(atMs, this.#startAtMs);
       const [, result] = await Promise.all([this.#teardownStreams(), this.#closeMixer(endAt)]);
       this.#mixerOpen = false;
       const patch: TransitionPatch = {
@@ -146,7 +232,7 @@ export class RecordingSession {
       this.log.error({ err, reason }, 'recording stop failed');
       throw err;
     } finally {
-      this.onEnded(this);
+      this.#ended();
     }
   }
 
@@ -171,9 +257,9 @@ export class RecordingSession {
     }
   }
 
-  /** stopping + metadata, upload job, webhook. Safe to repeat (a second transition to stopping is refused and skipped). */
+  /** stopping + metadata (its event goes with the transition), upload job. Safe to repeat (a second transition to stopping is refused and skipped). */
   async #persistStop(patch: TransitionPatch): Promise<void> {
-    const { store, uploads, webhooks } = this.ports;
+    const { store, uploads } = this.ports;
     let rec = await store.get(this.id);
     if (rec && rec.status !== 'stopping') rec = await store.transition(this.id, 'stopping', patch);
     if (!rec) throw new AppError('RECORDING_NOT_FOUND', `recording ${this.id} vanished from the store`);
@@ -183,12 +269,10 @@ export class RecordingSession {
     } catch (err) {
       // Never valid, never retried: the recording fails now with the code (the spool file stays for a human).
       if (!(isAppError(err) && err.code === 'invalid_storage_key')) throw err;
-      const failed = await store.transition(this.id, 'failed', { error: { code: err.code, message: clientMessage(err) } });
-      await webhooks.publish('recording_failed', failed).catch((e: unknown) => this.log.error({ err: e }, 'webhook enqueue failed'));
+      await store.transition(this.id, 'failed', { error: { code: err.code, message: clientMessage(err) } });
       return;
     }
     await uploads.enqueueUpload({ recording_id: this.id, storage_key: key });
-    await webhooks.publish('recording_finished', rec).catch((err: unknown) => this.log.error({ err }, 'webhook enqueue failed'));
   }
 
   async #persistLater(patch: TransitionPatch): Promise<void> {
@@ -207,7 +291,7 @@ export class RecordingSession {
     }
   }
 
-  async #abort(err: unknown): Promise<void> {
+  async #failNow(err: unknown): Promise<void> {
     this.#clearTimers();
     const code = isAppError(err) ? err.code : 'recording_setup_failed';
     const message = err instanceof Error ? err.message : String(err);
@@ -219,12 +303,22 @@ export class RecordingSession {
         await this.ports.mixer.close(this.id, this.now()).catch(() => undefined);
       }
       await this.ports.spool.remove(this.id);
-      const rec = await this.ports.store.transition(this.id, 'failed', { stop_reason: 'error', error: { code, message: clientMessage(err, 'the recording could not be set up') } });
-      await this.ports.webhooks.publish('recording_failed', rec).catch(() => undefined);
+      await this.ports.store.transition(this.id, 'failed', { stop_reason: 'error', error: { code, message: clientMessage(err, 'the recording could not be set up') } });
     } catch (e) {
       this.log.error({ err: e }, 'recording failure could not be recorded');
     } finally {
-      this.onEnded(this);
+      this.#ended();
+    }
+  }
+
+  /** Tells the listeners once; one that throws is logged and the others still hear it. */
+  #ended(): void {
+    for (const l of this.#listeners.ended.splice(0)) {
+      try {
+        l(this);
+      } catch (err) {
+        this.log.error({ err: String(err), code: 'listener_failed' }, 'a listener of the recording end failed');
+      }
     }
   }
 
