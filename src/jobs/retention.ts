@@ -6,7 +6,6 @@ import { deleteRecording } from '../storage/deletion.js';
 import { sweepExpiredExports, sweepInBatches } from '../storage/purge.js';
 import type { ExportStore, RecordingStore } from '../store/types.js';
 import { closeWithDeadline, QueueNames, type QueueFactory } from './queues.js';
-import type { WebhookPublisher } from './webhook.js';
 
 export interface RetentionOptions {
   /** How often the sweep runs (default 15 min). */
@@ -27,7 +26,6 @@ interface RetentionDeps {
   /** Export archives: those holding an expired recording go with it; their own retention runs in the same sweep. */
   exports?: ExportStore;
   logger: Logger;
-  webhooks?: WebhookPublisher;
   now?: () => Date;
 }
 

@@ -3,7 +3,7 @@ import type { AriBridge } from '../ari/types.js';
 import { isOwnResource, resourceId } from './ari-ids.js';
 import { beepConference } from './beep.js';
 import { closeStream, openBridgeStream, openSnoopStream } from './capture.js';
-import type { LiveRecording } from './live-recording.js';
+import type { LiveRecording, ParticipantsCapture } from './live-recording.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
 
 export interface ConferenceDeps {
@@ -19,7 +19,7 @@ export interface ConferenceDeps {
  * snoop of their own (tags p0, p1, …), mixed in the worker, and joins, leaves and the end are followed by watching
  * the bridge's member list (Asterisk refuses an event subscription to a non-Stasis bridge: 422).
  */
-export class ConferenceCapture {
+export class ConferenceCapture implements ParticipantsCapture {
   /** Participants recorded through their own snoop: channel id → stream tag. */
   readonly #participants = new Map<string, string>();
   #next = 0;

@@ -5,8 +5,15 @@ import type { Logger } from '../logger.js';
 import type { MixResult } from '../mixer/types.js';
 import { closeStream, type CapturedStream, type ExpectSource } from './capture.js';
 import type { TransitionPatch } from '../store/types.js';
-import type { ConferenceCapture } from './conference-capture.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
+
+/** What a conference's capture (conference-capture.ts) answers to; the recording owns it and closes it. */
+export interface ParticipantsCapture {
+  joined(channelId: string): void;
+  left(channelId: string): void;
+  /** One of its participants' snoops ended (that participant hung up). */
+  snoopEnded(snoopId: string): void;
+}
 
 export interface LiveRecordingEvents {
   /** The recording has ended (stopped or failed) and released everything it owned. */
@@ -27,9 +34,10 @@ export class LiveRecording {
   readonly path: string;
   readonly log: Logger;
   /** A conference's capture (participants, ConfBridge watch), owned here and closed with the recording. */
-  conference?: ConferenceCapture;
+  conference?: ParticipantsCapture;
   /** Set once setup has finished (successfully or not); stop waits for it. */
   #ready: Promise<void> = Promise.resolve();
+  #settled = false;
   /** Aborted when the recording ends, so a setup still waiting on Asterisk gives up at once. */
   readonly #abort = new AbortController();
   #startAtMs = 0;
@@ -72,10 +80,22 @@ export class LiveRecording {
     return this.ports.clock.now();
   }
 
-  /** Runs the reference's setup; a stop that comes meanwhile waits for it to settle. */
+  /**
+   * Runs the reference's setup, then starts the recording (`recording`, its event, the max duration). A stop that
+   * comes meanwhile waits for it to settle; one that means the reference is gone aborts it (see stop()).
+   */
   setup(run: Promise<void>): Promise<void> {
-    this.#ready = run;
-    return run;
+    this.#ready = run.then(() => this.#begin());
+    this.#ready.then(
+      () => (this.#settled = true),
+      () => (this.#settled = true),
+    );
+    return this.#ready;
+  }
+
+  async #begin(): Promise<void> {
+    await this.ports.store.transition(this.id, 'recording', { tm_start: new Date(this.#startAtMs).toISOString() });
+    this.log.info({ limit_sec: this.#armMaxDuration() }, 'recording started');
   }
 
   /** Resolves once setup settled (whatever its outcome). */
@@ -155,7 +175,7 @@ export class LiveRecording {
   }
 
   /** Stops the recording at the max duration after its timeline began, so the file is exactly that long. */
-  armMaxDuration(): number {
+  #armMaxDuration(): number {
     const seconds = this.timeline().maxDurationSec;
     const endAt = this.#startAtMs + seconds * 1000;
     const t = setTimeout(() => void this.stop('max_duration', endAt).catch(() => undefined), Math.max(0, endAt - this.now()));
@@ -165,7 +185,9 @@ export class LiveRecording {
   }
 
   stop(reason: StopReason, atMs = this.now()): Promise<void> {
-    this.#abort.abort();
+    // A reference that is gone (or a daemon going down, or an error) cuts a setup short; any other stop during setup
+    // (silence counted from the start, a key, the API) lets it finish, so the recording starts, then stops normally.
+    if (this.#settled || ABORTING_STOPS.has(reason)) this.#abort.abort();
     this.#end ??= this.#finish(reason, atMs);
     return this.#end;
   }
@@ -327,6 +349,8 @@ export class LiveRecording {
     this.#timers = [];
   }
 }
+
+const ABORTING_STOPS: ReadonlySet<StopReason> = new Set(['hangup', 'conference_end', 'shutdown', 'error']);
 
 export function setupError(err: unknown): AppError {
   if (isAppError(err)) return err;

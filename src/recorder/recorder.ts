@@ -74,8 +74,9 @@ export class Recorder implements RecorderApi {
     const bridge = await this.#bridge(confId);
     if ((await this.#conferenceOwner(bridge)) !== customerId) throw notFound('conference', confId);
     return this.#start('conference', confId, customerId, options, (live) => {
-      live.conference = new ConferenceCapture(live, { ...this.#captureDeps(), keyListeners: this.#keyListeners }, confId);
-      return live.conference.setup(bridge, askedAt);
+      const capture = new ConferenceCapture(live, { ...this.#captureDeps(), keyListeners: this.#keyListeners }, confId);
+      live.conference = capture;
+      return capture.setup(bridge, askedAt);
     });
   }
 
@@ -180,10 +181,6 @@ export class Recorder implements RecorderApi {
         // What a slow Asterisk creates after we gave up is deleted when it appears.
         this.orphans.soon();
         throw e;
-      }
-      if (!s.ending) {
-        await this.ports.store.transition(s.id, 'recording', { tm_start: new Date(s.startAtMs).toISOString() });
-        s.log.info({ limit_sec: s.armMaxDuration() }, 'recording started');
       }
       const ref = await this.ports.store.getReference(type, referenceId);
       if (!ref) throw new AppError('INTERNAL', `reference ${type} ${referenceId} vanished`);

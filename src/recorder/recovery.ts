@@ -30,8 +30,9 @@ export async function recoverInterrupted(ports: RecorderPorts): Promise<Recordin
       if (rec.status !== 'stopping') {
         const fixed = await spool.repair(rec.id);
         const tmEnd = lastAudioAt(fixed, rec.tm_start).toISOString();
-        await store.transition(rec.id, 'stopping', { stop_reason: 'error', tm_end: tmEnd, duration_ms: fixed.durationMs, size_bytes: fixed.sizeBytes });
-        await store.patch(rec.id, { last_error: { code: 'daemon_restarted', message: 'recording interrupted by a daemon restart; the spool file was repaired' } });
+        // last_error goes with the transition, so its recording_finished event says why
+        const last_error = { code: 'daemon_restarted' as const, message: 'recording interrupted by a daemon restart; the spool file was repaired' };
+        await store.transition(rec.id, 'stopping', { stop_reason: 'error', tm_end: tmEnd, duration_ms: fixed.durationMs, size_bytes: fixed.sizeBytes, last_error });
         log.warn({ duration_ms: fixed.durationMs, repaired: fixed.repaired }, 'interrupted recording repaired');
       }
       let key: string;

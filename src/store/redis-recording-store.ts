@@ -17,7 +17,7 @@ import { asReply } from './lua/script.js';
 import { TRANSITION } from './lua/transition.js';
 import { decodePageToken, encodePageToken, isAfterCursor, type PageCursor } from './page-token.js';
 import { guard } from './redis-client.js';
-import type { ListFilter, Page, PurgeOutcome, RecordingPatch, RecordingStore, ReferenceRecord, TransitionPatch } from './types.js';
+import type { ListFilter, Page, PurgeOutcome, RecordingPatch, RecordingStore, ReferenceRecord } from './types.js';
 
 /** Fields a transition or a patch may set; everything else (id, customer, reference, status) is immutable here. */
 const PATCHABLE = new Set<string>([
@@ -106,7 +106,7 @@ export class RedisRecordingStore implements RecordingStore {
     });
   }
 
-  transition(id: string, to: RecordingStatus, patch: TransitionPatch = {}): Promise<Recording> {
+  transition(id: string, to: RecordingStatus, patch: RecordingPatch = {}): Promise<Recording> {
     return guard('transition', async () => {
       const cur = await this.#getRaw(id);
       if (!cur) throw new AppError('RECORDING_NOT_FOUND', `recording ${id} not found`);

@@ -62,7 +62,7 @@ export interface RecordingStore {
    * recording. To `deleted`: the recording is indexed by tm_delete for the metadata purge and leaves the customer's
    * listing (use the deletion service, storage/deletion.ts, which deletes its file and archives first).
    */
-  transition(id: string, to: RecordingStatus, patch?: TransitionPatch): Promise<Recording>;
+  transition(id: string, to: RecordingStatus, patch?: RecordingPatch): Promise<Recording>;
   /** Merge fields without changing status (e.g. a visible upload error while stopping). */
   patch(id: string, patch: Partial<TransitionPatch> & { last_error?: RecordingError }): Promise<Recording>;
   get(id: string): Promise<Recording | null>;

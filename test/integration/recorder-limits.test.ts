@@ -29,6 +29,22 @@ describe('recording limits and shutdown', () => {
     expect(goertzelDb(wav.samples.subarray(4000, 12000), 8000, 440)).toBeGreaterThan(-20);
   });
 
+  it('a stop that is not a hangup (end_of_silence) during a slow setup lets it finish: started, then stopped by silence', async () => {
+    const sim = h.driver.simulator!;
+    const call = await h.driver.placeCall({}); // silent: end_of_silence fires while Asterisk is still slow to answer
+    sim.setRace({ snoopStasisDelayMs: 1500 });
+    try {
+      const s = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`, { body: { end_of_silence: 1 } });
+      expect(s.status).toBe(200);
+      const rec = await h.waitForStatus(s.body.recording_id, 'available', 10_000);
+      expect(rec.stop_reason).toBe('silence');
+      expect(rec.tm_start).toBeDefined();
+      expect(rec.error).toBeUndefined();
+    } finally {
+      sim.setRace({ snoopStasisDelayMs: 0 });
+    }
+  });
+
   it('SIGTERM-style shutdown stops active recordings (reason shutdown) and the next start delivers them', async () => {
     const call = await h.driver.placeCall({ inTone: 440 });
     const s = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`);
