@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM ?= npm
 
-.PHONY: run test build bench deps typecheck clean native redis-server
+.PHONY: run test build bench deps typecheck clean native redis-server demo
 
 node_modules/.package-lock.json: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -46,6 +46,12 @@ typecheck: deps
 run: build native
 	@[ -n "$$REDIS_URL" ] || $(MAKE) --no-print-directory redis-server
 	node dist/src/main.js
+
+## A recording without Asterisk: the ARI simulator, the daemon and a redis-server on free loopback ports (temp dir),
+## a call with 440 Hz one way and 1000 Hz the other, 5 s recorded through the API; prints the WAV (in var/demo) and
+## its analysis, stops all it started. ARGS="--seconds 10 --keep --out DIR".
+demo: deps native redis-server
+	node --import tsx scripts/demo.ts $(ARGS)
 
 ## The whole suite: typecheck, import-cycle check, unit + integration + e2e (ARI simulator, real Redis/BullMQ/UDP).
 test: deps native redis-server
