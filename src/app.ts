@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AriConnection } from './ari/ari-connection.js';
-import type { Config } from './config.js';
+import { DEFAULT_ARI_PASSWORD, type Config } from './config.js';
 import { startRedis, type RedisHandle } from './embedded-redis.js';
 import { CompositeAuthenticator, loadTokensFile, TokenStoreAuthenticator, type Authenticator } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
@@ -195,6 +195,9 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     log.info({ url, ari: config.ari.url, storage: storage.kind, rtp_receiver: mixer.receiver }, 'ari-recorder ready');
     if (!isLoopback(config.http.host)) {
       log.warn({ host: config.http.host }, 'the admin API listens beyond loopback over plain HTTP: tokens (also ?token=) travel in clear; put it behind TLS');
+    }
+    if (config.ari.password === DEFAULT_ARI_PASSWORD) {
+      log.warn({ ari: config.ari.url }, 'ARI_PASSWORD is the example default: set a password of your own in ari.conf and ARI_PASSWORD (ARI is full control of the PBX)');
     }
 
     let stopped: Promise<void> | undefined;

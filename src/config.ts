@@ -1,5 +1,6 @@
 import { CUSTOMER_ID_RULE, isCustomerId } from './domain/customer-id.js';
 import { WEBHOOK_SECRET_RULE, webhookKey } from './jobs/webhook-signature.js';
+import { checkRtpHosts } from './media/rtp-hosts.js';
 
 /**
  * Environment → typed, validated config. An empty variable counts as unset (its default). A bad value throws ConfigError naming the variable;
@@ -45,6 +46,9 @@ export interface Config {
 }
 
 type Env = Record<string, string | undefined>;
+
+/** The example ari.conf's password: the daemon warns at start-up while it is in use. */
+export const DEFAULT_ARI_PASSWORD = 'asterisk';
 
 function str(env: Env, name: string, def: string): string {
   const v = env[name];
@@ -106,7 +110,8 @@ function perCustomerDays(env: Env, name: string): Record<string, number> {
   return out;
 }
 
-export function loadConfig(env: Env = process.env): Config {
+/** `localAddresses`: this machine's IP addresses (tests); see media/rtp-hosts.ts for the RTP address rules. */
+export function loadConfig(env: Env = process.env, opts: { localAddresses?: () => string[] } = {}): Config {
   const portMin = int(env, 'RTP_PORT_MIN', 20000, 1024, 65535);
   const portMax = int(env, 'RTP_PORT_MAX', 29999, 1024, 65535);
   if (portMax < portMin) throw new ConfigError('RTP_PORT_MAX', `must be ≥ RTP_PORT_MIN (${portMin})`);
@@ -123,11 +128,13 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('WEBHOOK_SECRET', `required with WEBHOOK_URLS: ${WEBHOOK_SECRET_RULE}`);
   }
   const rtpBind = host(env, 'RTP_BIND_HOST', '127.0.0.1');
+  const rtpHosts = checkRtpHosts(rtpBind, env.RTP_ADVERTISE_HOST ? host(env, 'RTP_ADVERTISE_HOST', '') : undefined, opts.localAddresses);
+  if ('variable' in rtpHosts) throw new ConfigError(rtpHosts.variable, rtpHosts.message);
   return {
     ari: {
       url: url(env, 'ARI_URL', 'http://127.0.0.1:8088', ['http:', 'https:'])!,
       username: str(env, 'ARI_USER', 'asterisk'),
-      password: str(env, 'ARI_PASSWORD', 'asterisk'),
+      password: str(env, 'ARI_PASSWORD', DEFAULT_ARI_PASSWORD),
       app: str(env, 'ARI_APP', 'recorder'),
       reconnectMaxMs: int(env, 'ARI_RECONNECT_MAX_MS', 10_000, 100, 600_000),
       timeoutMs: int(env, 'ARI_TIMEOUT_MS', 10_000, 100, 120_000),
@@ -145,7 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     redis: { url: url(env, 'REDIS_URL', undefined, ['redis:', 'rediss:']), prefix: str(env, 'REDIS_PREFIX', 'ari-recorder') },
     rtp: {
       bindHost: rtpBind,
-      advertiseHost: host(env, 'RTP_ADVERTISE_HOST', rtpBind === '0.0.0.0' ? '127.0.0.1' : rtpBind),
+      advertiseHost: rtpHosts.advertise,
       portMin,
       portMax,
       recvBufferBytes: int(env, 'RTP_RECV_BUFFER_BYTES', 256 * 1024, 65536, 64 * 1024 * 1024),

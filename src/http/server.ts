@@ -10,7 +10,8 @@ import { exportRoutes } from './routes/exports.js';
 import { healthRoutes } from './routes/health.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { referenceRoutes } from './routes/references.js';
-import { OPTIONAL_BODY, sharedSchemas } from './schemas.js';
+import { documentRoute, finishDocument, openapiFrame } from './openapi.js';
+import { sharedSchemas } from './schemas.js';
 import { WindowLimiter } from './rate-limit.js';
 import type { HttpLimits, HttpServerDeps } from './types.js';
 import { createValidatorCompiler } from './validation.js';
@@ -25,23 +26,6 @@ const DEFAULT_LIMITS: HttpLimits = { authFailures: 20, exports: 20, windowMs: 60
 /** Request fields for logs: the URL with `token=` redacted; headers (Authorization) are never logged. */
 function serializeRequest(req: FastifyRequest): Record<string, unknown> {
   return { method: req.method, url: redactUrl(req.url), remoteAddress: req.ip, remotePort: req.socket?.remotePort };
-}
-
-interface OpenApiDoc {
-  paths?: Record<string, Record<string, { requestBody?: { required?: boolean }; [OPTIONAL_BODY]?: boolean }>>;
-}
-
-/** @fastify/swagger always marks a body required; routes whose body may be absent say so with `x-body-optional`. */
-function markOptionalBodies(doc: OpenApiDoc): OpenApiDoc {
-  for (const ops of Object.values(doc.paths ?? {})) {
-    for (const op of Object.values(ops)) {
-      if (op[OPTIONAL_BODY]) {
-        if (op.requestBody) op.requestBody.required = false;
-        delete op[OPTIONAL_BODY];
-      }
-    }
-  }
-  return doc;
 }
 
 /**
@@ -78,24 +62,12 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   });
 
   app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'ari-recorder admin API',
-        version: '1.0',
-        description: 'Call and conference recording for Asterisk. Errors are `{"code","message"}` with the HTTP status.',
-      },
-      components: {
-        securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer' },
-          token: { type: 'apiKey', in: 'query', name: 'token' },
-        },
-      },
-    },
+    openapi: openapiFrame(),
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => String((json as { $id?: string }).$id ?? `def-${i}`),
     },
-    transformObject: (doc) => markOptionalBodies((doc as { openapiObject: OpenApiDoc }).openapiObject),
+    transform: documentRoute as never,
+    transformObject: (doc) => finishDocument((doc as { openapiObject: Parameters<typeof finishDocument>[0] }).openapiObject),
   });
 
   app.register(healthRoutes(deps.readiness));
@@ -105,7 +77,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
       api.addHook('onRequest', authHook(deps.auth, new WindowLimiter(limits.authFailures, limits.windowMs)));
       api.get(
         '/openapi.json',
-        { config: { public: true }, schema: { tags: ['meta'], summary: 'This OpenAPI document', response: { 200: { type: 'object', additionalProperties: true } } } },
+        { config: { public: true }, schema: { tags: ['meta'], summary: 'This OpenAPI document', operationId: 'getOpenApiDocument', response: { 200: { type: 'object', additionalProperties: true } } } },
         async () => app.swagger(),
       );
       await api.register(referenceRoutes(deps.recorder));

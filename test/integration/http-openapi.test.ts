@@ -81,7 +81,11 @@ describe('OpenAPI document', () => {
       for (const [method, op] of Object.entries(ops)) {
         if (!METHODS.includes(method)) continue;
         const isPublic = ['/healthz', '/readyz', '/v1.0/openapi.json'].includes(path);
-        if (isPublic) expect(op.security, `${method} ${path}`).toBeUndefined();
+        // public: `security: []` says "no token" (redocly's security-defined); a 4XX like any HTTP request
+        if (isPublic) {
+          expect(op.security, `${method} ${path}`).toEqual([]);
+          expect(Object.keys(op.responses ?? {}).some((k) => k.startsWith('4')), `${method} ${path}`).toBe(true);
+        }
         else {
           expect(op.security, `${method} ${path}`).toEqual([{ bearer: [] }, { token: [] }]);
           expect(Object.keys(op.responses ?? {}), `${method} ${path}`).toEqual(expect.arrayContaining(['401', '403', '500']));
@@ -92,6 +96,21 @@ describe('OpenAPI document', () => {
     expect(Object.keys(doc.paths['/v1.0/recordings/export'].post.responses ?? {})).toEqual(expect.arrayContaining(['202', '400']));
     // errors are JSON even on the download route
     expect(Object.keys((doc.paths['/v1.0/recordings/{id}/file'].get.responses?.['404'] as { content: object }).content)).toEqual(['application/json']);
+  });
+
+  it('every operation has a unique operationId (GET and HEAD of one route included); the document names its license and server', () => {
+    const ids = Object.values(doc.paths).flatMap((ops) =>
+      Object.entries(ops)
+        .filter(([m]) => METHODS.includes(m))
+        .map(([, op]) => (op as { operationId?: string }).operationId),
+    );
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id)), String(ids)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect((doc.paths['/v1.0/recordings/{id}/file'].head as { operationId?: string }).operationId).toBe('headRecordingFile');
+    expect((doc.paths['/v1.0/recordings/{id}/file'].get as { operationId?: string }).operationId).toBe('getRecordingFile');
+    const full = doc as unknown as { info: { license: { identifier: string } }; servers: Array<{ url: string }> };
+    expect(full.info.license.identifier).toBe('Apache-2.0');
+    expect(full.servers.map((s) => s.url)).toEqual(['/']);
   });
 
   it('recording_start documents an optional body; export a required one', () => {

@@ -42,6 +42,7 @@ export function exportRoutes(deps: {
         schema: {
           tags: ['exports'],
           summary: 'Export recordings into one archive (async)',
+          operationId: 'createExport',
           description:
             'Each id is checked now: unknown ids and other customers\' ids are listed as not_found, deleted ones as deleted, ' +
             'unfinished ones as not_available; the rest are exported by a background job. Poll GET /v1.0/recordings/exports/{id}.',
@@ -84,6 +85,7 @@ export function exportRoutes(deps: {
         schema: {
           tags: ['exports'],
           summary: 'Export status, progress and download_url when completed',
+          operationId: 'getExport',
           security,
           params: idParams,
           response: { 200: { $ref: 'Export#' }, ...errors(404, 410, 503) },
@@ -102,6 +104,7 @@ export function exportRoutes(deps: {
       schema: {
         tags: ['exports'],
         summary: 'Download the export archive',
+        operationId: 'getExportFile',
         description: 'Streams the archive; supports Range like /recordings/{id}/file. 404 export_not_found until completed.',
         security,
         params: idParams,

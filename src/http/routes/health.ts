@@ -21,6 +21,7 @@ export function healthRoutes(readiness?: () => Promise<ReadinessReport>) {
         schema: {
           tags: ['health'],
           summary: 'Liveness',
+          operationId: 'checkLiveness',
           response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string', enum: ['ok'] } } } },
         },
       },
@@ -31,7 +32,7 @@ export function healthRoutes(readiness?: () => Promise<ReadinessReport>) {
       '/readyz',
       {
         config: { public: true },
-        schema: { tags: ['health'], summary: 'Readiness (Redis, ARI)', response: { 200: readySchema, 503: readySchema } },
+        schema: { tags: ['health'], summary: 'Readiness (Redis, ARI)', operationId: 'checkReadiness', response: { 200: readySchema, 503: readySchema } },
       },
       async (request, reply) => {
         let report: ReadinessReport;

@@ -33,6 +33,7 @@ export function recordingRoutes(deps: {
         schema: {
           tags: ['recordings'],
           summary: "List the customer's recordings, newest first",
+          operationId: 'listRecordings',
           description: 'Deleted recordings are left out unless `status=deleted` is asked (until their metadata is purged).',
           security,
           querystring: listQuery,
@@ -68,6 +69,7 @@ export function recordingRoutes(deps: {
         schema: {
           tags: ['recordings'],
           summary: 'Get a recording',
+          operationId: 'getRecording',
           description:
             '404 recording_not_found (unknown or not yours, or deleted more than DELETED_METADATA_DAYS ago), 410 recording_deleted / recording_expired.',
           security,
@@ -88,6 +90,7 @@ export function recordingRoutes(deps: {
       schema: {
         tags: ['recordings'],
         summary: 'Download the WAV file',
+        operationId: 'getRecordingFile',
         description:
           'Whole file (200) or one byte range (206, `Range: bytes=a-b`, `bytes=a-`, `bytes=-n`). ' +
           'Several ranges get the whole file (200); a malformed Range is ignored (200); an unsatisfiable one gets 416 ' +
@@ -121,6 +124,7 @@ export function recordingRoutes(deps: {
         schema: {
           tags: ['recordings'],
           summary: 'Delete a recording and its file',
+          operationId: 'deleteRecording',
           description: '409 recording_active while starting, recording or stopping; 410 when already deleted.',
           security,
           params: idParams,

@@ -41,6 +41,7 @@ export function referenceRoutes(recorder: RecorderApi) {
     ];
 
     for (const { type, path, tag, ops } of kinds) {
+      const Type = type === 'call' ? 'Call' : 'Conference';
       app.post<{ Params: { id: string }; Body: Partial<RecordingOptions> | undefined }>(
         `${path}/:id/recording_start`,
         {
@@ -48,6 +49,7 @@ export function referenceRoutes(recorder: RecorderApi) {
           schema: {
             tags: [tag],
             summary: `Start recording a ${type}`,
+            operationId: `start${Type}Recording`,
             description:
               'The body is optional. Refused with 409 recording_already_active when one is running. Every option works on ' +
               `every ${type} (docs/api.md says how).`,
@@ -73,6 +75,7 @@ export function referenceRoutes(recorder: RecorderApi) {
           schema: {
             tags: [tag],
             summary: `Stop the active recording of a ${type}`,
+            operationId: `stop${Type}Recording`,
             description: 'Refused with 409 no_active_recording when none is running.',
             security,
             params: idParams,
@@ -92,6 +95,7 @@ export function referenceRoutes(recorder: RecorderApi) {
           schema: {
             tags: [tag],
             summary: `Get a ${type} with its recording_id and recording_ids`,
+            operationId: `get${Type}`,
             security,
             params: idParams,
             response: { 200: { $ref: 'Reference#' }, ...errors(404, 503) },
