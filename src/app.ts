@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import { AriConnection } from './ari/ari-connection.js';
 import { DEFAULT_ARI_PASSWORD, type Config } from './config.js';
-import { startRedis, type RedisHandle } from './embedded-redis.js';
+import { startEmbeddedRedis } from './embedded-redis.js';
 import { CompositeAuthenticator, loadTokensFile, TokenStoreAuthenticator, type Authenticator } from './http/auth.js';
 import { createHttpServer } from './http/server.js';
 import { createJobs, type Jobs } from './jobs/index.js';
@@ -33,8 +33,18 @@ export interface App {
   readonly ari: AriConnection;
   /** Base URL of the admin API once listening. */
   readonly url: string;
-  /** Graceful: stop taking work, stop active recordings (reason shutdown), drain, close adapters in reverse order. */
-  stop(): Promise<void>;
+  /**
+   * Graceful: refuse new recordings (503 shutting_down, /readyz 503) while the HTTP server still answers, let the
+   * active recordings run up to `graceMs` (SHUTDOWN_GRACE_SEC; 0: none) or until `signal` aborts, stop the rest
+   * (reason shutdown) and hand their files over, then close the adapters in reverse order (HTTP first, Redis last).
+   */
+  stop(opts?: StopOptions): Promise<void>;
+}
+
+export interface StopOptions {
+  graceMs?: number;
+  /** Aborted: the grace period ends now (a second signal). */
+  signal?: AbortSignal;
 }
 
 export interface AppOptions {
@@ -87,10 +97,11 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     await spool.create();
     let redisUrl = config.redis.url;
     if (!redisUrl) {
-      const embedded: RedisHandle = await startRedis({ dir: join(config.spoolDir, '..', 'redis'), persist: true });
+      // Its own process group and a pid file (embedded-redis.ts); stopped last, after the recordings are handed over.
+      const embedded = await startEmbeddedRedis({ dir: join(config.spoolDir, '..', 'redis'), logger: log });
       closers.push(['embedded redis', () => embedded.stop()]);
       redisUrl = embedded.url;
-      log.info({ port: embedded.port }, 'embedded redis-server started (REDIS_URL unset)');
+      log.info({ port: embedded.port, redis_pid: embedded.pid, reused: embedded.reused }, 'embedded redis-server ready (REDIS_URL unset; for production, set REDIS_URL)');
     }
     const keys = new RedisKeys(config.redis.prefix);
     const redis: Redis = createStoreRedis(redisUrl, { logger: log });
@@ -211,9 +222,10 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       storage,
       ari,
       url,
-      stop() {
+      stop(stopOpts: StopOptions = {}) {
         stopped ??= (async () => {
           stopping = true;
+          await recorder.drain(stopOpts).catch((err: unknown) => log.warn({ err: String(err) }, 'drain failed'));
           await closeAll();
           log.info('ari-recorder stopped');
         })();

@@ -42,6 +42,8 @@ export interface Config {
   retention: { defaultDays: number; perCustomer: Record<string, number>; sweepEverySec: number; exportDays: number; deletedMetadataDays: number };
   webhooks: { urls: string[]; secret: string; attempts: number };
   uploadAttempts: number;
+  /** SIGTERM: how long active recordings may run on to end by themselves before they are stopped (0: at once). */
+  shutdownGraceSec: number;
   logLevel: string;
 }
 
@@ -191,6 +193,7 @@ export function loadConfig(env: Env = process.env, opts: { localAddresses?: () =
     },
     webhooks: { urls: webhookUrls, secret: webhookSecret, attempts: int(env, 'WEBHOOK_ATTEMPTS', 20, 1, 1000) },
     uploadAttempts: int(env, 'UPLOAD_ATTEMPTS', 1000, 1, 1_000_000),
+    shutdownGraceSec: int(env, 'SHUTDOWN_GRACE_SEC', 0, 0, 7 * 24 * 3600),
     logLevel: oneOf(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
   };
 }

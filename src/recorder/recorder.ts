@@ -30,6 +30,11 @@ export class Recorder implements RecorderApi {
   /** Deletes the ARI objects no live recording owns (periodically, and after each failed setup). */
   readonly orphans: Reconciler;
   #draining = false;
+  /** The drain's grace period is over: whatever is still live is stopped, accepted starts give up. */
+  #stopAll = false;
+  /** Starts that passed the drain check and have not settled yet (not all registered in #byId). */
+  #pendingStarts = 0;
+  readonly #waiters = new Set<() => void>();
 
   constructor(
     private readonly ports: RecorderPorts,
@@ -64,6 +69,7 @@ export class Recorder implements RecorderApi {
   }
 
   async startCall(callId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
+    if (this.#draining) throw shuttingDown();
     const channel = await this.#channel(callId);
     if (this.#callOwner(channel) !== customerId) throw notFound('call', callId);
     if (channel.state !== 'Up') throw new AppError('CALL_NOT_UP', `call ${callId} is ${channel.state}, not answered`, { state: channel.state });
@@ -71,6 +77,7 @@ export class Recorder implements RecorderApi {
   }
 
   async startConference(confId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
+    if (this.#draining) throw shuttingDown();
     const bridge = await this.#bridge(confId);
     if ((await this.#conferenceOwner(bridge)) !== customerId) throw notFound('conference', confId);
     return this.#start('conference', confId, customerId, options, (live) => {
@@ -146,11 +153,70 @@ export class Recorder implements RecorderApi {
     this.orphans.start();
   }
 
-  /** Stops every active recording (SIGTERM) and refuses new ones. */
-  async drain(): Promise<void> {
+  /** Whether new recordings are refused (`SHUTTING_DOWN`): the daemon is draining. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Live recordings, those still in setup included. */
+  get activeCount(): number {
+    return this.#byId.size;
+  }
+
+  /** Refuses new recordings from now on (`503 shutting_down`, API and flow actions); the active ones go on. */
+  refuseNew(): void {
     this.#draining = true;
-    await Promise.allSettled([...this.#byId.values()].map((s) => s.stop('shutdown')));
+  }
+
+  /**
+   * The drain (SIGTERM): refuses new recordings, lets the active ones run until they end by themselves or `graceMs`
+   * passes (or `signal` aborts: a second signal), then stops the rest (`shutdown`). Resolves once every recording has
+   * ended and handed its file over (upload queued), starts that were under way when the drain began included.
+   */
+  async drain(opts: { graceMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+    this.refuseNew();
+    const graceMs = opts.graceMs ?? 0;
+    if (graceMs > 0 && this.#busy() && !opts.signal?.aborted) {
+      this.ports.logger.info({ active: this.#byId.size, grace_sec: graceMs / 1000 }, 'draining: active recordings run until they end or the grace period passes');
+      const deadline = Date.now() + graceMs;
+      while (this.#busy() && Date.now() < deadline && !opts.signal?.aborted) await this.#changed(deadline - Date.now(), opts.signal);
+    }
+    this.#stopAll = true;
+    while (this.#busy()) {
+      const live = [...this.#byId.values()];
+      if (live.length === 0) {
+        await this.#changed(1000); // a start between its check and its registration: it registers or gives up
+        continue;
+      }
+      this.ports.logger.info({ active: live.length }, 'stopping the active recordings (shutdown)');
+      await Promise.allSettled(live.map((s) => s.stop('shutdown')));
+      // A stopped recording leaves the registry as it ends ('ended'); one still listed is waited for, not spun on.
+      if (live.some((s) => this.#byId.get(s.id) === s)) await this.#changed(1000);
+    }
     this.orphans.close();
+  }
+
+  #busy(): boolean {
+    return this.#byId.size > 0 || this.#pendingStarts > 0;
+  }
+
+  /** Resolves at the next change of the registry (a recording ended, a start settled), after `ms`, or on abort. */
+  #changed(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      signal?.addEventListener('abort', done, { once: true });
+      this.#waiters.add(done);
+    });
+  }
+
+  #notify(): void {
+    for (const w of [...this.#waiters]) w();
   }
 
   async #start(
@@ -160,10 +226,28 @@ export class Recorder implements RecorderApi {
     options: RecordingOptions,
     setup: (live: LiveRecording) => Promise<void>,
   ): Promise<ReferenceRecord> {
-    if (this.#draining) throw new AppError('SHUTTING_DOWN', 'the recorder is shutting down');
+    if (this.#draining) throw shuttingDown();
+    this.#pendingStarts++;
+    try {
+      return await this.#startAccepted(type, referenceId, customerId, options, setup);
+    } finally {
+      this.#pendingStarts--;
+      this.#notify();
+    }
+  }
+
+  async #startAccepted(
+    type: ReferenceType,
+    referenceId: string,
+    customerId: string,
+    options: RecordingOptions,
+    setup: (live: LiveRecording) => Promise<void>,
+  ): Promise<ReferenceRecord> {
     // The whole setup holds a slot: a slow Asterisk is not flooded (SETUP_BUSY past the wait).
     const release = await this.#slots.acquire();
     try {
+      // Accepted before the drain began, but its grace period is over: nothing is created.
+      if (this.#stopAll) throw shuttingDown();
       const existing = await this.ports.store.getReference(type, referenceId);
       if (existing && existing.customer_id !== customerId) throw notFound(type, referenceId);
       const rec = newRecording({ id: randomUUID(), customer_id: customerId, reference_type: type, reference_id: referenceId, options, now: new Date() });
@@ -228,6 +312,7 @@ export class Recorder implements RecorderApi {
     if (this.#byId.get(s.id) === s) this.#byId.delete(s.id);
     const key = refKey(s.referenceType, s.referenceId);
     if (this.#byRef.get(key) === s) this.#byRef.delete(key);
+    this.#notify();
   }
 
   /**
@@ -287,6 +372,10 @@ export class Recorder implements RecorderApi {
     }
     return setupError(err);
   }
+}
+
+function shuttingDown(): AppError {
+  return new AppError('SHUTTING_DOWN', 'the recorder is shutting down: no new recordings');
 }
 
 function notFound(type: ReferenceType, id: string): AppError {
