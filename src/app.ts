@@ -8,11 +8,16 @@ import { CompositeAuthenticator, loadTokensFile, TokenStoreAuthenticator, type A
 import { createHttpServer } from './http/server.js';
 import { createJobs, type Jobs } from './jobs/index.js';
 import type { Logger } from './logger.js';
+import { createMetrics, type AppMetrics } from './metrics/metrics.js';
 import { MixerPool } from './mixer/mixer-pool.js';
 import { routeAriEvent } from './recorder/event-router.js';
 import type { RecorderSettings } from './recorder/ports.js';
 import { Recorder } from './recorder/recorder.js';
 import { recoverInterrupted } from './recorder/recovery.js';
+import { startNode } from './fleet/node.js';
+import { CommandBus } from './fleet/command-bus.js';
+import { FleetRecorder } from './fleet/fleet-recorder.js';
+import { listNodes } from './fleet/node-registry.js';
 import { Spool } from './spool/spool.js';
 import type { BlobStorage } from './storage/blob-storage.js';
 import { createStorage } from './storage/create-storage.js';
@@ -31,6 +36,8 @@ export interface App {
   readonly store: RedisRecordingStore;
   readonly storage: BlobStorage;
   readonly ari: AriConnection;
+  /** This instance's Prometheus registry and metrics (served at GET /metrics). */
+  readonly metrics: AppMetrics;
   /** Base URL of the admin API once listening. */
   readonly url: string;
   /**
@@ -93,6 +100,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
   };
 
   try {
+    const metrics = createMetrics();
     const spool = new Spool(config.spoolDir);
     await spool.create();
     let redisUrl = config.redis.url;
@@ -111,7 +119,24 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     const exports = new RedisExportStore({ redis, keys });
     const storage = createStorage(config.storage);
 
+    const ari = new AriConnection({ ...config.ari, logger: log, metrics });
+    closers.push(['ari', () => ari.close()]);
+
+    // This daemon as a node of the fleet (its id scopes recovery; a heartbeat lease; lost nodes' recordings end).
+    let recorderRef: Recorder | undefined;
+    const node = await startNode({
+      config: config.node,
+      spoolDir: config.spoolDir,
+      rest: ari.rest,
+      redis,
+      keys,
+      store,
+      logger: log,
+      activeCount: () => recorderRef?.activeCount ?? 0,
+    });
+    closers.push(['node', async () => node.stop()]);
     const jobs = createJobs({
+      nodeId: node.id,
       redisUrl,
       prefix: config.redis.prefix,
       storage,
@@ -128,6 +153,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
         deletedMetadataDays: config.retention.deletedMetadataDays,
       },
       uploadAttempts: config.uploadAttempts,
+      metrics,
     });
     closers.push(['jobs', () => jobs.close()]);
     await jobs.start();
@@ -143,13 +169,12 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       logger: log.child({ component: 'mixer' }),
       testHooks: opts.mixerTestHooks,
       timeScale: opts.timeScale,
+      metrics,
     });
     closers.push(['mixer', () => mixer.shutdown()]);
 
-    const ari = new AriConnection({ ...config.ari, logger: log });
-    closers.push(['ari', () => ari.close()]);
-
     const settings: RecorderSettings = {
+      nodeId: node.id,
       rtpAdvertiseHost: config.rtp.advertiseHost,
       maxDurationSec: config.recording.maxDurationSec,
       rtpTimeoutMs: config.recording.rtpTimeoutSec * 1000,
@@ -163,8 +188,10 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       // a request Asterisk is still working on when we give up completes within about one more timeout
       reconcileSettleMs: 2 * config.ari.timeoutMs,
     };
-    const ports = { ari, mixer, store, uploads: jobs, spool, logger: log, clock: mixer };
+    const ports = { ari, mixer, store, uploads: jobs, spool, logger: log, clock: mixer, metrics };
     const recorder = new Recorder(ports, settings);
+    recorderRef = recorder;
+    metrics.observe({ recorder, mixer, ari: ari.events, jobs });
     closers.push(['recordings', () => recorder.drain()]);
 
     const routes = { recorder, logger: log, flow: { recorder, rest: ari.rest, defaultCustomerId: config.recording.defaultCustomerId, logger: log } };
@@ -178,22 +205,49 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     });
     const connected = ari.start();
     if (opts.waitForAri !== false) await connected;
-    await recoverInterrupted(ports);
+    await recoverInterrupted(ports, node.id);
     recorder.start();
+
+    // Any node's API acts on any call or conference of the fleet: commands to the node that has it, through Redis.
+    const reader = createStoreRedis(redisUrl, { connectionName: 'ari-recorder-commands', logger: log });
+    const subscriber = createStoreRedis(redisUrl, { connectionName: 'ari-recorder-replies', logger: log });
+    await Promise.all([waitForRedis(reader), waitForRedis(subscriber)]);
+    const bus = new CommandBus(
+      {
+        redis,
+        reader,
+        subscriber,
+        keys,
+        logger: log.child({ component: 'fleet' }),
+      },
+      node.id,
+      config.node.commandTimeoutMs,
+    );
+    const fleet = new FleetRecorder(recorder, {
+      bus,
+      store,
+      nodes: () => listNodes(redis, keys),
+      leaseMs: 3 * config.node.heartbeatSec * 1000,
+      logger: log,
+    });
+    await bus.start(fleet.handle);
+    closers.push(['node commands', () => bus.stop()]);
 
     const authenticators: Authenticator[] = [];
     if (config.http.tokensFile) authenticators.push(await loadTokensFile(config.http.tokensFile));
     authenticators.push(new TokenStoreAuthenticator(new RedisTokenStore({ redis, keys })));
     let stopping = false;
     const http = createHttpServer({
-      recorder,
+      recorder: fleet,
       store,
       storage,
       exports,
       enqueueExport: (id) => jobs.enqueueExport(id),
+      listNodes: () => listNodes(redis, keys),
       auth: new CompositeAuthenticator(authenticators),
       logger: log,
       limits: config.http.limits,
+      metrics,
       readiness: async () => {
         const checks = { redis: redis.status === 'ready', ari: ari.events.connected, accepting: !stopping };
         return { ok: Object.values(checks).every(Boolean), checks };
@@ -221,6 +275,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       store,
       storage,
       ari,
+      metrics,
       url,
       stop(stopOpts: StopOptions = {}) {
         stopped ??= (async () => {

@@ -1,6 +1,7 @@
 import { CUSTOMER_ID_RULE, isCustomerId } from './domain/customer-id.js';
 import { WEBHOOK_SECRET_RULE, webhookKey } from './jobs/webhook-signature.js';
 import { checkRtpHosts } from './media/rtp-hosts.js';
+import { isNodeId } from './fleet/node-id.js';
 
 /**
  * Environment → typed, validated config. An empty variable counts as unset (its default). A bad value throws ConfigError naming the variable;
@@ -20,6 +21,8 @@ export interface Config {
   rtp: { bindHost: string; advertiseHost: string; portMin: number; portMax: number; recvBufferBytes: number };
   mixer: { workers: number; playoutDelayMs: number; receiver: 'auto' | 'dgram' | 'native' };
   spoolDir: string;
+  /** This daemon in a fleet sharing one Redis: its id (unset: derived and kept in the spool dir), heartbeat, lost limit. */
+  node: { id?: string; heartbeatSec: number; lostAfterSec: number; commandTimeoutMs: number };
   storage: {
     backend: 'local' | 'gcs';
     localDir: string;
@@ -78,6 +81,13 @@ function url(env: Env, name: string, def: string | undefined, protocols: string[
   }
   if (!protocols.includes(u.protocol)) throw new ConfigError(name, `protocol must be one of ${protocols.join(', ')}`);
   return v.replace(/\/+$/, '');
+}
+
+function nodeId(env: Env, name: string): string | undefined {
+  const v = str(env, name, '');
+  if (v === '') return undefined;
+  if (!isNodeId(v)) throw new ConfigError(name, 'letters, digits, ".", "_", "-"; 1 to 64 characters');
+  return v;
 }
 
 function oneOf<T extends string>(env: Env, name: string, def: T, allowed: readonly T[]): T {
@@ -165,6 +175,12 @@ export function loadConfig(env: Env = process.env, opts: { localAddresses?: () =
       receiver: oneOf(env, 'RTP_RECEIVER', 'auto', ['auto', 'dgram', 'native'] as const),
     },
     spoolDir: str(env, 'SPOOL_DIR', './var/spool'),
+    node: {
+      id: nodeId(env, 'RECORDER_NODE_ID'),
+      heartbeatSec: int(env, 'NODE_HEARTBEAT_SEC', 10, 1, 3600),
+      lostAfterSec: int(env, 'NODE_LOST_AFTER_SEC', 3600, 2, 30 * 86400),
+      commandTimeoutMs: int(env, 'NODE_COMMAND_TIMEOUT_MS', 15_000, 100, 600_000),
+    },
     storage: {
       backend,
       localDir: str(env, 'STORAGE_DIR', './var/recordings'),

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import type { AriRequestMetrics } from '../metrics/ports.js';
 import { AriEvents } from './ari-events.js';
 import { AriRest } from './ari-rest.js';
 import { StasisWaiter } from './stasis-waiter.js';
@@ -13,6 +14,8 @@ export interface AriConnectionOptions {
   /** REST request timeout: a slower answer counts as a failure (the reconciler removes what it created anyway) */
   timeoutMs?: number;
   logger: Logger;
+  /** REST requests' latency and errors. */
+  metrics?: AriRequestMetrics;
 }
 
 /** One Stasis app: REST, the event WebSocket, and the StasisStart waiter fed from it. */

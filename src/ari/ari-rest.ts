@@ -1,3 +1,4 @@
+import type { AriRequestMetrics } from '../metrics/ports.js';
 import { isBridge, isChannel, type AriBridge, type AriChannel } from './types.js';
 
 /** An ARI REST call that Asterisk answered with an error status (its body is `{"message": "..."}`). */
@@ -39,6 +40,25 @@ export interface AriRestOptions {
   username: string;
   password: string;
   timeoutMs?: number;
+  /** Hears every request: its route template, latency and status. */
+  metrics?: AriRequestMetrics;
+}
+
+/** Path segments that are words of ARI's API; any other segment is an id (of a channel, bridge, app…). */
+const ARI_WORDS = new Set([
+  'asterisk', 'info', 'ping', 'channels', 'bridges', 'applications', 'endpoints', 'playbacks', 'recordings', 'sounds',
+  'events', 'deviceStates', 'mailboxes', 'externalMedia', 'create', 'snoop', 'variable', 'continue', 'play', 'record',
+  'answer', 'ring', 'dtmf', 'hold', 'mute', 'moh', 'silence', 'redirect', 'move', 'dial', 'rtp_statistics',
+  'addChannel', 'removeChannel', 'videoSource', 'subscription', 'live', 'stored', 'control', 'stop', 'pause', 'unmute',
+]);
+
+/** The metrics' route of an ARI request: method and path with every id replaced, e.g. `POST /channels/{id}/snoop`. */
+export function ariRoute(method: string, path: string): string {
+  const template = path
+    .split('/')
+    .map((s) => (s === '' || ARI_WORDS.has(s) ? s : '{id}'))
+    .join('/');
+  return `${method} ${template}`;
 }
 
 /**
@@ -57,14 +77,28 @@ export class AriRest {
   readonly #base: string;
   readonly #auth: string;
   readonly #timeoutMs: number;
+  readonly #metrics?: AriRequestMetrics;
 
   constructor(opts: AriRestOptions) {
     this.#base = `${opts.url.replace(/\/+$/, '')}/ari`;
     this.#auth = 'Basic ' + Buffer.from(`${opts.username}:${opts.password}`).toString('base64');
     this.#timeoutMs = opts.timeoutMs ?? 10_000;
+    this.#metrics = opts.metrics;
   }
 
   async request<T>(method: string, path: string, query: Query = {}, body?: unknown): Promise<T> {
+    const seen: { status?: number } = {};
+    if (!this.#metrics) return this.#request<T>(method, path, query, body, seen);
+    const t0 = performance.now();
+    try {
+      return await this.#request<T>(method, path, query, body, seen);
+    } finally {
+      this.#metrics.ariRequest(ariRoute(method, path), (performance.now() - t0) / 1000, seen.status);
+    }
+  }
+
+  /** `seen.status`: the HTTP status Asterisk answered (unset when it could not be reached). */
+  async #request<T>(method: string, path: string, query: Query, body: unknown, seen: { status?: number }): Promise<T> {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(query)) if (v !== undefined) qs.set(k, String(v));
     const url = `${this.#base}${path}${qs.size ? `?${qs}` : ''}`;
@@ -79,6 +113,7 @@ export class AriRest {
     } catch (err) {
       throw new AriUnreachableError(method, path, err);
     }
+    seen.status = res.status;
     const text = await res.text();
     if (!res.ok) {
       let message = text;
@@ -93,7 +128,7 @@ export class AriRest {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  getInfo(): Promise<{ system?: { version?: string } }> {
+  getInfo(): Promise<{ system?: { version?: string; entity_id?: string }; config?: { name?: string } }> {
     return this.request('GET', '/asterisk/info');
   }
   async getChannel(id: string): Promise<AriChannel> {

@@ -64,6 +64,10 @@ export const ErrorCodes = {
   RECORDING_FILE_LOST: { status: 500, code: 'recording_file_lost', retryable: false },
   /** A restart found a recording without any spool file (the daemon stopped before any audio was written). */
   SPOOL_FILE_LOST: { status: 500, code: 'spool_file_lost', retryable: false },
+  /** `error` of a recording whose node (daemon) stopped heartbeating for NODE_LOST_AFTER_SEC: its audio is out of reach. */
+  NODE_LOST: { status: 500, code: 'node_lost', retryable: false },
+  /** The node whose Asterisk has the call or conference did not answer in time (fleet routing). */
+  NODE_UNAVAILABLE: { status: 503, code: 'node_unavailable', retryable: true },
   /** `last_error` of a recording interrupted by a restart whose spool file was repaired; its upload goes on. */
   DAEMON_RESTARTED: { status: 500, code: 'daemon_restarted', retryable: true },
   /** `last_error` of an upload attempt that failed with an unexpected (non-AppError) error; it is retried. */

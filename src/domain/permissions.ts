@@ -1,5 +1,6 @@
 /** What a token may do. A token belongs to exactly one customer. */
-export const Permissions = ['recording.read', 'recording.write', 'recording.delete', 'recording.export'] as const;
+/** `recording.admin`: the operator's view of the fleet (GET /v1.0/nodes); it grants no customer's recordings. */
+export const Permissions = ['recording.read', 'recording.write', 'recording.delete', 'recording.export', 'recording.admin'] as const;
 export type Permission = (typeof Permissions)[number];
 
 /** Accepts the API's names (`recording.read`) and the short ones (`read`) used in token files and Redis. */

@@ -70,6 +70,8 @@ export interface Recording {
   no_audio?: boolean;
   checksum_md5?: string;
   storage_key?: string;
+  /** Internal: the daemon (fleet node) that records it; its restart recovers only its own. */
+  node_id?: string;
   /** Internal: how many lifecycle events this recording has emitted (the last event's seq). */
   event_seq?: number;
   /** Options given at start (duration, end_of_silence, end_of_key, beep_start). */
@@ -102,6 +104,7 @@ export function newRecording(init: {
   reference_type: ReferenceType;
   reference_id: string;
   options?: RecordingOptions;
+  node_id?: string;
   now: Date;
 }): Recording {
   const ts = init.now.toISOString();
@@ -117,6 +120,7 @@ export function newRecording(init: {
     duration_ms: 0,
     size_bytes: 0,
     options: init.options,
+    ...(init.node_id ? { node_id: init.node_id } : {}),
     tm_create: ts,
     tm_update: ts,
   };

@@ -7,7 +7,9 @@ import { authHook } from './context.js';
 import { handleError, installErrorHandling } from './errors.js';
 import { deleteOwnedRecording } from './recording-access.js';
 import { exportRoutes } from './routes/exports.js';
+import { nodeRoutes } from './routes/nodes.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { recordingRoutes } from './routes/recordings.js';
 import { referenceRoutes } from './routes/references.js';
 import { documentRoute, finishDocument, openapiFrame } from './openapi.js';
@@ -71,6 +73,14 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
   });
 
   app.register(healthRoutes(deps.readiness));
+  const metrics = deps.metrics;
+  if (metrics) {
+    // Every request by route template (never the raw URL: ids stay out of the labels); no route: `unmatched`.
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.httpRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    });
+    app.register(metricsRoutes(metrics));
+  }
   app.register(
     async (api) => {
       const limits = deps.limits ?? DEFAULT_LIMITS;
@@ -81,6 +91,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
         async () => app.swagger(),
       );
       await api.register(referenceRoutes(deps.recorder));
+      if (deps.listNodes) await api.register(nodeRoutes(deps.listNodes));
       await api.register(
         recordingRoutes({
           store: deps.store,

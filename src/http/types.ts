@@ -1,5 +1,7 @@
+import type { NodeInfo } from '../fleet/node-registry.js';
 import type { Logger } from 'pino';
 import type { Recording } from '../domain/recording.js';
+import type { HttpMetrics } from '../metrics/ports.js';
 import type { RecorderApi } from '../recorder/types.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import type { ExportStore, RecordingStore } from '../store/types.js';
@@ -48,6 +50,10 @@ export interface HttpServerDeps {
   now?(): Date;
   /** Abuse limits per window: failed authentications per client address and per token, exports per customer. */
   limits?: HttpLimits;
+  /** The fleet's nodes for `GET /v1.0/nodes` (permission recording.admin); without it the route does not exist. */
+  listNodes?(): Promise<(NodeInfo & { lease_age_ms: number })[]>;
+  /** `GET /metrics` (Prometheus text format, public) and every request counted; without it there is no /metrics. */
+  metrics?: HttpMetrics & { readonly contentType: string; render(): Promise<string> };
 }
 
 export interface HttpLimits {

@@ -1,6 +1,8 @@
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { RetentionPolicy } from '../domain/retention.js';
 import type { Logger } from '../logger.js';
+import type { JobMetrics, RecordingMetrics } from '../metrics/ports.js';
 import type { Spool } from '../spool/spool.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import { RedisKeys } from '../store/keys.js';
@@ -8,17 +10,19 @@ import { createStoreRedis, waitForRedis } from '../store/redis-client.js';
 import type { ExportStore, RecordingStore } from '../store/types.js';
 import { EventRelay } from './event-relay.js';
 import { ExportJobs } from './export.js';
-import { QueueFactory, type BackoffPolicy } from './queues.js';
+import { QueueFactory, type BackoffPolicy, type QueueKind } from './queues.js';
 import { RetentionJobs, sweepAll, type RetentionOptions } from './retention.js';
 import { UploadJobs, type UploadJobData } from './upload.js';
 import { WebhookPublisher, type WebhookOptions } from './webhook.js';
 
-export { QueueNames, QueueFactory, cappedBackoff, closeAll, closeWithDeadline, type BackoffPolicy, type Closable } from './queues.js';
+export { QueueNames, QueueFactory, queueKind, type QueueKind, cappedBackoff, closeAll, closeWithDeadline, type BackoffPolicy, type Closable } from './queues.js';
 export { processUpload, FILE_LOST, type UploadJobData, type UploadOptions } from './upload.js';
 export { sweepAll, sweepDeletedMetadata, sweepExpired, type RetentionOptions } from './retention.js';
 export { WebhookPublisher, type WebhookEnvelope, type WebhookOptions } from './webhook.js';
 
 export interface JobsConfig {
+  /** This daemon's node id (fleet): uploads go to its own queue, where its spool is; the other queues are shared. */
+  nodeId?: string;
   redisUrl: string;
   /** Key prefix (RedisKeys); BullMQ queues live under `<prefix>:bull`. */
   prefix: string;
@@ -46,6 +50,8 @@ export interface JobsConfig {
    * (default 15 000 ms); an upload cut off is stalled and retried later.
    */
   closeTimeoutMs?: number;
+  /** Failed job attempts by queue, and the recordings an upload fails for good. */
+  metrics?: JobMetrics & Pick<RecordingMetrics, 'recordingFailed'>;
 }
 
 export interface Jobs {
@@ -62,6 +68,8 @@ export interface Jobs {
   sweepAll(): Promise<{ recordings: number; exports: number; metadata: number }>;
   /** Starts the workers (upload, retention scheduler, webhook delivery). Idempotent. */
   start(): Promise<void>;
+  /** Every queue with its kind (the metrics read their depths at scrape time). */
+  queues(): Array<{ kind: QueueKind; queue: Pick<Queue, 'getJobCounts'> }>;
   /** Idempotent (one shared promise): workers, then queues, then the Redis client, in reverse order of creation; every step runs even if one fails. */
   close(): Promise<void>;
 }
@@ -69,7 +77,7 @@ export interface Jobs {
 export function createJobs(cfg: JobsConfig): Jobs {
   const log = cfg.logger.child({ component: 'jobs' });
   const keys = new RedisKeys(cfg.prefix);
-  const factory = new QueueFactory({ redisUrl: cfg.redisUrl, prefix: keys.bullPrefix, logger: cfg.logger, enqueueTimeoutMs: cfg.enqueueTimeoutMs });
+  const factory = new QueueFactory({ redisUrl: cfg.redisUrl, prefix: keys.bullPrefix, logger: cfg.logger, enqueueTimeoutMs: cfg.enqueueTimeoutMs, metrics: cfg.metrics });
   const redis: Redis = createStoreRedis(cfg.redisUrl, { connectionName: 'ari-recorder-jobs', logger: cfg.logger });
   const webhooks = new WebhookPublisher({ factory, redis, keys, logger: cfg.logger, options: cfg.webhook });
   // The outbox reads block: a connection of its own.
@@ -77,8 +85,9 @@ export function createJobs(cfg: JobsConfig): Jobs {
   const events = new EventRelay({ redis: relayRedis, outboxKey: keys.eventOutbox(), webhooks, logger: cfg.logger });
   const uploads = new UploadJobs(
     factory,
-    { store: cfg.store, storage: cfg.storage, spool: cfg.spool, logger: cfg.logger },
+    { store: cfg.store, storage: cfg.storage, spool: cfg.spool, logger: cfg.logger, metrics: cfg.metrics },
     {
+      nodeId: cfg.nodeId,
       attempts: cfg.uploadAttempts,
       backoff: cfg.uploadBackoff,
       concurrency: cfg.uploadConcurrency,
@@ -120,6 +129,12 @@ export function createJobs(cfg: JobsConfig): Jobs {
     events,
     sweepExpired: async () => (await sweepAll(retentionDeps, cfg.retention)).recordings,
     sweepAll: () => sweepAll(retentionDeps, cfg.retention),
+    queues: () => [
+      { kind: 'upload' as const, queue: uploads.queue },
+      { kind: 'retention' as const, queue: retention.queue },
+      ...(exportJobs ? [{ kind: 'export' as const, queue: exportJobs.queue }] : []),
+      ...webhooks.queues.map((queue) => ({ kind: 'webhook' as const, queue })),
+    ],
     start() {
       started ??= (async () => {
         await waitForRedis(redis);

@@ -1,15 +1,27 @@
 import { Queue, UnrecoverableError, Worker, type DefaultJobOptions, type Processor, type QueueOptions, type WorkerOptions } from 'bullmq';
 import { AppError, isRetryable } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
+import type { JobMetrics } from '../metrics/ports.js';
 
 /** Queue names (BullMQ forbids ':' in them). One webhook queue per endpoint: see webhook.ts. */
 export const QueueNames = {
-  upload: 'recording-upload',
+  /** One upload queue per node: an upload needs the spool file, which only the node that recorded it has. */
+  upload: (nodeId?: string) => (nodeId ? `recording-upload-${nodeId}` : 'recording-upload'),
   retention: 'recording-retention',
   /** reserved for the export processor (jobs/export.ts) */
   export: 'recording-export',
   webhook: (endpointKey: string) => `webhook-${endpointKey}`,
 } as const;
+
+/** The kinds of queue (the metrics' `queue` label: every webhook endpoint's queue is a `webhook` queue). */
+export type QueueKind = 'upload' | 'retention' | 'export' | 'webhook';
+
+export function queueKind(name: string): QueueKind | 'other' {
+  if (name === QueueNames.upload() || name.startsWith(`${QueueNames.upload()}-`)) return 'upload';
+  if (name === QueueNames.retention) return 'retention';
+  if (name === QueueNames.export) return 'export';
+  return name.startsWith('webhook-') ? 'webhook' : 'other';
+}
 
 /**
  * What a job processor throws for `err`: an error no retry can mend (a non-retryable AppError, see the registry in
@@ -43,6 +55,8 @@ export interface QueueFactoryOptions {
   logger: Logger;
   /** enqueue gives up after this long when Redis is unreachable (default 3000 ms). */
   enqueueTimeoutMs?: number;
+  /** Counts every worker's failed job attempts by queue kind. */
+  metrics?: JobMetrics;
 }
 
 /**
@@ -92,6 +106,11 @@ export class QueueFactory {
       },
     });
     w.on('error', (err: Error) => this.#opts.logger.warn({ queue: name, err: err.message }, 'worker error'));
+    const metrics = this.#opts.metrics;
+    if (metrics) {
+      const kind = queueKind(name);
+      w.on('failed', () => metrics.jobFailed(kind));
+    }
     return w;
   }
 

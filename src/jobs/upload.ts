@@ -5,6 +5,7 @@ import type { Recording } from '../domain/recording.js';
 import { isStorageKey } from '../domain/storage-key.js';
 import { expiryFor, type RetentionPolicy } from '../domain/retention.js';
 import type { Logger } from '../logger.js';
+import type { RecordingMetrics } from '../metrics/ports.js';
 import type { Spool } from '../spool/spool.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import { md5File } from '../storage/checksum.js';
@@ -22,6 +23,8 @@ export interface UploadJobData {
 }
 
 export interface UploadOptions {
+  /** This node's id: its own upload queue (the spool files are here). */
+  nodeId?: string;
   /**
    * Attempts per upload job (default 10 000). With the capped backoff (default 2 s doubling up to 10 min) that is
    * weeks of retries: an upload that keeps failing is never dropped in practice. Each failure is written to the
@@ -50,6 +53,8 @@ interface UploadDeps {
   /** Where the finished files wait (the path is derived from the recording id, never taken from the job). */
   spool: Spool;
   now?: () => Date;
+  /** Counts the recordings an upload fails for good. */
+  metrics?: Pick<RecordingMetrics, 'recordingFailed'>;
 }
 
 /**
@@ -141,6 +146,7 @@ async function failForGood(deps: UploadDeps, id: string, err: AppError, log: Log
 async function failPermanently(deps: UploadDeps, id: string, err: AppError, log: Logger): Promise<Recording> {
   log.error({ code: err.code, err: err.message }, 'recording failed: upload can never succeed');
   const failed = await deps.store.transition(id, 'failed', { error: { code: err.code, message: clientMessage(err) } });
+  deps.metrics?.recordingFailed(err.code);
   return failed;
 }
 
@@ -179,7 +185,7 @@ export class UploadJobs {
     this.#factory = factory;
     this.#deps = { ...deps, retention: opts.retention, contentType: opts.contentType ?? 'audio/wav' };
     this.#opts = opts;
-    this.queue = factory.queue<UploadJobData>(QueueNames.upload, {
+    this.queue = factory.queue<UploadJobData>(QueueNames.upload(opts.nodeId), {
       attempts: opts.attempts ?? 10_000,
       backoff: { type: 'capped' },
       removeOnComplete: true,

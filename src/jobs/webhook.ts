@@ -160,6 +160,11 @@ export class WebhookPublisher {
     }
   }
 
+  /** One queue per endpoint (the metrics read their depths). */
+  get queues(): Queue<WebhookJobData>[] {
+    return this.#endpoints.map((ep) => ep.queue);
+  }
+
   /** Stops the delivery workers (waits for deliveries in flight). */
   async closeWorkers(deadlineMs: number): Promise<void> {
     await closeAll([...this.#endpoints].reverse().map((ep) => () => closeWithDeadline(ep.worker, deadlineMs)));

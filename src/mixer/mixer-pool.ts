@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../domain/errors.js';
 import { loadNativeUdp, nativeUdpUnavailableReason } from '../media/native/index.js';
 import { PortPool } from '../media/port-pool.js';
+import type { MixerMetrics } from '../metrics/ports.js';
 import { GuardedEmitter } from '../util/guarded-emitter.js';
 import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
 import type { Mixer, MixerEvents, MixResult, OpenRecordingOptions, StreamHandle } from './types.js';
@@ -63,6 +64,8 @@ export interface MixerPoolOptions {
   testHooks?: boolean;
   /** Override the worker entry (default: worker.js next to this file, or the tsx bootstrap under tsx/vitest). */
   workerUrl?: URL;
+  /** Hears each worker's pushed report (tick lag, event-loop use, RTP packets). */
+  metrics?: MixerMetrics;
 }
 
 export interface MixerPoolStats {
@@ -127,6 +130,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
   private readonly bindAttempts: number;
   private readonly workerUrl: URL;
   private readonly log?: Logger;
+  private readonly metrics?: MixerMetrics;
   private nextId = 1;
   private shuttingDown = false;
   private restarts = 0;
@@ -135,6 +139,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     const log = opts.logger?.child({ component: 'mixer' });
     super(log);
     this.log = log;
+    this.metrics = opts.metrics;
     this.ports = new PortPool({ min: opts.portMin, max: opts.portMax, parity: opts.portParity, busyRetryMs: opts.busyPortRetryMs });
     const wanted = opts.receiver ?? 'auto';
     if (wanted !== 'auto' && wanted !== 'dgram' && wanted !== 'native') throw new AppError('VALIDATION', `unknown receiver '${String(wanted)}'`);
@@ -471,6 +476,12 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       }
       case 'stats':
         slot.stats = m.stats;
+        this.metrics?.mixerWorkerReport({
+          worker: slot.index,
+          eventLoopUtilization: m.stats.eventLoopUtilization,
+          tickLagMs: m.stats.tickLagMs,
+          packets: m.stats.packetsSinceReport,
+        });
         return;
     }
   }

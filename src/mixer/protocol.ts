@@ -69,6 +69,13 @@ export interface WorkerStats {
   packetsInvalid: number;
   packetsForeign: number;
   packetsLate: number;
+  /**
+   * Packets of every recording this worker had, open or closed, since the previous pushed report (metrics: monotonic
+   * counters). `lost` counts a high-water mark: a late packet that fills a gap does not make it negative.
+   */
+  packetsSinceReport: { received: number; lost: number; late: number; foreign: number };
+  /** How late each tick ran (ms) since the previous pushed report, at most 1000 samples (the lag histogram). */
+  tickLagMs: number[];
   /** Datagrams received in the last window (all sockets). */
   datagrams: number;
   /** Receive path of this worker, and native batch polls in the last window (0 with dgram). */

@@ -219,6 +219,7 @@ async function close(m: Extract<ToWorker, { t: 'close' }>) {
     await rec.pipeline.abort().catch(() => undefined);
     throw err;
   } finally {
+    closedCounts(rec.pipeline);
     recs.delete(m.rid);
   }
 }
@@ -227,6 +228,7 @@ async function abortRec(rid: string): Promise<void> {
   const rec = recs.get(rid);
   if (!rec) return;
   recs.delete(rid);
+  closedCounts(rec.pipeline);
   rec.closing = true;
   await Promise.all([...rec.sockets.values()].map((s) => s.close()));
   await rec.pipeline.abort().catch(() => undefined);
@@ -235,6 +237,33 @@ async function abortRec(rid: string): Promise<void> {
 // ---- timer and stats ----------------------------------------------------------------------------------
 
 const lag = new LatencyHistogram(0.25, 2000);
+/** Each tick's lateness since the last pushed report (the metrics' histogram); 50 a second, capped. */
+let lagSamples: number[] = [];
+const MAX_LAG_SAMPLES = 1000;
+
+// RTP counts for the metrics: closed recordings' final numbers plus the open ones' live numbers is a total that only
+// grows (lost aside: a late packet filling a gap lowers it, hence the high-water mark); reports carry the difference.
+type PacketCounts = WorkerStats['packetsSinceReport'];
+const closedTotals: PacketCounts = { received: 0, lost: 0, late: 0, foreign: 0 };
+const reportedTotals: PacketCounts = { received: 0, lost: 0, late: 0, foreign: 0 };
+
+function closedCounts(p: RecordingPipeline): void {
+  const c = p.counters();
+  closedTotals.received += c.packets_received;
+  closedTotals.lost += c.packets_lost;
+  closedTotals.late += c.packets_late;
+  closedTotals.foreign += c.packets_foreign;
+}
+
+function packetsSince(open: PacketCounts, consume: boolean): PacketCounts {
+  const d = { received: 0, lost: 0, late: 0, foreign: 0 };
+  for (const k of ['received', 'lost', 'late', 'foreign'] as const) {
+    const total = closedTotals[k] + open[k];
+    d[k] = Math.max(0, total - reportedTotals[k]);
+    if (consume) reportedTotals[k] += d[k];
+  }
+  return d;
+}
 const work = new LatencyHistogram(0.05, 2000);
 let ticks = 0;
 let slots = 0;
@@ -261,7 +290,9 @@ function loop(): void {
 
 function playout(): void {
   const start = performance.now();
-  lag.record(start - (t0 + k * FRAME_MS));
+  const late = start - (t0 + k * FRAME_MS);
+  lag.record(late);
+  if (lagSamples.length < MAX_LAG_SAMPLES) lagSamples.push(late > 0 ? late : 0);
   ticks++;
   // Native receiver: read what queued since the last poll before playing the due slots.
   pollReceiver();
@@ -284,12 +315,14 @@ setTimeout(loop, FRAME_MS);
 // Native receiver: drained on this interval (kernel timestamps keep the arrival times exact in between).
 if (rx) setInterval(pollReceiver, cfg.receiverPollMs);
 
-function snapshot(): WorkerStats {
+/** `report`: a pushed report, which consumes the metrics' samples and counts (a requested snapshot does not). */
+function snapshot(report = false): WorkerStats {
   let streams = 0;
   let received = 0;
   let invalid = 0;
   let foreign = 0;
   let late = 0;
+  let lost = 0;
   for (const rec of recs.values()) {
     streams += rec.sockets.size;
     const c = rec.pipeline.counters();
@@ -297,7 +330,10 @@ function snapshot(): WorkerStats {
     invalid += c.packets_invalid;
     foreign += c.packets_foreign;
     late += c.packets_late;
+    lost += c.packets_lost;
   }
+  const tickLagMs = report ? lagSamples : lagSamples.slice();
+  if (report) lagSamples = [];
   return {
     index: cfg.index,
     recordings: recs.size,
@@ -314,6 +350,8 @@ function snapshot(): WorkerStats {
     packetsInvalid: invalid,
     packetsForeign: foreign,
     packetsLate: late,
+    packetsSinceReport: packetsSince({ received, lost, late, foreign }, report),
+    tickLagMs,
     datagrams,
     receiver: rx ? 'native' : 'dgram',
     receiverPolls,
@@ -337,7 +375,7 @@ function resetWindow(): void {
 if (cfg.statsIntervalMs > 0) {
   setInterval(() => {
     resyncClock();
-    post({ t: 'stats', stats: snapshot() });
+    post({ t: 'stats', stats: snapshot(true) });
     resetWindow();
   }, cfg.statsIntervalMs);
 } else {

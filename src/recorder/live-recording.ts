@@ -95,6 +95,7 @@ export class LiveRecording {
 
   async #begin(): Promise<void> {
     await this.ports.store.transition(this.id, 'recording', { tm_start: new Date(this.#startAtMs).toISOString() });
+    this.ports.metrics?.recordingStarted(this.referenceType);
     this.log.info({ limit_sec: this.#armMaxDuration() }, 'recording started');
   }
 
@@ -238,6 +239,7 @@ export class LiveRecording {
         },
       };
       this.log.info({ reason, duration_ms: result.durationMs, no_audio: result.noAudio }, 'recording stopped');
+      this.ports.metrics?.recordingEnded(reason);
       if (result.quality.packets_foreign > 0) {
         this.log.warn({ packets_foreign: result.quality.packets_foreign }, 'RTP from unexpected sources was refused during the recording');
       }
@@ -292,6 +294,7 @@ export class LiveRecording {
       // Never valid, never retried: the recording fails now with the code (the spool file stays for a human).
       if (!(isAppError(err) && err.code === 'invalid_storage_key')) throw err;
       await store.transition(this.id, 'failed', { error: { code: err.code, message: clientMessage(err) } });
+      this.ports.metrics?.recordingFailed(err.code);
       return;
     }
     await uploads.enqueueUpload({ recording_id: this.id, storage_key: key });
@@ -326,6 +329,7 @@ export class LiveRecording {
       }
       await this.ports.spool.remove(this.id);
       await this.ports.store.transition(this.id, 'failed', { stop_reason: 'error', error: { code, message: clientMessage(err, 'the recording could not be set up') } });
+      this.ports.metrics?.recordingFailed(code);
     } catch (e) {
       this.log.error({ err: e }, 'recording failure could not be recorded');
     } finally {

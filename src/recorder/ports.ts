@@ -1,6 +1,7 @@
 import type { AriRest } from '../ari/ari-rest.js';
 import type { StasisWaiter } from '../ari/stasis-waiter.js';
 import type { Logger } from '../logger.js';
+import type { RecordingMetrics } from '../metrics/ports.js';
 import type { Mixer } from '../mixer/types.js';
 import type { Spool } from '../spool/spool.js';
 import type { RecordingStore } from '../store/types.js';
@@ -16,9 +17,13 @@ export interface RecorderPorts {
   logger: Logger;
   /** The one clock of the recorder: the mixer's media clock (epoch ms), so timelines and stops agree with the file. */
   clock: { now(): number };
+  /** Counts this daemon's recordings as they start, end and fail (none when absent). */
+  metrics?: RecordingMetrics;
 }
 
 export interface RecorderSettings {
+  /** This daemon's node id: stamped on each recording it makes (its restart recovers only those). */
+  nodeId: string;
   /** Address Asterisk sends RTP to (our UDP ports live there). */
   rtpAdvertiseHost: string;
   maxDurationSec: number;

@@ -68,6 +68,13 @@ export class Recorder implements RecorderApi {
     return this.#byRef.get(refKey(type, referenceId));
   }
 
+  /** Live recordings (setting up, recording or stopping) by reference type: the metrics' active gauge. */
+  activeCounts(): Record<ReferenceType, number> {
+    const counts: Record<ReferenceType, number> = { call: 0, conference: 0 };
+    for (const s of this.#byId.values()) counts[s.referenceType]++;
+    return counts;
+  }
+
   async startCall(callId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
     if (this.#draining) throw shuttingDown();
     const channel = await this.#channel(callId);
@@ -250,7 +257,7 @@ export class Recorder implements RecorderApi {
       if (this.#stopAll) throw shuttingDown();
       const existing = await this.ports.store.getReference(type, referenceId);
       if (existing && existing.customer_id !== customerId) throw notFound(type, referenceId);
-      const rec = newRecording({ id: randomUUID(), customer_id: customerId, reference_type: type, reference_id: referenceId, options, now: new Date() });
+      const rec = newRecording({ id: randomUUID(), customer_id: customerId, reference_type: type, reference_id: referenceId, options, node_id: this.settings.nodeId, now: new Date() });
       await this.ports.store.createRecording(rec);
       const s = new LiveRecording(rec.id, type, referenceId, customerId, options, this.ports, this.settings);
       s.on('ended', (done) => this.#forget(done));
@@ -338,6 +345,17 @@ export class Recorder implements RecorderApi {
     } catch (err) {
       this.ports.logger.warn({ conference_id: bridge.id, err: (err as Error).message }, 'conference not recordable: bad CUSTOMER_ID');
       return null;
+    }
+  }
+
+  /** Whether this node's Asterisk has the call or conference (fleet routing asks each node). */
+  async hasOnAsterisk(type: ReferenceType, id: string): Promise<boolean> {
+    try {
+      await (type === 'call' ? this.#channel(id) : this.#bridge(id));
+      return true;
+    } catch (err) {
+      if (err instanceof AppError && (err.code === 'call_not_found' || err.code === 'conference_not_found')) return false;
+      throw err;
     }
   }
 

@@ -14,9 +14,11 @@ import { lastAudioAt } from '../spool/spool.js';
  * upload job again (BullMQ keeps it; re-adding is idempotent). Spool files no active recording owns are cleaned last
  * (cleanSpool).
  */
-export async function recoverInterrupted(ports: RecorderPorts): Promise<Recording[]> {
+export async function recoverInterrupted(ports: RecorderPorts, nodeId: string): Promise<Recording[]> {
   const { store, logger, spool } = ports;
-  const active = await store.listActive();
+  // Only this node's own (and those of versions before node ids, made by a single daemon): the other nodes of the
+  // fleet are recording theirs right now.
+  const active = (await store.listActive()).filter((r) => r.node_id === undefined || r.node_id === nodeId);
   const recovered: Recording[] = [];
   for (const rec of active) {
     const log = logger.child({ recording_id: rec.id });
@@ -24,6 +26,7 @@ export async function recoverInterrupted(ports: RecorderPorts): Promise<Recordin
       if (!(await spool.exists(rec.id))) {
         if (rec.status !== 'stopping') {
           recovered.push(await store.transition(rec.id, 'failed', { stop_reason: 'error', error: { code: 'spool_file_lost', message: 'the daemon stopped before any audio was written' } }));
+          ports.metrics?.recordingFailed('spool_file_lost');
         }
         continue;
       }
@@ -43,6 +46,7 @@ export async function recoverInterrupted(ports: RecorderPorts): Promise<Recordin
         // spool file stays for a human) instead of sitting in `stopping` for ever.
         if (!(isAppError(err) && err.code === 'invalid_storage_key')) throw err;
         recovered.push(await store.transition(rec.id, 'failed', { error: { code: err.code, message: clientMessage(err) } }));
+        ports.metrics?.recordingFailed(err.code);
         log.error({ code: err.code }, 'interrupted recording can never be stored: failed');
         continue;
       }

@@ -8,46 +8,69 @@ function part(id: string): string {
   return id.replace(/%/g, '%25').replace(/:/g, '%3A');
 }
 
+/** A literal for a Redis glob pattern (`*`, `?`, `[`, `]`, `\\` escaped). */
+function globEscape(s: string): string {
+  return s.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
 /**
  * Every Redis key the product uses, built from one configurable prefix (tests use a unique prefix per file).
- * BullMQ's own keys live under `bullPrefix` (BullMQ adds `:<queue>:…` itself).
+ *
+ * Redis Cluster: every store key starts with `{<prefix>}:`, so the whole store hashes to one slot (the braces are a
+ * hash tag). The Lua scripts touch a recording, its reference, its customer's indexes and the global indexes and
+ * outbox in one call, and MULTI/MGET/SUNION read across them: in Cluster they must share a slot. The price: the store
+ * lives on one shard (Cluster adds failover, not room for the store; docs/scaling.md). BullMQ's keys are tagged apart
+ * (`{<prefix>:bull}`), so the queues may live on another shard.
  */
 export class RedisKeys {
+  /** The prefix as given (no braces, no whitespace). */
   readonly prefix: string;
+  /** What every store key starts with: `{<prefix>}`, the prefix as a Redis Cluster hash tag. */
+  readonly root: string;
 
   constructor(prefix = 'ari-recorder') {
     if (!prefix || /[\s{}]/.test(prefix)) throw new Error(`invalid redis key prefix: ${JSON.stringify(prefix)}`);
     this.prefix = prefix;
+    this.root = `{${prefix}}`;
   }
 
-  /** BullMQ `prefix` option (queue keys become `<prefix>:bull:<queue>:…`). */
+  /**
+   * BullMQ `prefix` option: `{<prefix>:bull}` (queue keys become `{<prefix>:bull}:<queue>:…`). BullMQ needs all of a
+   * queue's keys in one slot (its scripts touch several), hence the braces; this tag differs from the store's, so
+   * Redis Cluster may place the queues on another shard than the store.
+   */
   get bullPrefix(): string {
-    return `${this.prefix}:bull`;
+    return `{${this.prefix}:bull}`;
+  }
+
+  /** KEYS/SCAN patterns that cover every key of this prefix, the store's and BullMQ's (tests, maintenance). */
+  patterns(): string[] {
+    return [`${globEscape(this.root)}:*`, `${globEscape(this.bullPrefix)}:*`];
   }
 
   /** Recording JSON (string). */
   recording(id: string): string {
-    return `${this.prefix}:rec:${part(id)}`;
+    return `${this.root}:rec:${part(id)}`;
   }
 
   /** Reference hash: id, type, customer_id, recording_id, tm_create, tm_update. */
   reference(type: ReferenceType, id: string): string {
-    return `${this.prefix}:ref:${type}:${part(id)}`;
+    return `${this.root}:ref:${type}:${part(id)}`;
   }
 
   /** Reference history: list of recording ids, oldest first. */
   referenceRecordingIds(type: ReferenceType, id: string): string {
-    return `${this.prefix}:ref:${type}:${part(id)}:recording_ids`;
+    return `${this.root}:ref:${type}:${part(id)}:recording_ids`;
   }
 
   /** Sorted set of a customer's recording ids but deleted ones (a deleted recording leaves it), score = tm_create (epoch ms). */
   customerRecordings(customerId: string): string {
-    return `${this.prefix}:idx:customer:${part(customerId)}`;
+    return `${this.root}:idx:customer:${part(customerId)}`;
   }
 
   /** Sorted set of a customer's recording ids in one status, score = tm_create (epoch ms). */
   customerStatus(customerId: string, status: RecordingStatus): string {
-    return `${this.prefix}:idx:customer:${part(customerId)}:status:${status}`;
+    return `${this.root}:idx:customer:${part(customerId)}:status:${status}`;
   }
 
   /** All of a customer's per-status sorted sets, in RecordingStatuses order (Lua scripts index them by status). */
@@ -57,7 +80,7 @@ export class RedisKeys {
 
   /** Set of recording ids in one status (all customers). */
   status(status: RecordingStatus): string {
-    return `${this.prefix}:idx:status:${status}`;
+    return `${this.root}:idx:status:${status}`;
   }
 
   /** All per-status sets, in RecordingStatuses order. */
@@ -67,51 +90,71 @@ export class RedisKeys {
 
   /** Sorted set of deleted recording ids, score = tm_delete (epoch ms): their metadata is purged DELETED_METADATA_DAYS later. */
   deletedRecordings(): string {
-    return `${this.prefix}:idx:deleted`;
+    return `${this.root}:idx:deleted`;
   }
 
   /** Sorted set of available recording ids, score = tm_expire (epoch ms). */
   expiry(): string {
-    return `${this.prefix}:idx:expire`;
+    return `${this.root}:idx:expire`;
+  }
+
+  /** A daemon of the fleet: its NodeInfo JSON (fleet/node-registry.ts). */
+  node(nodeId: string): string {
+    return `${this.root}:node:${part(nodeId)}`;
+  }
+
+  /** A node's command stream (fleet/command-bus.ts): what other nodes ask it to do. */
+  nodeCommands(nodeId: string): string {
+    return `${this.root}:node:${part(nodeId)}:commands`;
+  }
+
+  /** The Pub/Sub channel a node receives its answers on. */
+  nodeReplies(nodeId: string): string {
+    return `${this.root}:node:${part(nodeId)}:replies`;
+  }
+
+  /** Sorted set of node ids, score = last heartbeat (epoch ms). */
+  nodes(): string {
+    return `${this.root}:idx:nodes`;
   }
 
   /** Stream of recording lifecycle events written by the transition script, drained by the event relay. */
   eventOutbox(): string {
-    return `${this.prefix}:outbox:recording-events`;
+    return `${this.root}:outbox:recording-events`;
   }
 
   /** Export JSON (string). */
   export(id: string): string {
-    return `${this.prefix}:export:${part(id)}`;
+    return `${this.root}:export:${part(id)}`;
   }
 
   /** Sorted set of completed export ids, score = tm_expire of their archive (epoch ms). */
   exportExpiry(): string {
-    return `${this.prefix}:idx:export-expire`;
+    return `${this.root}:idx:export-expire`;
   }
 
   /** Set of export ids whose archive holds the recording. */
   recordingExports(recordingId: string): string {
-    return `${this.prefix}:idx:rec-exports:${part(recordingId)}`;
+    return `${this.root}:idx:rec-exports:${part(recordingId)}`;
   }
 
   /** Sorted set of a customer's export ids, score = tm_create (epoch ms). */
   customerExports(customerId: string): string {
-    return `${this.prefix}:idx:customer:${part(customerId)}:exports`;
+    return `${this.root}:idx:customer:${part(customerId)}:exports`;
   }
 
   /** API token record, keyed by the SHA-256 (hex) of the token: the raw token is never stored. */
   token(sha256Hex: string): string {
-    return `${this.prefix}:tokens:${sha256Hex}`;
+    return `${this.root}:tokens:${sha256Hex}`;
   }
 
   /** Webhook ordering: last sequence number handed out for one (endpoint, chain). */
   webhookSeq(endpointKey: string, chainKey: string): string {
-    return `${this.prefix}:wh:seq:${part(endpointKey)}:${part(chainKey)}`;
+    return `${this.root}:wh:seq:${part(endpointKey)}:${part(chainKey)}`;
   }
 
   /** Webhook ordering: highest sequence number settled (delivered or given up) for one (endpoint, chain). */
   webhookDone(endpointKey: string, chainKey: string): string {
-    return `${this.prefix}:wh:done:${part(endpointKey)}:${part(chainKey)}`;
+    return `${this.root}:wh:done:${part(endpointKey)}:${part(chainKey)}`;
   }
 }

@@ -16,6 +16,8 @@ export const TOKENS = {
   a: 'tok-a-0f3e9c1b7d2a',
   b: 'tok-b-91ad02c4e8f1',
   readOnlyA: 'tok-ro-a-55e0c3d9a7',
+  /** the operator: recording.admin only (GET /v1.0/nodes) */
+  admin: 'tok-admin-7c1e0b94d2',
 } as const;
 export const CUSTOMER_A = 'cust-a';
 export const CUSTOMER_B = 'cust-b';
@@ -66,6 +68,7 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
         { token: TOKENS.a, customer_id: CUSTOMER_A, permissions: all },
         { token: TOKENS.b, customer_id: CUSTOMER_B, permissions: all },
         { token: TOKENS.readOnlyA, customer_id: CUSTOMER_A, permissions: ['recording.read'] },
+        { token: TOKENS.admin, customer_id: 'ops', permissions: ['recording.admin'] },
       ],
     }),
   );

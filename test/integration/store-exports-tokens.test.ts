@@ -47,7 +47,7 @@ describe('RedisTokenStore', () => {
     expect(await store.lookup(token)).toEqual({ customer_id: 'c1', permissions: ['recording.read', 'recording.export'] });
     expect(await store.lookup('other')).toBeNull();
     expect(await store.lookup('')).toBeNull();
-    const all = await redis.keys(`${prefix}:tokens:*`);
+    const all = await redis.keys(`${keys.root}:tokens:*`);
     expect(all).toEqual([keys.token(hashToken(token))]);
     for (const k of all) expect((await redis.get(k)) ?? '').not.toContain(token);
     expect(all[0]).not.toContain(token);

@@ -51,7 +51,7 @@ beforeAll(async () => {
     uploadBackoff: { baseMs: 50, capMs: 200 },
   });
   await jobs.start();
-  uploadQueue = new Queue(QueueNames.upload, { connection: { url }, prefix: keys.bullPrefix });
+  uploadQueue = new Queue(QueueNames.upload(), { connection: { url }, prefix: keys.bullPrefix });
 });
 
 afterAll(async () => {

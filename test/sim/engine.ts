@@ -18,6 +18,8 @@ import type { AriEvent } from './types.js';
 
 export interface EngineConfig {
   asteriskId: string;
+  /** asterisk.conf `systemname` ('' unset): GET /asterisk/info config.name, and the prefix of every channel id */
+  systemName: string;
   /** snoop's StasisStart comes this long after the 200 (real: 1–3 ms) */
   snoopStasisDelayMs: number;
   /** 0: externalMedia's events precede its 200; > 0: the 200 comes first and StasisStart this much later (race) */
@@ -67,7 +69,7 @@ export class AsteriskEngine {
   readonly channels = new Map<string, SimChannel>();
   readonly bridges = new Map<string, SimBridge>();
   readonly playbacks = new Map<string, SimPlayback>();
-  readonly ids = new IdGenerator();
+  readonly ids: IdGenerator;
   readonly bus: EventBus;
   /** the order in which DELETE /bridges ejects the members (Asterisk's own; tests try both) */
   bridgeEjectOrder: 'joined' | 'reverse' = 'joined';
@@ -83,6 +85,7 @@ export class AsteriskEngine {
   readonly startupTime = new Date();
 
   constructor(readonly cfg: EngineConfig) {
+    this.ids = new IdGenerator(cfg.systemName);
     this.bus = new EventBus(cfg.asteriskId, () => this.nowMs());
   }
 

@@ -173,7 +173,13 @@ export class IdGenerator {
   private channelCounter = 0;
   private localCounter = 0;
   private snoopCounter = 0;
-  private readonly prefix = Math.floor(Date.now() / 1000);
+  private readonly prefix: string;
+
+  /** `systemName`: asterisk.conf's systemname, which Asterisk puts before its channel ids. */
+  constructor(systemName = '') {
+    const epoch = Math.floor(Date.now() / 1000);
+    this.prefix = systemName ? `${systemName}-${epoch}` : String(epoch);
+  }
 
   channelId(): string {
     return `${this.prefix}.${this.channelCounter++}`;

@@ -27,6 +27,8 @@ export interface SimulatorOptions {
   port?: number;
   host?: string;
   asteriskId?: string;
+  /** asterisk.conf `systemname`: channel ids become `<name>-<epoch>.<n>` (unique across a fleet), info config.name */
+  systemName?: string;
   /** zeros before the dialplan audio starts, after answer (default 500 ms, as measured) */
   audioDelayMs?: number;
   snoopStasisDelayMs?: number;
@@ -127,6 +129,7 @@ export interface AriSimulator {
 export async function startAriSimulator(options: SimulatorOptions = {}): Promise<AriSimulator> {
   const cfg: EngineConfig = {
     asteriskId: options.asteriskId ?? '02:fc:00:00:00:01',
+    systemName: options.systemName ?? '',
     snoopStasisDelayMs: options.snoopStasisDelayMs ?? 2,
     externalMediaStasisDelayMs: options.externalMediaStasisDelayMs ?? 0,
     snoopTeardownDelayMs: options.snoopTeardownDelayMs ?? 6,

@@ -67,7 +67,7 @@ export const miscHandlers: HandlerTable = {
     const all: Record<string, unknown> = {
       build: { os: 'Linux', kernel: 'ari-simulator', machine: 'x86_64', options: 'OPTIONAL_API', date: started, user: 'sim' },
       system: { version: '22.10.1', entity_id: engine.cfg.asteriskId },
-      config: { name: '', default_language: 'en', setid: { user: '', group: '' } },
+      config: { name: engine.cfg.systemName, default_language: 'en', setid: { user: '', group: '' } },
       status: { startup_time: started, last_reload_time: started },
     };
     if (!params.only) return ok(all);

@@ -98,7 +98,7 @@ describe('tokens file', () => {
     ['empty customer', `{"tokens":[{"token":"${T1}","customer_id":"","permissions":[]}]}`, /tokens\[0\]\.customer_id: expected a customer id/],
     ['traversal customer', `{"tokens":[{"token":"${T1}","customer_id":"..","permissions":[]}]}`, /customer_id/],
     ['colon customer', `{"tokens":[{"token":"${T1}","customer_id":"a:status","permissions":[]}]}`, /customer_id/],
-    ['unknown permission', `{"tokens":[{"token":"${T1}","customer_id":"c","permissions":["admin"]}]}`, /unknown permission "admin"/],
+    ['unknown permission', `{"tokens":[{"token":"${T1}","customer_id":"c","permissions":["superuser"]}]}`, /unknown permission "superuser"/],
     ['duplicate token', `{"tokens":[{"token":"${T1}","customer_id":"c","permissions":[]},{"token":"${T1}","customer_id":"d","permissions":[]}]}`, /tokens\[1\].*duplicate/],
   ])('refuses %s with a clear message that never shows the token', (_n, text, message) => {
     let err: Error | undefined;
@@ -144,8 +144,8 @@ describe('TokenStoreAuthenticator and CompositeAuthenticator', () => {
   it('normalizePermission', () => {
     expect(normalizePermission('read')).toBe('recording.read');
     expect(normalizePermission('recording.export')).toBe('recording.export');
-    expect(normalizePermission('admin')).toBeUndefined();
-    expect(normalizePermission('recording.admin')).toBeUndefined();
+    expect(normalizePermission('admin')).toBe('recording.admin');
+    expect(normalizePermission('superuser')).toBeUndefined();
     expect(normalizePermission(3)).toBeUndefined();
   });
 });

@@ -27,9 +27,15 @@ describe('RedisKeys', () => {
     for (const s of RecordingStatuses) add(`status ${s}`, k.status(s));
   });
 
-  it('plain ids (uuids, Asterisk channel ids) keep the layout they always had', () => {
-    expect(k.recording('7c9e6679-7425-40de-944b-e07fc1f90ae7')).toBe('p:rec:7c9e6679-7425-40de-944b-e07fc1f90ae7');
-    expect(k.reference('call', '1795579021.0')).toBe('p:ref:call:1795579021.0');
-    expect(k.customerStatus('cust-a', 'available')).toBe('p:idx:customer:cust-a:status:available');
+  it('plain ids (uuids, Asterisk channel ids) are unchanged; every key starts with the prefix as a hash tag', () => {
+    expect(k.recording('7c9e6679-7425-40de-944b-e07fc1f90ae7')).toBe('{p}:rec:7c9e6679-7425-40de-944b-e07fc1f90ae7');
+    expect(k.reference('call', '1795579021.0')).toBe('{p}:ref:call:1795579021.0');
+    expect(k.customerStatus('cust-a', 'available')).toBe('{p}:idx:customer:cust-a:status:available');
+    expect(k.bullPrefix).toBe('{p:bull}');
+  });
+
+  it('patterns() covers the store and BullMQ keys of its prefix only, glob characters escaped', () => {
+    expect(k.patterns()).toEqual(['{p}:*', '{p:bull}:*']);
+    expect(new RedisKeys('a*b?[c]').patterns()).toEqual(['{a\\*b\\?\\[c\\]}:*', '{a\\*b\\?\\[c\\]:bull}:*']);
   });
 });

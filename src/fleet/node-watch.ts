@@ -1,0 +1,32 @@
+import { isAppError } from '../domain/errors.js';
+import type { Logger } from '../logger.js';
+import type { RecordingStore } from '../store/types.js';
+import type { Redis } from 'ioredis';
+import type { RedisKeys } from '../store/keys.js';
+import { listNodes } from './node-registry.js';
+
+/**
+ * Ends the active recordings of nodes gone longer than `lostAfterMs` (no heartbeat): `failed` with `node_lost`, and
+ * their `recording_failed` event goes with the transition. Any node may run it, any number of times: a transition
+ * happens once (forward only), so each recording fails once. A node back before the limit recovers its own.
+ */
+export async function failLostNodes(deps: { redis: Redis; keys: RedisKeys; store: RecordingStore; logger: Logger; selfId: string; lostAfterMs: number; now?: number }): Promise<number> {
+  const now = deps.now ?? Date.now();
+  const lost = new Set((await listNodes(deps.redis, deps.keys, now)).filter((n) => n.id !== deps.selfId && n.lease_age_ms > deps.lostAfterMs).map((n) => n.id));
+  if (lost.size === 0) return 0;
+  let failed = 0;
+  for (const rec of await deps.store.listActive()) {
+    if (!rec.node_id || !lost.has(rec.node_id)) continue;
+    try {
+      await deps.store.transition(rec.id, 'failed', {
+        stop_reason: 'error',
+        error: { code: 'node_lost', message: 'the daemon recording it stopped and did not come back in time' },
+      });
+      failed++;
+      deps.logger.warn({ recording_id: rec.id, node_id: rec.node_id }, 'recording failed: its node is lost');
+    } catch (err) {
+      if (!(isAppError(err) && err.code === 'invalid_transition')) throw err; // another node got there first
+    }
+  }
+  return failed;
+}
