@@ -257,8 +257,8 @@ async function demo(opts: Options, dir: string): Promise<boolean> {
 
   // record it through the REST API
   const auth = { authorization: `Bearer ${token}` };
-  const recording = async (id: string) => (await request(`${api}/v1.0/recordings/${id}`, { headers: auth })).body as { status: string; duration_ms?: number; size_bytes?: number; error?: { code: string } };
-  const t0 = performance.now();
+  const recording = async (id: string) =>
+    (await request(`${api}/v1.0/recordings/${id}`, { headers: auth })).body as { status: string; tm_start?: string; duration_ms?: number; size_bytes?: number; error?: { code: string } };
   const started = await request(`${api}/v1.0/calls/${channelId}/recording_start`, {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/json' },
@@ -266,9 +266,14 @@ async function demo(opts: Options, dir: string): Promise<boolean> {
   });
   if (started.status !== 200) throw new DemoError(`recording_start: ${started.status} ${started.text}`, daemon.log);
   const recordingId: string = started.body.recording_id;
-  await waitFor(`recording ${recordingId} to be recording`, 10_000, async () => ((await recording(recordingId)).status === 'recording' ? true : undefined), [daemon]);
+  const live = await waitFor(`recording ${recordingId} to be recording`, 10_000, async () => {
+    const r = await recording(recordingId);
+    return r.status === 'recording' ? r : undefined;
+  }, [daemon]);
   say(`demo: recording ${recordingId} started, ${opts.seconds} s…`);
-  await sleep(opts.seconds * 1000 - (performance.now() - t0));
+  // The file begins at tm_start (when the audio path was up, after the setup): count the seconds from there.
+  const begin = Date.parse(live.tm_start ?? '') || Date.now();
+  await sleep(begin + opts.seconds * 1000 - Date.now());
   const stopped = await request(`${api}/v1.0/calls/${channelId}/recording_stop`, { method: 'POST', headers: auth });
   if (stopped.status !== 200) throw new DemoError(`recording_stop: ${stopped.status} ${stopped.text}`, daemon.log);
   const rec = await waitFor(`recording ${recordingId} to be available`, 60_000, async () => {
