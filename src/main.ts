@@ -52,4 +52,6 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   process.stderr.write(`ari-recorder failed to start: ${(err as Error).message}\n`);
   process.exitCode = 1;
+  // A client left reconnecting (Redis, ARI) must not keep a daemon that failed to start alive.
+  setTimeout(() => process.exit(1), 5000).unref();
 });
