@@ -24,7 +24,7 @@ export interface JobsConfig {
   /** This daemon's node id (fleet): uploads go to its own queue, where its spool is; the other queues are shared. */
   nodeId?: string;
   redisUrl: string;
-  /** Key prefix (RedisKeys); BullMQ queues live under `<prefix>:bull`. */
+  /** Key prefix (RedisKeys): store keys are `{<prefix>}:…`, BullMQ queues `{<prefix>:bull}:…`. */
   prefix: string;
   storage: BlobStorage;
   store: RecordingStore;
