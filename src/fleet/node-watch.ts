@@ -28,5 +28,11 @@ export async function failLostNodes(deps: { redis: Redis; keys: RedisKeys; store
       if (!(isAppError(err) && err.code === 'invalid_transition')) throw err; // another node got there first
     }
   }
+  // A lost node whose recordings are ended leaves the node list: the watch does not read every active recording for
+  // it again and again (a node that comes back registers anew).
+  for (const id of lost) {
+    await deps.redis.multi().zrem(deps.keys.nodes(), id).del(deps.keys.node(id)).exec();
+    deps.logger.warn({ node_id: id }, 'lost node removed from the node list');
+  }
   return failed;
 }

@@ -134,6 +134,9 @@ describe('a fleet of daemons on one Redis', () => {
     expect(failed.error?.code).toBe('node_lost');
     await hooks.waitFor((rs) => rs.some((w) => w.body.type === 'recording_failed' && (w.body.data as { id: string }).id === rec.id));
     await sleep(2500); // both nodes' watches ran again: still one event
+    // and the lost node, its recordings ended, has left the node list (the watch stops reading for it)
+    const nodes = await a.json('GET', '/v1.0/nodes', { token: TOKENS.admin });
+    expect((nodes.body.result as { id: string }[]).map((n) => n.id)).not.toContain('node-x');
     expect(hooks.received.filter((w) => (w.body.data as { id?: string })?.id === rec.id).map((w) => w.body.type)).toEqual(['recording_started', 'recording_failed']);
     r.disconnect();
   });
