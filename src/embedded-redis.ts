@@ -146,8 +146,8 @@ async function probe(port: number, timeoutMs: number): Promise<Probe | null> {
   }
 }
 
-/** Alive and not a zombie (a zombie still answers kill 0). */
-function isAlive(pid: number): boolean {
+/** Alive and not a zombie (a zombie still answers kill 0: an orphan's zombie lingers where pid 1 does not reap). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {

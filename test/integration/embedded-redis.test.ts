@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readRedisPidFile, redisPidFile, redisServersOn, startRedis } from '../../src/embedded-redis.js';
+import { isAlive, readRedisPidFile, redisPidFile, redisServersOn, startRedis } from '../../src/embedded-redis.js';
 import { connectTestRedis } from '../helpers/redis.js';
 import { RedisKeys } from '../../src/store/keys.js';
 import { RedisRecordingStore } from '../../src/store/redis-recording-store.js';
@@ -12,14 +12,8 @@ import { startAriSimulator, type AriSimulator } from '../sim/index.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Alive and not a zombie: a killed orphan stays a zombie where pid 1 does not reap it (this machine's init). */
+const alive = isAlive;
 
 /** The recording as the daemon left it in its embedded Redis (its AOF), read with a server of our own on that dir. */
 async function storedRecording(redisDir: string, id: string) {
