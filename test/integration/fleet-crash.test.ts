@@ -12,7 +12,8 @@ import { startAriSimulator, type AriSimulator } from '../sim/index.js';
 /**
  * kill -9 of node B (the real daemon, a child process) during two of its recordings, while nodes A and C (in this
  * process) record on the same Redis: A's and C's recordings go on untouched and end available with their full
- * length; B restarted recovers its own two; nothing of A or C is cleaned up by B.
+ * length; B restarted recovers its own two; nothing of A or C is cleaned up by B. Then a start sent to A for a call
+ * on B's Asterisk is carried out by B (another process), stopped through C, and downloaded from A.
  */
 describe('a fleet: one node crashes', () => {
   const { url: redisUrl, prefix } = testRedis();
@@ -81,8 +82,23 @@ describe('a fleet: one node crashes', () => {
       expect(rec.duration_ms).toBeGreaterThanOrEqual(elapsed - 100); // their full length
       expectTones((await h.wav(id)).samples.subarray(4800), { present: [tone] });
     }
+
+    // Across processes: a start sent to A (this process) for a call on B's Asterisk records on B (the child); C
+    // answers its GET and stops it; the file downloads from A.
+    const callB = await simB.placeCall({ exten: 'tone300', variables: { CUSTOMER_ID: 'cust-a' } }); // the customer of A's token
+    const routed = await a.json('POST', `/v1.0/calls/${callB}/recording_start`);
+    expect(routed.status).toBe(200);
+    const idB: string = routed.body.recording_id;
+    expect((await a.app.store.get(idB))?.node_id).toBe('node-b');
+    await sleep(1200);
+    expect((await c.json('GET', `/v1.0/calls/${callB}`)).body.recording_id).toBe(idB);
+    expect((await c.json('POST', `/v1.0/calls/${callB}/recording_stop`)).status).toBe(200);
+    const done = await a.waitForStatus(idB, 'available');
+    expect(done.stop_reason).toBe('api');
+    expectTones((await a.wav(idB)).samples.subarray(4800), { present: [300] });
+
     b.child.kill('SIGTERM');
     await b.exited;
     b = undefined;
-  }, 120_000);
+  }, 180_000);
 });
