@@ -62,8 +62,3 @@ export interface RecordingEvent {
   seq: number;
   data: RecordingView;
 }
-
-/** A transition happens at most once per (recording, status): that pair is the event's id, stable across retries. */
-export function recordingEventId(recordingId: string, status: RecordingStatus): string {
-  return `${recordingId}-${status}`;
-}

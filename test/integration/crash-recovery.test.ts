@@ -4,13 +4,13 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/embedded-redis.js';
+import { DAEMON_TOKEN, daemonEnv } from '../helpers/daemon.js';
 import { startAriSimulator, type AriSimulator } from '../sim/index.js';
 import { testRedis } from '../helpers/redis.js';
 import { decodeWav } from '../helpers/wav-decode.js';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 
-const TOKEN = 'tok-crash-0123456789';
+const TOKEN = DAEMON_TOKEN;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** kill -9 of the real daemon process during a recording, then a restart: the partial file is repaired and delivered. */
@@ -38,28 +38,9 @@ describe('crash recovery', () => {
   beforeAll(async () => {
     sim = await startAriSimulator();
     dir = mkdtempSync(join(tmpdir(), 'ari-recorder-crash-'));
-    writeFileSync(join(dir, 'tokens.json'), JSON.stringify({ tokens: [{ token: TOKEN, customer_id: 'c1', permissions: ['recording.read', 'recording.write'] }] }));
     const { url, prefix } = testRedis();
-    const port = await freePort();
-    const rtp = 42000 + Math.floor(Math.random() * 100) * 100;
-    base = `http://127.0.0.1:${port}`;
-    env = {
-      ...process.env,
-      ARI_URL: sim.url,
-      ARI_USER: sim.username,
-      ARI_PASSWORD: sim.password,
-      REDIS_URL: url,
-      REDIS_PREFIX: prefix,
-      HTTP_PORT: String(port),
-      SPOOL_DIR: join(dir, 'spool'),
-      STORAGE_DIR: join(dir, 'recordings'),
-      TOKENS_FILE: join(dir, 'tokens.json'),
-      DEFAULT_CUSTOMER_ID: 'c1', // the simulator's calls carry no CUSTOMER_ID
-      RTP_PORT_MIN: String(rtp),
-      RTP_PORT_MAX: String(rtp + 99),
-      MIXER_WORKERS: '1',
-      LOG_LEVEL: 'warn',
-    };
+    // the daemon's environment as every daemon-process test builds it (test/helpers/daemon.ts), on the test Redis
+    ({ env, base } = await daemonEnv(sim, dir, { REDIS_URL: url, REDIS_PREFIX: prefix, LOG_LEVEL: 'warn' }));
   });
   afterAll(async () => {
     if (child && child.exitCode === null) {
