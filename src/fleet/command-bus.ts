@@ -104,7 +104,10 @@ export class CommandBus {
   async #serve(handle: CommandHandler): Promise<void> {
     const { reader, redis, keys, logger } = this.deps;
     const stream = keys.nodeCommands(this.nodeId);
-    let last = '$';
+    // Never '$' ("what comes after this call"): a command added between two reads would be lost. Start from the
+    // oldest command an asker can still be waiting for (stream ids are epoch ms): a node that starts (or restarts)
+    // answers what was sent to it just before.
+    let last = `${Date.now() - this.timeoutMs}-0`;
     while (!this.#stopped) {
       try {
         const res = (await reader.xread('COUNT', 100, 'BLOCK', 1000, 'STREAMS', stream, last)) as [string, [string, string[]][]][] | null;

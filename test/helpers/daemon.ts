@@ -5,6 +5,8 @@ import { freePort } from '../../src/embedded-redis.js';
 import type { AriSimulator } from '../sim/index.js';
 
 export const DAEMON_TOKEN = 'tok-daemon-0123456789';
+/** An operator's token (GET /v1.0/nodes), no customer's recordings */
+export const DAEMON_ADMIN_TOKEN = 'tok-daemon-admin-0123456789';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The daemon as a child process (the real main.ts, its signal handling included), and what it printed. */
@@ -24,7 +26,12 @@ export async function daemonEnv(sim: AriSimulator, dir: string, extra: NodeJS.Pr
   mkdirSync(dir, { recursive: true });
   writeFileSync(
     join(dir, 'tokens.json'),
-    JSON.stringify({ tokens: [{ token: DAEMON_TOKEN, customer_id: 'c1', permissions: ['recording.read', 'recording.write'] }] }),
+    JSON.stringify({
+      tokens: [
+        { token: DAEMON_TOKEN, customer_id: 'c1', permissions: ['recording.read', 'recording.write'] },
+        { token: DAEMON_ADMIN_TOKEN, customer_id: 'operator', permissions: ['recording.admin'] },
+      ],
+    }),
   );
   const port = await freePort();
   const rtp = 30000 + Math.floor(Math.random() * 100) * 100;
