@@ -321,7 +321,7 @@ interface Server {
 function jobsPath(opts: { storeUrl: string; queueUrl: string; store: RedisRecordingStore; storage: LocalStorage; spool: Spool; webhookUrls: string[] }) {
   const keys = new RedisKeys('ari-recorder');
   const logger = createLogger('silent');
-  const factory = new QueueFactory({ redisUrl: opts.queueUrl, prefix: keys.bullPrefix, logger });
+  const factory = new QueueFactory({ redis: opts.queueUrl, prefix: keys.bullPrefix, logger });
   const redis = createStoreRedis(opts.storeUrl, { connectionName: 'ari-recorder-jobs' });
   const webhooks = new WebhookPublisher({ factory, redis, keys, logger, options: { urls: opts.webhookUrls, secret: `whsec_${Buffer.alloc(32, 7).toString('base64')}` } });
   const relayRedis = createStoreRedis(opts.storeUrl, { connectionName: 'ari-recorder-events' });

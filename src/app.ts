@@ -23,6 +23,7 @@ import type { BlobStorage } from './storage/blob-storage.js';
 import { createStorage } from './storage/create-storage.js';
 import { RedisKeys } from './store/keys.js';
 import { createStoreRedis, waitForRedis } from './store/redis-client.js';
+import { describeTarget, type RedisTarget } from './store/redis-target.js';
 import { RedisExportStore } from './store/redis-export-store.js';
 import { RedisRecordingStore } from './store/redis-recording-store.js';
 import { RedisTokenStore } from './store/redis-token-store.js';
@@ -103,16 +104,18 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     const metrics = createMetrics();
     const spool = new Spool(config.spoolDir);
     await spool.create();
-    let redisUrl = config.redis.url;
-    if (!redisUrl) {
+    let redisTarget: RedisTarget | undefined = config.redis.target;
+    if (!redisTarget) {
       // Its own process group and a pid file (embedded-redis.ts); stopped last, after the recordings are handed over.
       const embedded = await startEmbeddedRedis({ dir: join(config.spoolDir, '..', 'redis'), logger: log });
       closers.push(['embedded redis', () => embedded.stop()]);
-      redisUrl = embedded.url;
+      redisTarget = { kind: 'url', url: embedded.url };
       log.info({ port: embedded.port, redis_pid: embedded.pid, reused: embedded.reused }, 'embedded redis-server ready (REDIS_URL unset; for production, set REDIS_URL)');
+    } else {
+      log.info({ redis: describeTarget(redisTarget) }, 'redis');
     }
     const keys = new RedisKeys(config.redis.prefix);
-    const redis: Redis = createStoreRedis(redisUrl, { logger: log });
+    const redis: Redis = createStoreRedis(redisTarget, { logger: log });
     closers.push(['redis', () => redis.quit()]);
     await waitForRedis(redis);
     const store = new RedisRecordingStore({ redis, keys });
@@ -137,7 +140,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     closers.push(['node', async () => node.stop()]);
     const jobs = createJobs({
       nodeId: node.id,
-      redisUrl,
+      redis: redisTarget,
       prefix: config.redis.prefix,
       storage,
       store,
@@ -209,8 +212,8 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     recorder.start();
 
     // Any node's API acts on any call or conference of the fleet: commands to the node that has it, through Redis.
-    const reader = createStoreRedis(redisUrl, { connectionName: 'ari-recorder-commands', logger: log });
-    const subscriber = createStoreRedis(redisUrl, { connectionName: 'ari-recorder-replies', logger: log });
+    const reader = createStoreRedis(redisTarget, { connectionName: 'ari-recorder-commands', logger: log });
+    const subscriber = createStoreRedis(redisTarget, { connectionName: 'ari-recorder-replies', logger: log });
     await Promise.all([waitForRedis(reader), waitForRedis(subscriber)]);
     const bus = new CommandBus(
       {

@@ -2,6 +2,7 @@ import { CUSTOMER_ID_RULE, isCustomerId } from './domain/customer-id.js';
 import { WEBHOOK_SECRET_RULE, webhookKey } from './jobs/webhook-signature.js';
 import { checkRtpHosts } from './media/rtp-hosts.js';
 import { isNodeId } from './fleet/node-id.js';
+import type { HostPort, RedisTarget } from './store/redis-target.js';
 
 /**
  * Environment → typed, validated config. An empty variable counts as unset (its default). A bad value throws ConfigError naming the variable;
@@ -17,7 +18,8 @@ export class ConfigError extends Error {
 export interface Config {
   ari: { url: string; username: string; password: string; app: string; reconnectMaxMs: number; timeoutMs: number };
   http: { host: string; port: number; tokensFile?: string; limits: { authFailures: number; exports: number; windowMs: number } };
-  redis: { url?: string; prefix: string };
+  /** `target` unset: the embedded redis-server (`make run`). */
+  redis: { target?: RedisTarget; prefix: string };
   rtp: { bindHost: string; advertiseHost: string; portMin: number; portMax: number; recvBufferBytes: number };
   mixer: { workers: number; playoutDelayMs: number; receiver: 'auto' | 'dgram' | 'native' };
   spoolDir: string;
@@ -81,6 +83,39 @@ function url(env: Env, name: string, def: string | undefined, protocols: string[
   }
   if (!protocols.includes(u.protocol)) throw new ConfigError(name, `protocol must be one of ${protocols.join(', ')}`);
   return v.replace(/\/+$/, '');
+}
+
+/** `host:port` pairs, comma-separated (IPv6 in brackets: `[::1]:7000`). */
+function hostPorts(env: Env, name: string): HostPort[] | undefined {
+  const raw = str(env, name, '');
+  if (!raw) return undefined;
+  return raw.split(',').map((item) => {
+    const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(item.trim());
+    const port = m ? Number(m[3]) : 0;
+    if (!m || port < 1 || port > 65535) throw new ConfigError(name, `expected host:port[,host:port…], got "${item.trim()}"`);
+    return { host: m[1] ?? m[2], port };
+  });
+}
+
+/** One of REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS (+ REDIS_SENTINEL_MASTER); none: the embedded server. */
+function redisTarget(env: Env): RedisTarget | undefined {
+  const single = url(env, 'REDIS_URL', undefined, ['redis:', 'rediss:']);
+  const cluster = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+  const given = [single && 'REDIS_URL', cluster && 'REDIS_CLUSTER_NODES', sentinels && 'REDIS_SENTINELS'].filter(Boolean);
+  if (given.length > 1) throw new ConfigError(given[1] as string, `set only one of ${given.join(', ')}`);
+  const auth = {
+    username: str(env, 'REDIS_USERNAME', '') || undefined,
+    password: str(env, 'REDIS_PASSWORD', '') || undefined,
+    tls: oneOf(env, 'REDIS_TLS', 'false', ['true', 'false'] as const) === 'true',
+  };
+  if (cluster) return { kind: 'cluster', nodes: cluster, ...auth };
+  if (sentinels) {
+    const name = str(env, 'REDIS_SENTINEL_MASTER', '');
+    if (!name) throw new ConfigError('REDIS_SENTINEL_MASTER', 'the master name is required with REDIS_SENTINELS');
+    return { kind: 'sentinel', sentinels, name, ...auth };
+  }
+  return single ? { kind: 'url', url: single } : undefined;
 }
 
 function nodeId(env: Env, name: string): string | undefined {
@@ -161,7 +196,7 @@ export function loadConfig(env: Env = process.env, opts: { localAddresses?: () =
         windowMs: 60_000,
       },
     },
-    redis: { url: url(env, 'REDIS_URL', undefined, ['redis:', 'rediss:']), prefix: str(env, 'REDIS_PREFIX', 'ari-recorder') },
+    redis: { target: redisTarget(env), prefix: str(env, 'REDIS_PREFIX', 'ari-recorder') },
     rtp: {
       bindHost: rtpBind,
       advertiseHost: rtpHosts.advertise,

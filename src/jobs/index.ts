@@ -7,6 +7,7 @@ import type { Spool } from '../spool/spool.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import { RedisKeys } from '../store/keys.js';
 import { createStoreRedis, waitForRedis } from '../store/redis-client.js';
+import type { RedisTarget } from '../store/redis-target.js';
 import type { ExportStore, RecordingStore } from '../store/types.js';
 import { EventRelay } from './event-relay.js';
 import { ExportJobs } from './export.js';
@@ -23,7 +24,8 @@ export { WebhookPublisher, type WebhookEnvelope, type WebhookOptions } from './w
 export interface JobsConfig {
   /** This daemon's node id (fleet): uploads go to its own queue, where its spool is; the other queues are shared. */
   nodeId?: string;
-  redisUrl: string;
+  /** a URL, a Cluster or a Sentinel-managed master */
+  redis: RedisTarget | string;
   /** Key prefix (RedisKeys): store keys are `{<prefix>}:…`, BullMQ queues `{<prefix>:bull}:…`. */
   prefix: string;
   storage: BlobStorage;
@@ -77,11 +79,11 @@ export interface Jobs {
 export function createJobs(cfg: JobsConfig): Jobs {
   const log = cfg.logger.child({ component: 'jobs' });
   const keys = new RedisKeys(cfg.prefix);
-  const factory = new QueueFactory({ redisUrl: cfg.redisUrl, prefix: keys.bullPrefix, logger: cfg.logger, enqueueTimeoutMs: cfg.enqueueTimeoutMs, metrics: cfg.metrics });
-  const redis: Redis = createStoreRedis(cfg.redisUrl, { connectionName: 'ari-recorder-jobs', logger: cfg.logger });
+  const factory = new QueueFactory({ redis: cfg.redis, prefix: keys.bullPrefix, logger: cfg.logger, enqueueTimeoutMs: cfg.enqueueTimeoutMs, metrics: cfg.metrics });
+  const redis: Redis = createStoreRedis(cfg.redis, { connectionName: 'ari-recorder-jobs', logger: cfg.logger });
   const webhooks = new WebhookPublisher({ factory, redis, keys, logger: cfg.logger, options: cfg.webhook });
   // The outbox reads block: a connection of its own.
-  const relayRedis: Redis = createStoreRedis(cfg.redisUrl, { connectionName: 'ari-recorder-events', logger: cfg.logger });
+  const relayRedis: Redis = createStoreRedis(cfg.redis, { connectionName: 'ari-recorder-events', logger: cfg.logger });
   const events = new EventRelay({ redis: relayRedis, outboxKey: keys.eventOutbox(), webhooks, logger: cfg.logger });
   const uploads = new UploadJobs(
     factory,
@@ -162,6 +164,7 @@ export function createJobs(cfg: JobsConfig): Jobs {
           step('export queue', () => exportJobs?.closeQueue()),
           step('redis', () => redis.quit().catch(() => redis.disconnect())),
           step('relay redis', () => relayRedis.quit().catch(() => relayRedis.disconnect())),
+          step('queue connections', () => factory.closeConnections()),
         ];
         for (const s of steps) await s();
         log.info('jobs closed');

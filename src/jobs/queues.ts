@@ -1,6 +1,8 @@
-import { Queue, UnrecoverableError, Worker, type DefaultJobOptions, type Processor, type QueueOptions, type WorkerOptions } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type ConnectionOptions, type DefaultJobOptions, type Processor, type QueueOptions, type WorkerOptions } from 'bullmq';
 import { AppError, isRetryable } from '../domain/errors.js';
+import type { Redis, RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { connectRedis, redisOptionsFor, type RedisTarget } from '../store/redis-target.js';
 import type { JobMetrics } from '../metrics/ports.js';
 
 /** Queue names (BullMQ forbids ':' in them). One webhook queue per endpoint: see webhook.ts. */
@@ -49,7 +51,8 @@ export function cappedBackoff(policy: BackoffPolicy): (attemptsMade: number) => 
 }
 
 export interface QueueFactoryOptions {
-  redisUrl: string;
+  /** a URL, a Cluster or a Sentinel-managed master */
+  redis: RedisTarget | string;
   /** BullMQ key prefix shared by every queue (RedisKeys.bullPrefix). */
   prefix: string;
   logger: Logger;
@@ -64,10 +67,12 @@ export interface QueueFactoryOptions {
  * - producers (Queue): `enableOfflineQueue: false` and a timeout on add, so a request-path enqueue fails fast
  *   (STORE_UNAVAILABLE) instead of hanging while Redis is down;
  * - Workers: `maxRetriesPerRequest: null` (BullMQ requires it for its blocking connection), reconnecting forever.
- * BullMQ owns (and closes) the connections it creates from these options.
+ * BullMQ owns (and closes) the connections it creates from these options. For a Redis Cluster BullMQ needs client
+ * instances: the factory makes them and closes them in `closeConnections()`, after the queues and workers.
  */
 export class QueueFactory {
   readonly #opts: QueueFactoryOptions;
+  readonly #clusterClients: Redis[] = [];
 
   constructor(opts: QueueFactoryOptions) {
     this.#opts = opts;
@@ -80,13 +85,12 @@ export class QueueFactory {
   queue<T>(name: string, defaultJobOptions?: DefaultJobOptions): Queue<T> {
     const opts: QueueOptions = {
       prefix: this.#opts.prefix,
-      connection: {
-        url: this.#opts.redisUrl,
+      connection: this.#connection({
         enableOfflineQueue: false,
         maxRetriesPerRequest: 1,
         connectTimeout: 2000,
         retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-      },
+      }),
       defaultJobOptions,
     };
     const q = new Queue<T>(name, opts);
@@ -99,11 +103,10 @@ export class QueueFactory {
       ...opts,
       prefix: this.#opts.prefix,
       autorun: false,
-      connection: {
-        url: this.#opts.redisUrl,
+      connection: this.#connection({
         maxRetriesPerRequest: null,
         retryStrategy: (times: number) => Math.min(200 * 2 ** Math.min(times, 5), 5000),
-      },
+      }),
     });
     w.on('error', (err: Error) => this.#opts.logger.warn({ queue: name, err: err.message }, 'worker error'));
     const metrics = this.#opts.metrics;
@@ -112,6 +115,20 @@ export class QueueFactory {
       w.on('failed', () => metrics.jobFailed(kind));
     }
     return w;
+  }
+
+  #connection(options: RedisOptions): ConnectionOptions {
+    const plain = redisOptionsFor(this.#opts.redis, options);
+    if (plain) return plain as ConnectionOptions;
+    const client = connectRedis(this.#opts.redis, options);
+    client.on('error', () => undefined); // BullMQ reports its connection errors through the queue or worker
+    this.#clusterClients.push(client);
+    return client as unknown as ConnectionOptions;
+  }
+
+  /** Closes the Cluster clients made for queues and workers (none for a single server or Sentinel). */
+  async closeConnections(): Promise<void> {
+    await Promise.allSettled(this.#clusterClients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
   }
 
   /** Runs an enqueue with a deadline: rejects with STORE_UNAVAILABLE when Redis does not answer in time. */

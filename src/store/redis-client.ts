@@ -1,6 +1,7 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { AppError, isAppError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
+import { connectRedis, type RedisTarget } from './redis-target.js';
 
 export interface StoreRedisOptions {
   /** A command that gets no reply within this time rejects (default 2000 ms). */
@@ -16,7 +17,7 @@ export interface StoreRedisOptions {
  * (`enableOfflineQueue: false`, one retry per request, command timeout), and keeps reconnecting in the background.
  * BullMQ workers need other settings (see jobs/queues.ts).
  */
-export function createStoreRedis(url: string, opts: StoreRedisOptions = {}): Redis {
+export function createStoreRedis(target: RedisTarget | string, opts: StoreRedisOptions = {}): Redis {
   const options: RedisOptions = {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -25,7 +26,7 @@ export function createStoreRedis(url: string, opts: StoreRedisOptions = {}): Red
     connectionName: opts.connectionName ?? 'ari-recorder-store',
     retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
   };
-  const redis = new Redis(url, options);
+  const redis = connectRedis(target, options);
   let lastLog = 0;
   redis.on('error', (err: Error) => {
     // ioredis emits an error per failed reconnect attempt: log at most every 5 s.

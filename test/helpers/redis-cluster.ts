@@ -86,7 +86,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisClusterHandle
   }
 }
 
-async function waitPong(port: number, log: string, problem: () => string | undefined): Promise<void> {
+export async function waitPong(port: number, log: string, problem: () => string | undefined): Promise<void> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     const p = problem();

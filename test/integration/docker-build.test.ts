@@ -218,7 +218,7 @@ describe('docker/compose.yaml', () => {
   it("the recorder's environment is a valid configuration (bind and advertise agree) with a mounted tokens file", async () => {
     const env = Object.fromEntries(Object.entries(recorder.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), { REDIS_PASSWORD: 'a1b2c3' })]));
     const config = loadConfig(env);
-    expect(config.redis.url).toBe('redis://:a1b2c3@127.0.0.1:6379');
+    expect(config.redis.target).toEqual({ kind: 'url', url: 'redis://:a1b2c3@127.0.0.1:6379' });
     expect(config.rtp).toMatchObject({ bindHost: '127.0.0.1', advertiseHost: '127.0.0.1' });
     expect(config.http.host).toBe('127.0.0.1');
     const tokens = (recorder.volumes ?? []).find((v) => typeof v === 'object' && v.target === config.http.tokensFile) as { source: string; read_only: boolean; bind: { create_host_path: boolean } };

@@ -47,7 +47,7 @@ beforeAll(async () => {
   redis = await connectTestRedis(url);
   store = new RedisRecordingStore({ redis, keys });
   exportsStore = new RedisExportStore({ redis, keys });
-  factory = new QueueFactory({ redisUrl: url, prefix: keys.bullPrefix, logger });
+  factory = new QueueFactory({ redis: url, prefix: keys.bullPrefix, logger });
   receiver = await startWebhookReceiver(SECRET);
   webhooks = new WebhookPublisher({ factory, redis, keys, logger, options: { urls: [receiver.url], secret: SECRET, backoff: { baseMs: 50, capMs: 200 } } });
   webhooks.start();

@@ -18,7 +18,7 @@ describe('jobs lifecycle', () => {
     const redis = createStoreRedis(server.url);
     await waitForRedis(redis);
     const jobs = createJobs({
-      redisUrl: server.url,
+      redis: server.url,
       prefix,
       storage: new LocalStorage('/nonexistent-unused'),
       spool: new Spool('/nonexistent-unused-spool'),

@@ -28,7 +28,7 @@ beforeAll(async () => {
   store = new RedisRecordingStore({ redis, keys: new RedisKeys(prefix) });
   receiver = await startWebhookReceiver();
   jobs = createJobs({
-    redisUrl: url,
+    redis: url,
     prefix,
     storage,
     spool: new Spool('/nonexistent-unused-spool'),

@@ -59,7 +59,7 @@ beforeAll(async () => {
   redis = await connectTestRedis(url);
   store = new RedisRecordingStore({ redis, keys: new RedisKeys(prefix) });
   jobs = createJobs({
-    redisUrl: url,
+    redis: url,
     prefix,
     storage,
     store,

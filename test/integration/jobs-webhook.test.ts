@@ -23,7 +23,7 @@ beforeAll(async () => {
   receiver = await startWebhookReceiver();
   deadUrl = `http://127.0.0.1:${await freePort()}/nobody-listens`;
   jobs = createJobs({
-    redisUrl: url,
+    redis: url,
     prefix,
     storage: new LocalStorage('/nonexistent-unused'),
     spool: new Spool('/nonexistent-unused-spool'),

@@ -40,7 +40,7 @@ beforeAll(async () => {
   const keys = new RedisKeys(prefix);
   store = new RedisRecordingStore({ redis, keys });
   jobs = createJobs({
-    redisUrl: url,
+    redis: url,
     prefix,
     storage: new GcsStorage({ bucket: BUCKET, prefix: 'rec/', apiEndpoint: server.url, maxRetries: 0 }),
     store,

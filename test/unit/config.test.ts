@@ -8,7 +8,7 @@ describe('loadConfig', () => {
     expect(c.http).toMatchObject({ host: '127.0.0.1', port: 8080 });
     expect(c.storage).toMatchObject({ backend: 'local', localDir: './var/recordings' });
     expect(c.spoolDir).toBe('./var/spool');
-    expect(c.redis.url).toBeUndefined();
+    expect(c.redis.target).toBeUndefined();
     expect(c.recording.maxDurationSec).toBe(86400);
     expect(c.retention.defaultDays).toBe(30);
     expect(c.rtp.portMin).toBeLessThan(c.rtp.portMax);
@@ -44,10 +44,35 @@ describe('loadConfig', () => {
     expect(c.recording.defaultCustomerId).toBe('default');
     expect(c.http.port).toBe(8080);
     expect(c.ari.url).toBe('http://127.0.0.1:8088');
-    expect(c.redis.url).toBeUndefined();
+    expect(c.redis.target).toBeUndefined();
     expect(c.http.tokensFile).toBeUndefined();
     expect(c.retention.perCustomer).toEqual({});
     expect(c.storage.gcs.projectId).toBeUndefined();
+  });
+
+  it('Redis: one server, a Cluster (seed nodes) or a Sentinel-managed master — one of them, checked', () => {
+    expect(loadConfig({ REDIS_URL: 'redis://10.0.0.5:6379' }).redis.target).toEqual({ kind: 'url', url: 'redis://10.0.0.5:6379' });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:7000, redis-b.internal:7001,[fd00::1]:7002', REDIS_PASSWORD: 's3cret' }).redis.target).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: 'redis-b.internal', port: 7001 },
+        { host: 'fd00::1', port: 7002 },
+      ],
+      password: 's3cret',
+      username: undefined,
+      tls: false,
+    });
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_MASTER: 'rec', REDIS_TLS: 'true' }).redis.target).toMatchObject({
+      kind: 'sentinel',
+      name: 'rec',
+      sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26379 }],
+      tls: true,
+    });
+    expect(() => loadConfig({ REDIS_URL: 'redis://x:1', REDIS_CLUSTER_NODES: 'a:1' })).toThrow(/REDIS_CLUSTER_NODES: set only one of REDIS_URL, REDIS_CLUSTER_NODES/);
+    expect(() => loadConfig({ REDIS_SENTINELS: 's1:26379' })).toThrow(/REDIS_SENTINEL_MASTER/);
+    for (const bad of ['a', 'a:0', 'a:70000', 'a:1,', 'a b:1', 'fd00::1:7000']) expect(() => loadConfig({ REDIS_CLUSTER_NODES: bad }), bad).toThrow(/REDIS_CLUSTER_NODES: expected host:port/);
+    expect(() => loadConfig({ REDIS_TLS: 'yes' })).toThrow(/REDIS_TLS/);
   });
 
   it('checks the RTP range and GCS bucket together', () => {
