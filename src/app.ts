@@ -169,6 +169,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       recvBufferSize: config.rtp.recvBufferBytes,
       playoutDelayMs: config.mixer.playoutDelayMs,
       receiver: config.mixer.receiver,
+      admission: config.mixer.admission,
       logger: log.child({ component: 'mixer' }),
       testHooks: opts.mixerTestHooks,
       timeScale: opts.timeScale,

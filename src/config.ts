@@ -21,7 +21,8 @@ export interface Config {
   /** `target` unset: the embedded redis-server (`make run`). */
   redis: { target?: RedisTarget; prefix: string };
   rtp: { bindHost: string; advertiseHost: string; portMin: number; portMax: number; recvBufferBytes: number };
-  mixer: { workers: number; playoutDelayMs: number; receiver: 'auto' | 'dgram' | 'native' };
+  /** `admission`: a worker's utilization (%) and tick lag at which new recordings are refused; false: never refused. */
+  mixer: { workers: number; playoutDelayMs: number; receiver: 'auto' | 'dgram' | 'native'; admission: { maxUtilization: number; maxLagMs?: number } | false };
   spoolDir: string;
   /** This daemon in a fleet sharing one Redis: its id (unset: derived and kept in the spool dir), heartbeat, lost limit. */
   node: { id?: string; heartbeatSec: number; lostAfterSec: number; commandTimeoutMs: number };
@@ -118,6 +119,16 @@ function redisTarget(env: Env): RedisTarget | undefined {
   return single ? { kind: 'url', url: single } : undefined;
 }
 
+/** ADMISSION_MAX_UTILIZATION (%, 0: off) and ADMISSION_MAX_LAG_MS (default: 60 % of the playout delay). */
+function admission(env: Env): { maxUtilization: number; maxLagMs?: number } | false {
+  const raw = str(env, 'ADMISSION_MAX_UTILIZATION', '80').trim();
+  const pct = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || pct > 100) throw new ConfigError('ADMISSION_MAX_UTILIZATION', `expected a percentage 0…100 (0: off), got "${raw}"`);
+  if (pct === 0) return false;
+  const lag = int(env, 'ADMISSION_MAX_LAG_MS', 0, 0, 10_000);
+  return { maxUtilization: pct / 100, ...(lag ? { maxLagMs: lag } : {}) };
+}
+
 function nodeId(env: Env, name: string): string | undefined {
   const v = str(env, name, '');
   if (v === '') return undefined;
@@ -208,6 +219,7 @@ export function loadConfig(env: Env = process.env, opts: { localAddresses?: () =
       workers: int(env, 'MIXER_WORKERS', 0, 0, 256),
       playoutDelayMs: int(env, 'PLAYOUT_DELAY_MS', 100, 20, 2000),
       receiver: oneOf(env, 'RTP_RECEIVER', 'auto', ['auto', 'dgram', 'native'] as const),
+      admission: admission(env),
     },
     spoolDir: str(env, 'SPOOL_DIR', './var/spool'),
     node: {

@@ -59,6 +59,8 @@ export const ErrorCodes = {
   INVALID_STORAGE_KEY: { status: 500, code: 'invalid_storage_key', retryable: false },
   MIXER_FAILED: { status: 500, code: 'mixer_failed', retryable: false },
   SHUTTING_DOWN: { status: 503, code: 'shutting_down', retryable: true },
+  /** Admission control: the mixer workers are at their measured capacity; the running recordings are kept whole. */
+  OVERLOADED: { status: 503, code: 'overloaded', retryable: true },
   // what a recording or an export records (error / last_error)
   /** The finished spool file vanished before it reached storage: nothing left to upload. */
   RECORDING_FILE_LOST: { status: 500, code: 'recording_file_lost', retryable: false },

@@ -7,6 +7,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { isErrorCode } from '../domain/errors.js';
 import { StopReasons } from '../domain/recording.js';
+import type { Refusal } from '../mixer/admission.js';
 import type { AriRequestMetrics, HttpMetrics, JobMetrics, MixerMetrics, MixerWorkerReport, RecordingMetrics } from './ports.js';
 import { collectQueueDepths, QUEUE_STATES, type QueueSource } from './queue-depths.js';
 
@@ -15,7 +16,11 @@ export const PREFIX = 'ari_recorder_';
 /** What the scrape reads from the running parts (set once they exist: see AppMetrics.observe). */
 export interface MetricSources {
   recorder?: { activeCounts(): Record<string, number> };
-  mixer?: { readonly ports: { readonly capacity: number; readonly inUseCount: number; readonly busyCount: number }; stats(): { workerRestarts: number } };
+  mixer?: {
+    readonly ports: { readonly capacity: number; readonly inUseCount: number; readonly busyCount: number };
+    stats(): { workerRestarts: number };
+    capacity(): { recordings: number; capacity: number }[];
+  };
   ari?: { readonly connected: boolean };
   jobs?: { queues(): QueueSource[] };
 }
@@ -29,6 +34,7 @@ export interface MetricsOptions {
 
 const REFERENCE_TYPES = ['call', 'conference'];
 const QUEUE_KINDS = ['upload', 'webhook', 'export', 'retention'];
+const REFUSALS: readonly Refusal[] = ['stale_report', 'tick_lag', 'utilization', 'capacity'];
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 /** What a label value outside its known set becomes. */
 const OTHER = 'other';
@@ -47,6 +53,7 @@ export class AppMetrics implements RecordingMetrics, MixerMetrics, JobMetrics, A
   readonly #rtp: Record<'received' | 'lost' | 'late' | 'foreign', Counter>;
   readonly #tickLag: Histogram;
   readonly #elu: Gauge<'worker'>;
+  readonly #refused: Counter<'reason'>;
   readonly #jobFailures: Counter<'queue'>;
   readonly #ariRequests: Histogram<'route'>;
   readonly #ariErrors: Counter<'route' | 'status'>;
@@ -109,6 +116,26 @@ export class AppMetrics implements RecordingMetrics, MixerMetrics, JobMetrics, A
       help: "Fraction of the last report's window each mixer worker's event loop was busy (0-1), by worker index.",
       labelNames: ['worker'],
       registers,
+    });
+    this.#refused = new Counter({
+      name: `${PREFIX}recordings_refused_total`,
+      help: 'New recordings refused by admission control (503 overloaded; a flow action goes on unrecorded), by why.',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const r of REFUSALS) this.#refused.inc({ reason: r }, 0);
+    new Gauge({
+      name: `${PREFIX}mixer_worker_capacity_recordings`,
+      help: "Recordings each mixer worker can hold, estimated from its measured load (admission control); absent until measured.",
+      labelNames: ['worker'],
+      registers,
+      collect() {
+        this.reset();
+        const workers = sources().mixer?.capacity() ?? [];
+        workers.forEach((w, i) => {
+          if (Number.isFinite(w.capacity)) this.set({ worker: String(i) }, w.capacity);
+        });
+      },
     });
     new Counter({
       name: `${PREFIX}mixer_worker_restarts_total`,
@@ -233,6 +260,10 @@ export class AppMetrics implements RecordingMetrics, MixerMetrics, JobMetrics, A
       const n = r.packets[k];
       if (Number.isFinite(n) && n > 0) this.#rtp[k].inc(n);
     }
+  }
+
+  admissionRefused(reason: string): void {
+    this.#refused.inc({ reason: oneOf(reason, REFUSALS) });
   }
 
   jobFailed(queue: string): void {

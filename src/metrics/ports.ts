@@ -37,6 +37,8 @@ export interface MixerWorkerReport {
 
 export interface MixerMetrics {
   mixerWorkerReport(report: MixerWorkerReport): void;
+  /** A new recording refused by admission control (`503 overloaded`), by why (mixer/admission.ts Refusal). */
+  admissionRefused(reason: string): void;
 }
 
 /** BullMQ jobs: `queue` is the queue's kind (upload, webhook, export, retention), not its full name. */
@@ -64,6 +66,7 @@ export const noMetrics: RecordingMetrics & MixerMetrics & JobMetrics & AriReques
   recordingEnded: () => undefined,
   recordingFailed: () => undefined,
   mixerWorkerReport: () => undefined,
+  admissionRefused: () => undefined,
   jobFailed: () => undefined,
   ariRequest: () => undefined,
   httpRequest: () => undefined,

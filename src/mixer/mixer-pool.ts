@@ -20,6 +20,7 @@ import { loadNativeUdp, nativeUdpUnavailableReason } from '../media/native/index
 import { PortPool } from '../media/port-pool.js';
 import type { MixerMetrics } from '../metrics/ports.js';
 import { GuardedEmitter } from '../util/guarded-emitter.js';
+import { chooseWorker, DEFAULT_ADMISSION, workerCapacity, workerRefusal, type AdmissionPolicy, type Refusal, type WorkerLoad } from './admission.js';
 import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
 import type { Mixer, MixerEvents, MixResult, OpenRecordingOptions, StreamHandle } from './types.js';
 
@@ -66,6 +67,11 @@ export interface MixerPoolOptions {
   workerUrl?: URL;
   /** Hears each worker's pushed report (tick lag, event-loop use, RTP packets). */
   metrics?: MixerMetrics;
+  /**
+   * Admission control (mixer/admission.ts): past a worker's measured capacity `open` refuses with OVERLOADED.
+   * Partial values override the defaults (maxLagMs defaults to 60 % of the playout delay); `false` turns it off.
+   */
+  admission?: Partial<AdmissionPolicy> | false;
 }
 
 export interface MixerPoolStats {
@@ -88,6 +94,8 @@ interface Slot {
   pending: Map<number, Pending>;
   recordings: Set<string>;
   stats: WorkerStats | null;
+  /** when `stats` arrived (Date.now()) */
+  statsAtMs: number;
   ready: boolean;
   /** Consecutive deaths before 'ready' (crash loop guard). */
   earlyDeaths: number;
@@ -131,6 +139,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
   private readonly workerUrl: URL;
   private readonly log?: Logger;
   private readonly metrics?: MixerMetrics;
+  private readonly admissionPolicy: AdmissionPolicy | false;
   private nextId = 1;
   private shuttingDown = false;
   private restarts = 0;
@@ -168,6 +177,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     if (this.cfg.jitterSlots * 20 <= this.cfg.playoutDelayMs + 20) {
       throw new AppError('VALIDATION', `jitterSlots ${this.cfg.jitterSlots} is too small for playoutDelayMs ${this.cfg.playoutDelayMs}`);
     }
+    this.admissionPolicy = opts.admission === false ? false : { ...DEFAULT_ADMISSION, maxLagMs: Math.round(this.cfg.playoutDelayMs * 0.6), ...opts.admission };
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.bindAttempts = opts.bindAttempts ?? 16;
     this.workerUrl = opts.workerUrl ?? defaultWorkerUrl();
@@ -183,6 +193,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         pending: new Map(),
         recordings: new Set(),
         stats: null,
+        statsAtMs: 0,
         ready: false,
         earlyDeaths: 0,
         dead: false,
@@ -211,9 +222,44 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     return this.slots.length;
   }
 
-  /** Index of the worker a recording is (or would be) pinned to. */
+  /** Index of the worker a recording is pinned to (or, not open yet, the one its id prefers). */
   workerOf(recordingId: string): number {
-    return this.recs.get(recordingId)?.slot.index ?? this.pick(recordingId).index;
+    return this.recs.get(recordingId)?.slot.index ?? this.preferred(recordingId).index;
+  }
+
+  /**
+   * Why a new recording would be refused now (no worker has room, see mixer/admission.ts), or undefined. The
+   * recorder asks before it touches Asterisk; `open` decides.
+   */
+  admission(): Refusal | undefined {
+    const policy = this.admissionPolicy;
+    if (!policy) return undefined;
+    const loads = this.loads();
+    const now = Date.now();
+    let first: Refusal | undefined;
+    for (const l of loads) {
+      const r = workerRefusal(l, now, policy);
+      if (r === undefined) return undefined;
+      first ??= r;
+    }
+    return first;
+  }
+
+  /** Throws OVERLOADED (counted) when no worker has room for a new recording. */
+  assertAdmission(): void {
+    const refused = this.admission();
+    if (refused && refused !== 'worker_unavailable') throw this.overloaded(refused);
+  }
+
+  private overloaded(reason: Refusal): AppError {
+    this.metrics?.admissionRefused(reason);
+    return new AppError('OVERLOADED', `every mixer worker is at its capacity (${reason})`, { reason });
+  }
+
+  /** Each worker's recordings now and its capacity estimate (Infinity until measured): the admission gauge. */
+  capacity(): { recordings: number; capacity: number }[] {
+    const policy = this.admissionPolicy;
+    return this.loads().map((l) => ({ recordings: l.recordings, capacity: policy ? workerCapacity(l, policy) : Infinity }));
   }
 
   async open(recordingId: string, opts: OpenRecordingOptions): Promise<void> {
@@ -334,6 +380,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       this.slots.map(async (s) => {
         if (s.dead) return;
         s.stats = (await this.request(s, { t: 'stats', id: 0 })) as WorkerStats;
+        s.statsAtMs = Date.now();
       }),
     );
     return this.stats();
@@ -381,7 +428,27 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     return e;
   }
 
+  private loads(): WorkerLoad[] {
+    return this.slots.map((s) => ({
+      alive: !s.dead,
+      recordings: s.recordings.size,
+      report: s.stats ? { atMs: s.statsAtMs, recordings: s.stats.recordings, utilization: s.stats.eventLoopUtilization, lagP99Ms: s.stats.lagP99Ms } : undefined,
+    }));
+  }
+
+  /** The worker for a new recording: its preferred one, another with room, or OVERLOADED. */
   private pick(recordingId: string): Slot {
+    const preferred = this.preferred(recordingId);
+    const policy = this.admissionPolicy;
+    if (!policy) return preferred;
+    const choice = chooseWorker(this.loads(), preferred.index, Date.now(), policy);
+    if ('index' in choice) return this.slots[choice.index];
+    if (choice.refused === 'worker_unavailable') throw new AppError('MIXER_FAILED', 'no mixer worker is running');
+    throw this.overloaded(choice.refused);
+  }
+
+  /** The live worker an id hashes to (spreads recordings evenly). */
+  private preferred(recordingId: string): Slot {
     const n = this.slots.length;
     const start = hashId(recordingId) % n;
     for (let i = 0; i < n; i++) {
@@ -476,6 +543,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       }
       case 'stats':
         slot.stats = m.stats;
+        slot.statsAtMs = Date.now();
         this.metrics?.mixerWorkerReport({
           worker: slot.index,
           eventLoopUtilization: m.stats.eventLoopUtilization,

@@ -43,6 +43,8 @@ export interface MixerEvents {
 }
 
 export interface Mixer {
+  /** Throws OVERLOADED when no worker has room for a new recording (admission control); asked before any setup. */
+  assertAdmission?(): void;
   open(recordingId: string, opts: OpenRecordingOptions): Promise<void>;
   /**
    * Allocates a UDP port from the pool and starts receiving RTP for one stream of the recording. `awaitSource`:

@@ -234,6 +234,8 @@ export class Recorder implements RecorderApi {
     setup: (live: LiveRecording) => Promise<void>,
   ): Promise<ReferenceRecord> {
     if (this.#draining) throw shuttingDown();
+    // Past capacity nothing is created: the recordings already running stay perfect (mixer/admission.ts).
+    this.ports.mixer.assertAdmission?.();
     this.#pendingStarts++;
     try {
       return await this.#startAccepted(type, referenceId, customerId, options, setup);

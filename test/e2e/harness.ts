@@ -89,6 +89,9 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
     RTP_ADVERTISE_HOST: process.env.RTP_ADVERTISE_HOST ?? '127.0.0.1',
     RTP_BIND_HOST: process.env.RTP_BIND_HOST ?? '127.0.0.1',
     MIXER_WORKERS: '2',
+    // Off: a test must not be refused because the machine running the suite is busy (test/e2e/admission.test.ts
+    // turns it on).
+    ADMISSION_MAX_UTILIZATION: '0',
     TOKENS_FILE: tokensFile,
     DEFAULT_CUSTOMER_ID: CUSTOMER_A,
     ...env,

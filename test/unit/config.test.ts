@@ -75,6 +75,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ REDIS_TLS: 'yes' })).toThrow(/REDIS_TLS/);
   });
 
+  it('admission control: a utilization percentage (0: off) and a tick lag', () => {
+    expect(loadConfig({}).mixer.admission).toEqual({ maxUtilization: 0.8 });
+    expect(loadConfig({ ADMISSION_MAX_UTILIZATION: '65.5', ADMISSION_MAX_LAG_MS: '45' }).mixer.admission).toEqual({ maxUtilization: 0.655, maxLagMs: 45 });
+    expect(loadConfig({ ADMISSION_MAX_UTILIZATION: '0' }).mixer.admission).toBe(false);
+    for (const bad of ['101', '-1', 'high', '1e2']) expect(() => loadConfig({ ADMISSION_MAX_UTILIZATION: bad }), bad).toThrow(/ADMISSION_MAX_UTILIZATION: expected a percentage/);
+  });
+
   it('checks the RTP range and GCS bucket together', () => {
     expect(() => loadConfig({ RTP_PORT_MIN: '30000', RTP_PORT_MAX: '20000' })).toThrow(/RTP_PORT_MAX/);
     expect(() => loadConfig({ STORAGE_BACKEND: 'gcs' })).toThrow(/GCS_BUCKET/);

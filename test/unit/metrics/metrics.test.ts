@@ -6,7 +6,7 @@ import { parsePrometheusText, type Exposition } from '../../helpers/prom-text.js
 
 const UUID = '3f2b8c1e-9a4d-4e6f-8b2a-1c5d7e9f0a3b';
 /** Every label any metric may carry: bounded sets, none of them an id. */
-const ALLOWED_LABELS = new Set(['reference_type', 'stop_reason', 'code', 'worker', 'queue', 'state', 'route', 'status', 'method', 'status_code', 'le']);
+const ALLOWED_LABELS = new Set(['reference_type', 'stop_reason', 'code', 'reason', 'worker', 'queue', 'state', 'route', 'status', 'method', 'status_code', 'le']);
 const ID_LIKE_VALUE = [
   /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i, // uuid (recordings, customers, exports)
   /\b\d{6,}(\.\d+)?\b/, // Asterisk channel ids (1712345678.42), long numbers
@@ -23,7 +23,14 @@ async function fedMetrics(): Promise<{ metrics: AppMetrics; m: Exposition; text:
   const metrics = createMetrics({ processMetrics: false, queueTimeoutMs: 50 });
   metrics.observe({
     recorder: { activeCounts: () => ({ call: 2, conference: 1 }) },
-    mixer: { ports: { capacity: 500, inUseCount: 6, busyCount: 1 }, stats: () => ({ workerRestarts: 1 }) },
+    mixer: {
+      ports: { capacity: 500, inUseCount: 6, busyCount: 1 },
+      stats: () => ({ workerRestarts: 1 }),
+      capacity: () => [
+        { recordings: 40, capacity: 180 },
+        { recordings: 3, capacity: Infinity },
+      ],
+    },
     ari: { connected: true },
     jobs: {
       queues: () => [
@@ -42,6 +49,8 @@ async function fedMetrics(): Promise<{ metrics: AppMetrics; m: Exposition; text:
   metrics.recordingFailed(`call ${UUID} failed`);
   metrics.mixerWorkerReport({ worker: 0, eventLoopUtilization: 0.25, tickLagMs: [0.1, 3, 250], packets: { received: 100, lost: 2, late: 1, foreign: 0 } });
   metrics.mixerWorkerReport({ worker: 1712345678, eventLoopUtilization: 0.5, tickLagMs: [], packets: { received: -5, lost: NaN, late: 0, foreign: 3 } });
+  metrics.admissionRefused('capacity');
+  metrics.admissionRefused(`capacity ${UUID}`);
   metrics.jobFailed('upload');
   metrics.jobFailed(`webhook-${'ab'.repeat(8)}`);
   metrics.ariRequest(ariRoute('POST', `/channels/rec-${UUID}-snoop-in/snoop`), 0.012, 200);
@@ -89,6 +98,11 @@ describe('metrics registry', () => {
     expect(m.value('ari_recorder_mixer_worker_event_loop_utilization', { worker: '0' })).toBe(0.25);
     expect(m.value('ari_recorder_mixer_worker_event_loop_utilization', { worker: 'other' })).toBe(0.5);
     expect(m.value('ari_recorder_mixer_worker_restarts_total')).toBe(1);
+    expect(m.value('ari_recorder_recordings_refused_total', { reason: 'capacity' })).toBe(1);
+    expect(m.value('ari_recorder_recordings_refused_total', { reason: 'other' })).toBe(1);
+    expect(m.value('ari_recorder_recordings_refused_total', { reason: 'tick_lag' })).toBe(0); // present from the start
+    expect(m.value('ari_recorder_mixer_worker_capacity_recordings', { worker: '0' })).toBe(180);
+    expect(m.has('ari_recorder_mixer_worker_capacity_recordings', { worker: '1' })).toBe(false); // not measured yet
     expect(m.value('ari_recorder_rtp_ports_in_use')).toBe(6);
     expect(m.value('ari_recorder_rtp_ports_capacity')).toBe(500);
     expect(m.value('ari_recorder_ari_connected')).toBe(1);

@@ -1,0 +1,88 @@
+/**
+ * Admission control for the mixer workers (pure). A worker that runs late loses audio of every recording it owns,
+ * so past its capacity a new recording is refused (`503 overloaded`) and the running ones stay intact.
+ *
+ * Each worker reports once a second: its event-loop utilization (its CPU share: receive, jitter buffer, mix, write)
+ * and how late its 20 ms ticks ran. A worker is full when
+ *   - its last report is older than `staleReportMs` (a saturated event loop cannot even report), or
+ *   - its ticks ran late (p99 ≥ `maxLagMs`: packets will soon miss their playout slot), or
+ *   - its utilization is at `maxUtilization`, or
+ *   - it already holds its estimated capacity: the recordings it had at its last report × the room left per
+ *     recording (`(maxUtilization − idle) / (utilization − idle)`), once that estimate rests on enough recordings.
+ * The capacity estimate makes a burst of starts stop at the limit instead of overshooting it during the second
+ * before the next report shows the new load.
+ */
+export interface AdmissionPolicy {
+  /** event-loop utilization a worker may reach (0…1) */
+  maxUtilization: number;
+  /** tick lateness (p99 over the last report) at which a worker takes no more */
+  maxLagMs: number;
+  /** a report older than this: the worker counts as full */
+  staleReportMs: number;
+  /** the capacity estimate is used once a report covers at least this many recordings */
+  minSample: number;
+  /** utilization of a worker with no recording (its fixed cost: timers, stats) */
+  idleUtilization: number;
+}
+
+export const DEFAULT_ADMISSION: AdmissionPolicy = { maxUtilization: 0.8, maxLagMs: 40, staleReportMs: 3000, minSample: 20, idleUtilization: 0.03 };
+
+export interface WorkerLoad {
+  /** running and ready for work */
+  alive: boolean;
+  /** recordings the pool has given it now (open, opening) */
+  recordings: number;
+  /** its last report; undefined before the first */
+  report?: { atMs: number; recordings: number; utilization: number; lagP99Ms: number };
+}
+
+export type Refusal = 'worker_unavailable' | 'stale_report' | 'tick_lag' | 'utilization' | 'capacity';
+
+/** How many recordings the worker can hold (Infinity until a report covers `minSample` recordings). */
+export function workerCapacity(load: WorkerLoad, p: AdmissionPolicy): number {
+  const r = load.report;
+  if (!r || r.recordings < p.minSample) return Infinity;
+  const perRecording = (r.utilization - p.idleUtilization) / r.recordings;
+  if (perRecording <= 0) return Infinity;
+  return Math.floor((p.maxUtilization - p.idleUtilization) / perRecording);
+}
+
+/** Why the worker takes no new recording now, or undefined when it can. */
+export function workerRefusal(load: WorkerLoad, nowMs: number, p: AdmissionPolicy): Refusal | undefined {
+  if (!load.alive) return 'worker_unavailable';
+  const r = load.report;
+  if (!r) return undefined; // just started: nothing measured, nothing running
+  if (nowMs - r.atMs > p.staleReportMs) return 'stale_report';
+  if (r.lagP99Ms >= p.maxLagMs) return 'tick_lag';
+  if (r.utilization >= p.maxUtilization) return 'utilization';
+  if (load.recordings >= workerCapacity(load, p)) return 'capacity';
+  return undefined;
+}
+
+/**
+ * The worker a new recording goes to: the preferred one (its id's hash, which spreads recordings evenly) when it
+ * has room, else the one with the most room left; or the refusal of the preferred worker when none has room.
+ */
+export function chooseWorker(loads: WorkerLoad[], preferred: number, nowMs: number, p: AdmissionPolicy): { index: number } | { refused: Refusal } {
+  const n = loads.length;
+  if (workerRefusal(loads[preferred], nowMs, p) === undefined) return { index: preferred };
+  let best = -1;
+  let bestRoom = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (i === preferred || workerRefusal(loads[i], nowMs, p) !== undefined) continue;
+    const room = headroom(loads[i], p);
+    if (room > bestRoom) {
+      best = i;
+      bestRoom = room;
+    }
+  }
+  return best >= 0 ? { index: best } : { refused: workerRefusal(loads[preferred], nowMs, p)! };
+}
+
+/** Room left, as a share of the worker: utilization to spare, less what its newest recordings will add. */
+function headroom(load: WorkerLoad, p: AdmissionPolicy): number {
+  const r = load.report;
+  if (!r) return 1;
+  const perRecording = r.recordings > 0 ? Math.max(0, r.utilization - p.idleUtilization) / r.recordings : 0;
+  return p.maxUtilization - r.utilization - Math.max(0, load.recordings - r.recordings) * perRecording;
+}

@@ -1,0 +1,57 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/domain/errors.js';
+import { MixerPool } from '../../src/mixer/mixer-pool.js';
+import { goertzelDb } from '../helpers/audio-analysis.js';
+import { sendRtpStream } from '../helpers/rtp-sender.js';
+import { readWavFile } from '../helpers/wav-decode.js';
+
+/**
+ * Admission control in the real MixerPool (real workers, real UDP): with a threshold every measured worker exceeds,
+ * a recording opened before the first report runs to its end intact while every later open is refused
+ * OVERLOADED (the refusal counted), and nothing of the refused recording is left in the pool.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'mixer-admission-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('MixerPool admission control', () => {
+  it('refuses new recordings past the threshold; the running one is whole', async () => {
+    const refusals: string[] = [];
+    const metrics = { mixerWorkerReport: () => undefined, admissionRefused: (r: string) => void refusals.push(r) };
+    const base = 40000 + 2 * Math.floor(Math.random() * 5000);
+    const pool = new MixerPool({ portMin: base, portMax: base + 19, workers: 1, bindAddress: '127.0.0.1', statsIntervalMs: 200, admission: { maxUtilization: 1e-6 }, metrics });
+    try {
+      await pool.ready();
+      expect(pool.admission()).toBeUndefined(); // nothing measured yet: the first recording is taken
+      const path = join(dir, 'running.wav');
+      const startAt = Date.now();
+      await pool.open('running', { path, startAtMs: startAt });
+      const s = await pool.addStream('running', 'in');
+      const sending = sendRtpStream({ port: s.port, toneHz: 440, durationMs: 2000, seed: 3 });
+      await new Promise((r) => setTimeout(r, 700)); // reports arrive: the worker is now "over" its threshold
+      expect(pool.admission()).toBe('utilization');
+      expect(() => pool.assertAdmission()).toThrow(AppError);
+      for (const id of ['late-1', 'late-2']) {
+        const err = await pool.open(id, { path: join(dir, `${id}.wav`), startAtMs: Date.now() }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(AppError);
+        expect(err).toMatchObject({ code: 'overloaded', status: 503, details: { reason: 'utilization' } });
+      }
+      expect(pool.stats().recordings).toBe(1); // the refused ones left nothing behind
+      expect(refusals).toEqual(['utilization', 'utilization', 'utilization']);
+      const sent = await sending;
+      const res = await pool.close('running', Date.now());
+      expect(res.quality.packets_received).toBe(sent.sent);
+      expect(res.quality.packets_lost).toBe(0);
+      expect(res.quality.packets_late).toBeLessThanOrEqual(sent.lateSends);
+      const wav = readWavFile(path);
+      const first = Math.round(((sent.firstSentAt - startAt) / 1000) * 8000);
+      expect(goertzelDb(wav.samples.subarray(first + 800, first + 800 + 12000), 8000, 440)).toBeGreaterThan(-14);
+      // and the capacity gauge has its estimate only once enough recordings are measured
+      expect(pool.capacity()).toEqual([{ recordings: 0, capacity: Infinity }]);
+    } finally {
+      await pool.shutdown();
+    }
+  });
+});

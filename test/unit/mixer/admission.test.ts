@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { chooseWorker, DEFAULT_ADMISSION, workerCapacity, workerRefusal, type WorkerLoad } from '../../../src/mixer/admission.js';
+
+const p = { ...DEFAULT_ADMISSION, maxUtilization: 0.8, maxLagMs: 60, staleReportMs: 3000, minSample: 20, idleUtilization: 0.03 };
+const NOW = 1_000_000;
+const load = (recordings: number, utilization: number, o: Partial<NonNullable<WorkerLoad['report']>> & { now?: number; alive?: boolean } = {}): WorkerLoad => ({
+  alive: o.alive ?? true,
+  recordings: o.now ?? recordings,
+  report: { atMs: o.atMs ?? NOW - 500, recordings, utilization, lagP99Ms: o.lagP99Ms ?? 5 },
+});
+
+describe('admission control', () => {
+  it('estimates capacity from the measured load per recording, above the idle cost', () => {
+    // 200 recordings at 40 %: (0.40 − 0.03) / 200 per recording; room to 80 % → 416 recordings
+    expect(workerCapacity(load(200, 0.4), p)).toBe(Math.floor((0.8 - 0.03) / ((0.4 - 0.03) / 200)));
+    expect(workerCapacity(load(200, 0.4), p)).toBe(416);
+    expect(workerCapacity(load(10, 0.5), p)).toBe(Infinity); // too few recordings to tell
+    expect(workerCapacity({ alive: true, recordings: 0 }, p)).toBe(Infinity); // no report yet
+    expect(workerCapacity(load(50, 0.02), p)).toBe(Infinity); // below the idle cost: nothing to scale
+  });
+
+  it('a worker is full when its report is stale, its ticks run late, it is busy, or it holds its capacity', () => {
+    expect(workerRefusal(load(200, 0.4), NOW, p)).toBeUndefined();
+    expect(workerRefusal(load(200, 0.4, { atMs: NOW - 3001 }), NOW, p)).toBe('stale_report');
+    expect(workerRefusal(load(200, 0.4, { lagP99Ms: 60 }), NOW, p)).toBe('tick_lag');
+    expect(workerRefusal(load(200, 0.8), NOW, p)).toBe('utilization');
+    expect(workerRefusal(load(200, 0.4, { now: 416 }), NOW, p)).toBe('capacity'); // a burst of starts since the report
+    expect(workerRefusal(load(200, 0.4, { now: 415 }), NOW, p)).toBeUndefined();
+    expect(workerRefusal(load(0, 0, { alive: false }), NOW, p)).toBe('worker_unavailable');
+    expect(workerRefusal({ alive: true, recordings: 3 }, NOW, p)).toBeUndefined(); // just started, nothing measured
+  });
+
+  it("takes the id's preferred worker when it has room, else the one with the most room, else refuses", () => {
+    const free = load(100, 0.2);
+    const busier = load(300, 0.6);
+    const full = load(200, 0.85);
+    expect(chooseWorker([free, busier], 1, NOW, p)).toEqual({ index: 1 });
+    expect(chooseWorker([busier, full, free], 1, NOW, p)).toEqual({ index: 2 }); // the most room of the others
+    expect(chooseWorker([full, load(200, 0.5, { lagP99Ms: 90 })], 0, NOW, p)).toEqual({ refused: 'utilization' });
+    // the room left counts the recordings given since the report, at the measured cost of each
+    const a = load(100, 0.4, { now: 160 }); // +60 × 0.0037 ≈ +0.22 → 0.62
+    const b = load(100, 0.5); // 0.5
+    expect(chooseWorker([full, a, b], 0, NOW, p)).toEqual({ index: 2 });
+  });
+
+  it('a burst of starts against a measured worker stops at its capacity, not after the next report', () => {
+    const w: WorkerLoad = load(100, 0.3); // 0.0027 per recording: capacity 285
+    let accepted = 0;
+    for (let i = 0; i < 1000; i++) {
+      const c = chooseWorker([w], 0, NOW, p);
+      if ('index' in c) {
+        w.recordings++;
+        accepted++;
+      }
+    }
+    expect(w.recordings).toBe(workerCapacity(w, p));
+    expect(accepted).toBe(285 - 100);
+  });
+});
