@@ -8,6 +8,19 @@ export interface GenStream {
   ssrc: number;
   /** First sequence number (random, as Asterisk). */
   seq: number;
+  /** Global tick (20 ms from startAtEpochMs) of its first packet; default 0. Streams added with --ramp start later. */
+  startPkt?: number;
+}
+
+/** --ramp: streams of calls admitted while the generator runs. */
+export interface GenAdd {
+  type: 'add';
+  streams: GenStream[];
+}
+
+/** --ramp: no more streams will be added; finish the ones running. */
+export interface GenClose {
+  type: 'close';
 }
 
 export interface GenStart {
@@ -29,6 +42,8 @@ export interface GenStart {
   sender: 'auto' | 'native' | 'dgram';
   /** Nice value for this process (0: unchanged). */
   nice: number;
+  /** Streams may be added (`add`) until `close`; otherwise it ends after `streams`. */
+  open?: boolean;
 }
 
 export interface LatenessSummary {

@@ -20,7 +20,7 @@ import dgram from 'node:dgram';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { loadNativeUdp, nativeUdpUnavailableReason } from '../src/media/native/index.js';
-import type { GenDone, GenMessage, GenStart } from './gen-protocol.js';
+import type { GenAdd, GenClose, GenDone, GenMessage, GenStart, GenStream } from './gen-protocol.js';
 import { callSignals, PACKETS_PER_PERIOD, signalPayloads, type SignalSpec, SIGNAL_PAIRS } from './signals.js';
 
 const send = (m: GenMessage): void => {
@@ -65,51 +65,66 @@ async function run(cfg: GenStart): Promise<void> {
   let sendErrors = 0;
   for (const s of socks) s.on('error', () => sendErrors++);
 
-  // Per-stream state, in flat arrays.
-  const n = streams.length;
+  // Per-stream state, in flat arrays (they grow when streams are added during the run: --ramp).
   const hdr: Buffer[] = [];
   const table: Buffer[][] = [];
-  const port = new Int32Array(n);
-  const seq = new Int32Array(n);
+  const port: number[] = [];
+  const seq: number[] = [];
+  /** the global tick of each stream's first packet (0 unless added later) */
+  const startPkt: number[] = [];
   const sockOf: dgram.Socket[] = [];
-  const firstSend = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const st = streams[i];
-    const h = Buffer.alloc(12);
-    h[0] = 0x80;
-    h[1] = 118;
-    h.writeUInt32BE(st.ssrc >>> 0, 8);
-    hdr.push(h);
-    table.push(payloads.get(`${st.call % SIGNAL_PAIRS}:${st.dir}`)!);
-    port[i] = st.port;
-    seq[i] = st.seq & 0xffff;
-    if (!native) sockOf.push(socks[i % socks.length]);
-  }
+  const firstSend: number[] = [];
   // Group streams by phase (both streams of a call in the same phase).
   // Calls are numbered locally (this process may hold every G-th call of the bench).
   const groups: number[][] = Array.from({ length: phases }, () => []);
   const localCall = new Map<number, number>();
-  for (let i = 0; i < n; i++) {
-    const call = streams[i].call;
-    if (!localCall.has(call)) localCall.set(call, localCall.size);
-    groups[localCall.get(call)! % phases].push(i);
-  }
-
-  // Native: one datagram image per stream of the largest group, sent in one sendmmsg per sub-tick.
+  /** the tick after the last packet of every stream so far */
+  let endPkt = 0;
   const DGRAM = 12 + 640;
-  const maxGroup = Math.max(...groups.map((g) => g.length));
-  const batch = new ArrayBuffer(maxGroup * DGRAM);
-  const batchBytes = new Uint8Array(batch);
-  const batchPorts = new Int32Array(maxGroup);
+  // Native: one datagram image per stream of the largest group, sent in one sendmmsg per sub-tick.
+  let batch = new ArrayBuffer(0);
+  let batchBytes = new Uint8Array(batch);
+  let batchPorts = new Int32Array(0);
+  const addStreams = (list: GenStream[]): void => {
+    for (const st of list) {
+      const i = hdr.length;
+      const h = Buffer.alloc(12);
+      h[0] = 0x80;
+      h[1] = 118;
+      h.writeUInt32BE(st.ssrc >>> 0, 8);
+      hdr.push(h);
+      table.push(payloads.get(`${st.call % SIGNAL_PAIRS}:${st.dir}`)!);
+      port.push(st.port);
+      seq.push(st.seq & 0xffff);
+      startPkt.push(st.startPkt ?? 0);
+      firstSend.push(0);
+      if (!native) sockOf.push(socks[i % socks.length]);
+      if (!localCall.has(st.call)) localCall.set(st.call, localCall.size);
+      groups[localCall.get(st.call)! % phases].push(i);
+      endPkt = Math.max(endPkt, (st.startPkt ?? 0) + packets);
+    }
+    const maxGroup = Math.max(0, ...groups.map((g) => g.length));
+    if (maxGroup > batchPorts.length) {
+      batch = new ArrayBuffer(maxGroup * DGRAM);
+      batchBytes = new Uint8Array(batch);
+      batchPorts = new Int32Array(maxGroup);
+    }
+  };
+  addStreams(streams);
+  // --ramp: more streams come while it runs (`add`), until `close`; each starts at its startPkt.
+  let closed = !cfg.open;
+  process.on('message', (m: GenAdd | GenClose) => {
+    if (m?.type === 'add') addStreams(m.streams);
+    else if (m?.type === 'close') closed = true;
+  });
 
   const subMs = 20 / phases;
-  // Interleave the generator processes inside a sub-tick.
+  // Generators interleave: process g of G sends its sub-ticks offset by g/G of a sub-tick.
   const offsetMs = (cfg.index / Math.max(1, cfg.count)) * subMs;
   const epochOfPerf = (t: number): number => performance.timeOrigin + t;
   const t0 = cfg.startAtEpochMs - performance.timeOrigin + offsetMs;
-  const totalSub = packets * phases;
-  const startLate = new Float64Array(totalSub);
-  const doneLate = new Float64Array(totalSub);
+  const startLate: number[] = [];
+  const doneLate: number[] = [];
   let j = 0;
   let sent = 0;
   let maxQueue = 0;
@@ -124,52 +139,59 @@ async function run(cfg: GenStart): Promise<void> {
   await new Promise<void>((resolve) => {
     const step = (): void => {
       let now = performance.now();
-      while (j < totalSub && t0 + j * subMs <= now + 0.05) {
+      while (j < endPkt * phases && t0 + j * subMs <= now + 0.05) {
         const sched = t0 + j * subMs;
-        startLate[j] = now - sched;
+        startLate.push(now - sched);
         const pkt = Math.floor(j / phases);
         const g = groups[j % phases];
-        const ts = (320 + pkt * 320) >>> 0;
-        const pi = pkt % PACKETS_PER_PERIOD;
-        for (let q = 0; q < g.length; q++) {
-          const i = g[q];
+        let q = 0;
+        let firsts = 0;
+        for (let x = 0; x < g.length; x++) {
+          const i = g[x];
+          const k = pkt - startPkt[i]; // this stream's own packet number
+          if (k < 0 || k >= packets) continue;
           const h = hdr[i];
-          const s = (seq[i] + pkt) & 0xffff;
-          h[2] = s >> 8;
-          h[3] = s & 0xff;
-          h.writeUInt32BE(ts, 4);
+          const sq = (seq[i] + k) & 0xffff;
+          h[2] = sq >> 8;
+          h[3] = sq & 0xff;
+          h.writeUInt32BE((320 + k * 320) >>> 0, 4);
+          const payload = table[i][k % PACKETS_PER_PERIOD];
           if (native) {
             batchBytes.set(h, q * DGRAM);
-            batchBytes.set(table[i][pi], q * DGRAM + 12);
+            batchBytes.set(payload, q * DGRAM + 12);
             batchPorts[q] = port[i];
+            if (k === 0) firsts++;
+            q++;
           } else {
-            sockOf[i].send([h, table[i][pi]], port[i], host);
-            if (pkt === 0) firstSend[i] = epochOfPerf(performance.now());
+            sockOf[i].send([h, payload], port[i], host);
+            if (k === 0) firstSend[i] = epochOfPerf(performance.now());
             sent++;
           }
         }
-        if (native && g.length > 0) {
-          sent += native.sendBatch(fd, batch, g.length, DGRAM, batchPorts, host);
-          if (pkt === 0) {
+        if (native && q > 0) {
+          sent += native.sendBatch(fd, batch, q, DGRAM, batchPorts, host);
+          if (firsts > 0) {
             const at = epochOfPerf(performance.now());
-            for (const i of g) firstSend[i] = at;
+            for (const i of g) if (pkt === startPkt[i]) firstSend[i] = at;
           }
         }
         now = performance.now();
-        doneLate[j] = now - sched;
+        doneLate.push(now - sched);
         lastSend = now;
         j++;
       }
       if ((j & 63) === 0) for (const s of socks) maxQueue = Math.max(maxQueue, s.getSendQueueCount());
-      if (j >= totalSub) {
+      if (closed && j >= endPkt * phases) {
         resolve();
         return;
       }
-      setTimeout(step, Math.max(0, t0 + j * subMs - performance.now()));
+      // idle until the next sub-tick (or, with nothing scheduled yet, a little while: streams may be added)
+      const next = j < endPkt * phases ? t0 + j * subMs : performance.now() + subMs;
+      if (j >= endPkt * phases) j = Math.max(j, Math.ceil((performance.now() - t0) / subMs)); // no catching up on empty ticks
+      setTimeout(step, Math.max(0, next - performance.now()));
     };
     step();
   });
-  // Let libuv drain what the kernel did not take at once.
   for (let w = 0; w < 200 && socks.some((s) => s.getSendQueueCount() > 0); w++) {
     for (const s of socks) maxQueue = Math.max(maxQueue, s.getSendQueueCount());
     await new Promise((r) => setTimeout(r, 5));
@@ -179,6 +201,7 @@ async function run(cfg: GenStart): Promise<void> {
   for (const s of socks) s.close();
   if (native) native.senderClose(fd);
 
+  const totalSub = doneLate.length;
   const sl = Float64Array.from(startLate).sort();
   const dl = Float64Array.from(doneLate).sort();
   let behind = 0;
@@ -190,7 +213,7 @@ async function run(cfg: GenStart): Promise<void> {
     sent,
     sendErrors,
     maxSendQueue: maxQueue,
-    firstSendEpochMs: Array.from(firstSend),
+    firstSendEpochMs: firstSend,
     lateness: {
       startP50: percentile(sl, 0.5),
       startP99: percentile(sl, 0.99),
@@ -205,7 +228,7 @@ async function run(cfg: GenStart): Promise<void> {
     cpuUserMs: cpu.user / 1000,
     cpuSystemMs: cpu.system / 1000,
     lastSendEpochMs: epochOfPerf(lastSend),
-    scheduledEndEpochMs: epochOfPerf(t0 + (totalSub - 1) * subMs),
+    scheduledEndEpochMs: epochOfPerf(t0 + (endPkt * phases - 1) * subMs),
   };
   send(done);
 }

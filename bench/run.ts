@@ -29,6 +29,12 @@
  *   --receiver R         MixerPool receiver: native (recvmmsg addon) | dgram | auto   default auto
  *   --receiver-poll-ms M native receiver drain interval                      default 5
  *                        The baseline phase uses the same receive path (count-only sockets).
+ *   --ramp R             admission control: offer the N calls one by one over R seconds, each sending while
+ *                        the next are offered; the pool's admission control (ADMISSION_MAX_UTILIZATION, the
+ *                        product default 80 %) accepts or refuses each. Reports accepted / refused and checks the
+ *                        SNR of accepted files. Without --ramp every call is opened before the traffic starts and
+ *                        admission control is off (it has nothing measured to decide on).
+ *   --admission-max-utilization PCT   with --ramp (default 80)
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -44,7 +50,7 @@ import type { MixResult } from '../src/mixer/types.js';
 import { snrDetail } from '../test/helpers/audio-analysis.js';
 import { readWavFile } from '../test/helpers/wav-decode.js';
 import { makeRng as prng } from '../test/sim/impairments.js';
-import type { GenDone, GenMessage, GenStart, GenStream } from './gen-protocol.js';
+import type { GenAdd, GenClose, GenDone, GenMessage, GenStart, GenStream } from './gen-protocol.js';
 import { streamReference } from './reference.js';
 import {
   cpuPerCallMinute,
@@ -84,6 +90,8 @@ interface Options {
   playoutDelayMs?: number;
   receiver: 'auto' | 'dgram' | 'native';
   receiverPollMs: number;
+  ramp: number;
+  admissionMaxUtilization: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -128,6 +136,8 @@ function parseArgs(argv: string[]): Options {
     playoutDelayMs: get('playout-delay') === undefined ? undefined : Number(get('playout-delay')),
     receiver,
     receiverPollMs: num('receiver-poll-ms', 5),
+    ramp: num('ramp', 0),
+    admissionMaxUtilization: num('admission-max-utilization', 80),
   };
 }
 
@@ -193,9 +203,13 @@ interface GenRun {
  * Forks `count` generator processes, splits the streams (by call) between them, starts them on a
  * common epoch and waits for all to finish. `onTick` is called every 250 ms meanwhile.
  */
-async function generate(streams: GenStream[], opts: Options, onTick: () => void): Promise<GenRun> {
+/** --ramp: adds streams to the running generators, starting at `startPkt`; returns their global indices. */
+type AddStreams = (streams: GenStream[]) => number[];
+
+async function generate(streams: GenStream[], opts: Options, onTick: () => void, feed?: (add: AddStreams, startAtEpochMs: number) => Promise<void>): Promise<GenRun> {
   const count = opts.generators;
   const parts: number[][] = Array.from({ length: count }, () => []);
+  streams = [...streams];
   streams.forEach((s, i) => parts[s.call % count].push(i));
   const children: ChildProcess[] = [];
   const done: (GenDone | undefined)[] = new Array(count);
@@ -241,17 +255,35 @@ async function generate(streams: GenStream[], opts: Options, onTick: () => void)
       sockets: opts.genSockets,
       sender: opts.genSender,
       nice: opts.nice,
+      open: feed !== undefined,
     };
     children[g].send(msg);
   }
   await sleep(Math.max(0, startAtEpochMs - Date.now()));
   const cpu0 = process.cpuUsage();
   const wall0 = performance.now();
+  const add: AddStreams = (more) => {
+    const byGen: GenStream[][] = Array.from({ length: count }, () => []);
+    const ids = more.map((st) => {
+      const i = streams.length;
+      streams.push(st);
+      parts[st.call % count].push(i);
+      byGen[st.call % count].push(st);
+      return i;
+    });
+    byGen.forEach((list, g) => list.length && children[g].send({ type: 'add', streams: list } satisfies GenAdd));
+    return ids;
+  };
+  const feeding = feed?.(add, startAtEpochMs).then(() => {
+    for (const c of children) c.send({ type: 'close' } satisfies GenClose);
+  });
+  feeding?.catch((err: unknown) => (failed ??= `feed: ${(err as Error).message}`));
   while (doneCount < count) {
     if (failed) throw new Error(failed);
     onTick();
     await sleep(250);
   }
+  await feeding;
   const cpu = process.cpuUsage(cpu0);
   const wallMs = performance.now() - wall0;
   for (const c of children) if (c.connected) c.disconnect();
@@ -449,6 +481,8 @@ async function main(): Promise<void> {
     playoutDelayMs: opts.playoutDelayMs,
     receiver: opts.receiver,
     receiverPollMs: opts.receiverPollMs,
+    // With --ramp: the product's admission control decides each offered call on the load measured so far.
+    admission: opts.ramp > 0 ? { maxUtilization: opts.admissionMaxUtilization / 100 } : false,
   });
   await pool.ready();
   const receiver = pool.receiver;
@@ -463,30 +497,60 @@ async function main(): Promise<void> {
     startAtMs: number;
     worker: number;
     ports: [number, number];
+    /** its two streams' indices in the generator run (firstSend) */
+    streams: [number, number];
   }
   const calls: Call[] = [];
+  const openCall = async (c: number): Promise<Call> => {
+    const rid = `bench-${runId}-${c}`;
+    const p = path.join(spool, `${rid}.wav`);
+    const startAtMs = Date.now();
+    await pool.open(rid, { path: p, startAtMs });
+    const a = await pool.addStream(rid, 'in');
+    const b = await pool.addStream(rid, 'out');
+    return { rid, path: p, startAtMs, worker: pool.workerOf(rid), ports: [a.port, b.port], streams: [2 * c, 2 * c + 1] };
+  };
   const tOpen = performance.now();
-  await inBatches(
-    Array.from({ length: N }, (_, c) => c),
-    100,
-    async (c) => {
-      const rid = `bench-${runId}-${c}`;
-      const p = path.join(spool, `${rid}.wav`);
-      const startAtMs = Date.now();
-      await pool.open(rid, { path: p, startAtMs });
-      const a = await pool.addStream(rid, 'in');
-      const b = await pool.addStream(rid, 'out');
-      calls[c] = { rid, path: p, startAtMs, worker: pool.workerOf(rid), ports: [a.port, b.port] };
-    },
-  );
-  log(`opened ${N} recordings / ${streamsTotal} sockets in ${(performance.now() - tOpen).toFixed(0)} ms`);
-  const ourPorts = new Set(calls.flatMap((c) => c.ports));
-
-  const mkStreams = (): GenStream[] =>
-    calls.flatMap((c, i) => [
-      { call: i, dir: 'in' as const, port: c.ports[0], ssrc: Math.floor(rnd() * 2 ** 32) >>> 0, seq: Math.floor(rnd() * 65536) },
-      { call: i, dir: 'out' as const, port: c.ports[1], ssrc: Math.floor(rnd() * 2 ** 32) >>> 0, seq: Math.floor(rnd() * 65536) },
-    ]);
+  if (opts.ramp === 0) {
+    await inBatches(
+      Array.from({ length: N }, (_, c) => c),
+      100,
+      async (c) => void (calls[c] = await openCall(c)),
+    );
+    log(`opened ${N} recordings / ${streamsTotal} sockets in ${(performance.now() - tOpen).toFixed(0)} ms`);
+  }
+  const streamOf = (c: Call, i: number, dir: 'in' | 'out', startPkt = 0): GenStream => ({
+    call: i,
+    dir,
+    port: c.ports[dir === 'in' ? 0 : 1],
+    ssrc: Math.floor(rnd() * 2 ** 32) >>> 0,
+    seq: Math.floor(rnd() * 65536),
+    startPkt,
+  });
+  const mkStreams = (): GenStream[] => calls.flatMap((c, i) => [streamOf(c, i, 'in'), streamOf(c, i, 'out')]);
+  // --ramp: the calls are offered one by one over opts.ramp seconds while the admitted ones send.
+  const refusedBy: Record<string, number> = {};
+  const feed = async (add: AddStreams, startAtEpochMs: number): Promise<void> => {
+    const every = (opts.ramp * 1000) / N;
+    for (let c = 0; c < N; c++) {
+      await sleep(Math.max(0, startAtEpochMs + c * every - Date.now()));
+      let call: Call;
+      try {
+        call = await openCall(c);
+      } catch (err) {
+        const reason = (err as { details?: { reason?: string }; code?: string }).details?.reason ?? (err as { code?: string }).code ?? 'error';
+        refusedBy[reason] = (refusedBy[reason] ?? 0) + 1;
+        continue;
+      }
+      const i = calls.length;
+      const startPkt = Math.ceil((Date.now() + 60 - startAtEpochMs) / 20); // the next ticks: first packet 40–60 ms on
+      call.streams = add([streamOf(call, i, 'in', startPkt), streamOf(call, i, 'out', startPkt)]) as [number, number];
+      calls.push(call);
+    }
+    const refused = Object.values(refusedBy).reduce((a, b) => a + b, 0);
+    log(`offered ${N} calls over ${opts.ramp} s: ${calls.length} accepted, ${refused} refused ${JSON.stringify(refusedBy)}`);
+  };
+  const ourPorts = (): Set<number> => new Set(calls.flatMap((c) => c.ports));
 
   // ---- phase 1: the mixer
   const windows: WorkerStats[][] = Array.from({ length: opts.workers }, () => []);
@@ -505,14 +569,15 @@ async function main(): Promise<void> {
     loadSamples.push(os.loadavg()[0]);
   };
   const snmp0 = readSnmp();
-  const drops0 = readSocketDrops(ourPorts);
+  const drops0 = readSocketDrops(ourPorts());
   const streams = mkStreams();
   log(`sending ${streamsTotal} streams × ${packetsPerStream} packets (${fmtInt((streamsTotal * 50) / 1)} packets/s) through the mixer…`);
-  const gen = await generate(streams, opts, pollPool);
+  const gen = await generate(streams, opts, pollPool, opts.ramp > 0 ? feed : undefined);
+  const accepted = calls.length;
   const tEndSend = Date.now();
   await sleep(250); // packets in flight / queued in the kernel
   pollPool();
-  const drops1 = readSocketDrops(ourPorts);
+  const drops1 = readSocketDrops(ourPorts());
   const snmp1 = readSnmp();
   const finalStats = await pool.collectStats();
   // Cross-check of what the workers read (1-s windows + the current partial one): still valid when a
@@ -522,7 +587,7 @@ async function main(): Promise<void> {
     finalStats.workers.reduce((a, w, i) => a + (w && w.at !== lastAt[i] ? w.datagrams : 0), 0);
   const rssBeforeClose = process.memoryUsage.rss();
 
-  const results: MixResult[] = new Array(N);
+  const results: MixResult[] = new Array(accepted);
   const tClose = performance.now();
   const endAtMs = Date.now();
   let closeErrors = 0;
@@ -538,7 +603,7 @@ async function main(): Promise<void> {
   const closeMs = performance.now() - tClose;
   const rssEnd = process.memoryUsage.rss();
   await pool.shutdown();
-  log(`closed ${N} recordings in ${closeMs.toFixed(0)} ms (${closeErrors} errors); sent-end→close ${endAtMs - tEndSend} ms`);
+  log(`closed ${accepted} recordings in ${closeMs.toFixed(0)} ms (${closeErrors} errors); sent-end→close ${endAtMs - tEndSend} ms`);
 
   const q = { received: 0, lost: 0, late: 0, duplicate: 0, invalid: 0, spoofed: 0, maxJitterMs: 0 };
   for (const r of results) {
@@ -574,11 +639,11 @@ async function main(): Promise<void> {
   // ---- SNR on a sample of files
   const pick = new Set<number>();
   const sr = prng(0x5eed ^ N);
-  while (pick.size < Math.min(opts.snrSample, N)) pick.add(Math.floor(sr() * N));
+  while (pick.size < Math.min(opts.snrSample, accepted)) pick.add(Math.floor(sr() * accepted));
   const snr: SnrSample[] = [];
   for (const c of [...pick].sort((a, b) => a - b)) {
     if (!results[c]) continue;
-    snr.push(checkSnr(c, calls[c].path, calls[c].startAtMs, gen.firstSend[2 * c], gen.firstSend[2 * c + 1], packetsPerStream));
+    snr.push(checkSnr(c, calls[c].path, calls[c].startAtMs, gen.firstSend[calls[c].streams[0]], gen.firstSend[calls[c].streams[1]], packetsPerStream));
   }
   log(`SNR (${snr.length} files): ${snr.map((s) => s.snrDb.toFixed(1)).join(' ')}`);
 
@@ -591,11 +656,11 @@ async function main(): Promise<void> {
     for (const c of calls) portsByWorker[c.worker].push(...c.ports);
     const sinks = await baselineSinks(portsByWorker, recvBufferSize, receiver, opts.receiverPollMs);
     const s0 = readSnmp();
-    const d0 = readSocketDrops(ourPorts);
+    const d0 = readSocketDrops(ourPorts());
     log('baseline: the same load into count-only sockets…');
     const g2 = await generate(mkStreams(), opts, () => undefined);
     await sleep(250);
-    const d1 = readSocketDrops(ourPorts);
+    const d1 = readSocketDrops(ourPorts());
     const s1 = readSnmp();
     const received = await sinks.stop();
     base = {
@@ -616,7 +681,7 @@ async function main(): Promise<void> {
   const callMin = cpuPerCallMinute(gen.cpuMs, mixerRecv);
   const baseCallMin = base ? cpuPerCallMinute(base.cpuMs, base.received) : NaN;
   const snmpD = diffUdp(snmp0, snmp1);
-  const expected = streamsTotal * packetsPerStream;
+  const expected = 2 * accepted * packetsPerStream;
   const snrVals = snr.map((s) => s.snrDb);
   const loadEnd = os.loadavg();
   const result = {
@@ -648,9 +713,10 @@ async function main(): Promise<void> {
       receiverPollMs: receiver === 'native' ? opts.receiverPollMs : null,
     },
     calls: N,
-    streams: streamsTotal,
+    admission: opts.ramp > 0 ? { rampSeconds: opts.ramp, maxUtilization: opts.admissionMaxUtilization, offered: N, accepted, refused: N - accepted, refusedBy } : null,
+    streams: 2 * accepted,
     packetsExpected: expected,
-    packetsPerSecond: streamsTotal * 50,
+    packetsPerSecond: 2 * accepted * 50,
     mixer: {
       wallMs: gen.wallMs,
       packetsSent: g1.sent,
@@ -692,8 +758,11 @@ async function main(): Promise<void> {
   const MiB = (b: number): string => fmt(b / 2 ** 20, 0) + ' MiB';
   const rows: string[][] = [
     ['metric', `mixer (sidecar media path, ${receiver})`, `bare UDP receive (${receiver})`],
-    ['calls / streams', `${N} / ${streamsTotal}`, base ? `${N} / ${streamsTotal}` : '—'],
-    ['packets/s offered', fmtInt(streamsTotal * 50), base ? fmtInt(streamsTotal * 50) : '—'],
+    ...(opts.ramp > 0
+      ? [['admission: offered over ramp / accepted / refused (by reason)', `${N} over ${opts.ramp} s / ${accepted} / ${N - accepted} ${JSON.stringify(refusedBy)}`, '—']]
+      : []),
+    ['calls / streams', `${accepted} / ${2 * accepted}`, base ? `${accepted} / ${2 * accepted}` : '—'],
+    ['packets/s (all calls sending)', fmtInt(2 * accepted * 50), base ? fmtInt(2 * accepted * 50) : '—'],
     ['packets sent (generator)', fmtInt(g1.sent), base ? fmtInt(base.gen.sent) : '—'],
     ['packets received by the sidecar', fmtInt(mixerRecv), base ? fmtInt(base.received) : '—'],
     ['lost (sent − received)', fmtInt(g1.sent - mixerRecv), base ? fmtInt(base.gen.sent - base.received) : '—'],
