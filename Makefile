@@ -10,13 +10,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 deps: node_modules/.package-lock.json
 
-## Optional native RTP receiver (recvmmsg batches, src/media/native). Offline build against the local Node
+## Optional native addon (src/media/native): the recvmmsg RTP receiver and the slot DSP. Offline build against the local Node
 ## headers; NEVER fails the build: if it cannot compile, one line is printed and the mixer uses node:dgram.
 NATIVE_DIR := src/media/native
 NATIVE_NODE := $(NATIVE_DIR)/build/Release/ari_udp.node
 native: $(NATIVE_NODE)
 
-$(NATIVE_NODE): $(NATIVE_DIR)/udp_batch.c $(NATIVE_DIR)/binding.gyp
+$(NATIVE_NODE): $(NATIVE_DIR)/udp_batch.c $(NATIVE_DIR)/dsp.c $(NATIVE_DIR)/dsp.h $(NATIVE_DIR)/binding.gyp
 	@gyp="$$(dirname "$$(readlink -f "$$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"; \
 	nodedir="$$(dirname "$$(dirname "$$(readlink -f "$$(command -v node)")")")"; \
 	if [ -f "$$gyp" ] && [ -f "$$nodedir/include/node/node_api.h" ] && \

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeInt16LE, writeSlinBE } from '../src/audio/byte-order.js';
 import { WavWriter } from '../src/audio/wav-writer.js';
+import { loadNativeUdp, nativeUdpUnavailableReason } from '../src/media/native/index.js';
 import { writeRtpHeader } from '../src/media/rtp-packet.js';
 import { RecordingPipeline, type PcmSink, type StreamState } from '../src/mixer/recording-pipeline.js';
 import { makeRng as rng } from '../test/sim/impairments.js';
@@ -32,6 +33,10 @@ const SECONDS = Number(arg('seconds', '20'));
 const RUNS = Number(arg('runs', '5'));
 const SINK = arg('sink', 'memory');
 const VERIFY = process.argv.includes('--verify');
+/** --dsp js|native: the slot DSP (native: the addon's dsp.c, bit-identical; the MD5 of --verify is the same). */
+const DSP_KIND = arg('dsp', 'js');
+const DSP = DSP_KIND === 'native' ? loadNativeUdp() : null;
+if (DSP_KIND === 'native' && !DSP) throw new Error(`--dsp native: ${nativeUdpUnavailableReason()}`);
 
 /** What WavWriter.write does minus the disk: copy LE into a 1-s buffer, wrap around. */
 class MemorySink implements PcmSink {
@@ -91,7 +96,7 @@ async function run() {
   for (let k = 0; k < RECS; k++) {
     const sink: PcmSink =
       SINK === 'wav' ? await WavWriter.open(join(dir, `${k}.wav`), { sampleRate: 8000, channels: 1 }) : new MemorySink(null);
-    const p = new RecordingPipeline(`r${k}`, { startAtMs: START, playoutDelayMs: 100, jitterSlots: 32, flushPhase: k % 50, silenceTimeoutMs: 10_000 }, sink);
+    const p = new RecordingPipeline(`r${k}`, { startAtMs: START, playoutDelayMs: 100, jitterSlots: 32, flushPhase: k % 50, silenceTimeoutMs: 10_000, dsp: DSP }, sink);
     pipes.push(p);
     for (let j = 0; j < 2; j++) {
       srcs.push({ st: p.addStream(`s${j}`), p, seq: Math.floor(r() * 65536), ts: 320, ssrc: (k * 2 + j + 1) >>> 0, offset: 10 + Math.floor(r() * 200), port: 30000 + j });
@@ -147,7 +152,7 @@ async function verify(): Promise<string> {
   const srcs: Src[] = [];
   const r = rng(42);
   for (let k = 0; k < RECS; k++) {
-    const p = new RecordingPipeline(`r${k}`, { startAtMs: START, playoutDelayMs: 100, jitterSlots: 32, flushPhase: k % 50, silenceTimeoutMs: 10_000 }, new MemorySink(h));
+    const p = new RecordingPipeline(`r${k}`, { startAtMs: START, playoutDelayMs: 100, jitterSlots: 32, flushPhase: k % 50, silenceTimeoutMs: 10_000, dsp: DSP }, new MemorySink(h));
     pipes.push(p);
     for (let j = 0; j < 2; j++) {
       srcs.push({ st: p.addStream(`s${j}`), p, seq: Math.floor(r() * 65536), ts: 320, ssrc: (k * 2 + j + 1) >>> 0, offset: 10 + Math.floor(r() * 200), port: 30000 + j });

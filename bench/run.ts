@@ -35,6 +35,7 @@
  *                        SNR of accepted files. Without --ramp every call is opened before the traffic starts and
  *                        admission control is off (it has nothing measured to decide on).
  *   --admission-max-utilization PCT   with --ramp (default 80)
+ *   --dsp D              the slot DSP: native (the addon's dsp.c) | js | auto (native when built)   default auto
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -92,6 +93,7 @@ interface Options {
   receiverPollMs: number;
   ramp: number;
   admissionMaxUtilization: number;
+  dsp: 'auto' | 'native' | 'js';
 }
 
 function parseArgs(argv: string[]): Options {
@@ -137,6 +139,10 @@ function parseArgs(argv: string[]): Options {
     receiver,
     receiverPollMs: num('receiver-poll-ms', 5),
     ramp: num('ramp', 0),
+    dsp: ((d) => {
+      if (d !== 'auto' && d !== 'native' && d !== 'js') throw new Error(`--dsp: native, js or auto, not ${d}`);
+      return d;
+    })(get('dsp') ?? 'auto'),
     admissionMaxUtilization: num('admission-max-utilization', 80),
   };
 }
@@ -481,12 +487,13 @@ async function main(): Promise<void> {
     playoutDelayMs: opts.playoutDelayMs,
     receiver: opts.receiver,
     receiverPollMs: opts.receiverPollMs,
+    dsp: opts.dsp,
     // With --ramp: the product's admission control decides each offered call on the load measured so far.
     admission: opts.ramp > 0 ? { maxUtilization: opts.admissionMaxUtilization / 100 } : false,
   });
   await pool.ready();
   const receiver = pool.receiver;
-  log(`receiver=${receiver}${receiver === 'native' ? ` (poll every ${opts.receiverPollMs} ms)` : ''}`);
+  log(`receiver=${receiver}${receiver === 'native' ? ` (poll every ${opts.receiverPollMs} ms)` : ''} dsp=${pool.dsp}`);
 
   // ---- open N recordings × 2 streams
   const rnd = prng(0xbe9c4 ^ N);
@@ -711,6 +718,7 @@ async function main(): Promise<void> {
       jitterSlots: effectiveJitterSlots,
       receiver,
       receiverPollMs: receiver === 'native' ? opts.receiverPollMs : null,
+      dsp: pool.dsp,
     },
     calls: N,
     admission: opts.ramp > 0 ? { rampSeconds: opts.ramp, maxUtilization: opts.admissionMaxUtilization, offered: N, accepted, refused: N - accepted, refusedBy } : null,

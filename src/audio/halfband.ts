@@ -77,6 +77,17 @@ const [C0, C1, C2, C3, C4, C5, C6, C7, C8, C9, C10, C11, C12, C13, C14, C15, C16
  * which filters, rounds to float32 (what a Float32Array output would hold), saturates to int16 and returns
  * the sum of squares of the int16 output (for the silence tracker) in one pass.
  */
+/**
+ * The same fused block DSP in native code (src/media/native/dsp.c), bit-identical to the JS below: the mixer
+ * passes it when the addon is built; the JS stays the fallback and the reference its tests compare against.
+ */
+export interface SlotDspKernel {
+  /** filterBlockInt16 + history shift on `state` (buf's layout); returns Σ out². */
+  halfbandInt16(state: Float64Array, out: Int16Array): number;
+  /** The same after state's block = a + b. */
+  mix2HalfbandInt16(state: Float64Array, a: Int16Array, b: Int16Array, out: Int16Array): number;
+}
+
 export class HalfbandDecimator {
   /** buf[0..65] = history (oldest first), buf[66..] = current block. */
   private readonly buf = new Float64Array(HALFBAND_HISTORY + BLOCK);
@@ -85,7 +96,7 @@ export class HalfbandDecimator {
   /** True while the whole history is exactly zero (enables the silence fast path). */
   private quiet = true;
 
-  constructor() {}
+  constructor(private readonly kernel: SlotDspKernel | null = null) {}
 
   /** Clears the history (as if the stream started over). */
   reset(): void {
@@ -119,11 +130,23 @@ export class HalfbandDecimator {
    */
   processInputToInt16(out: Int16Array): number {
     if (out.length !== BLOCK >> 1) throw new RangeError(`HalfbandDecimator: output length ${out.length} != ${BLOCK >> 1}`);
+    this.quiet = false;
+    if (this.kernel) return this.kernel.halfbandInt16(this.buf, out);
     const buf = this.buf;
     const ss = filterBlockInt16(buf, BLOCK >> 1, out);
     buf.copyWithin(0, BLOCK, BLOCK + HALFBAND_HISTORY);
-    this.quiet = false;
     return ss;
+  }
+
+  /** processInputToInt16 of the block a + b (two 320-sample int16 frames: the sum is exact). */
+  processMix2ToInt16(a: Int16Array, b: Int16Array, out: Int16Array): number {
+    if (this.kernel) {
+      this.quiet = false;
+      return this.kernel.mix2HalfbandInt16(this.buf, a, b, out);
+    }
+    const x = this.input;
+    for (let i = 0; i < BLOCK; i++) x[i] = a[i]! + b[i]!;
+    return this.processInputToInt16(out);
   }
 
   /**

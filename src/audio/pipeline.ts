@@ -3,14 +3,18 @@
  * mix in float (no intermediate clipping) → half-band decimation → saturate to int16 (fused, one pass each).
  */
 import { IN_FRAME_SAMPLES, OUT_FRAME_SAMPLES } from './constants.js';
-import { HalfbandDecimator } from './halfband.js';
+import { HalfbandDecimator, type SlotDspKernel } from './halfband.js';
 
 export class MixPipeline {
-  private readonly decimator = new HalfbandDecimator();
+  private readonly decimator: HalfbandDecimator;
   /** The decimator's input block: the streams are mixed straight into it (no separate accumulator). */
-  private readonly x: Float64Array = this.decimator.input;
+  private readonly x: Float64Array;
 
-  constructor() {}
+  /** `kernel`: the native slot DSP (bit-identical); null: JS. */
+  constructor(kernel: SlotDspKernel | null = null) {
+    this.decimator = new HalfbandDecimator(kernel);
+    this.x = this.decimator.input;
+  }
 
   /**
    * frames: one entry per stream, a 320-sample Int16Array or Float32Array (16 kHz, 20 ms, int16-scale values —
@@ -32,8 +36,7 @@ export class MixPipeline {
       const a = frames[0];
       const b = frames[1];
       if (a instanceof Int16Array && b instanceof Int16Array && a.length === IN_FRAME_SAMPLES && b.length === IN_FRAME_SAMPLES) {
-        for (let i = 0; i < IN_FRAME_SAMPLES; i++) x[i] = a[i]! + b[i]!;
-        return this.decimator.processInputToInt16(out);
+        return this.decimator.processMix2ToInt16(a, b, out);
       }
     }
     let used = 0;

@@ -57,6 +57,8 @@ export interface MixerPoolOptions {
    * native when the addon loads, else dgram. See docs/media.md.
    */
   receiver?: 'auto' | 'dgram' | 'native';
+  /** The slot DSP (mix + decimate): 'native' (the addon's dsp.c, bit-identical), 'js', or 'auto' (native when built). */
+  dsp?: 'auto' | 'native' | 'js';
   /** Native receiver: drain interval in ms (also drained before every 20 ms playout). Default 5. */
   receiverPollMs?: number;
   /** Tests only: media time runs this many times faster than wall time (see WorkerConfig.clock). */
@@ -116,6 +118,14 @@ function defaultWorkerUrl(): URL {
   return self.endsWith('.ts') ? new URL('./worker-bootstrap.mjs', self) : new URL('./worker.js', self);
 }
 
+function slotDsp(wanted: 'auto' | 'native' | 'js'): 'native' | 'js' {
+  if (wanted !== 'auto' && wanted !== 'native' && wanted !== 'js') throw new AppError('VALIDATION', `unknown dsp '${String(wanted)}'`);
+  if (wanted === 'js') return 'js';
+  if (loadNativeUdp()) return 'native';
+  if (wanted === 'native') throw new AppError('VALIDATION', `dsp 'native' requested but the addon is unavailable: ${nativeUdpUnavailableReason()}`);
+  return 'js';
+}
+
 /** FNV-1a 32-bit. */
 export function hashId(id: string): number {
   let h = 0x811c9dc5;
@@ -171,6 +181,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       payloadType: opts.payloadType ?? 118,
       testHooks: opts.testHooks ?? false,
       receiver: native ? 'native' : 'dgram',
+      dsp: slotDsp(opts.dsp ?? 'auto'),
       receiverPollMs,
       clock: opts.timeScale && opts.timeScale !== 1 ? { originMs: Date.now(), scale: opts.timeScale } : undefined,
     };
@@ -211,6 +222,11 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       await new Promise((r) => setTimeout(r, 10));
     }
     if (this.slots.every((s) => s.dead)) throw new AppError('MIXER_FAILED', 'no mixer worker could start');
+  }
+
+  /** The slot DSP the workers use ('auto' resolved). */
+  get dsp(): 'native' | 'js' {
+    return this.cfg.dsp;
   }
 
   /** The RTP receive path the workers use ('auto' resolved). */

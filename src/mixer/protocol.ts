@@ -11,6 +11,8 @@ export interface WorkerConfig {
   payloadType: number;
   /** RTP receive path, resolved by the pool: recvmmsg batches (native addon) or one node:dgram callback per datagram. */
   receiver: 'native' | 'dgram';
+  /** The slot DSP: 'native' (dsp.c, bit-identical) or 'js'. */
+  dsp: 'native' | 'js';
   /** Native receiver: how often the sockets are drained (ms), besides before every playout tick. */
   receiverPollMs: number;
   /** Enables the 'crash' request (tests only). */

@@ -6,6 +6,7 @@
  * tests drive it directly with a virtual clock (hours of audio in seconds, bounded memory checks).
  */
 import { FRAME_MS, IN_FRAME_SAMPLES, OUT_FRAME_SAMPLES, RTP_PAYLOAD_BYTES } from '../audio/constants.js';
+import type { SlotDspKernel } from '../audio/halfband.js';
 import { MixPipeline } from '../audio/pipeline.js';
 import { SilenceTracker } from '../audio/silence.js';
 import { JitterBuffer, type JitterStats } from '../media/jitter-buffer.js';
@@ -43,6 +44,8 @@ export interface PipelineOptions {
   silenceThresholdDbfs?: number;
   /** Emit `onMediaTimeout` once no valid packet reached any stream for this long (0/undefined: never). */
   mediaTimeoutMs?: number;
+  /** The native slot DSP (bit-identical to the JS one); default: JS. */
+  dsp?: SlotDspKernel | null;
 }
 
 export class StreamState {
@@ -82,7 +85,7 @@ export class RecordingPipeline {
   private readonly flushPhase: number;
 
   private readonly sink: PcmSink;
-  private readonly mix = new MixPipeline();
+  private readonly mix: MixPipeline;
   private readonly silence: SilenceTracker;
   private readonly out = new Int16Array(OUT_FRAME_SAMPLES);
   private readonly hdr: RtpHeader = newRtpHeader();
@@ -112,6 +115,7 @@ export class RecordingPipeline {
 
   constructor(id: string, opts: PipelineOptions, sink: PcmSink) {
     this.id = id;
+    this.mix = new MixPipeline(opts.dsp ?? null);
     this.startAtMs = opts.startAtMs;
     this.playoutDelayMs = opts.playoutDelayMs ?? 100;
     this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 0;

@@ -60,6 +60,8 @@ function wireError(err: unknown): WireError {
 }
 
 let flushPhase = 0;
+/** The native slot DSP (the pool chose it: the addon loads there too), else the JS one. */
+const slotDsp = cfg.dsp === 'native' ? loadNativeUdp() : null;
 
 async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
   if (recs.has(m.rid)) throw new Error(`recording ${m.rid} is already open`);
@@ -75,6 +77,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
       jitterSlots: cfg.jitterSlots,
       payloadType: cfg.payloadType,
       flushPhase: flushPhase++ % 50,
+      dsp: slotDsp,
     },
     writer,
   );

@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "ari_udp",
-      "sources": ["udp_batch.c"],
+      "sources": ["udp_batch.c", "dsp.c"],
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"],
+      "cflags": ["-O3", "-ffp-contract=off", "-fno-fast-math", "-Wall", "-Wextra", "-Wno-unused-parameter", "-std=gnu11"],
       "conditions": [
         ["OS!='linux'", { "type": "none" }]
       ]

@@ -24,9 +24,13 @@ export interface NativeUdp {
   /** sendmmsg: datagram i is the `stride` bytes at i × stride of `buffer`, to host:ports[i]. Returns how many were sent. */
   sendBatch(fd: number, buffer: ArrayBuffer, count: number, stride: number, ports: Int32Array, host: string): number;
   senderClose(fd: number): void;
+  /** The mixer's slot DSP (dsp.c): decimate the block in `state` (halfband.ts layout) into `out`; returns Σ out². */
+  halfbandInt16(state: Float64Array, out: Int16Array): number;
+  /** The same after writing a + b into the block (a two-party slot). */
+  mix2HalfbandInt16(state: Float64Array, a: Int16Array, b: Int16Array, out: Int16Array): number;
 }
 
-export const NATIVE_ABI = 2;
+export const NATIVE_ABI = 3;
 
 /** Candidate locations: next to this file (tsx, tests), and the source tree seen from dist/src/media/native. */
 function candidates(): string[] {

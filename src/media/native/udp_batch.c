@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <node_api.h>
+#include "dsp.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -556,9 +557,11 @@ NAPI_MODULE_INIT() {
     {"senderOpen", NULL, js_sender_open, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
     {"senderClose", NULL, js_sender_close, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"halfbandInt16", NULL, js_halfband_int16, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"mix2HalfbandInt16", NULL, js_mix2_halfband_int16, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
-  CHECK(napi_create_int32(env, 2, &abi));
+  CHECK(napi_create_int32(env, 3, &abi));
   napi_property_descriptor v = {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL};
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(napi_define_properties(env, exports, 1, &v));

@@ -1,0 +1,139 @@
+/*
+ * The mixer's per-slot DSP (src/audio/halfband.ts, pipeline.ts) in C: 2:1 half-band decimation of one 20 ms
+ * block fused with the float32 rounding, the int16 saturation and Σ out², optionally preceded by the mix of two
+ * int16 frames. Bit-identical to the JS path (test/unit/audio/native-dsp.test.ts compares them on the same
+ * input): every output is the same sum of the same products in the same order, in double precision, with no
+ * contraction into FMA (-ffp-contract=off) and no reassociation (no -ffast-math); the compiler may only run
+ * independent outputs side by side in vector lanes.
+ *
+ * The state is the JS decimator's own Float64Array: [0, 66) the history, [66, 386) the block.
+ */
+#include "dsp.h"
+#include <stdint.h>
+#include <string.h>
+
+#define HISTORY 66
+#define BLOCK 320
+#define OUT (BLOCK / 2)
+
+/* h[33 ± (2j+1)], j = 0..16: src/audio/halfband.ts HALFBAND_SIDE_TAPS (the same decimal literals, the same doubles). */
+static const double C[17] = {
+  0.31732222857957254, -0.10317249528813255, 0.05888250002260381, -0.038995413168781745, 0.027390084230831113,
+  -0.019692152782955552, 0.014227165610429714, -0.010211300594130272, 0.007219926943078943, -0.004993021195878536,
+  0.003353745464982188, -0.002170878954865525, 0.0013409775748229591, -0.0007799240556219674,
+  0.0004182118732657896, -0.0001991981972764984, 8.535689720716762e-5,
+};
+
+/* saturateToInt16 of mix.ts: clamp, else round half away from zero; NaN → 0. */
+static inline int16_t saturate(float f) {
+  double v = f;
+  if (v >= 32767) return 32767;
+  if (v <= -32768) return -32768;
+  if (v != v) return 0;
+  return (int16_t)(int32_t)(v >= 0 ? v + 0.5 : v - 0.5);
+}
+
+/*
+ * Output m = 0.5·O[m+16] + C0·(E[m+16]+E[m+17]) + C1·(E[m+15]+E[m+18]) + … + C16·(E[m]+E[m+33]), summed left to right
+ * exactly as halfband.ts's expression, where E[i] = b[2i] and O[i] = b[2i+1]. With E contiguous, W neighbouring
+ * outputs are computed side by side in vector lanes, each lane the same sequence of operations as the scalar code.
+ */
+#define EVEN (OUT + 34)
+
+typedef double v2d __attribute__((vector_size(16)));
+typedef double v4d __attribute__((vector_size(32)));
+
+/* Four independent accumulators per step (4·W outputs): the additions of one output form a chain, four chains keep
+ * the adder busy. Each lane still adds its terms in the scalar order. */
+#define FILTER_BODY(VT, W)                                                                               \
+  for (int m = 0; m < OUT; m += 4 * (W)) {                                                               \
+    VT acc[4], x, y;                                                                                     \
+    for (int u = 0; u < 4; u++) {                                                                        \
+      memcpy(&x, o + m + u * (W) + 16, sizeof x);                                                        \
+      acc[u] = x * 0.5;                                                                                  \
+    }                                                                                                    \
+    for (int j = 0; j < 17; j++) {                                                                       \
+      for (int u = 0; u < 4; u++) {                                                                      \
+        memcpy(&x, e + m + u * (W) + 16 - j, sizeof x);                                                  \
+        memcpy(&y, e + m + u * (W) + 17 + j, sizeof y);                                                  \
+        acc[u] = acc[u] + C[j] * (x + y);                                                                \
+      }                                                                                                  \
+    }                                                                                                    \
+    for (int u = 0; u < 4; u++) memcpy(y_out + m + u * (W), &acc[u], sizeof acc[u]);                     \
+  }
+
+/* y_out[m] for m < 160 (a multiple of 16), 4·W outputs per step. Two builds: 4 lanes where the CPU has AVX, else 2 (SSE2, x86-64's base). */
+__attribute__((target("avx"))) static void filter_avx(const double *restrict e, const double *restrict o, double *restrict y_out) {
+  FILTER_BODY(v4d, 4)
+}
+static void filter_sse2(const double *restrict e, const double *restrict o, double *restrict y_out) {
+  FILTER_BODY(v2d, 2)
+}
+
+static int has_avx = -1;
+
+/* filterBlockInt16 + copyWithin of halfband.ts; returns Σ out². */
+static double filter_block(double *restrict b, int16_t *restrict out) {
+  double e[EVEN], o[EVEN], y[OUT];
+  for (int i = 0; i < EVEN; i++) {
+    e[i] = b[2 * i];
+    o[i] = b[2 * i + 1];
+  }
+  if (has_avx < 0) has_avx = __builtin_cpu_supports("avx") ? 1 : 0;
+  if (has_avx) filter_avx(e, o, y);
+  else filter_sse2(e, o, y);
+  int64_t ss = 0;
+  for (int m = 0; m < OUT; m++) {
+    int16_t q = saturate((float)y[m]);
+    out[m] = q;
+    ss += (int32_t)q * (int32_t)q;
+  }
+  memmove(b, b + BLOCK, HISTORY * sizeof(double));
+  return (double)ss;
+}
+
+#define FAIL(msg)                               \
+  do {                                          \
+    napi_throw_type_error(env, NULL, msg);      \
+    return NULL;                                \
+  } while (0)
+
+/* napi_get_typedarray_info refuses (napi_invalid_arg) anything that is not a typed array. */
+static int typed(napi_env env, napi_value v, napi_typedarray_type want, size_t len, void **data) {
+  napi_typedarray_type type;
+  size_t length;
+  if (napi_get_typedarray_info(env, v, &type, &length, data, NULL, NULL) != napi_ok) return 0;
+  return type == want && length == len;
+}
+
+/* halfbandInt16(state: Float64Array(386), out: Int16Array(160)) → Σ out² (the block was written by the caller). */
+napi_value js_halfband_int16(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) FAIL("halfbandInt16(state, out)");
+  double *b;
+  int16_t *out;
+  if (!typed(env, argv[0], napi_float64_array, HISTORY + BLOCK, (void **)&b)) FAIL("halfbandInt16: state must be a Float64Array(386)");
+  if (!typed(env, argv[1], napi_int16_array, OUT, (void **)&out)) FAIL("halfbandInt16: out must be an Int16Array(160)");
+  napi_value r;
+  napi_create_double(env, filter_block(b, out), &r);
+  return r;
+}
+
+/* mix2HalfbandInt16(state, a: Int16Array(320), b: Int16Array(320), out) → Σ out²: block = a + b (exact), then as above. */
+napi_value js_mix2_halfband_int16(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) FAIL("mix2HalfbandInt16(state, a, b, out)");
+  double *st;
+  int16_t *a, *bb, *out;
+  if (!typed(env, argv[0], napi_float64_array, HISTORY + BLOCK, (void **)&st)) FAIL("mix2HalfbandInt16: state must be a Float64Array(386)");
+  if (!typed(env, argv[1], napi_int16_array, BLOCK, (void **)&a) || !typed(env, argv[2], napi_int16_array, BLOCK, (void **)&bb))
+    FAIL("mix2HalfbandInt16: a and b must be Int16Array(320)");
+  if (!typed(env, argv[3], napi_int16_array, OUT, (void **)&out)) FAIL("mix2HalfbandInt16: out must be an Int16Array(160)");
+  double *x = st + HISTORY;
+  for (int i = 0; i < BLOCK; i++) x[i] = (double)((int32_t)a[i] + (int32_t)bb[i]);
+  napi_value r;
+  napi_create_double(env, filter_block(st, out), &r);
+  return r;
+}
