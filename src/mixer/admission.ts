@@ -10,7 +10,11 @@
  *   - it already holds its estimated capacity: the recordings it had at its last report × the room left per
  *     recording (`(maxUtilization − idle) / (utilization − idle)`), once that estimate rests on enough recordings.
  * The capacity estimate makes a burst of starts stop at the limit instead of overshooting it during the second
- * before the next report shows the new load.
+ * before the next report shows the new load. The load per recording grows with the load (cache misses, the CPU
+ * shared with the senders), so the estimate runs ahead of the truth near the limit: a worker found over its
+ * thresholds also remembers a ceiling (`learnedCap`: what it held then, scaled down to the threshold) and takes no more than that until
+ * a report shows room again (utilization under the threshold by `reopenMargin`), then lets the ceiling up slowly.
+ * Without the ceiling the admissions oscillate around the limit and settle above it (measured: bench --ramp).
  */
 export interface AdmissionPolicy {
   /** event-loop utilization a worker may reach (0…1) */
@@ -23,15 +27,19 @@ export interface AdmissionPolicy {
   minSample: number;
   /** utilization of a worker with no recording (its fixed cost: timers, stats) */
   idleUtilization: number;
+  /** a ceiling is raised once utilization is this far under maxUtilization */
+  reopenMargin: number;
 }
 
-export const DEFAULT_ADMISSION: AdmissionPolicy = { maxUtilization: 0.8, maxLagMs: 40, staleReportMs: 3000, minSample: 20, idleUtilization: 0.03 };
+export const DEFAULT_ADMISSION: AdmissionPolicy = { maxUtilization: 0.8, maxLagMs: 40, staleReportMs: 3000, minSample: 20, idleUtilization: 0.03, reopenMargin: 0.15 };
 
 export interface WorkerLoad {
   /** running and ready for work */
   alive: boolean;
   /** recordings the pool has given it now (open, opening) */
   recordings: number;
+  /** the ceiling learned from its overloads (Infinity: none), see nextCeiling */
+  learnedCap?: number;
   /** its last report; undefined before the first */
   report?: { atMs: number; recordings: number; utilization: number; lagP99Ms: number };
 }
@@ -40,11 +48,30 @@ export type Refusal = 'worker_unavailable' | 'stale_report' | 'tick_lag' | 'util
 
 /** How many recordings the worker can hold (Infinity until a report covers `minSample` recordings). */
 export function workerCapacity(load: WorkerLoad, p: AdmissionPolicy): number {
+  const cap = load.learnedCap ?? Infinity;
   const r = load.report;
-  if (!r || r.recordings < p.minSample) return Infinity;
+  if (!r || r.recordings < p.minSample) return cap;
   const perRecording = (r.utilization - p.idleUtilization) / r.recordings;
-  if (perRecording <= 0) return Infinity;
-  return Math.floor((p.maxUtilization - p.idleUtilization) / perRecording);
+  if (perRecording <= 0) return cap;
+  return Math.min(cap, Math.floor((p.maxUtilization - p.idleUtilization) / perRecording));
+}
+
+/**
+ * The ceiling after a report. An overloaded report lowers it to what the worker can hold: the recordings it held
+ * scaled to the utilization threshold (at most 95 % of them), or 90 % of them when its ticks ran late. A report
+ * with room (utilization under the threshold by reopenMargin, ticks on time) while at the ceiling raises it by 5 %.
+ * Otherwise it stays.
+ */
+export function nextCeiling(cap: number, report: NonNullable<WorkerLoad['report']>, p: AdmissionPolicy): number {
+  const { recordings: n, utilization: u, lagP99Ms: lag } = report;
+  if (u >= p.maxUtilization || lag >= p.maxLagMs) {
+    if (n < p.minSample) return cap;
+    const byUse = u >= p.maxUtilization ? Math.min(0.95, (p.maxUtilization - p.idleUtilization) / (u - p.idleUtilization)) : 1;
+    const byLag = lag >= p.maxLagMs ? 0.9 : 1;
+    return Math.min(cap, Math.floor(n * Math.min(byUse, byLag)));
+  }
+  if (Number.isFinite(cap) && n >= cap && u < p.maxUtilization - p.reopenMargin && lag < p.maxLagMs / 2) return Math.ceil(cap * 1.05);
+  return cap;
 }
 
 /** Why the worker takes no new recording now, or undefined when it can. */

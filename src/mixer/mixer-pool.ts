@@ -20,7 +20,7 @@ import { loadNativeUdp, nativeUdpUnavailableReason } from '../media/native/index
 import { PortPool } from '../media/port-pool.js';
 import type { MixerMetrics } from '../metrics/ports.js';
 import { GuardedEmitter } from '../util/guarded-emitter.js';
-import { chooseWorker, DEFAULT_ADMISSION, workerCapacity, workerRefusal, type AdmissionPolicy, type Refusal, type WorkerLoad } from './admission.js';
+import { chooseWorker, DEFAULT_ADMISSION, nextCeiling, workerCapacity, workerRefusal, type AdmissionPolicy, type Refusal, type WorkerLoad } from './admission.js';
 import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
 import type { Mixer, MixerEvents, MixResult, OpenRecordingOptions, StreamHandle } from './types.js';
 
@@ -98,6 +98,8 @@ interface Slot {
   stats: WorkerStats | null;
   /** when `stats` arrived (Date.now()) */
   statsAtMs: number;
+  /** admission control's ceiling learned from this worker's overloads (admission.ts nextCeiling) */
+  learnedCap: number;
   ready: boolean;
   /** Consecutive deaths before 'ready' (crash loop guard). */
   earlyDeaths: number;
@@ -205,6 +207,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         recordings: new Set(),
         stats: null,
         statsAtMs: 0,
+        learnedCap: Infinity,
         ready: false,
         earlyDeaths: 0,
         dead: false,
@@ -448,6 +451,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     return this.slots.map((s) => ({
       alive: !s.dead,
       recordings: s.recordings.size,
+      learnedCap: s.learnedCap,
       report: s.stats ? { atMs: s.statsAtMs, recordings: s.stats.recordings, utilization: s.stats.eventLoopUtilization, lagP99Ms: s.stats.lagP99Ms } : undefined,
     }));
   }
@@ -560,6 +564,10 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       case 'stats':
         slot.stats = m.stats;
         slot.statsAtMs = Date.now();
+        if (this.admissionPolicy) {
+          const st = m.stats;
+          slot.learnedCap = nextCeiling(slot.learnedCap, { atMs: slot.statsAtMs, recordings: st.recordings, utilization: st.eventLoopUtilization, lagP99Ms: st.lagP99Ms }, this.admissionPolicy);
+        }
         this.metrics?.mixerWorkerReport({
           worker: slot.index,
           eventLoopUtilization: m.stats.eventLoopUtilization,

@@ -65,7 +65,8 @@ const slotDsp = cfg.dsp === 'native' ? loadNativeUdp() : null;
 
 async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
   if (recs.has(m.rid)) throw new Error(`recording ${m.rid} is already open`);
-  const writer = await WavWriter.open(m.path, { sampleRate: OUT_RATE, channels: 1 });
+  // Disk writes on the thread pool: a stalling disk must not stall the worker's mixing (wav-writer.ts).
+  const writer = await WavWriter.open(m.path, { sampleRate: OUT_RATE, channels: 1, io: 'async' });
   const pipeline = new RecordingPipeline(
     m.rid,
     {

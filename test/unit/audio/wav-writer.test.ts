@@ -74,6 +74,53 @@ describe('WavWriter', () => {
     await expect(w.finalize()).rejects.toThrow(/already finalized/);
   });
 
+  it("io 'async' writes the same file as 'sync', on the thread pool: flushes, a cut-back, the final header", async () => {
+    const run = async (io: 'sync' | 'async', name: string) => {
+      const path = join(dir, name);
+      const w = await WavWriter.open(path, { ...OPTS, io, bufferBytes: 3200 });
+      const fs = frames(2300);
+      fs.forEach((f, i) => {
+        w.write(f);
+        if (i % 7 === 3) w.flush();
+        if (i === 80) w.truncate(w.dataBytes - 3 * 320); // cut back 3 frames (written to disk already)
+      });
+      if (io === 'async') {
+        expect(w.dataBytes).toBeGreaterThan(0);
+        await w.settled();
+        // what a crash now would leave: a valid WAV up to the last flush (the header follows each write)
+        const mid = decodeWav(new Uint8Array(readFileSync(path)));
+        expect(mid.samples.length * 2).toBe(statSync(path).size - 44);
+      }
+      const res = await w.finalize();
+      return { res, bytes: readFileSync(path) };
+    };
+    const a = await run('sync', 'io-sync.wav');
+    const b = await run('async', 'io-async.wav');
+    expect(b.res).toEqual(a.res);
+    expect(b.bytes.equals(a.bytes)).toBe(true);
+    expect(a.res.dataBytes).toBe((115 - 3) * 320);
+  });
+
+  it("io 'async': a failed disk write is thrown by the next flush and by finalize, not lost", async () => {
+    const w = await WavWriter.open(join(dir, 'io-fail.wav'), { ...OPTS, io: 'async', bufferBytes: 3200 });
+    for (const f of frames(200)) w.write(f);
+    closeSync((w as unknown as { fd: number }).fd); // the descriptor goes away under it: the queued write fails (EBADF)
+    await expect(w.settled()).rejects.toThrow(/EBADF/);
+    expect(() => w.flush()).toThrow(/EBADF/);
+    expect(() => w.write(frames(20)[0])).toThrow(/EBADF/);
+    await expect(w.finalize()).rejects.toThrow(/EBADF/);
+  });
+
+  it("io 'async': a disk that takes no write fails the writer once maxPendingWrites flushes wait (bounded memory)", async () => {
+    const w = await WavWriter.open(join(dir, 'io-stall.wav'), { ...OPTS, io: 'async', bufferBytes: 320, maxPendingWrites: 4 });
+    const f = frames(20)[0];
+    // four flushes queued in this synchronous run (none can complete before it returns); the fifth is refused
+    expect(() => {
+      for (let i = 0; i < 10; i++) w.write(f);
+    }).toThrow(/stalled/);
+    await w.abort();
+  });
+
   it('accepts one write larger than its buffer (copied through in pieces)', async () => {
     const path = join(dir, 'c.wav');
     const w = await WavWriter.open(path, { ...OPTS, bufferBytes: 1000 });

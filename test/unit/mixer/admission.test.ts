@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { chooseWorker, DEFAULT_ADMISSION, workerCapacity, workerRefusal, type WorkerLoad } from '../../../src/mixer/admission.js';
+import { chooseWorker, DEFAULT_ADMISSION, nextCeiling, workerCapacity, workerRefusal, type WorkerLoad } from '../../../src/mixer/admission.js';
 
-const p = { ...DEFAULT_ADMISSION, maxUtilization: 0.8, maxLagMs: 60, staleReportMs: 3000, minSample: 20, idleUtilization: 0.03 };
+const p = { ...DEFAULT_ADMISSION, maxUtilization: 0.8, maxLagMs: 60, staleReportMs: 3000, minSample: 20, idleUtilization: 0.03, reopenMargin: 0.15 };
 const NOW = 1_000_000;
 const load = (recordings: number, utilization: number, o: Partial<NonNullable<WorkerLoad['report']>> & { now?: number; alive?: boolean } = {}): WorkerLoad => ({
   alive: o.alive ?? true,
@@ -55,5 +55,28 @@ describe('admission control', () => {
     }
     expect(w.recordings).toBe(workerCapacity(w, p));
     expect(accepted).toBe(285 - 100);
+  });
+
+  it('learns a ceiling from an overload and lets it up only once a report shows room', () => {
+    const rep = (recordings: number, utilization: number, lagP99Ms = 5) => ({ atMs: NOW, recordings, utilization, lagP99Ms });
+    let cap = Infinity;
+    cap = nextCeiling(cap, rep(600, 0.7), p);
+    expect(cap).toBe(Infinity); // under the thresholds: nothing learned
+    cap = nextCeiling(cap, rep(800, 0.93), p);
+    expect(cap).toBe(Math.floor((800 * 0.77) / 0.9)); // over: scaled down to the threshold (684)
+    cap = nextCeiling(cap, rep(700, 0.6, 90), p);
+    expect(cap).toBe(630); // late ticks count as an overload too: 90 % of what it held
+    cap = nextCeiling(cap, rep(801, 0.81), p);
+    expect(cap).toBe(630); // just over, scaled (780): the lower ceiling stays
+    cap = nextCeiling(cap, rep(650, 0.7), p);
+    expect(cap).toBe(630); // at the ceiling without room to spare: unchanged
+    cap = nextCeiling(cap, rep(630, 0.6), p);
+    expect(cap).toBe(662); // at the ceiling with room (< 0.65, ticks on time): +5 %
+    cap = nextCeiling(cap, rep(10, 0.95), p);
+    expect(cap).toBe(662); // too few recordings to learn from
+    // the estimate never exceeds the ceiling, and a worker at it refuses
+    const w: WorkerLoad = { ...load(600, 0.3, { now: 662 }), learnedCap: 662 };
+    expect(workerCapacity(w, p)).toBe(662);
+    expect(workerRefusal(w, NOW, p)).toBe('capacity');
   });
 });
