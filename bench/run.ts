@@ -792,6 +792,7 @@ async function main(): Promise<void> {
     ['  of which system', fmt((gen.cpuSystemMs / gen.wallMs) * 100), base ? fmt((base.cpuSystemMs / base.wallMs) * 100) : '—'],
     ['CPU ms per call-minute (per packet received)', fmt(callMin), base ? fmt(baseCallMin) : '—'],
     ['CPU µs per packet', fmt((callMin * 1000) / 6000, 2), base ? fmt((baseCallMin * 1000) / 6000, 2) : '—'],
+    ['CPU per packet, mixer ÷ bare receive (target ≤ 1.5)', base ? fmt(callMin / baseCallMin, 2) : '— (--no-baseline)', '—'],
     ['RSS peak / end', `${MiB(rssPeak)} / ${MiB(rssEnd)}`, '—'],
     ['tick lag p50 / p99 / max (ms)', `${fmt(lagP50, 2)} / ${fmt(lagP99, 2)} / ${fmt(lagMax, 1)}`, '—'],
     ['tick lag p99 1st half / 2nd half (ms)', `${fmt(lagP99FirstHalf, 2)} / ${fmt(lagP99SecondHalf, 2)}`, '—'],
