@@ -58,11 +58,31 @@ export class FleetRecorder implements RecorderApi {
   }
 
   getCall(callId: string, customerId: string): Promise<ReferenceRecord> {
-    return this.#onAsterisk('call', callId, 'getCall', [callId, customerId], () => this.local.getCall(callId, customerId));
+    return this.#onAsterisk('call', callId, 'getCall', [callId, customerId], () => this.#liveHere('call', callId, 'getCall', [callId, customerId]));
   }
 
   getConference(confId: string, customerId: string): Promise<ReferenceRecord> {
-    return this.#onAsterisk('conference', confId, 'getConference', [confId, customerId], () => this.local.getConference(confId, customerId));
+    return this.#onAsterisk('conference', confId, 'getConference', [confId, customerId], () =>
+      this.#liveHere('conference', confId, 'getConference', [confId, customerId]),
+    );
+  }
+
+  /**
+   * A get answered here from the store says `hangup`/`ended` when this Asterisk lacks the object: it may live on
+   * another node's Asterisk (ids without a systemname); that node's answer has the live status.
+   */
+  async #liveHere(type: ReferenceType, id: string, op: 'getCall' | 'getConference', args: [string, string]): Promise<ReferenceRecord> {
+    const ref = await (op === 'getCall' ? this.local.getCall(...args) : this.local.getConference(...args));
+    if (ref.status !== 'hangup' && ref.status !== 'ended') return ref;
+    const owner = await this.#askWhoHas(type, id);
+    return owner ? this.deps.bus.ask<ReferenceRecord>(owner, op, args) : ref;
+  }
+
+  /** The node (not this one) whose Asterisk has the object, or null. */
+  async #askWhoHas(type: ReferenceType, id: string): Promise<string | null> {
+    const others = (await this.deps.nodes()).filter((n) => n.id !== this.deps.bus.nodeId && n.lease_age_ms <= this.deps.leaseMs);
+    const answers = await Promise.all(others.map((n) => this.deps.bus.ask<boolean>(n.id, 'has', [type, id]).then((has) => (has ? n.id : null), () => null)));
+    return answers.find((a): a is string => a !== null) ?? null;
   }
 
   /** Stop: where the active recording is (its node_id); else here (which answers no_active_recording or 404). */
@@ -86,8 +106,7 @@ export class FleetRecorder implements RecorderApi {
     } catch (err) {
       if (!(isAppError(err) && (err.code === 'call_not_found' || err.code === 'conference_not_found')) || others.length === 0) throw err;
       // Not on this Asterisk (or not this customer's): ask the others which one has it.
-      const answers = await Promise.all(others.map((n) => this.deps.bus.ask<boolean>(n.id, 'has', [type, id]).then((has) => (has ? n.id : null), () => null)));
-      const owner = answers.find((a): a is string => a !== null);
+      const owner = await this.#askWhoHas(type, id);
       if (!owner) throw err;
       return this.deps.bus.ask<T>(owner, op, args);
     }

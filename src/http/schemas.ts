@@ -56,6 +56,12 @@ export const referenceSchema = {
     recording_ids: { type: 'array', items: { type: 'string' } },
     tm_create: isoTime,
     tm_update: isoTime,
+    status: {
+      type: 'string',
+      description:
+        "Live, on GET: a call's channel state from Asterisk, lower-cased (up, ringing, ring, down, busy, dialing, pre_ring, …), " +
+        'hangup once the channel is gone; a conference: active, or ended once its bridge is gone.',
+    },
   },
 } as const;
 

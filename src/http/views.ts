@@ -12,6 +12,7 @@ export function referenceView(r: ReferenceRecord): Record<string, unknown> {
     recording_ids: r.recording_ids ?? [],
     tm_create: r.tm_create,
     tm_update: r.tm_update,
+    status: r.status,
   });
 }
 

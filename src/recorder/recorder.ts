@@ -112,12 +112,41 @@ export class Recorder implements RecorderApi {
     return this.#stopRef('conference', confId, customerId, reason, atMs);
   }
 
+  /** The call with its recordings and its live `status` (the channel's state, `hangup` once gone). */
   async getCall(callId: string, customerId: string): Promise<ReferenceRecord> {
-    return this.#getRef('call', callId, customerId, async () => this.#callOwner(await this.#channel(callId)));
+    const ref = await this.#getRef('call', callId, customerId, async () => this.#callOwner(await this.#channel(callId)));
+    const status = await this.#reachable(async () => {
+      const channel = await this.#live(() => this.#channel(callId));
+      return channel ? channelStatus(channel.state) : 'hangup';
+    });
+    return { ...ref, status };
   }
 
+  /** The conference with its recordings and its live `status` (`active`, `ended` once its bridge is gone). */
   async getConference(confId: string, customerId: string): Promise<ReferenceRecord> {
-    return this.#getRef('conference', confId, customerId, async () => this.#conferenceOwner(await this.#bridge(confId)));
+    const ref = await this.#getRef('conference', confId, customerId, async () => this.#conferenceOwner(await this.#bridge(confId)));
+    const status = await this.#reachable(async () => ((await this.#live(() => this.#bridge(confId))) ? 'active' : 'ended'));
+    return { ...ref, status };
+  }
+
+  /** The live status, or `unknown` while Asterisk cannot be asked: the stored recordings are still worth showing. */
+  async #reachable(status: () => Promise<string>): Promise<string> {
+    try {
+      return await status();
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'ari_unavailable') return 'unknown';
+      throw err;
+    }
+  }
+
+  /** The object, or null when Asterisk says it is gone (404); Asterisk unreachable is an error, never a guess. */
+  async #live<T>(get: () => Promise<T>): Promise<T | null> {
+    try {
+      return await get();
+    } catch (err) {
+      if (err instanceof AppError && (err.code === 'call_not_found' || err.code === 'conference_not_found')) return null;
+      throw err;
+    }
   }
 
   /** A DTMF key on a channel: ends the call's recording, or the conference's whose participant it is, on its end_of_key. */
@@ -352,13 +381,7 @@ export class Recorder implements RecorderApi {
 
   /** Whether this node's Asterisk has the call or conference (fleet routing asks each node). */
   async hasOnAsterisk(type: ReferenceType, id: string): Promise<boolean> {
-    try {
-      await (type === 'call' ? this.#channel(id) : this.#bridge(id));
-      return true;
-    } catch (err) {
-      if (err instanceof AppError && (err.code === 'call_not_found' || err.code === 'conference_not_found')) return false;
-      throw err;
-    }
+    return (await this.#live<unknown>(() => (type === 'call' ? this.#channel(id) : this.#bridge(id)))) !== null;
   }
 
   async #channel(callId: string): Promise<AriChannel> {
@@ -392,6 +415,12 @@ export class Recorder implements RecorderApi {
     }
     return setupError(err);
   }
+}
+
+/** Asterisk's channel state (`Up`, `Ringing`, `Dialing Offhook`, `Pre-ring`…) as an API value: `up`, `dialing_offhook`, `pre_ring`. */
+export function channelStatus(state: string): string {
+  const s = state.trim().toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  return s || 'unknown';
 }
 
 function shuttingDown(): AppError {

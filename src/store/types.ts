@@ -11,6 +11,11 @@ export interface ReferenceRecord {
   recording_ids: string[];
   tm_create: string;
   tm_update: string;
+  /**
+   * Live, not stored: a call's channel state as Asterisk reports it, lower-cased (`up`, `ringing`, `ring`, `down`,
+   * `busy`, `dialing`, `pre_ring`, …), `hangup` once the channel is gone; a conference's `active` or `ended`.
+   */
+  status?: string;
 }
 
 export interface ListFilter {

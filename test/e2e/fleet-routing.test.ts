@@ -37,10 +37,14 @@ describe('e2e: a fleet of two nodes routes a start to the node whose Asterisk ha
     expect((await a.app.store.get(id))?.node_id).toBe('node-a');
     expect(a.app.recorder.recordingFor('call', call.channelId)?.id).toBe(id);
     await sleep(1500);
+    // B's own Asterisk lacks the call: its live status comes from A
+    expect((await b.json('GET', `/v1.0/calls/${call.channelId}`)).body).toMatchObject({ status: 'up', recording_id: id });
     expect((await b.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`)).status).toBe(200);
     const rec = await b.waitForStatus(id, 'available');
     expect(rec.stop_reason).toBe('api');
     expectTones((await b.wav(id)).samples.subarray(4800), { present: [440, 1000] });
     await a.driver.hangup(call.channelId);
+    await sleep(300);
+    expect((await b.json('GET', `/v1.0/calls/${call.channelId}`)).body).toMatchObject({ status: 'hangup', recording_ids: [id] });
   });
 });

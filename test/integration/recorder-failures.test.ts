@@ -12,7 +12,7 @@ describe('recorder against a misbehaving Asterisk', () => {
   let h: Harness;
   let sim: AriSimulator;
   beforeAll(async () => {
-    h = await startHarness({}, { driver: 'simulator' });
+    h = await startHarness({ ARI_TIMEOUT_MS: '3000' }, { driver: 'simulator' });
     sim = h.driver.simulator!;
   });
   afterAll(async () => {
@@ -142,5 +142,22 @@ describe('recorder against a misbehaving Asterisk', () => {
     expect(again.status).toBe(200);
     await h.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`);
     await h.waitForStatus(again.body.recording_id, 'available');
+  });
+
+  it("GET /calls/{id} while Asterisk does not answer: the stored recordings with status unknown (no guess); a 500 from Asterisk is an error", async () => {
+    const call = await h.driver.placeCall({ inTone: 440 });
+    const r = await start(call.channelId);
+    expect(r.status).toBe(200);
+    await h.waitForStatus(r.body.recording_id, 'recording');
+    sim.delayNext('channels.get', 5000); // beyond ARI_TIMEOUT_MS
+    const slow = await h.json('GET', `/v1.0/calls/${call.channelId}`);
+    expect(slow.status).toBe(200);
+    expect(slow.body).toMatchObject({ status: 'unknown', recording_id: r.body.recording_id });
+    sim.failNext('channels.get', 500);
+    const refused = await h.json('GET', `/v1.0/calls/${call.channelId}`);
+    expect(refused.status).toBe(502);
+    expect(refused.body.code).toBe('ari_refused');
+    expect((await h.json('GET', `/v1.0/calls/${call.channelId}`)).body.status).toBe('up');
+    expect((await h.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`)).status).toBe(200);
   });
 });
