@@ -39,3 +39,25 @@ export function mixSaturating(frames: Int16Array[], out: Int16Array): void {
     out[i] = s > MAX ? MAX : s < MIN ? MIN : s;
   }
 }
+
+/**
+ * A wideband slot (sample_rate 16000): out[i] = saturate(Σ frames[k][i]) at the input rate, no decimation; frames
+ * may be null (nothing for that stream). Sums in float64 in frame order (exact for int16 frames), rounds half away
+ * from zero, clamps. Returns Σ out[i]² for the silence tracker. No allocation.
+ */
+export function mixWideSlot(frames: readonly (Int16Array | Float32Array | null)[], out: Int16Array): number {
+  const n = out.length;
+  for (const f of frames) if (f && f.length !== n) throw new RangeError(`mixWideSlot: frame length ${f.length} != out length ${n}`);
+  let ss = 0;
+  for (let i = 0; i < n; i++) {
+    let v = 0;
+    for (let k = 0; k < frames.length; k++) {
+      const f = frames[k];
+      if (f) v += f[i]!;
+    }
+    const q = v >= MAX ? MAX : v <= MIN ? MIN : v >= 0 ? Math.trunc(v + 0.5) : Math.trunc(v - 0.5);
+    out[i] = q;
+    ss += q * q;
+  }
+  return ss;
+}

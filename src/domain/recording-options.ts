@@ -1,7 +1,7 @@
 import { AppError } from './errors.js';
 import type { RecordingOptions } from './recording.js';
 
-const FIELDS = ['format', 'duration', 'end_of_silence', 'end_of_key', 'beep_start'] as const;
+const FIELDS = ['format', 'duration', 'end_of_silence', 'end_of_key', 'beep_start', 'sample_rate'] as const;
 const DTMF = /^[0-9*#A-D]$/;
 
 /**
@@ -33,6 +33,10 @@ export function parseRecordingOptions(input: unknown): RecordingOptions {
   if (o.beep_start !== undefined) {
     if (typeof o.beep_start !== 'boolean') throw bad('beep_start', 'must be true or false');
     out.beep_start = o.beep_start;
+  }
+  if (o.sample_rate !== undefined && o.sample_rate !== 8000) {
+    if (o.sample_rate !== 16000) throw bad('sample_rate', 'must be 8000 or 16000');
+    out.sample_rate = 16000;
   }
   return out;
 }

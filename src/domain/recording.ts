@@ -96,6 +96,8 @@ export interface RecordingOptions {
   end_of_key?: string;
   /** Play a beep to the call before recording starts. */
   beep_start?: boolean;
+  /** 8000 (default: 16 kHz mixed and decimated) or 16000 (wideband: mixed at Asterisk's slin16 rate, for transcription). */
+  sample_rate?: 8000 | 16000;
 }
 
 export function newRecording(init: {
@@ -115,7 +117,7 @@ export function newRecording(init: {
     reference_id: init.reference_id,
     status: 'starting',
     format: 'wav',
-    sample_rate: 8000,
+    sample_rate: init.options?.sample_rate ?? 8000,
     channels: 1,
     duration_ms: 0,
     size_bytes: 0,

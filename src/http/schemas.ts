@@ -40,6 +40,11 @@ export const recordingOptionsSchema = {
     end_of_silence: { type: 'integer', minimum: 0, maximum: 3600, description: 'Stop after this many seconds of silence (0 = off).' },
     end_of_key: { type: 'string', pattern: '^[0-9*#A-D]?$', description: 'A DTMF key (0-9, *, #, A-D) that stops the recording ("" = none).' },
     beep_start: { type: 'boolean', description: 'Play a beep before recording starts.' },
+    sample_rate: {
+      type: 'integer',
+      enum: [8000, 16000],
+      description: "The file's rate: 8000 (default; mixed at 16 kHz, decimated) or 16000 (wideband: Asterisk's slin16 as it comes, for transcription). Default 8000.",
+    },
   },
 } as const;
 
@@ -113,6 +118,7 @@ export const recordingSchema = {
         end_of_silence: { type: 'integer' },
         end_of_key: { type: 'string' },
         beep_start: { type: 'boolean' },
+        sample_rate: { type: 'integer', enum: [8000, 16000] },
       },
     },
     tm_start: isoTime,

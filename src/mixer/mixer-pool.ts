@@ -298,6 +298,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         silenceTimeoutMs: opts.silenceTimeoutMs,
         maxDurationMs: opts.maxDurationMs,
         mediaTimeoutMs: opts.mediaTimeoutMs,
+        sampleRate: opts.sampleRate,
       }, recordingId);
     } catch (err) {
       this.forget(recordingId);

@@ -7,6 +7,7 @@
  */
 import { FRAME_MS, IN_FRAME_SAMPLES, OUT_FRAME_SAMPLES, RTP_PAYLOAD_BYTES } from '../audio/constants.js';
 import type { SlotDspKernel } from '../audio/halfband.js';
+import { mixWideSlot } from '../audio/mix.js';
 import { MixPipeline } from '../audio/pipeline.js';
 import { SilenceTracker } from '../audio/silence.js';
 import { JitterBuffer, type JitterStats } from '../media/jitter-buffer.js';
@@ -46,6 +47,8 @@ export interface PipelineOptions {
   mediaTimeoutMs?: number;
   /** The native slot DSP (bit-identical to the JS one); default: JS. */
   dsp?: SlotDspKernel | null;
+  /** The output rate: 8000 (mixed at 16 kHz and decimated, default) or 16000 (wideband: mixed, not decimated). */
+  sampleRate?: 8000 | 16000;
 }
 
 export class StreamState {
@@ -87,7 +90,9 @@ export class RecordingPipeline {
   private readonly sink: PcmSink;
   private readonly mix: MixPipeline;
   private readonly silence: SilenceTracker;
-  private readonly out = new Int16Array(OUT_FRAME_SAMPLES);
+  /** One output slot: 160 samples (8 kHz) or 320 (wideband). */
+  private readonly out: Int16Array;
+  private readonly wideband: boolean;
   private readonly hdr: RtpHeader = newRtpHeader();
 
   /** Streams still mixed (removed ones stay until their buffered audio is played). */
@@ -116,6 +121,8 @@ export class RecordingPipeline {
   constructor(id: string, opts: PipelineOptions, sink: PcmSink) {
     this.id = id;
     this.mix = new MixPipeline(opts.dsp ?? null);
+    this.wideband = opts.sampleRate === 16000;
+    this.out = new Int16Array(this.wideband ? IN_FRAME_SAMPLES : OUT_FRAME_SAMPLES);
     this.startAtMs = opts.startAtMs;
     this.playoutDelayMs = opts.playoutDelayMs ?? 100;
     this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 0;
@@ -219,7 +226,7 @@ export class RecordingPipeline {
   async finish(endAtMs: number, path: string): Promise<MixResult> {
     const target = Math.max(0, Math.min(this.maxEndSlot, Math.round((endAtMs - this.startAtMs) / FRAME_MS)));
     if (target < this.nextSlot && this.sink.truncate) {
-      this.sink.truncate(target * OUT_FRAME_SAMPLES * 2);
+      this.sink.truncate(target * this.out.length * 2);
       this.nextSlot = target;
     }
     this.setEnd(endAtMs);
@@ -300,12 +307,12 @@ export class RecordingPipeline {
       frames[i] = st.jb.take(slot);
       if (st.removed && st.jb.highestSlot <= slot) drained = true;
     }
-    const sumSquares = this.mix.processSlot(frames, this.out);
+    const sumSquares = this.wideband ? mixWideSlot(frames, this.out) : this.mix.processSlot(frames, this.out);
     this.sink.write(this.out);
     this.nextSlot = slot + 1;
     if ((slot + 1) % this.flushEvery === this.flushPhase) this.sink.flush();
 
-    this.silence.pushSumSquares(sumSquares, OUT_FRAME_SAMPLES);
+    this.silence.pushSumSquares(sumSquares, this.out.length);
     if (this.silenceTimeoutMs > 0) {
       if (this.silence.silentMs >= this.silenceTimeoutMs) {
         if (!this.silenceReported) {

@@ -12,6 +12,8 @@ export interface OpenRecordingOptions {
   maxDurationMs?: number;
   /** Emit a 'mediaTimeout' event once no packet reached any stream for this long (dead media). */
   mediaTimeoutMs?: number;
+  /** The file's rate: 8000 (decimated, default) or 16000 (Asterisk's slin16 as it comes). */
+  sampleRate?: 8000 | 16000;
 }
 
 export interface MixResult {

@@ -66,7 +66,8 @@ const slotDsp = cfg.dsp === 'native' ? loadNativeUdp() : null;
 async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
   if (recs.has(m.rid)) throw new Error(`recording ${m.rid} is already open`);
   // Disk writes on the thread pool: a stalling disk must not stall the worker's mixing (wav-writer.ts).
-  const writer = await WavWriter.open(m.path, { sampleRate: OUT_RATE, channels: 1, io: 'async' });
+  const sampleRate = m.sampleRate === 16000 ? 16000 : OUT_RATE;
+  const writer = await WavWriter.open(m.path, { sampleRate, channels: 1, io: 'async' });
   const pipeline = new RecordingPipeline(
     m.rid,
     {
@@ -79,6 +80,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
       payloadType: cfg.payloadType,
       flushPhase: flushPhase++ % 50,
       dsp: slotDsp,
+      sampleRate,
     },
     writer,
   );

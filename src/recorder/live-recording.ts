@@ -171,6 +171,7 @@ export class LiveRecording {
       silenceTimeoutMs: opts.silenceTimeoutMs,
       maxDurationMs: opts.maxDurationSec * 1000,
       mediaTimeoutMs: opts.mediaTimeoutMs,
+      sampleRate: this.options.sample_rate ?? 8000,
     });
     this.#mixerOpen = true;
   }

@@ -19,6 +19,16 @@ export interface ExtensionBehaviour {
 
 const toneExten = /^tone(\d{2,5})$/;
 
+/**
+ * A tone from Asterisk's indications generator (Playtones, `tone:` playbacks): it synthesizes at 8 kHz (indications.c
+ * sets the channel's write format to slin), so a frequency above 4 kHz folds back: Playtones(6000) is heard, on a
+ * slin16 snoop, as 2000 Hz at the same level (measured on Asterisk 22.10.1: 2000 Hz −19.3 dBFS, 6000 Hz −126 dBFS).
+ */
+export function indicationTone(freq: number): SignalSpec {
+  const f = freq % 8000;
+  return tone(f > 4000 ? 8000 - f : f);
+}
+
 export function lookupExtension(
   context: string,
   exten: string,
@@ -30,7 +40,7 @@ export function lookupExtension(
   const m = toneExten.exec(exten);
   if (m) {
     const f = Number(m[1]);
-    return { inSignal: tone(f), playbackData: `tone${f}&tone${f}&tone${f}` };
+    return { inSignal: indicationTone(f), playbackData: `tone${f}&tone${f}&tone${f}` };
   }
   switch (exten) {
     case 'short440':
@@ -61,7 +71,7 @@ export function mediaToSignal(media: string): { signal: SignalSpec | null; durat
     const first = (rest.split(';')[0] ?? '').split(',')[0] ?? '';
     const freqs = first.replace(/^!/, '').split('/')[0].split(/[+*]/).map(Number).filter((f) => Number.isFinite(f) && f > 0);
     if (freqs.length === 0) return { signal: null, durationMs: Infinity, known: true };
-    return { signal: { type: 'sum', parts: freqs.map((f) => tone(f)) }, durationMs: Infinity, known: true };
+    return { signal: { type: 'sum', parts: freqs.map((f) => indicationTone(f)) }, durationMs: Infinity, known: true };
   }
   return { signal: null, durationMs: 0, known: false };
 }

@@ -9,3 +9,4 @@ export type { LoggedEvent } from './events.js';
 export type { AriEvent, BridgeJson, ChannelJson, PlaybackJson } from './types.js';
 export type { RtpSourceStats } from './rtp-source.js';
 export type { ExtensionBehaviour } from './dialplan.js';
+export { indicationTone } from './dialplan.js';

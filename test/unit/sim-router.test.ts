@@ -54,6 +54,14 @@ describe('dialplan and media', () => {
     expect(mediaToSignal('sound:nope').known).toBe(false);
   });
 
+  it("tones come from Asterisk's 8 kHz indications generator: above 4 kHz they fold back (measured on 22.10.1)", () => {
+    expect(mediaToSignal('tone:6000').signal).toEqual({ type: 'sum', parts: [{ type: 'tone', freq: 2000, peak: 8190 }] });
+    expect(mediaToSignal('tone:440+3400').signal).toMatchObject({ parts: [{ freq: 440 }, { freq: 3400 }] });
+    expect(lookupExtension('test', 'tone6000')?.inSignal).toMatchObject({ type: 'tone', freq: 2000 });
+    expect(lookupExtension('test', 'tone7000')?.inSignal).toMatchObject({ type: 'tone', freq: 1000 });
+    expect(lookupExtension('test', 'tone1000')?.inSignal).toMatchObject({ type: 'tone', freq: 1000 });
+  });
+
   it('formats timestamps like Asterisk', () => {
     expect(asteriskTimestamp(new Date(Date.UTC(2026, 10, 25, 3, 57, 57, 596)))).toBe('2026-11-25T03:57:57.596+0000');
   });

@@ -1,5 +1,5 @@
 /** CallDriver backed by the in-process ARI simulator. */
-import { type AriSimulator, type SimulatorOptions, startAriSimulator, tone } from '../../sim/index.js';
+import { type AriSimulator, type SimulatorOptions, indicationTone, startAriSimulator } from '../../sim/index.js';
 import { AriTestClient } from '../../sim/harness.js';
 import type { BridgeJson, ChannelJson } from '../../sim/types.js';
 import { placeDialplanCallWith } from './dialplan-call.js';
@@ -32,8 +32,9 @@ class SimDriver implements CallDriver {
     const exten = opts.exten ?? (opts.inTone ? `tone${opts.inTone}` : 'silence');
     const channelId = await this.simulator.placeCall({
       exten,
-      ...(opts.exten ? {} : { inSignal: opts.inTone ? tone(opts.inTone) : null }),
-      outSignal: opts.outTone ? tone(opts.outTone) : null,
+      // Both sides are Playtones() on Asterisk: its 8 kHz indications generator (tones above 4 kHz fold back).
+      ...(opts.exten ? {} : { inSignal: opts.inTone ? indicationTone(opts.inTone) : null }),
+      outSignal: opts.outTone ? indicationTone(opts.outTone) : null,
       answer: opts.answer ?? true,
       ...(opts.customerId ? { variables: { CUSTOMER_ID: opts.customerId } } : {}),
     });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mixInto, mixSaturating, saturateToInt16 } from '../../../src/audio/mix.js';
+import { mixInto, mixSaturating, mixWideSlot, saturateToInt16 } from '../../../src/audio/mix.js';
 
 describe('saturateToInt16', () => {
   it.each([
@@ -90,5 +90,23 @@ describe('mixSaturating', () => {
 
   it('frame length mismatch throws', () => {
     expect(() => mixSaturating([new Int16Array(3)], new Int16Array(2))).toThrow(RangeError);
+  });
+});
+
+describe('mixWideSlot (sample_rate 16000: mixed, not decimated)', () => {
+  it('sums exactly, saturates, skips absent streams and returns the sum of squares', () => {
+    const a = Int16Array.from({ length: 320 }, (_, i) => (i % 2 ? 30000 : -100));
+    const b = Int16Array.from({ length: 320 }, (_, i) => (i % 2 ? 10000 : 57));
+    const out = new Int16Array(320);
+    const ss = mixWideSlot([a, null, b], out);
+    expect(out[0]).toBe(-43);
+    expect(out[1]).toBe(32767); // 40000 clamps
+    let want = 0;
+    for (const v of out) want += v * v;
+    expect(ss).toBe(want);
+    expect(mixWideSlot([null, null], out)).toBe(0);
+    expect(out.every((v) => v === 0)).toBe(true);
+    expect(mixWideSlot([Float32Array.from({ length: 320 }, () => -2.5)], out)).toBe(320 * 9); // half away from zero: -3
+    expect(() => mixWideSlot([new Int16Array(160)], out)).toThrow(RangeError);
   });
 });

@@ -4,6 +4,19 @@ import { parseRecordingOptions } from '../../../src/domain/recording-options.js'
 import { canTransition, RecordingStatuses } from '../../../src/domain/recording.js';
 
 describe('parseRecordingOptions', () => {
+  it('sample_rate: 8000 (the default, not stored) or 16000; anything else names the field', () => {
+    expect(parseRecordingOptions({ sample_rate: 16000 })).toEqual({ format: 'wav', sample_rate: 16000 });
+    expect(parseRecordingOptions({ sample_rate: 8000 })).toEqual({ format: 'wav' });
+    for (const bad of [44100, '16000', 16000.5, null]) {
+      expect(() => parseRecordingOptions({ sample_rate: bad }), String(bad)).toThrow(AppError);
+      try {
+        parseRecordingOptions({ sample_rate: bad });
+      } catch (e) {
+        expect((e as AppError).details).toMatchObject({ field: 'sample_rate' });
+      }
+    }
+  });
+
   it('accepts VoIPBIN options', () => {
     expect(parseRecordingOptions(undefined)).toEqual({ format: 'wav' });
     expect(parseRecordingOptions({ format: 'wav', duration: 60, end_of_silence: 5, end_of_key: '#', beep_start: true })).toEqual({

@@ -10,6 +10,7 @@ describe('parseFlowArgs', () => {
       customerId: 'c1',
     });
     expect(parseFlowArgs(['recording_stop'])).toEqual({ action: 'recording_stop', customerId: undefined });
+    expect(parseFlowArgs(['recording_start', 'sample_rate=16000'])).toMatchObject({ options: { format: 'wav', sample_rate: 16000 } });
   });
   it('ignores channels that are not flow actions', () => {
     expect(parseFlowArgs([])).toBeNull();
