@@ -22,6 +22,7 @@ import { Spool } from './spool/spool.js';
 import type { BlobStorage } from './storage/blob-storage.js';
 import { createStorage } from './storage/create-storage.js';
 import { RedisKeys } from './store/keys.js';
+import { loadCustomerWebhooks } from './jobs/customer-webhooks.js';
 import { createStoreRedis, waitForRedis } from './store/redis-client.js';
 import { describeTarget, type RedisTarget } from './store/redis-target.js';
 import { RedisExportStore } from './store/redis-export-store.js';
@@ -147,7 +148,12 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       exports,
       spool,
       logger: log,
-      webhook: { urls: config.webhooks.urls, secret: config.webhooks.secret, attempts: config.webhooks.attempts },
+      webhook: {
+        urls: config.webhooks.urls,
+        secret: config.webhooks.secret,
+        attempts: config.webhooks.attempts,
+        perCustomer: config.http.tokensFile ? await loadCustomerWebhooks(config.http.tokensFile) : undefined,
+      },
       retention: {
         retentionDays: config.retention.defaultDays,
         customerRetentionDays: config.retention.perCustomer,

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { DelayedError, UnrecoverableError, type Job, type Queue, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import type { CustomerWebhooks } from './customer-webhooks.js';
 import { WebhookSigner } from './webhook-signature.js';
 import type { RedisKeys } from '../store/keys.js';
 import { MAX_COUNTER } from '../store/lua/max-counter.js';
@@ -37,6 +38,8 @@ export interface WebhookEnvelope<T = unknown> {
 export interface WebhookOptions {
   urls: string[];
   secret: string;
+  /** Customers with destinations of their own (tokens file `webhooks`): their events go only there, with their secret. */
+  perCustomer?: ReadonlyMap<string, CustomerWebhooks>;
   /** Delivery attempts per event (default 20) with capped exponential backoff. */
   attempts?: number;
   backoff?: BackoffPolicy;
@@ -64,6 +67,7 @@ const jobIdOf = (endpoint: string, chain: string, seq: number) => `wh_${endpoint
 interface Endpoint {
   url: string;
   key: string;
+  signer: WebhookSigner;
   queue: Queue<WebhookJobData>;
   worker?: Worker<WebhookJobData>;
 }
@@ -74,10 +78,11 @@ export class WebhookPublisher {
   readonly #redis: Redis;
   readonly #keys: RedisKeys;
   readonly #log: Logger;
-  readonly #opts: Required<Omit<WebhookOptions, 'urls'>>;
+  readonly #opts: Required<Omit<WebhookOptions, 'urls' | 'secret' | 'perCustomer'>>;
+  /** WEBHOOK_URLS: every customer without destinations of its own */
   readonly #endpoints: Endpoint[];
-  /** Present whenever there is an endpoint: no webhook leaves unsigned (or signed with a guessable key). */
-  readonly #signer?: WebhookSigner;
+  /** each listed customer's own destinations (their own queues, even for a URL another uses) */
+  readonly #byCustomer = new Map<string, Endpoint[]>();
 
   constructor(deps: { factory: QueueFactory; redis: Redis; keys: RedisKeys; logger: Logger; options: WebhookOptions }) {
     this.#factory = deps.factory;
@@ -86,22 +91,29 @@ export class WebhookPublisher {
     this.#log = deps.logger.child({ component: 'webhook' });
     const o = deps.options;
     this.#opts = {
-      secret: o.secret,
       attempts: o.attempts ?? 20,
       backoff: o.backoff ?? DEFAULT_BACKOFF,
       timeoutMs: o.timeoutMs ?? 10_000,
       concurrency: o.concurrency ?? 8,
     };
-    for (const url of o.urls) {
+    // Global endpoints keep their queue names (the URL's hash); a customer's are keyed by customer and URL.
+    this.#endpoints = o.urls.length ? this.#makeEndpoints(o.urls, o.secret, (url) => url) : [];
+    for (const [customer, w] of o.perCustomer ?? []) this.#byCustomer.set(customer, this.#makeEndpoints(w.urls, w.secret, (url) => `customer:${customer}\n${url}`));
+  }
+
+  /** One queue per URL, every delivery signed with `secret` (no webhook leaves unsigned or with a guessable key). */
+  #makeEndpoints(urls: string[], secret: string, keyOf: (url: string) => string): Endpoint[] {
+    for (const url of urls) {
       const u = new URL(url);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`webhook url must be http(s): ${url}`);
     }
-    if (o.urls.length > 0) this.#signer = new WebhookSigner(o.secret);
-    this.#endpoints = [...new Set(o.urls)].map((url) => {
-      const key = shortHash(url);
+    const signer = new WebhookSigner(secret);
+    return [...new Set(urls)].map((url) => {
+      const key = shortHash(keyOf(url));
       return {
         url,
         key,
+        signer,
         queue: this.#factory.queue<WebhookJobData>(QueueNames.webhook(key), {
           attempts: this.#opts.attempts,
           backoff: { type: 'capped' },
@@ -110,6 +122,16 @@ export class WebhookPublisher {
         }),
       };
     });
+  }
+
+  /** Where an event goes: its customer's own destinations when it has some, else WEBHOOK_URLS. */
+  #targets(data: unknown): Endpoint[] {
+    const customer = typeof data === 'object' && data !== null ? (data as { customer_id?: unknown }).customer_id : undefined;
+    return (typeof customer === 'string' ? this.#byCustomer.get(customer) : undefined) ?? this.#endpoints;
+  }
+
+  get #all(): Endpoint[] {
+    return [...this.#endpoints, ...[...this.#byCustomer.values()].flat()];
   }
 
   /**
@@ -123,7 +145,7 @@ export class WebhookPublisher {
     const event: WebhookEnvelope<T> = { id, type, data, ...(opts.seq !== undefined ? { seq: opts.seq } : {}) };
     const dataId = typeof data === 'object' && data !== null ? (data as { id?: unknown }).id : undefined;
     const chain = shortHash(opts.chain ?? (typeof dataId === 'string' ? `recording:${dataId}` : `event:${id}`));
-    for (const ep of this.#endpoints) {
+    for (const ep of this.#targets(data)) {
       await this.#factory.enqueue(ep.queue.name, async () => {
         const seq = opts.seq ?? (await this.#nextSeq(ep, chain));
         // The job id is (endpoint, chain, seq): handing the same event over twice adds nothing.
@@ -142,7 +164,7 @@ export class WebhookPublisher {
   }
 
   start(): void {
-    for (const ep of this.#endpoints) {
+    for (const ep of this.#all) {
       if (ep.worker) continue;
       // A refusal (4xx) or a non-retryable AppError fails the delivery at once (UnrecoverableError); the chain goes on.
       const processor = (job: Job<WebhookJobData>, token?: string) =>
@@ -162,16 +184,16 @@ export class WebhookPublisher {
 
   /** One queue per endpoint (the metrics read their depths). */
   get queues(): Queue<WebhookJobData>[] {
-    return this.#endpoints.map((ep) => ep.queue);
+    return this.#all.map((ep) => ep.queue);
   }
 
   /** Stops the delivery workers (waits for deliveries in flight). */
   async closeWorkers(deadlineMs: number): Promise<void> {
-    await closeAll([...this.#endpoints].reverse().map((ep) => () => closeWithDeadline(ep.worker, deadlineMs)));
+    await closeAll([...this.#all].reverse().map((ep) => () => closeWithDeadline(ep.worker, deadlineMs)));
   }
 
   async closeQueues(deadlineMs: number): Promise<void> {
-    await closeAll([...this.#endpoints].reverse().map((ep) => () => closeWithDeadline(ep.queue, deadlineMs)));
+    await closeAll([...this.#all].reverse().map((ep) => () => closeWithDeadline(ep.queue, deadlineMs)));
   }
 
   async #process(ep: Endpoint, job: Job<WebhookJobData>, token?: string): Promise<string> {
@@ -194,7 +216,7 @@ export class WebhookPublisher {
         headers: {
           'Content-Type': 'application/json',
           // signed at each attempt: the timestamp is when this POST was made (a receiver rejects stale replays)
-          ...this.#signer!.headers(event.id, body),
+          ...ep.signer.headers(event.id, body),
         },
         signal: AbortSignal.timeout(this.#opts.timeoutMs),
         redirect: 'manual',

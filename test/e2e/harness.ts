@@ -44,6 +44,8 @@ export interface HarnessOptions {
   timeScale?: number;
   /** Every log line (JSON, level debug and up) goes here too: tests that search the log. */
   logSink?: (line: string) => void;
+  /** The tokens file's `webhooks` section: customers with destinations of their own. */
+  customerWebhooks?: Record<string, { urls: string[]; secret: string }>;
 }
 
 /**
@@ -70,6 +72,7 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
         { token: TOKENS.readOnlyA, customer_id: CUSTOMER_A, permissions: ['recording.read'] },
         { token: TOKENS.admin, customer_id: 'ops', permissions: ['recording.admin'] },
       ],
+      ...(opts.customerWebhooks ? { webhooks: opts.customerWebhooks } : {}),
     }),
   );
   const { url: redisUrl, prefix } = testRedis();
