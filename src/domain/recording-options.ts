@@ -1,7 +1,7 @@
 import { AppError } from './errors.js';
 import type { RecordingOptions } from './recording.js';
 
-const FIELDS = ['format', 'duration', 'end_of_silence', 'end_of_key', 'beep_start', 'sample_rate'] as const;
+const FIELDS = ['format', 'duration', 'end_of_silence', 'end_of_key', 'beep_start', 'sample_rate', 'channels'] as const;
 const DTMF = /^[0-9*#A-D]$/;
 
 /**
@@ -37,6 +37,10 @@ export function parseRecordingOptions(input: unknown): RecordingOptions {
   if (o.sample_rate !== undefined && o.sample_rate !== 8000) {
     if (o.sample_rate !== 16000) throw bad('sample_rate', 'must be 8000 or 16000');
     out.sample_rate = 16000;
+  }
+  if (o.channels !== undefined && o.channels !== 1) {
+    if (o.channels !== 2) throw bad('channels', 'must be 1 or 2');
+    out.channels = 2;
   }
   return out;
 }

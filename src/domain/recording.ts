@@ -98,6 +98,8 @@ export interface RecordingOptions {
   beep_start?: boolean;
   /** 8000 (default: 16 kHz mixed and decimated) or 16000 (wideband: mixed at Asterisk's slin16 rate, for transcription). */
   sample_rate?: 8000 | 16000;
+  /** 1 (default: both directions mixed) or 2 (dual-channel, calls only: the call's channel left, the other side right). */
+  channels?: 1 | 2;
 }
 
 export function newRecording(init: {
@@ -118,7 +120,7 @@ export function newRecording(init: {
     status: 'starting',
     format: 'wav',
     sample_rate: init.options?.sample_rate ?? 8000,
-    channels: 1,
+    channels: init.options?.channels ?? 1,
     duration_ms: 0,
     size_bytes: 0,
     options: init.options,

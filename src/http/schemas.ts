@@ -45,6 +45,12 @@ export const recordingOptionsSchema = {
       enum: [8000, 16000],
       description: "The file's rate: 8000 (default; mixed at 16 kHz, decimated) or 16000 (wideband: Asterisk's slin16 as it comes, for transcription). Default 8000.",
     },
+    channels: {
+      type: 'integer',
+      enum: [1, 2],
+      description:
+        "1 (default: both directions mixed) or 2 (dual-channel, calls only: the call's channel — what it says — on the left, the other side on the right). A conference refuses 2 (400 validation_failed, field channels).",
+    },
   },
 } as const;
 
@@ -119,6 +125,7 @@ export const recordingSchema = {
         end_of_key: { type: 'string' },
         beep_start: { type: 'boolean' },
         sample_rate: { type: 'integer', enum: [8000, 16000] },
+        channels: { type: 'integer', enum: [1, 2] },
       },
     },
     tm_start: isoTime,

@@ -299,6 +299,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         maxDurationMs: opts.maxDurationMs,
         mediaTimeoutMs: opts.mediaTimeoutMs,
         sampleRate: opts.sampleRate,
+        channels: opts.channels,
       }, recordingId);
     } catch (err) {
       this.forget(recordingId);

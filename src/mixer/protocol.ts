@@ -25,7 +25,7 @@ export interface WorkerConfig {
 }
 
 export type ToWorker =
-  | { t: 'open'; id: number; rid: string; path: string; startAtMs: number; silenceTimeoutMs?: number; maxDurationMs?: number; mediaTimeoutMs?: number; sampleRate?: 8000 | 16000 }
+  | { t: 'open'; id: number; rid: string; path: string; startAtMs: number; silenceTimeoutMs?: number; maxDurationMs?: number; mediaTimeoutMs?: number; sampleRate?: 8000 | 16000; channels?: 1 | 2 }
   | { t: 'addStream'; id: number; rid: string; sid: string; port: number; awaitSource?: boolean }
   | { t: 'expectSource'; id: number; rid: string; sid: string; address: string; port: number }
   | { t: 'removeStream'; id: number; rid: string; sid: string }

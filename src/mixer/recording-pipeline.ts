@@ -49,6 +49,11 @@ export interface PipelineOptions {
   dsp?: SlotDspKernel | null;
   /** The output rate: 8000 (mixed at 16 kHz and decimated, default) or 16000 (wideband: mixed, not decimated). */
   sampleRate?: 8000 | 16000;
+  /**
+   * 1 (default: every stream mixed) or 2 (dual-channel: stream `in` — what the call's channel says — on the left,
+   * `out` — what it hears — on the right, any other stream on both; interleaved stereo).
+   */
+  channels?: 1 | 2;
 }
 
 export class StreamState {
@@ -59,6 +64,8 @@ export class StreamState {
   invalid = 0;
   /** Set by removeStream: no more packets; drained then dropped from the mix. */
   removed = false;
+  /** Dual-channel: 0 left, 1 right, -1 both (and every stream of a mono recording). */
+  channel: -1 | 0 | 1 = -1;
 
   constructor(id: string, jb: JitterBuffer, awaitSource: boolean) {
     this.id = id;
@@ -90,9 +97,11 @@ export class RecordingPipeline {
   private readonly sink: PcmSink;
   private readonly mix: MixPipeline;
   private readonly silence: SilenceTracker;
-  /** One output slot: 160 samples (8 kHz) or 320 (wideband). */
+  /** One output slot: 160 samples (8 kHz) or 320 (wideband), twice that interleaved when stereo. */
   private readonly out: Int16Array;
   private readonly wideband: boolean;
+  /** Dual-channel: each side's own mix (and decimator), slot buffers and frames. */
+  private readonly stereo: { mix: MixPipeline; left: Int16Array; right: Int16Array; framesL: (Int16Array | null)[]; framesR: (Int16Array | null)[] } | null;
   private readonly hdr: RtpHeader = newRtpHeader();
 
   /** Streams still mixed (removed ones stay until their buffered audio is played). */
@@ -122,7 +131,10 @@ export class RecordingPipeline {
     this.id = id;
     this.mix = new MixPipeline(opts.dsp ?? null);
     this.wideband = opts.sampleRate === 16000;
-    this.out = new Int16Array(this.wideband ? IN_FRAME_SAMPLES : OUT_FRAME_SAMPLES);
+    const n = this.wideband ? IN_FRAME_SAMPLES : OUT_FRAME_SAMPLES;
+    this.stereo =
+      opts.channels === 2 ? { mix: new MixPipeline(opts.dsp ?? null), left: new Int16Array(n), right: new Int16Array(n), framesL: [], framesR: [] } : null;
+    this.out = new Int16Array(this.stereo ? 2 * n : n);
     this.startAtMs = opts.startAtMs;
     this.playoutDelayMs = opts.playoutDelayMs ?? 100;
     this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 0;
@@ -158,6 +170,7 @@ export class RecordingPipeline {
       opts.awaitSource ?? false,
     );
     st.jb.nextSlot = this.nextSlot;
+    if (this.stereo) st.channel = streamId === 'in' ? 0 : streamId === 'out' ? 1 : -1;
     this.all.set(streamId, st);
     this.active.push(st);
     return st;
@@ -296,6 +309,27 @@ export class RecordingPipeline {
     return false;
   }
 
+  /** Each side mixed (and decimated) on its own, then interleaved L R L R…; returns Σ out² of both. */
+  private mixStereo(streams: StreamState[], frames: (Int16Array | null)[]): number {
+    const st = this.stereo!;
+    st.framesL.length = 0;
+    st.framesR.length = 0;
+    for (let i = 0; i < streams.length; i++) {
+      const ch = streams[i].channel;
+      if (ch !== 1) st.framesL.push(frames[i]);
+      if (ch !== 0) st.framesR.push(frames[i]);
+    }
+    const ss = this.wideband
+      ? mixWideSlot(st.framesL, st.left) + mixWideSlot(st.framesR, st.right)
+      : this.mix.processSlot(st.framesL, st.left) + st.mix.processSlot(st.framesR, st.right);
+    const out = this.out;
+    for (let i = 0, j = 0; i < st.left.length; i++, j += 2) {
+      out[j] = st.left[i];
+      out[j + 1] = st.right[i];
+    }
+    return ss;
+  }
+
   private playSlot(): void {
     const slot = this.nextSlot;
     const streams = this.active;
@@ -307,7 +341,7 @@ export class RecordingPipeline {
       frames[i] = st.jb.take(slot);
       if (st.removed && st.jb.highestSlot <= slot) drained = true;
     }
-    const sumSquares = this.wideband ? mixWideSlot(frames, this.out) : this.mix.processSlot(frames, this.out);
+    const sumSquares = this.stereo ? this.mixStereo(streams, frames) : this.wideband ? mixWideSlot(frames, this.out) : this.mix.processSlot(frames, this.out);
     this.sink.write(this.out);
     this.nextSlot = slot + 1;
     if ((slot + 1) % this.flushEvery === this.flushPhase) this.sink.flush();

@@ -14,6 +14,8 @@ export interface OpenRecordingOptions {
   mediaTimeoutMs?: number;
   /** The file's rate: 8000 (decimated, default) or 16000 (Asterisk's slin16 as it comes). */
   sampleRate?: 8000 | 16000;
+  /** 1 (mixed) or 2 (dual-channel: stream `in` left, `out` right). */
+  channels?: 1 | 2;
 }
 
 export interface MixResult {

@@ -67,7 +67,8 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
   if (recs.has(m.rid)) throw new Error(`recording ${m.rid} is already open`);
   // Disk writes on the thread pool: a stalling disk must not stall the worker's mixing (wav-writer.ts).
   const sampleRate = m.sampleRate === 16000 ? 16000 : OUT_RATE;
-  const writer = await WavWriter.open(m.path, { sampleRate, channels: 1, io: 'async' });
+  const channels = m.channels === 2 ? 2 : 1;
+  const writer = await WavWriter.open(m.path, { sampleRate, channels, io: 'async' });
   const pipeline = new RecordingPipeline(
     m.rid,
     {
@@ -81,6 +82,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
       flushPhase: flushPhase++ % 50,
       dsp: slotDsp,
       sampleRate,
+      channels,
     },
     writer,
   );

@@ -13,8 +13,9 @@ export async function captureCall(live: LiveRecording, deps: { ari: RecorderPort
   if (live.options.beep_start) await beepCall(live, deps, channel);
   await live.openMixer(live.options.beep_start ? live.now() : askedAt);
   // One snoop with both directions mixed by Asterisk (aligned by its audiohook), or one per direction (aligned
-  // here by arrival time). Streams are set up in parallel; all settle, so a failure tears down everything.
-  const taps = deps.settings.callTap === 'both' ? (['both'] as const) : (['in', 'out'] as const);
+  // here by arrival time; always for a dual-channel recording: each direction is a channel of the file). Streams are
+  // set up in parallel; all settle, so a failure tears down everything.
+  const taps = deps.settings.callTap === 'both' && live.options.channels !== 2 ? (['both'] as const) : (['in', 'out'] as const);
   const results = await Promise.allSettled(
     taps.map(async (dir) => {
       live.addStream(dir, await openSnoopStream(deps.ari, deps.settings, { ...(await live.mixerStream(dir)), channelId: channel.id, spy: dir }));

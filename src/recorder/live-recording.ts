@@ -172,6 +172,7 @@ export class LiveRecording {
       maxDurationMs: opts.maxDurationSec * 1000,
       mediaTimeoutMs: opts.mediaTimeoutMs,
       sampleRate: this.options.sample_rate ?? 8000,
+      channels: this.options.channels ?? 1,
     });
     this.#mixerOpen = true;
   }

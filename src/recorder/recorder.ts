@@ -85,6 +85,7 @@ export class Recorder implements RecorderApi {
 
   async startConference(confId: string, customerId: string, options: RecordingOptions, askedAt = this.#now()): Promise<ReferenceRecord> {
     if (this.#draining) throw shuttingDown();
+    if (options.channels === 2) throw new AppError('VALIDATION', 'a conference is recorded in one channel (channels 2 is for calls)', { field: 'channels' });
     const bridge = await this.#bridge(confId);
     if ((await this.#conferenceOwner(bridge)) !== customerId) throw notFound('conference', confId);
     return this.#start('conference', confId, customerId, options, (live) => {

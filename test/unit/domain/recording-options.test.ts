@@ -4,6 +4,12 @@ import { parseRecordingOptions } from '../../../src/domain/recording-options.js'
 import { canTransition, RecordingStatuses } from '../../../src/domain/recording.js';
 
 describe('parseRecordingOptions', () => {
+  it('channels: 1 (the default, not stored) or 2; anything else names the field', () => {
+    expect(parseRecordingOptions({ channels: 2, sample_rate: 16000 })).toEqual({ format: 'wav', channels: 2, sample_rate: 16000 });
+    expect(parseRecordingOptions({ channels: 1 })).toEqual({ format: 'wav' });
+    for (const bad of [0, 3, '2', 1.5]) expect(() => parseRecordingOptions({ channels: bad }), String(bad)).toThrow(/channels must be 1 or 2/);
+  });
+
   it('sample_rate: 8000 (the default, not stored) or 16000; anything else names the field', () => {
     expect(parseRecordingOptions({ sample_rate: 16000 })).toEqual({ format: 'wav', sample_rate: 16000 });
     expect(parseRecordingOptions({ sample_rate: 8000 })).toEqual({ format: 'wav' });
