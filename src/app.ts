@@ -201,7 +201,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
     const ports = { ari, mixer, store, uploads: jobs, spool, logger: log, clock: mixer, metrics };
     const recorder = new Recorder(ports, settings);
     recorderRef = recorder;
-    metrics.observe({ recorder, mixer, ari: ari.events, jobs });
+    metrics.observe({ recorder, mixer, ari: ari.events, jobs, store });
     closers.push(['recordings', () => recorder.drain()]);
 
     const routes = { recorder, logger: log, flow: { recorder, rest: ari.rest, defaultCustomerId: config.recording.defaultCustomerId, logger: log } };

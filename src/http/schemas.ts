@@ -137,6 +137,27 @@ export const recordingSchema = {
   },
 } as const;
 
+const usageTotals = {
+  count: { type: 'integer', description: 'available recordings' },
+  size_bytes: { type: 'integer', description: 'their files, in bytes' },
+  duration_ms: { type: 'integer', description: 'their audio, in ms' },
+} as const;
+
+export const usageSchema = {
+  $id: 'Usage',
+  type: 'object',
+  required: ['from', 'to', 'count', 'size_bytes', 'duration_ms', 'days'],
+  properties: {
+    from: isoTime,
+    to: isoTime,
+    ...usageTotals,
+    days: {
+      type: 'array',
+      items: { type: 'object', required: ['day', 'count', 'size_bytes', 'duration_ms'], properties: { day: { type: 'string', format: 'date' }, ...usageTotals } },
+    },
+  },
+} as const;
+
 export const recordingPageSchema = {
   $id: 'RecordingPage',
   type: 'object',
@@ -180,7 +201,7 @@ export const exportSchema = {
   },
 } as const;
 
-export const sharedSchemas = [errorSchema, recordingOptionsSchema, referenceSchema, recordingSchema, recordingPageSchema, exportSchema];
+export const sharedSchemas = [errorSchema, recordingOptionsSchema, referenceSchema, recordingSchema, recordingPageSchema, usageSchema, exportSchema];
 
 export const idParams = {
   type: 'object',

@@ -23,6 +23,8 @@ export interface MetricSources {
   };
   ari?: { readonly connected: boolean };
   jobs?: { queues(): QueueSource[] };
+  /** the shared store: fleet-wide figures */
+  store?: { availableCount(): Promise<number> };
 }
 
 export interface MetricsOptions {
@@ -163,6 +165,20 @@ export class AppMetrics implements RecordingMetrics, MixerMetrics, JobMetrics, A
 
     // ---- jobs (BullMQ) ----
     const queueTimeoutMs = this.#queueTimeoutMs;
+    new Gauge({
+      name: `${PREFIX}recordings_available`,
+      help: 'Recordings available in storage, all customers of the fleet (the store, read at scrape time; absent when it does not answer in time). Per customer, with bytes and audio by day: GET /v1.0/recordings/usage.',
+      registers,
+      async collect() {
+        this.reset();
+        const store = sources().store;
+        if (!store) return;
+        let timer: NodeJS.Timeout | undefined;
+        const n = await Promise.race([store.availableCount(), new Promise<null>((r) => (timer = setTimeout(() => r(null), queueTimeoutMs)))]).catch(() => null);
+        clearTimeout(timer);
+        if (n !== null) this.set(n);
+      },
+    });
     new Gauge({
       name: `${PREFIX}queue_jobs`,
       help: 'Jobs in each BullMQ queue by state (waiting, active, delayed, failed), read at scrape time; a queue that does not answer in time is left out.',

@@ -17,7 +17,10 @@ import { asReply } from './lua/script.js';
 import { TRANSITION } from './lua/transition.js';
 import { decodePageToken, encodePageToken, isAfterCursor, type PageCursor } from './page-token.js';
 import { guard } from './redis-client.js';
-import type { ListFilter, Page, PurgeOutcome, RecordingPatch, RecordingStore, ReferenceRecord } from './types.js';
+
+/** Recordings read per round trip by usage(). */
+const USAGE_CHUNK = 500;
+import type { ListFilter, Page, PurgeOutcome, RecordingPatch, RecordingStore, ReferenceRecord, Usage, UsageTotals } from './types.js';
 
 /** Fields a transition or a patch may set; everything else (id, customer, reference, status) is immutable here. */
 const PATCHABLE = new Set<string>([
@@ -195,6 +198,35 @@ export class RedisRecordingStore implements RecordingStore {
       if (filter.reference_id !== undefined) return this.#listByReference(filter, pageSize, cursor, min, max);
       return this.#listByIndex(filter, pageSize, cursor, min, max);
     });
+  }
+
+  usage(customerId: string, fromMs: number, toMs: number): Promise<Usage> {
+    return guard('usage', async () => {
+      const days = new Map<string, UsageTotals>();
+      const total: UsageTotals = { count: 0, size_bytes: 0, duration_ms: 0 };
+      const key = this.#keys.customerStatus(customerId, 'available');
+      // Through the customer's index of available recordings (score: tm_create), a chunk at a time.
+      for (let offset = 0; ; offset += USAGE_CHUNK) {
+        const ids = await this.#redis.zrangebyscore(key, fromMs, `(${toMs}`, 'LIMIT', offset, USAGE_CHUNK);
+        for (const r of await this.#mget(ids)) {
+          if (!r || r.status !== 'available' || r.customer_id !== customerId) continue;
+          const day = r.tm_create.slice(0, 10);
+          const d = days.get(day) ?? { count: 0, size_bytes: 0, duration_ms: 0 };
+          for (const t of [d, total]) {
+            t.count++;
+            t.size_bytes += r.size_bytes || 0;
+            t.duration_ms += r.duration_ms || 0;
+          }
+          days.set(day, d);
+        }
+        if (ids.length < USAGE_CHUNK) break;
+      }
+      return { ...total, days: [...days.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, t]) => ({ day, ...t })) };
+    });
+  }
+
+  availableCount(): Promise<number> {
+    return guard('availableCount', () => this.#redis.scard(this.#keys.status('available')));
   }
 
   listActive(): Promise<Recording[]> {

@@ -18,6 +18,17 @@ export interface ReferenceRecord {
   status?: string;
 }
 
+export interface UsageTotals {
+  count: number;
+  size_bytes: number;
+  duration_ms: number;
+}
+
+export interface Usage extends UsageTotals {
+  /** days with at least one recording, oldest first */
+  days: Array<{ day: string } & UsageTotals>;
+}
+
 export interface ListFilter {
   customer_id: string;
   reference_id?: string;
@@ -74,6 +85,13 @@ export interface RecordingStore {
   getReference(type: ReferenceType, id: string): Promise<ReferenceRecord | null>;
   /** Newest first; deleted recordings are left out unless `status: 'deleted'` is asked. */
   list(filter: ListFilter): Promise<Page<Recording>>;
+  /**
+   * The customer's available recordings created in [fromMs, toMs): how many, their bytes and their audio, in all and
+   * by UTC day of tm_create.
+   */
+  usage(customerId: string, fromMs: number, toMs: number): Promise<Usage>;
+  /** Available recordings of every customer (the metrics' fleet-wide gauge). */
+  availableCount(): Promise<number>;
   /** Recordings in starting/recording/stopping (for restart recovery). */
   listActive(): Promise<Recording[]>;
   /** ids of available recordings whose tm_expire is before `now`. */

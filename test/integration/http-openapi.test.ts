@@ -64,6 +64,7 @@ describe('OpenAPI document', () => {
         'POST /v1.0/conferences/{id}/recording_stop',
         'GET /v1.0/conferences/{id}',
         'GET /v1.0/recordings',
+        'GET /v1.0/recordings/usage',
         'GET /v1.0/recordings/{id}',
         'DELETE /v1.0/recordings/{id}',
         'GET /v1.0/recordings/{id}/file',

@@ -62,6 +62,37 @@ export function recordingRoutes(deps: {
       },
     );
 
+    app.get<{ Querystring: { from?: string; to?: string } }>(
+      '/recordings/usage',
+      {
+        config: { permission: 'recording.read' },
+        schema: {
+          tags: ['recordings'],
+          summary: "The customer's storage usage: available recordings, their bytes and audio, in all and by day",
+          operationId: 'getRecordingUsage',
+          description:
+            'Recordings created in [from, to) (ISO 8601 dates or date-times; default: the last 30 days), available ones only (deleted ' +
+            'and expired ones no longer count). `days` holds the UTC days with at least one recording. At most 366 days.',
+          security,
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { from: { type: 'string', maxLength: 40 }, to: { type: 'string', maxLength: 40 } },
+          },
+          response: { 200: { $ref: 'Usage#' }, ...errors(400, 503) },
+        },
+      },
+      async (request) => {
+        const { customer_id } = principalOf(request);
+        const to = request.query.to !== undefined ? parseInstant(request.query.to, 'to') : Date.now();
+        const from = request.query.from !== undefined ? parseInstant(request.query.from, 'from') : to - 30 * DAY_MS;
+        if (from >= to) throw new AppError('VALIDATION', 'from must be before to', { field: 'from' });
+        if (to - from > 366 * DAY_MS) throw new AppError('VALIDATION', 'at most 366 days at once', { field: 'from' });
+        const usage = await store.usage(customer_id, from, to);
+        return { from: new Date(from).toISOString(), to: new Date(to).toISOString(), ...usage };
+      },
+    );
+
     app.get<{ Params: { id: string } }>(
       '/recordings/:id',
       {
@@ -139,3 +170,13 @@ export function recordingRoutes(deps: {
     );
   };
 }
+
+const DAY_MS = 86_400_000;
+
+/** An ISO 8601 date (`2026-12-01`, midnight UTC) or date-time; anything else is a 400 naming the field. */
+function parseInstant(v: string, field: string): number {
+  const ms = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(v) ? Date.parse(v) : NaN;
+  if (!Number.isFinite(ms)) throw new AppError('VALIDATION', `${field} must be an ISO 8601 date or date-time`, { field });
+  return ms;
+}
+

@@ -32,6 +32,7 @@ async function fedMetrics(): Promise<{ metrics: AppMetrics; m: Exposition; text:
       ],
     },
     ari: { connected: true },
+    store: { availableCount: async () => 7 },
     jobs: {
       queues: () => [
         { kind: 'upload', queue: queue({ waiting: 3, prioritized: 1, active: 2, delayed: 0, failed: 1 }) },
@@ -98,6 +99,7 @@ describe('metrics registry', () => {
     expect(m.value('ari_recorder_mixer_worker_event_loop_utilization', { worker: '0' })).toBe(0.25);
     expect(m.value('ari_recorder_mixer_worker_event_loop_utilization', { worker: 'other' })).toBe(0.5);
     expect(m.value('ari_recorder_mixer_worker_restarts_total')).toBe(1);
+    expect(m.value('ari_recorder_recordings_available')).toBe(7);
     expect(m.value('ari_recorder_recordings_refused_total', { reason: 'capacity' })).toBe(1);
     expect(m.value('ari_recorder_recordings_refused_total', { reason: 'other' })).toBe(1);
     expect(m.value('ari_recorder_recordings_refused_total', { reason: 'tick_lag' })).toBe(0); // present from the start
@@ -163,11 +165,20 @@ describe('docs/grafana-dashboard.json', () => {
       panels: { type: string; title: string; targets?: { expr: string }[] }[];
     };
     expect(dash.uid).toBe('ari-recorder');
+    // no two panels on the same cells of Grafana's 24-column grid
+    const boxes = (dash.panels as unknown as { title: string; gridPos: { x: number; y: number; w: number; h: number } }[]).map((p) => ({ t: p.title, ...p.gridPos }));
+    for (const [i, a] of boxes.entries()) {
+      for (const b of boxes.slice(i + 1)) {
+        const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+        expect(overlap, `"${a.t}" and "${b.t}" overlap`).toBe(false);
+      }
+    }
     const { m } = await (async () => {
       const metrics = createMetrics(); // with the process metrics the dashboard also shows
       metrics.mixerWorkerReport({ worker: 0, eventLoopUtilization: 0, tickLagMs: [1], packets: { received: 0, lost: 0, late: 0, foreign: 0 } });
       metrics.ariRequest('GET /asterisk/info', 0.01, 500);
       metrics.httpRequest('GET', '/metrics', 200, 0.01);
+      metrics.observe({ store: { availableCount: async () => 1 } });
       return { m: parsePrometheusText(await metrics.render()) };
     })();
     const names = new Set(m.samples.map((s) => s.name));
