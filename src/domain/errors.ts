@@ -59,6 +59,10 @@ export const ErrorCodes = {
   INVALID_STORAGE_KEY: { status: 500, code: 'invalid_storage_key', retryable: false },
   MIXER_FAILED: { status: 500, code: 'mixer_failed', retryable: false },
   SHUTTING_DOWN: { status: 503, code: 'shutting_down', retryable: true },
+  /** recording_pause on a recording already paused. */
+  ALREADY_PAUSED: { status: 409, code: 'recording_paused', retryable: false },
+  /** recording_resume on a recording that is not paused. */
+  NOT_PAUSED: { status: 409, code: 'recording_not_paused', retryable: false },
   /** Admission control: the mixer workers are at their measured capacity; the running recordings are kept whole. */
   OVERLOADED: { status: 503, code: 'overloaded', retryable: true },
   // what a recording or an export records (error / last_error)

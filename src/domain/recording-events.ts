@@ -7,13 +7,23 @@ import type { Recording, RecordingStatus } from './recording.js';
  */
 export const RECORDING_EVENT_OF: Readonly<Partial<Record<RecordingStatus, RecordingEventType>>> = {
   recording: 'recording_started',
+  paused: 'recording_paused',
   stopping: 'recording_finished',
   available: 'recording_available',
   failed: 'recording_failed',
   deleted: 'recording_deleted',
 };
 
-export const RecordingEventTypes = ['recording_started', 'recording_finished', 'recording_available', 'recording_failed', 'recording_deleted'] as const;
+/** `recording_resumed`: `paused` → `recording` (the transition script names it; the others by their status). */
+export const RecordingEventTypes = [
+  'recording_started',
+  'recording_paused',
+  'recording_resumed',
+  'recording_finished',
+  'recording_available',
+  'recording_failed',
+  'recording_deleted',
+] as const;
 export type RecordingEventType = (typeof RecordingEventTypes)[number];
 
 /**
@@ -40,6 +50,7 @@ export const PUBLIC_RECORDING_FIELDS = [
   'options',
   'tm_start',
   'tm_end',
+  'pauses',
   'tm_create',
   'tm_update',
   'tm_delete',

@@ -1,13 +1,17 @@
 /** The recording object and its state machine. Pure: no I/O. */
 import type { ErrorCode } from './errors.js';
 
-export const RecordingStatuses = ['starting', 'recording', 'stopping', 'available', 'failed', 'deleted'] as const;
+export const RecordingStatuses = ['starting', 'recording', 'paused', 'stopping', 'available', 'failed', 'deleted'] as const;
 export type RecordingStatus = (typeof RecordingStatuses)[number];
 
-/** Forward-only order; `failed` and `deleted` are terminal and reachable from the states listed. */
+/**
+ * Forward-only order; `failed` and `deleted` are terminal and reachable from the states listed. The one loop:
+ * `recording` ⇄ `paused` (a pause inside one recording); a paused recording stops, fails and ends like a running one.
+ */
 const NEXT: Record<RecordingStatus, readonly RecordingStatus[]> = {
   starting: ['recording', 'stopping', 'failed'],
-  recording: ['stopping', 'failed'],
+  recording: ['paused', 'stopping', 'failed'],
+  paused: ['recording', 'stopping', 'failed'],
   stopping: ['available', 'failed'],
   available: ['deleted'],
   failed: ['deleted'],
@@ -23,7 +27,7 @@ export function transitionTable(): Record<RecordingStatus, readonly RecordingSta
   return NEXT;
 }
 
-export const ACTIVE_STATUSES: readonly RecordingStatus[] = ['starting', 'recording', 'stopping'];
+export const ACTIVE_STATUSES: readonly RecordingStatus[] = ['starting', 'recording', 'paused', 'stopping'];
 
 export const StopReasons = ['api', 'flow', 'hangup', 'conference_end', 'max_duration', 'silence', 'key', 'media_timeout', 'shutdown', 'error'] as const;
 export type StopReason = (typeof StopReasons)[number];
@@ -48,6 +52,13 @@ export interface RecordingError {
   /** A registered code (domain/errors.ts), so every code a recording or an export can carry is listed with its retryability. */
   code: ErrorCode;
   message: string;
+}
+
+export interface RecordingPause {
+  tm_start: string;
+  tm_end?: string;
+  /** `skip`: the paused time is not in the file; `silence`: it is, as silence */
+  behavior: 'skip' | 'silence';
 }
 
 export interface Recording {
@@ -78,6 +89,8 @@ export interface Recording {
   options?: RecordingOptions;
   tm_start?: string;
   tm_end?: string;
+  /** Pauses inside the recording (recording_pause / recording_resume), oldest first; `tm_end` absent while paused. */
+  pauses?: RecordingPause[];
   tm_create: string;
   tm_update: string;
   tm_delete?: string;

@@ -2,7 +2,7 @@ import { AppError, isAppError } from '../domain/errors.js';
 import type { RecordingOptions, ReferenceType, StopReason } from '../domain/recording.js';
 import type { Logger } from '../logger.js';
 import type { Recorder } from '../recorder/recorder.js';
-import type { RecorderApi } from '../recorder/types.js';
+import type { PauseBehavior, RecorderApi } from '../recorder/types.js';
 import type { RecordingStore, ReferenceRecord } from '../store/types.js';
 import type { CommandBus } from './command-bus.js';
 import type { NodeInfo } from './node-registry.js';
@@ -10,7 +10,19 @@ import type { NodeInfo } from './node-registry.js';
 type LiveNode = NodeInfo & { lease_age_ms: number };
 
 /** The operations one node may run for another (the RecorderApi, and whether its Asterisk has a reference). */
-const OPS = ['startCall', 'stopCall', 'getCall', 'startConference', 'stopConference', 'getConference', 'has'] as const;
+const OPS = [
+  'startCall',
+  'stopCall',
+  'getCall',
+  'startConference',
+  'stopConference',
+  'getConference',
+  'pauseCall',
+  'resumeCall',
+  'pauseConference',
+  'resumeConference',
+  'has',
+] as const;
 type Op = (typeof OPS)[number];
 
 /**
@@ -55,6 +67,23 @@ export class FleetRecorder implements RecorderApi {
 
   stopConference(confId: string, customerId: string, reason: StopReason, atMs?: number): Promise<ReferenceRecord> {
     return this.#whereRecorded('conference', confId, 'stopConference', [confId, customerId, reason, atMs], () => this.local.stopConference(confId, customerId, reason, atMs));
+  }
+
+  // Pause and resume: where the active recording is, as a stop.
+  pauseCall(callId: string, customerId: string, behavior: PauseBehavior, atMs?: number): Promise<ReferenceRecord> {
+    return this.#whereRecorded('call', callId, 'pauseCall', [callId, customerId, behavior, atMs], () => this.local.pauseCall(callId, customerId, behavior, atMs));
+  }
+
+  resumeCall(callId: string, customerId: string, atMs?: number): Promise<ReferenceRecord> {
+    return this.#whereRecorded('call', callId, 'resumeCall', [callId, customerId, atMs], () => this.local.resumeCall(callId, customerId, atMs));
+  }
+
+  pauseConference(confId: string, customerId: string, behavior: PauseBehavior, atMs?: number): Promise<ReferenceRecord> {
+    return this.#whereRecorded('conference', confId, 'pauseConference', [confId, customerId, behavior, atMs], () => this.local.pauseConference(confId, customerId, behavior, atMs));
+  }
+
+  resumeConference(confId: string, customerId: string, atMs?: number): Promise<ReferenceRecord> {
+    return this.#whereRecorded('conference', confId, 'resumeConference', [confId, customerId, atMs], () => this.local.resumeConference(confId, customerId, atMs));
   }
 
   getCall(callId: string, customerId: string): Promise<ReferenceRecord> {

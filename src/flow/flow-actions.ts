@@ -14,7 +14,7 @@ export interface FlowDeps {
 }
 
 /**
- * `Stasis(app,recording_start[,opts])` / `Stasis(app,recording_stop)`: act on the calling channel, then give it
+ * `Stasis(app,recording_start|recording_stop|recording_pause|recording_resume[,opts])`: act on the calling channel, then give it
  * back to the dialplan at once, whatever the outcome — a recording problem must never hold a caller in Stasis.
  * The snoops keep working after /continue (measured on Asterisk 22), and the snoop's StasisEnd reports the hangup.
  */
@@ -42,6 +42,12 @@ export async function handleFlowStasisStart(ev: AriEventOf<'StasisStart'>, deps:
     if (action.action === 'recording_start') {
       const call = await deps.recorder.startCall(channelId, customerId, action.options);
       log.info({ recording_id: call.recording_id }, 'flow recording_start done');
+    } else if (action.action === 'recording_pause') {
+      await deps.recorder.pauseCall(channelId, customerId, action.behavior);
+      log.info({ behavior: action.behavior }, 'flow recording_pause done');
+    } else if (action.action === 'recording_resume') {
+      await deps.recorder.resumeCall(channelId, customerId);
+      log.info('flow recording_resume done');
     } else {
       await deps.recorder.stopCall(channelId, customerId, 'flow');
       log.info('flow recording_stop done');

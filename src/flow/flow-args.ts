@@ -5,7 +5,11 @@ import { parseRecordingOptions } from '../domain/recording-options.js';
 
 export type FlowAction =
   | { action: 'recording_start'; options: RecordingOptions; customerId?: string }
-  | { action: 'recording_stop'; customerId?: string };
+  | { action: 'recording_stop'; customerId?: string }
+  | { action: 'recording_pause'; behavior: 'skip' | 'silence'; customerId?: string }
+  | { action: 'recording_resume'; customerId?: string };
+
+const ACTIONS = ['recording_start', 'recording_stop', 'recording_pause', 'recording_resume'] as const;
 
 /**
  * `Stasis(app,recording_start,format=wav,duration=60)` arrives as args ["recording_start","format=wav","duration=60"].
@@ -13,8 +17,9 @@ export type FlowAction =
  * Returns null when the channel entered Stasis for something that is not a flow action.
  */
 export function parseFlowArgs(args: string[]): FlowAction | null {
-  const [action, ...rest] = args;
-  if (action !== 'recording_start' && action !== 'recording_stop') return null;
+  const [name, ...rest] = args;
+  const action = ACTIONS.find((a) => a === name);
+  if (!action) return null;
   const fields: Record<string, unknown> = {};
   let customerId: string | undefined;
   for (const arg of rest) {
@@ -29,9 +34,16 @@ export function parseFlowArgs(args: string[]): FlowAction | null {
       customerId = value;
     } else fields[key] = coerce(value);
   }
-  if (action === 'recording_stop') {
+  if (action === 'recording_pause') {
+    const { pause_behavior: behavior = 'skip', ...others } = fields;
+    const extra = Object.keys(others)[0];
+    if (extra) throw new AppError('UNKNOWN_OPTION', `recording_pause takes no option "${extra}"`, { field: extra });
+    if (behavior !== 'skip' && behavior !== 'silence') throw new AppError('VALIDATION', 'pause_behavior must be skip or silence', { field: 'pause_behavior' });
+    return { action, behavior, customerId };
+  }
+  if (action === 'recording_stop' || action === 'recording_resume') {
     const extra = Object.keys(fields)[0];
-    if (extra) throw new AppError('UNKNOWN_OPTION', `recording_stop takes no option "${extra}"`, { field: extra });
+    if (extra) throw new AppError('UNKNOWN_OPTION', `${action} takes no option "${extra}"`, { field: extra });
     return { action, customerId };
   }
   return { action, options: parseRecordingOptions(fields), customerId };

@@ -37,6 +37,8 @@ const exportEventData = {
 
 const RECORDING_EVENTS: Record<RecordingEventType, [summary: string, description: string]> = {
   recording_started: ['A recording is recording', 'Sent when the recording reaches `recording` (a recording that fails while starting sends `recording_failed` only).'],
+  recording_paused: ['A recording was paused', 'Sent when the recording reaches `paused` (recording_pause); `data.pauses` lists its pauses. Event id `<recording id>-paused-<seq>`.'],
+  recording_resumed: ['A paused recording records again', 'Sent when a paused recording goes back to `recording` (recording_resume). Event id `<recording id>-recording-<seq>`.'],
   recording_finished: ['A recording stopped', 'Sent when the recording reaches `stopping`; `data.stop_reason` says why. The file is being uploaded.'],
   recording_available: ['A recording is in storage', 'Sent when the file is in storage and verified (size and checksum): `data.status` is `available`.'],
   recording_failed: ['A recording failed', 'Sent on every path to `failed`, with `data.error.code`.'],
@@ -93,7 +95,7 @@ function webhooks(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const type of RecordingEventTypes) {
     const envelope = {
-      id: { type: 'string', description: '`<recording id>-<status>`: the same on every retry' },
+      id: { type: 'string', description: '`<recording id>-<status>` (`<recording id>-<status>-<seq>` for the pause loop, which can repeat): the same on every retry' },
       type: {},
       seq: { type: 'integer', minimum: 1, description: "the event's place in its recording's own events (1, 2, …)" },
       data: {},

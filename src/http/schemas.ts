@@ -130,6 +130,15 @@ export const recordingSchema = {
     },
     tm_start: isoTime,
     tm_end: isoTime,
+    pauses: {
+      type: 'array',
+      description: 'Pauses inside the recording (recording_pause / recording_resume), oldest first; tm_end is absent while paused.',
+      items: {
+        type: 'object',
+        required: ['tm_start', 'behavior'],
+        properties: { tm_start: isoTime, tm_end: isoTime, behavior: { type: 'string', enum: ['skip', 'silence'] } },
+      },
+    },
     tm_create: isoTime,
     tm_update: isoTime,
     tm_delete: isoTime,

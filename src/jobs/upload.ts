@@ -78,6 +78,7 @@ export async function processUpload(deps: UploadDeps, data: UploadJobData): Prom
       return rec;
     case 'starting':
     case 'recording':
+    case 'paused':
       throw new Error(`recording ${rec.id} is ${rec.status}, not stopping: upload too early`);
     case 'stopping':
       break;

@@ -354,6 +354,16 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     }
   }
 
+  async pause(recordingId: string, atMs: number, behavior: 'skip' | 'silence'): Promise<void> {
+    this.assertRunning();
+    await this.request(this.entry(recordingId).slot, { t: 'pause', id: 0, rid: recordingId, atMs, behavior }, recordingId);
+  }
+
+  async resume(recordingId: string, atMs: number): Promise<void> {
+    this.assertRunning();
+    await this.request(this.entry(recordingId).slot, { t: 'resume', id: 0, rid: recordingId, atMs }, recordingId);
+  }
+
   async close(recordingId: string, endAtMs: number): Promise<MixResult> {
     this.assertRunning();
     const entry = this.entry(recordingId);

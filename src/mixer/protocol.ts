@@ -29,6 +29,8 @@ export type ToWorker =
   | { t: 'addStream'; id: number; rid: string; sid: string; port: number; awaitSource?: boolean }
   | { t: 'expectSource'; id: number; rid: string; sid: string; address: string; port: number }
   | { t: 'removeStream'; id: number; rid: string; sid: string }
+  | { t: 'pause'; id: number; rid: string; atMs: number; behavior: 'skip' | 'silence' }
+  | { t: 'resume'; id: number; rid: string; atMs: number }
   | { t: 'close'; id: number; rid: string; endAtMs: number }
   | { t: 'abort'; id: number; rid: string }
   | { t: 'stats'; id: number }

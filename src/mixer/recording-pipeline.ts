@@ -56,6 +56,9 @@ export interface PipelineOptions {
   channels?: 1 | 2;
 }
 
+/** What a pause leaves in the file: nothing (`skip`) or its length of silence (`silence`). */
+export type PauseBehavior = 'skip' | 'silence';
+
 export class StreamState {
   readonly id: string;
   readonly latch: SourceLatch;
@@ -110,8 +113,12 @@ export class RecordingPipeline {
   private readonly all = new Map<string, StreamState>();
   private frames: (Int16Array | null)[] = [];
 
-  /** Next slot to play out; also the number of slots written. */
+  /** Next slot to play out (slots of the timeline; a `skip` pause writes none of its slots). */
   nextSlot = 0;
+  /** Pauses in timeline slots, [from, to) (`to` Infinity while paused), oldest first. */
+  private readonly pauses: Array<{ from: number; to: number; behavior: PauseBehavior }> = [];
+  /** Slots left out of the file by `skip` pauses so far. */
+  private skipped = 0;
   /** Slots at and beyond this are never written (the max duration, then finish/setEnd). */
   private readonly maxEndSlot: number;
   private endSlot: number;
@@ -157,8 +164,9 @@ export class RecordingPipeline {
     return this.active.length;
   }
 
+  /** The audio written so far (a `skip` pause writes none of its slots). */
   get durationMs(): number {
-    return this.nextSlot * FRAME_MS;
+    return (this.nextSlot - this.skipped) * FRAME_MS;
   }
 
   /** `awaitSource`: accept nothing until expectSource() names the sender (see SourceLatch). */
@@ -231,6 +239,44 @@ export class RecordingPipeline {
     this.endSlot = Math.min(this.maxEndSlot, Math.max(this.nextSlot, Math.round((endAtMs - this.startAtMs) / FRAME_MS)));
   }
 
+  /** From the slot at `atMs` on, the audio is left out (`skip`) or written as silence (`silence`) until resume(). */
+  pause(atMs: number, behavior: PauseBehavior): void {
+    if (this.isPaused) throw new Error(`recording ${this.id} is already paused`);
+    this.pauses.push({ from: Math.max(this.nextSlot, this.slotAt(atMs)), to: Infinity, behavior });
+  }
+
+  /** From the slot at `atMs` on, the audio is recorded again. */
+  resume(atMs: number): void {
+    const p = this.pauses.at(-1);
+    if (!p || p.to !== Infinity) throw new Error(`recording ${this.id} is not paused`);
+    p.to = Math.max(p.from, this.nextSlot, this.slotAt(atMs));
+  }
+
+  get isPaused(): boolean {
+    return this.pauses.at(-1)?.to === Infinity;
+  }
+
+  private slotAt(atMs: number): number {
+    return Math.max(0, Math.round((atMs - this.startAtMs) / FRAME_MS));
+  }
+
+  /** The pause covering `slot`, if any. */
+  private pauseAt(slot: number): PauseBehavior | null {
+    for (let i = this.pauses.length - 1; i >= 0; i--) {
+      const p = this.pauses[i];
+      if (slot >= p.from && slot < p.to) return p.behavior;
+      if (p.to <= slot) return null;
+    }
+    return null;
+  }
+
+  /** Slots of [from, to) left out of the file by `skip` pauses. */
+  private skippedIn(from: number, to: number): number {
+    let n = 0;
+    for (const p of this.pauses) if (p.behavior === 'skip') n += Math.max(0, Math.min(to, p.to) - Math.max(from, p.from));
+    return n;
+  }
+
   /**
    * Writes every slot up to endAtMs (missing audio = silence), finalizes the WAV and returns the result.
    * Duration = endAtMs − startAtMs rounded to the frame: slots already played past it are cut off the file (a stop
@@ -239,7 +285,10 @@ export class RecordingPipeline {
   async finish(endAtMs: number, path: string): Promise<MixResult> {
     const target = Math.max(0, Math.min(this.maxEndSlot, Math.round((endAtMs - this.startAtMs) / FRAME_MS)));
     if (target < this.nextSlot && this.sink.truncate) {
-      this.sink.truncate(target * this.out.length * 2);
+      // the file holds the timeline's slots minus those a `skip` pause left out
+      const cut = this.skippedIn(target, this.nextSlot);
+      this.skipped -= cut;
+      this.sink.truncate((target - this.skipped) * this.out.length * 2);
       this.nextSlot = target;
     }
     this.setEnd(endAtMs);
@@ -249,7 +298,7 @@ export class RecordingPipeline {
     const c = this.counters();
     return {
       path,
-      durationMs: this.nextSlot * FRAME_MS,
+      durationMs: this.durationMs,
       sizeBytes: fin.sizeBytes,
       quality: {
         packets_received: c.packets_received,
@@ -341,6 +390,22 @@ export class RecordingPipeline {
       frames[i] = st.jb.take(slot);
       if (st.removed && st.jb.highestSlot <= slot) drained = true;
     }
+    const paused = this.pauses.length > 0 ? this.pauseAt(slot) : null;
+    if (paused) {
+      // Paused: the streams' audio of this slot is dropped; the file gets silence or nothing. The decimators run on
+      // silence (a resume starts from a clean history), and the silence tracker does not count a pause.
+      if (!this.wideband) {
+        this.mix.processSilentSlot(this.stereo ? this.stereo.left : this.out);
+        this.stereo?.mix.processSilentSlot(this.stereo.right);
+      }
+      this.out.fill(0);
+      if (paused === 'silence') this.sink.write(this.out);
+      else this.skipped++;
+      this.nextSlot = slot + 1;
+      if ((slot + 1) % this.flushEvery === this.flushPhase) this.sink.flush();
+      if (drained) this.dropDrained(slot);
+      return;
+    }
     const sumSquares = this.stereo ? this.mixStereo(streams, frames) : this.wideband ? mixWideSlot(frames, this.out) : this.mix.processSlot(frames, this.out);
     this.sink.write(this.out);
     this.nextSlot = slot + 1;
@@ -357,10 +422,13 @@ export class RecordingPipeline {
         this.silenceReported = false;
       }
     }
-    if (drained) {
-      this.active = streams.filter((s) => !(s.removed && s.jb.highestSlot <= slot));
-      for (let i = 0; i < frames.length; i++) frames[i] = null;
-    }
+    if (drained) this.dropDrained(slot);
+  }
+
+  /** Removed streams whose buffered audio has been played leave the mix. */
+  private dropDrained(slot: number): void {
+    this.active = this.active.filter((s) => !(s.removed && s.jb.highestSlot <= slot));
+    this.frames.fill(null);
   }
 }
 

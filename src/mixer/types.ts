@@ -59,6 +59,10 @@ export interface Mixer {
   expectSource(recordingId: string, streamId: string, source: { address: string; port: number }): Promise<void>;
   /** Stops receiving that stream (the port goes back to the pool); its slots become silence from now on. */
   removeStream(recordingId: string, streamId: string): Promise<void>;
+  /** From `atMs` (epoch ms) on, the recording's audio is left out (`skip`) or written as silence until resume. */
+  pause(recordingId: string, atMs: number, behavior: 'skip' | 'silence'): Promise<void>;
+  /** From `atMs` on, the audio is recorded again. */
+  resume(recordingId: string, atMs: number): Promise<void>;
   /** Writes the timeline up to endAtMs (epoch ms) — or cuts what was already written past it —, patches the WAV
    * header, closes the file. */
   close(recordingId: string, endAtMs: number): Promise<MixResult>;

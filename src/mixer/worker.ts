@@ -409,6 +409,17 @@ port.on('message', (m: ToWorker) => {
       return reply(m.id, expectSource(m));
     case 'removeStream':
       return reply(m.id, removeStream(m));
+    case 'pause':
+    case 'resume':
+      return reply(
+        m.id,
+        (async () => {
+          const rec = recs.get(m.rid);
+          if (!rec) throw new Error(`recording ${m.rid} is not open`);
+          if (m.t === 'pause') rec.pipeline.pause(m.atMs, m.behavior);
+          else rec.pipeline.resume(m.atMs);
+        })(),
+      );
     case 'close':
       return reply(m.id, close(m));
     case 'abort':

@@ -1,5 +1,5 @@
 import { AppError, clientMessage, isAppError } from '../domain/errors.js';
-import type { RecordingOptions, ReferenceType, StopReason } from '../domain/recording.js';
+import type { RecordingOptions, RecordingPause, ReferenceType, StopReason } from '../domain/recording.js';
 import { storageKey } from '../domain/storage-key.js';
 import type { Logger } from '../logger.js';
 import type { MixResult } from '../mixer/types.js';
@@ -44,6 +44,9 @@ export class LiveRecording {
   #end?: Promise<void>;
   #timers: NodeJS.Timeout[] = [];
   #mixerOpen = false;
+  /** Pauses so far (the last one open while paused), and the pause/resume steps, one at a time. */
+  readonly #pauses: RecordingPause[] = [];
+  #pauseOps: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly id: string,
@@ -97,6 +100,60 @@ export class LiveRecording {
     await this.ports.store.transition(this.id, 'recording', { tm_start: new Date(this.#startAtMs).toISOString() });
     this.ports.metrics?.recordingStarted(this.referenceType);
     this.log.info({ limit_sec: this.#armMaxDuration() }, 'recording started');
+  }
+
+  get paused(): boolean {
+    const last = this.#pauses.at(-1);
+    return last !== undefined && last.tm_end === undefined;
+  }
+
+  /**
+   * Pauses the recording inside its file from `atMs` on (the mixer leaves the audio out, or writes silence), then
+   * `paused` with its `pauses` (and the event). If the store refuses, the mixer records again: never paused in the
+   * file but not in the status.
+   */
+  pause(behavior: 'skip' | 'silence', atMs: number): Promise<void> {
+    return this.#serial(async () => {
+      await this.#ready;
+      if (this.ending) throw new AppError('NO_ACTIVE_RECORDING', 'the recording is ending');
+      if (this.paused) throw new AppError('ALREADY_PAUSED', 'the recording is already paused');
+      await this.ports.mixer.pause(this.id, atMs, behavior);
+      const pause: RecordingPause = { tm_start: new Date(atMs).toISOString(), behavior };
+      try {
+        await this.ports.store.transition(this.id, 'paused', { pauses: [...this.#pauses, pause] });
+      } catch (err) {
+        await this.ports.mixer.resume(this.id, atMs).catch(() => undefined);
+        throw err;
+      }
+      this.#pauses.push(pause);
+      this.log.info({ behavior }, 'recording paused');
+    });
+  }
+
+  /** Records again from `atMs` on; `recording` with the pause closed (and `recording_resumed`). */
+  resume(atMs: number): Promise<void> {
+    return this.#serial(async () => {
+      if (this.ending) throw new AppError('NO_ACTIVE_RECORDING', 'the recording is ending');
+      const open = this.#pauses.at(-1);
+      if (!open || open.tm_end !== undefined) throw new AppError('NOT_PAUSED', 'the recording is not paused');
+      const closed = { ...open, tm_end: new Date(Math.max(atMs, Date.parse(open.tm_start))).toISOString() };
+      await this.ports.store.transition(this.id, 'recording', { pauses: [...this.#pauses.slice(0, -1), closed] });
+      this.#pauses[this.#pauses.length - 1] = closed;
+      await this.ports.mixer.resume(this.id, atMs);
+      this.log.info('recording resumed');
+    });
+  }
+
+  #serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.#pauseOps.then(op, op);
+    this.#pauseOps = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The pauses as the recording ends: one still open closes at the end. */
+  #pausesAt(endAt: number): RecordingPause[] | undefined {
+    if (this.#pauses.length === 0) return undefined;
+    return this.#pauses.map((p) => (p.tm_end ? p : { ...p, tm_end: new Date(Math.max(endAt, Date.parse(p.tm_start))).toISOString() }));
   }
 
   /** Resolves once setup settled (whatever its outcome). */
@@ -228,6 +285,7 @@ export class LiveRecording {
       const patch: TransitionPatch = {
         stop_reason: reason,
         tm_end: new Date(endAt).toISOString(),
+        ...(this.#pauses.length ? { pauses: this.#pausesAt(endAt) } : {}),
         duration_ms: result.durationMs,
         size_bytes: result.sizeBytes,
         no_audio: result.noAudio,

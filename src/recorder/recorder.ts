@@ -10,7 +10,7 @@ import { captureCall } from './call-capture.js';
 import { ConferenceCapture } from './conference-capture.js';
 import { LiveRecording, setupError } from './live-recording.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
-import type { RecorderApi } from './types.js';
+import type { PauseBehavior, RecorderApi } from './types.js';
 import { Reconciler } from './reconciler.js';
 import { SetupSlots } from './setup-slots.js';
 
@@ -111,6 +111,37 @@ export class Recorder implements RecorderApi {
 
   stopConference(confId: string, customerId: string, reason: StopReason, atMs?: number): Promise<ReferenceRecord> {
     return this.#stopRef('conference', confId, customerId, reason, atMs);
+  }
+
+  pauseCall(callId: string, customerId: string, behavior: PauseBehavior, atMs = this.#now()): Promise<ReferenceRecord> {
+    return this.#pauseRef('call', callId, customerId, (s) => s.pause(behavior, atMs));
+  }
+
+  resumeCall(callId: string, customerId: string, atMs = this.#now()): Promise<ReferenceRecord> {
+    return this.#pauseRef('call', callId, customerId, (s) => s.resume(atMs));
+  }
+
+  pauseConference(confId: string, customerId: string, behavior: PauseBehavior, atMs = this.#now()): Promise<ReferenceRecord> {
+    return this.#pauseRef('conference', confId, customerId, (s) => s.pause(behavior, atMs));
+  }
+
+  resumeConference(confId: string, customerId: string, atMs = this.#now()): Promise<ReferenceRecord> {
+    return this.#pauseRef('conference', confId, customerId, (s) => s.resume(atMs));
+  }
+
+  /** Pause or resume the live recording of a reference (this node's); the reference as the store has it after. */
+  async #pauseRef(type: ReferenceType, referenceId: string, customerId: string, op: (s: LiveRecording) => Promise<void>): Promise<ReferenceRecord> {
+    const s = this.#byRef.get(refKey(type, referenceId));
+    if (!s || s.ending) {
+      const ref = await this.ports.store.getReference(type, referenceId);
+      if (!ref || ref.customer_id !== customerId) throw notFound(type, referenceId);
+      throw new AppError('NO_ACTIVE_RECORDING', `${type} ${referenceId} has no active recording`);
+    }
+    if (s.customerId !== customerId) throw notFound(type, referenceId);
+    await op(s);
+    const ref = await this.ports.store.getReference(type, referenceId);
+    if (!ref) throw notFound(type, referenceId);
+    return ref;
   }
 
   /** The call with its recordings and its live `status` (the channel's state, `hangup` once gone). */

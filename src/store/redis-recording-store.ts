@@ -24,6 +24,7 @@ import type { ListFilter, Page, PurgeOutcome, RecordingPatch, RecordingStore, Re
 
 /** Fields a transition or a patch may set; everything else (id, customer, reference, status) is immutable here. */
 const PATCHABLE = new Set<string>([
+  'pauses',
   'stop_reason',
   'error',
   'duration_ms',

@@ -1,4 +1,4 @@
-import type { Recording, RecordingStatus, ReferenceType, StopReason, RecordingError, RecordingQuality, DeleteReason } from '../domain/recording.js';
+import type { Recording, RecordingPause, RecordingStatus, ReferenceType, StopReason, RecordingError, RecordingQuality, DeleteReason } from '../domain/recording.js';
 
 /** A call or a conference as the product sees it (VoIPBIN's field names). */
 export interface ReferenceRecord {
@@ -58,6 +58,7 @@ export interface TransitionPatch {
   storage_key?: string;
   tm_start?: string;
   tm_end?: string;
+  pauses?: RecordingPause[];
   tm_delete?: string;
   delete_reason?: DeleteReason;
   tm_expire?: string;

@@ -50,6 +50,18 @@ export class FakeRecorder implements RecorderApi {
   stopConference(id: string, c: string, r: StopReason): Promise<ReferenceRecord> {
     return this.#stop('conference', id, c, r);
   }
+  pauseCall(id: string, c: string): Promise<ReferenceRecord> {
+    return this.#move('call', id, c, 'paused');
+  }
+  resumeCall(id: string, c: string): Promise<ReferenceRecord> {
+    return this.#move('call', id, c, 'recording');
+  }
+  pauseConference(id: string, c: string): Promise<ReferenceRecord> {
+    return this.#move('conference', id, c, 'paused');
+  }
+  resumeConference(id: string, c: string): Promise<ReferenceRecord> {
+    return this.#move('conference', id, c, 'recording');
+  }
   getCall(id: string, c: string): Promise<ReferenceRecord> {
     return this.#get('call', id, c);
   }
@@ -82,6 +94,14 @@ export class FakeRecorder implements RecorderApi {
     const ref = await this.store.getReference(type, id);
     if (!ref || !ref.recording_id) throw new AppError('NO_ACTIVE_RECORDING', `${type} ${id} has no active recording`);
     await this.store.transition(ref.recording_id, 'stopping', { stop_reason: reason, tm_end: new Date().toISOString() });
+    return this.#get(type, id, customerId);
+  }
+
+  async #move(type: ReferenceType, id: string, customerId: string, to: 'paused' | 'recording'): Promise<ReferenceRecord> {
+    this.#check(type, id, customerId);
+    const ref = await this.store.getReference(type, id);
+    if (!ref || !ref.recording_id) throw new AppError('NO_ACTIVE_RECORDING', `${type} ${id} has no active recording`);
+    await this.store.transition(ref.recording_id, to);
     return this.#get(type, id, customerId);
   }
 
@@ -221,6 +241,7 @@ export async function createHttpHarness(over: Partial<HttpServerDeps> = {}): Pro
     const path: Record<RecordingStatus, RecordingStatus[]> = {
       starting: [],
       recording: ['recording'],
+      paused: ['recording', 'paused'],
       stopping: ['recording', 'stopping'],
       available: ['recording', 'stopping', 'available'],
       failed: ['failed'],

@@ -69,6 +69,8 @@ const TABLE: Record<PathName, Row> = {
 /** The status a recording has reached when it sends each event. */
 const STATUS_OF: Record<RecordingEventType, RecordingStatus> = {
   recording_started: 'recording',
+  recording_paused: 'paused',
+  recording_resumed: 'recording',
   recording_finished: 'stopping',
   recording_available: 'available',
   recording_failed: 'failed',

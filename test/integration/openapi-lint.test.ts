@@ -103,7 +103,7 @@ describe('OpenAPI document under redocly lint (recommended rules)', () => {
   it('documents the webhooks: every recording and export event, signed, with the public recording view', () => {
     const hooks = doc.webhooks as Record<string, { post: { operationId: string; parameters: Array<{ name: string }>; requestBody: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } } }>;
     expect(Object.keys(hooks).sort()).toEqual(
-      ['recording_started', 'recording_finished', 'recording_available', 'recording_failed', 'recording_deleted', 'recording_export_completed', 'recording_export_failed'].sort(),
+      ['recording_started', 'recording_paused', 'recording_resumed', 'recording_finished', 'recording_available', 'recording_failed', 'recording_deleted', 'recording_export_completed', 'recording_export_failed'].sort(),
     );
     for (const [type, { post }] of Object.entries(hooks)) {
       expect(post.parameters.map((p) => p.name)).toEqual(['webhook-id', 'webhook-timestamp', 'webhook-signature']);

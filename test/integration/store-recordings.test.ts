@@ -46,6 +46,7 @@ async function recordingIn(status: RecordingStatus): Promise<Recording> {
   const path: Record<RecordingStatus, RecordingStatus[]> = {
     starting: [],
     recording: ['recording'],
+    paused: ['recording', 'paused'],
     stopping: ['recording', 'stopping'],
     available: ['recording', 'stopping', 'available'],
     failed: ['failed'],

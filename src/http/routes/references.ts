@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '../../domain/errors.js';
 import { parseRecordingOptions } from '../../domain/recording-options.js';
 import type { RecordingOptions, ReferenceType } from '../../domain/recording.js';
-import type { RecorderApi } from '../../recorder/types.js';
+import type { PauseBehavior, RecorderApi } from '../../recorder/types.js';
 import type { ReferenceRecord } from '../../store/types.js';
 import { principalOf } from '../context.js';
 import { errors, idParams, OPTIONAL_BODY, security } from '../schemas.js';
@@ -11,6 +11,8 @@ import { referenceView } from '../views.js';
 interface Ops {
   start(id: string, customerId: string, options: RecordingOptions, atMs: number): Promise<ReferenceRecord>;
   stop(id: string, customerId: string, atMs: number): Promise<ReferenceRecord>;
+  pause(id: string, customerId: string, behavior: PauseBehavior, atMs: number): Promise<ReferenceRecord>;
+  resume(id: string, customerId: string, atMs: number): Promise<ReferenceRecord>;
   get(id: string, customerId: string): Promise<ReferenceRecord>;
 }
 
@@ -25,6 +27,8 @@ export function referenceRoutes(recorder: RecorderApi) {
         ops: {
           start: (id, c, o, at) => recorder.startCall(id, c, o, at),
           stop: (id, c, at) => recorder.stopCall(id, c, 'api', at),
+          pause: (id, c, b, at) => recorder.pauseCall(id, c, b, at),
+          resume: (id, c, at) => recorder.resumeCall(id, c, at),
           get: (id, c) => recorder.getCall(id, c),
         },
       },
@@ -35,6 +39,8 @@ export function referenceRoutes(recorder: RecorderApi) {
         ops: {
           start: (id, c, o, at) => recorder.startConference(id, c, o, at),
           stop: (id, c, at) => recorder.stopConference(id, c, 'api', at),
+          pause: (id, c, b, at) => recorder.pauseConference(id, c, b, at),
+          resume: (id, c, at) => recorder.resumeConference(id, c, at),
           get: (id, c) => recorder.getConference(id, c),
         },
       },
@@ -85,6 +91,56 @@ export function referenceRoutes(recorder: RecorderApi) {
         async (request, reply) => {
           const { customer_id } = principalOf(request);
           return own(type, customer_id, await ops.stop(request.params.id, customer_id, arrivedAt(reply)));
+        },
+      );
+
+      app.post<{ Params: { id: string }; Body: { pause_behavior?: PauseBehavior } | undefined }>(
+        `${path}/:id/recording_pause`,
+        {
+          config: { permission: 'recording.write' },
+          schema: {
+            tags: [tag],
+            summary: `Pause the active recording of a ${type} inside its file`,
+            operationId: `pause${Type}Recording`,
+            description:
+              'From now on the audio is left out of the file (`pause_behavior: "skip"`, default) or written as silence ("silence") ' +
+              'until recording_resume; the recording is `paused` meanwhile (it still stops, ends on hangup and expires like a running one), ' +
+              'and its `pauses` list the pauses. 409 no_active_recording / recording_paused.',
+            security,
+            params: idParams,
+            body: {
+              type: ['object', 'null'],
+              additionalProperties: false,
+              properties: { pause_behavior: { type: 'string', enum: ['skip', 'silence'] } },
+            },
+            [OPTIONAL_BODY]: true,
+            response: { 200: { $ref: 'Reference#' }, ...errors(400, 404, 409, 503) },
+          },
+        },
+        async (request, reply) => {
+          const { customer_id } = principalOf(request);
+          const behavior = request.body?.pause_behavior ?? 'skip';
+          return own(type, customer_id, await ops.pause(request.params.id, customer_id, behavior, arrivedAt(reply)));
+        },
+      );
+
+      app.post<{ Params: { id: string } }>(
+        `${path}/:id/recording_resume`,
+        {
+          config: { permission: 'recording.write' },
+          schema: {
+            tags: [tag],
+            summary: `Resume the paused recording of a ${type}`,
+            operationId: `resume${Type}Recording`,
+            description: 'The audio is recorded again from now on, in the same file. 409 no_active_recording / recording_not_paused.',
+            security,
+            params: idParams,
+            response: { 200: { $ref: 'Reference#' }, ...errors(404, 409, 503) },
+          },
+        },
+        async (request, reply) => {
+          const { customer_id } = principalOf(request);
+          return own(type, customer_id, await ops.resume(request.params.id, customer_id, arrivedAt(reply)));
         },
       );
 

@@ -22,6 +22,8 @@ import { LuaScript } from './script.js';
  *
  * When the target status has an event type, the event {id = <rec id>-<status>, type, seq, data = public view} is
  * appended to the outbox in this same step (rec.event_seq counts them): a transition and its event never part.
+ * `paused` → `recording` is `recording_resumed`; the pause loop's events, which can repeat, have ids
+ * <rec id>-<status>-<seq>.
  * On stopping/available/failed/deleted, clears the reference's recording_id if it is this recording.
  * Entering 'available' removes last_error. Leaving 'available' removes the recording from the expiry set.
  * Replies {'ok', newRecordingJSON}; {'err', 'not_found'}; {'err', 'invalid_transition', fromStatus}.
@@ -75,13 +77,17 @@ if to == 'stopping' or to == 'available' or to == 'failed' or to == 'deleted' th
 end
 
 local etype = cjson.decode(ARGV[8])[to]
+local loop = to == 'paused' or from == 'paused'
+if from == 'paused' and to == 'recording' then etype = 'recording_resumed' end
 if etype then
   rec.event_seq = (tonumber(rec.event_seq) or 0) + 1
   local view = {}
   for _, f in ipairs(cjson.decode(ARGV[9])) do
     if rec[f] ~= nil and rec[f] ~= cjson.null then view[f] = rec[f] end
   end
-  redis.call('XADD', KEYS[4 + 2 * n], '*', 'event', cjson.encode({id = id .. '-' .. to, type = etype, seq = rec.event_seq, data = view}))
+  local eid = id .. '-' .. to
+  if loop then eid = eid .. '-' .. rec.event_seq end
+  redis.call('XADD', KEYS[4 + 2 * n], '*', 'event', cjson.encode({id = eid, type = etype, seq = rec.event_seq, data = view}))
 end
 
 local out = cjson.encode(rec)

@@ -26,10 +26,10 @@ describe('recording events', () => {
     expect(exportJob).toMatch(/\.publish\(ExportWebhookTypes\[/);
   });
 
-  it('every status but starting has exactly one event type, and each type one status', () => {
+  it('every status but starting has exactly one event type, and each type one status (recording_resumed: paused → recording)', () => {
     const announced = RecordingStatuses.filter((s) => RECORDING_EVENT_OF[s] !== undefined);
     expect(announced).toEqual(RecordingStatuses.filter((s) => s !== 'starting'));
-    expect(new Set(Object.values(RECORDING_EVENT_OF))).toEqual(new Set(RecordingEventTypes));
+    expect(new Set([...Object.values(RECORDING_EVENT_OF), 'recording_resumed'])).toEqual(new Set(RecordingEventTypes));
   });
 
   it('the public view is an allowlist: internal fields never leave', () => {

@@ -69,6 +69,16 @@ describe('recording state machine', () => {
     expect(canTransition('recording', 'stopping')).toBe(true);
     expect(canTransition('stopping', 'available')).toBe(true);
   });
+  it('has one loop: recording ⇄ paused; a paused recording stops and fails like a running one, never starts over', () => {
+    expect(canTransition('recording', 'paused')).toBe(true);
+    expect(canTransition('paused', 'recording')).toBe(true);
+    expect(canTransition('paused', 'stopping')).toBe(true);
+    expect(canTransition('paused', 'failed')).toBe(true);
+    expect(canTransition('paused', 'starting')).toBe(false);
+    expect(canTransition('paused', 'available')).toBe(false);
+    expect(canTransition('stopping', 'paused')).toBe(false);
+    expect(canTransition('starting', 'paused')).toBe(false);
+  });
   it('has terminal states', () => {
     for (const s of RecordingStatuses) expect(canTransition('deleted', s)).toBe(false);
     expect(canTransition('failed', 'recording')).toBe(false);

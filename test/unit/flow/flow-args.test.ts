@@ -11,6 +11,11 @@ describe('parseFlowArgs', () => {
     });
     expect(parseFlowArgs(['recording_stop'])).toEqual({ action: 'recording_stop', customerId: undefined });
     expect(parseFlowArgs(['recording_start', 'sample_rate=16000'])).toMatchObject({ options: { format: 'wav', sample_rate: 16000 } });
+    expect(parseFlowArgs(['recording_pause'])).toEqual({ action: 'recording_pause', behavior: 'skip', customerId: undefined });
+    expect(parseFlowArgs(['recording_pause', 'pause_behavior=silence', 'customer_id=c1'])).toEqual({ action: 'recording_pause', behavior: 'silence', customerId: 'c1' });
+    expect(parseFlowArgs(['recording_resume'])).toEqual({ action: 'recording_resume', customerId: undefined });
+    expect(() => parseFlowArgs(['recording_pause', 'pause_behavior=mute'])).toThrow(/pause_behavior must be skip or silence/);
+    expect(() => parseFlowArgs(['recording_resume', 'x=1'])).toThrow(/recording_resume takes no option "x"/);
   });
   it('ignores channels that are not flow actions', () => {
     expect(parseFlowArgs([])).toBeNull();

@@ -25,6 +25,38 @@ async function newPipeline(name: string, opts: { silenceTimeoutMs?: number; maxD
 }
 
 describe('RecordingPipeline (virtual clock)', () => {
+  it('pause: skip leaves the paused slots out, silence writes them silent; a stop dated back cuts the file right', async () => {
+    for (const behavior of ['skip', 'silence'] as const) {
+      const { p, path } = await newPipeline(`pause-${behavior}`);
+      const a = p.addStream('in');
+      for (let i = 0; i < 175; i++) {
+        const t = START + 20 * i;
+        if (t === START + 1000) p.pause(t, behavior);
+        if (t === START + 2000) p.resume(t);
+        p.tick(t);
+        p.onPacket(a, tonePacket(i, { seq: i, timestamp: 320 * (i + 1), ssrc: 9 }, 440, 8000), SRC.address, SRC.port, t);
+      }
+      expect(() => p.resume(START + 3400)).toThrow(/not paused/);
+      p.pause(START + 3400, behavior);
+      expect(() => p.pause(START + 3420, behavior)).toThrow(/already paused/);
+      // ticks ran to 3.48 s (3.38 s played); the stop is dated back to 2.5 s: the file ends there
+      const res = await p.finish(START + 2500, path);
+      const wav = readWavFile(path);
+      const want = behavior === 'skip' ? 1500 : 2500;
+      expect(res.durationMs).toBe(want);
+      expect(wav.durationMs).toBe(want);
+      expect(res.sizeBytes).toBe(statSync(path).size);
+      const at = (ms: number) => goertzelDb(wav.samples.subarray((ms / 1000) * 8000, ((ms + 100) / 1000) * 8000), 8000, 440);
+      expect(at(500)).toBeGreaterThan(-20);
+      if (behavior === 'skip') {
+        expect(at(1200)).toBeGreaterThan(-20); // recorded after the resume, right behind what came before
+      } else {
+        expect(at(1400)).toBeLessThan(-100); // the paused second, silent
+        expect(at(2200)).toBeGreaterThan(-20);
+      }
+    }
+  });
+
   it('mixes two unaligned streams into an 8 kHz WAV of the right duration', async () => {
     const { p, path } = await newPipeline('two');
     const a = p.addStream('in');
