@@ -24,7 +24,7 @@ export interface MetricSources {
   ari?: { readonly connected: boolean };
   jobs?: { queues(): QueueSource[] };
   /** the shared store: fleet-wide figures */
-  store?: { availableCount(): Promise<number> };
+  store?: { availableTotals(): Promise<{ count: number; size_bytes: number; duration_ms: number }> };
 }
 
 export interface MetricsOptions {
@@ -165,20 +165,32 @@ export class AppMetrics implements RecordingMetrics, MixerMetrics, JobMetrics, A
 
     // ---- jobs (BullMQ) ----
     const queueTimeoutMs = this.#queueTimeoutMs;
-    new Gauge({
-      name: `${PREFIX}recordings_available`,
-      help: 'Recordings available in storage, all customers of the fleet (the store, read at scrape time; absent when it does not answer in time). Per customer, with bytes and audio by day: GET /v1.0/recordings/usage.',
-      registers,
-      async collect() {
-        this.reset();
-        const store = sources().store;
-        if (!store) return;
-        let timer: NodeJS.Timeout | undefined;
-        const n = await Promise.race([store.availableCount(), new Promise<null>((r) => (timer = setTimeout(() => r(null), queueTimeoutMs)))]).catch(() => null);
-        clearTimeout(timer);
-        if (n !== null) this.set(n);
-      },
-    });
+    const readTotals = async () => {
+      const store = sources().store;
+      if (!store) return null;
+      let timer: NodeJS.Timeout | undefined;
+      const t = await Promise.race([store.availableTotals(), new Promise<null>((r) => (timer = setTimeout(() => r(null), queueTimeoutMs)))]).catch(() => null);
+      clearTimeout(timer);
+      return t;
+    };
+    const available = (name: string, help: string, pick: (t: { count: number; size_bytes: number; duration_ms: number }) => number) =>
+      new Gauge({
+        name: `${PREFIX}${name}`,
+        help,
+        registers,
+        async collect() {
+          this.reset();
+          const t = await readTotals();
+          if (t) this.set(pick(t));
+        },
+      });
+    available(
+      'recordings_available',
+      'Recordings available in storage, all customers of the fleet (the store, at scrape; absent when it does not answer in time). Per customer, by day: GET /v1.0/recordings/usage.',
+      (t) => t.count,
+    );
+    available('recordings_available_bytes', 'Bytes of the recordings available in storage, all customers of the fleet.', (t) => t.size_bytes);
+    available('recordings_available_seconds', 'Audio of the recordings available in storage, all customers of the fleet (seconds).', (t) => t.duration_ms / 1000);
     new Gauge({
       name: `${PREFIX}queue_jobs`,
       help: 'Jobs in each BullMQ queue by state (waiting, active, delayed, failed), read at scrape time; a queue that does not answer in time is left out.',

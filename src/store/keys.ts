@@ -93,6 +93,11 @@ export class RedisKeys {
     return `${this.root}:idx:deleted`;
   }
 
+  /** Hash of the available recordings' totals, all customers: size_bytes, duration_ms (kept by the transition script). */
+  availableTotals(): string {
+    return `${this.root}:usage:available`;
+  }
+
   /** Sorted set of available recording ids, score = tm_expire (epoch ms). */
   expiry(): string {
     return `${this.root}:idx:expire`;

@@ -129,6 +129,7 @@ export class RedisRecordingStore implements RecordingStore {
             ...k.statusAll(),
             ...k.customerStatusAll(cur.customer_id),
             k.eventOutbox(),
+            k.availableTotals(),
           ],
           [
             to,
@@ -226,8 +227,35 @@ export class RedisRecordingStore implements RecordingStore {
     });
   }
 
-  availableCount(): Promise<number> {
-    return guard('availableCount', () => this.#redis.scard(this.#keys.status('available')));
+  availableTotals(): Promise<UsageTotals> {
+    return guard('availableTotals', async () => {
+      const [count, totals] = await Promise.all([this.#redis.scard(this.#keys.status('available')), this.#redis.hgetall(this.#keys.availableTotals())]);
+      return { count, size_bytes: Number(totals.size_bytes ?? 0), duration_ms: Number(totals.duration_ms ?? 0) };
+    });
+  }
+
+  /**
+   * Recomputes the available recordings' totals from the recordings themselves (after an upgrade from a build that
+   * did not keep them: `npm run usage-rebuild`). Run it with the daemons stopped: a transition during the count would
+   * be counted twice or not at all.
+   */
+  rebuildAvailableTotals(): Promise<UsageTotals> {
+    return guard('rebuildAvailableTotals', async () => {
+      const total: UsageTotals = { count: 0, size_bytes: 0, duration_ms: 0 };
+      let cursor = '0';
+      do {
+        const [next, ids] = await this.#redis.sscan(this.#keys.status('available'), cursor, 'COUNT', USAGE_CHUNK);
+        cursor = next;
+        for (const r of await this.#mget(ids)) {
+          if (!r || r.status !== 'available') continue;
+          total.count++;
+          total.size_bytes += r.size_bytes || 0;
+          total.duration_ms += r.duration_ms || 0;
+        }
+      } while (cursor !== '0');
+      await this.#redis.hset(this.#keys.availableTotals(), { size_bytes: total.size_bytes, duration_ms: total.duration_ms });
+      return total;
+    });
   }
 
   listActive(): Promise<Recording[]> {

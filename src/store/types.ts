@@ -91,8 +91,10 @@ export interface RecordingStore {
    * by UTC day of tm_create.
    */
   usage(customerId: string, fromMs: number, toMs: number): Promise<Usage>;
-  /** Available recordings of every customer (the metrics' fleet-wide gauge). */
-  availableCount(): Promise<number>;
+  /** Available recordings of every customer, their bytes and audio (the metrics' fleet-wide gauges). */
+  availableTotals(): Promise<UsageTotals>;
+  /** Recounts availableTotals from the recordings (fleet stopped; after an upgrade). */
+  rebuildAvailableTotals(): Promise<UsageTotals>;
   /** Recordings in starting/recording/stopping (for restart recovery). */
   listActive(): Promise<Recording[]>;
   /** ids of available recordings whose tm_expire is before `now`. */

@@ -50,6 +50,9 @@ describe('e2e: storage usage', () => {
     // the fleet-wide metric: every customer's available recordings (A's one and B's one)
     const text = await (await h.api('GET', '/metrics', { token: null })).text();
     expect(Number(/^ari_recorder_recordings_available (\d+)$/m.exec(text)?.[1])).toBe(2);
+    const usageB = (await h.json('GET', '/v1.0/recordings/usage', { token: TOKENS.b })).body;
+    expect(Number(/^ari_recorder_recordings_available_bytes (\d+)$/m.exec(text)?.[1])).toBe(after.body.size_bytes + usageB.size_bytes);
+    expect(Number(/^ari_recorder_recordings_available_seconds ([\d.]+)$/m.exec(text)?.[1])).toBeCloseTo((after.body.duration_ms + usageB.duration_ms) / 1000, 3);
   });
 
   it('refuses a bad range with the field named', async () => {

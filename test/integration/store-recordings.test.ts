@@ -57,6 +57,22 @@ async function recordingIn(status: RecordingStatus): Promise<Recording> {
   return cur;
 }
 
+describe('RedisRecordingStore: the available totals (metrics)', () => {
+  it('move with each recording entering and leaving available; a rebuild from the recordings gives the same', async () => {
+    const before = await store.availableTotals();
+    const a = await recordingIn('stopping');
+    await store.transition(a.id, 'available', { size_bytes: 16_044, duration_ms: 1000 });
+    const b = await recordingIn('stopping');
+    await store.transition(b.id, 'available', { size_bytes: 32_044, duration_ms: 2000 });
+    expect(await store.availableTotals()).toEqual({ count: before.count + 2, size_bytes: before.size_bytes + 48_088, duration_ms: before.duration_ms + 3000 });
+    await store.transition(a.id, 'deleted', { tm_delete: new Date().toISOString(), delete_reason: 'api' });
+    const after = await store.availableTotals();
+    expect(after).toEqual({ count: before.count + 1, size_bytes: before.size_bytes + 32_044, duration_ms: before.duration_ms + 2000 });
+    expect(await store.rebuildAvailableTotals()).toEqual(after);
+    expect(await store.availableTotals()).toEqual(after);
+  });
+});
+
 describe('RedisRecordingStore: create and transitions', () => {
   it('creates a recording, the reference, its active recording_id and history', async () => {
     const r = rec();

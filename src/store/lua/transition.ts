@@ -17,6 +17,7 @@ import { LuaScript } from './script.js';
  * ARGV[6] tm_expire as epoch ms, or '' (indexed only when the target is 'available')
  * ARGV[7] tm_create as epoch ms (score in the customer's per-status sets)
  * KEYS[4+2n]          the event outbox (a stream)
+ * KEYS[5+2n]          the available recordings' totals (hash: size_bytes, duration_ms), moved on entering/leaving 'available'
  * ARGV[8] event type per target status JSON (domain/recording-events.ts RECORDING_EVENT_OF)
  * ARGV[9] public fields JSON array (domain/recording-events.ts PUBLIC_RECORDING_FIELDS)
  *
@@ -68,6 +69,14 @@ if to == 'available' and ARGV[6] ~= '' then
   redis.call('ZADD', KEYS[3], ARGV[6], id)
 elseif from == 'available' then
   redis.call('ZREM', KEYS[3], id)
+end
+if to == 'available' or from == 'available' then
+  local sign = 1
+  if from == 'available' then sign = -1 end
+  local totals = KEYS[5 + 2 * n]
+  -- as integer strings: a number argument would be sent as '-0' or '1e+15', which HINCRBY refuses
+  redis.call('HINCRBY', totals, 'size_bytes', string.format('%d', sign * math.floor(tonumber(rec.size_bytes) or 0)))
+  redis.call('HINCRBY', totals, 'duration_ms', string.format('%d', sign * math.floor(tonumber(rec.duration_ms) or 0)))
 end
 
 if to == 'stopping' or to == 'available' or to == 'failed' or to == 'deleted' then

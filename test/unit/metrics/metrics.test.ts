@@ -32,7 +32,7 @@ async function fedMetrics(): Promise<{ metrics: AppMetrics; m: Exposition; text:
       ],
     },
     ari: { connected: true },
-    store: { availableCount: async () => 7 },
+    store: { availableTotals: async () => ({ count: 7, size_bytes: 1_600_044, duration_ms: 100_000 }) },
     jobs: {
       queues: () => [
         { kind: 'upload', queue: queue({ waiting: 3, prioritized: 1, active: 2, delayed: 0, failed: 1 }) },
@@ -100,6 +100,8 @@ describe('metrics registry', () => {
     expect(m.value('ari_recorder_mixer_worker_event_loop_utilization', { worker: 'other' })).toBe(0.5);
     expect(m.value('ari_recorder_mixer_worker_restarts_total')).toBe(1);
     expect(m.value('ari_recorder_recordings_available')).toBe(7);
+    expect(m.value('ari_recorder_recordings_available_bytes')).toBe(1_600_044);
+    expect(m.value('ari_recorder_recordings_available_seconds')).toBe(100);
     expect(m.value('ari_recorder_recordings_refused_total', { reason: 'capacity' })).toBe(1);
     expect(m.value('ari_recorder_recordings_refused_total', { reason: 'other' })).toBe(1);
     expect(m.value('ari_recorder_recordings_refused_total', { reason: 'tick_lag' })).toBe(0); // present from the start
@@ -178,7 +180,7 @@ describe('docs/grafana-dashboard.json', () => {
       metrics.mixerWorkerReport({ worker: 0, eventLoopUtilization: 0, tickLagMs: [1], packets: { received: 0, lost: 0, late: 0, foreign: 0 } });
       metrics.ariRequest('GET /asterisk/info', 0.01, 500);
       metrics.httpRequest('GET', '/metrics', 200, 0.01);
-      metrics.observe({ store: { availableCount: async () => 1 } });
+      metrics.observe({ store: { availableTotals: async () => ({ count: 1, size_bytes: 44, duration_ms: 0 }) } });
       return { m: parsePrometheusText(await metrics.render()) };
     })();
     const names = new Set(m.samples.map((s) => s.name));
