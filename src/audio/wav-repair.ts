@@ -14,7 +14,6 @@
  * - a file that is not RIFF/WAVE PCM is rejected (WavFormatError) and left untouched.
  */
 import * as fsp from 'node:fs/promises';
-import * as path from 'node:path';
 import { WAV_HEADER_BYTES, WAV_MAX_DATA_BYTES, WavFormatError, parseWavHeader, wavHeader } from './wav.js';
 
 export interface RepairResult {
@@ -125,23 +124,4 @@ export async function needsRepair(file: string): Promise<boolean> {
   } finally {
     await fh.close();
   }
-}
-
-/**
- * Lists the spool files a restart should look at: regular files named `*.wav` or `*.wav.part`
- * directly in `dir` (not recursive), as full paths, sorted. A missing directory gives [].
- * It does not read them: repairWav() is idempotent, or filter with needsRepair().
- */
-export async function findSpoolFilesToRepair(dir: string): Promise<string[]> {
-  let entries;
-  try {
-    entries = await fsp.readdir(dir, { withFileTypes: true });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  return entries
-    .filter((e) => e.isFile() && /\.wav(\.part)?$/i.test(e.name))
-    .map((e) => path.join(dir, e.name))
-    .sort();
 }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync, mkdirSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WavWriter, md5FileBase64 } from '../../../src/audio/wav-writer.js';
-import { findSpoolFilesToRepair, needsRepair, repairWav } from '../../../src/audio/wav-repair.js';
+import { needsRepair, repairWav } from '../../../src/audio/wav-repair.js';
 import { WavFormatError, wavHeader } from '../../../src/audio/wav.js';
 import { generateTone, sineFitSnrDb, toneLevelDb } from '../../helpers/audio-analysis.js';
 import { decodeWav, readWavFile } from '../../helpers/wav-decode.js';
@@ -258,19 +258,5 @@ describe('repairWav (crash recovery)', () => {
     const s = readWavFile(path).samples;
     expect(s[0]).toBe(-250);
     expect(s[499]).toBe(249);
-  });
-});
-
-describe('findSpoolFilesToRepair', () => {
-  it('lists *.wav and *.wav.part regular files, sorted, full paths', async () => {
-    const spool = join(dir, 'spool');
-    mkdirSync(spool);
-    mkdirSync(join(spool, 'sub.wav'));
-    for (const f of ['b.wav', 'a.wav.part', 'c.WAV', 'notes.txt', 'x.wav.tmp', 'wav']) writeFileSync(join(spool, f), '');
-    expect(await findSpoolFilesToRepair(spool)).toEqual([join(spool, 'a.wav.part'), join(spool, 'b.wav'), join(spool, 'c.WAV')]);
-  });
-
-  it('a missing directory gives []', async () => {
-    expect(await findSpoolFilesToRepair(join(dir, 'nope'))).toEqual([]);
   });
 });
