@@ -1,6 +1,6 @@
 import { CUSTOMER_ID_RULE, isCustomerId } from '../domain/customer-id.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readJsonFile } from '../util/read-json-file.js';
 
 import { normalizePermission, Permissions, type Permission } from '../domain/permissions.js';
 
@@ -128,19 +128,7 @@ export function parseTokensConfig(raw: unknown, source = 'tokens file'): Array<{
 
 /** Loads `TOKENS_FILE`. */
 export async function loadTokensFile(path: string): Promise<StaticAuthenticator> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    throw new Error(`tokens file ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    throw new Error(`tokens file ${path}: not valid JSON`);
-  }
-  return new StaticAuthenticator(parseTokensConfig(raw, `tokens file ${path}`));
+  return new StaticAuthenticator(parseTokensConfig(await readJsonFile(path, 'tokens file'), `tokens file ${path}`));
 }
 
 

@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { CUSTOMER_ID_RULE, isCustomerId } from '../domain/customer-id.js';
+import { readJsonFile } from '../util/read-json-file.js';
 import { WEBHOOK_SECRET_RULE, webhookKey } from './webhook-signature.js';
 
 /** A customer's own webhook destinations, signed with its own secret. */
@@ -40,12 +40,6 @@ export function parseCustomerWebhooks(raw: unknown, source = 'tokens file'): Map
 
 /** The `webhooks` section of TOKENS_FILE (none: an empty map). */
 export async function loadCustomerWebhooks(path: string): Promise<Map<string, CustomerWebhooks>> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
-  } catch (e) {
-    const why = e instanceof SyntaxError ? 'not valid JSON' : `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
-    throw new Error(`tokens file ${path}: ${why}`);
-  }
+  const raw = await readJsonFile(path, 'tokens file');
   return parseCustomerWebhooks((raw as { webhooks?: unknown } | null)?.webhooks, `tokens file ${path}`);
 }
