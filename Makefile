@@ -16,7 +16,7 @@ NATIVE_DIR := src/media/native
 NATIVE_NODE := $(NATIVE_DIR)/build/Release/ari_udp.node
 native: $(NATIVE_NODE)
 
-$(NATIVE_NODE): $(NATIVE_DIR)/udp_batch.c $(NATIVE_DIR)/dsp.c $(NATIVE_DIR)/dsp.h $(NATIVE_DIR)/binding.gyp
+$(NATIVE_NODE): $(wildcard $(NATIVE_DIR)/*.c $(NATIVE_DIR)/*.h) $(NATIVE_DIR)/binding.gyp
 	@gyp="$$(dirname "$$(readlink -f "$$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"; \
 	nodedir="$$(dirname "$$(dirname "$$(readlink -f "$$(command -v node)")")")"; \
 	if [ -f "$$gyp" ] && [ -f "$$nodedir/include/node/node_api.h" ] && \

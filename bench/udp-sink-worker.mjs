@@ -22,7 +22,7 @@ if (receiver === 'native') {
   for (const port of ports) native.open(id, bindAddress, port, recvBufferSize, false);
   const drain = () => {
     for (;;) {
-      const n = native.poll(id);
+      const n = native.poll(id, Date.now());
       count += n;
       for (let i = 0; i < n; i++) bytes += i32[(64 + i * 80 + 4) >> 2];
       if (i32[3] === 0) break;

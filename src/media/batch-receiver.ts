@@ -4,10 +4,14 @@
  * ArrayBuffer and dispatches the datagrams to their targets in a single JS call — instead of one libuv
  * callback, one Buffer and one rinfo object per datagram with node:dgram.
  *
- * Arrival times: the kernel stamps each datagram (SO_TIMESTAMPNS, CLOCK_REALTIME). The record's age
- * (CLOCK_REALTIME at the end of the poll − kernel stamp, ≥ 0) is subtracted from the caller's clock read right after the
- * poll, so arrivals are in the caller's epoch-ms clock, and a datagram that waited in the socket until the
- * next poll keeps its real arrival time. Per socket, arrival times never go backwards.
+ * A socket given a stream block (`attach`) has its ordinary packets — valid RTP from the stream's accepted source —
+ * placed into that block's jitter buffer by the addon during the poll (native/stream.c): no record, no JS. Only the
+ * others (before the source is known, foreign, malformed) are dispatched, and the JS path decides about them.
+ *
+ * Arrival times: the kernel stamps each datagram (SO_TIMESTAMPNS); the addon subtracts the datagram's age at the
+ * start of the poll from the caller's clock read just before it, so arrivals are in the caller's epoch-ms clock, and a
+ * datagram that waited in the socket until the next poll keeps its real arrival time. Per socket, arrival times
+ * never go backwards.
  */
 import type { NativeUdp } from './native/index.js';
 
@@ -35,7 +39,6 @@ interface Binding<T> {
   /** IPv4 source cache: the string is built once per source, not per datagram. */
   lastKey: number;
   lastAddress: string;
-  lastArrival: number;
 }
 
 export class BatchReceiver<T> {
@@ -52,7 +55,7 @@ export class BatchReceiver<T> {
   private readonly views: (Uint8Array | null)[];
   private readonly bindings: (Binding<T> | null)[] = [];
   private destroyed = false;
-  /** Native poll calls and datagrams dispatched since construction. */
+  /** Native poll calls and datagrams received (placed natively or dispatched) since construction. */
   polls = 0;
   datagrams = 0;
 
@@ -79,8 +82,14 @@ export class BatchReceiver<T> {
   open(address: string, port: number, recvBufferSize: number, ipv6: boolean, target: T): number {
     if (this.destroyed) throw new Error('batch receiver is destroyed');
     const idx = this.native.open(this.id, address, port, recvBufferSize, ipv6);
-    this.bindings[idx] = { target, lastKey: -1, lastAddress: '', lastArrival: -Infinity };
+    this.bindings[idx] = { target, lastKey: -1, lastAddress: '' };
     return idx;
+  }
+
+  /** The socket's ordinary packets go straight into `block` (a JitterBuffer's stream block) from now on. */
+  attach(idx: number, block: ArrayBuffer): void {
+    if (this.destroyed || !this.bindings[idx]) throw new Error(`socket ${idx} is not open`);
+    this.native.attach(this.id, idx, block);
   }
 
   /** Closes one socket; datagrams still unread in it are discarded (poll() first to keep them). */
@@ -94,15 +103,15 @@ export class BatchReceiver<T> {
     return this.destroyed ? 0 : this.native.openSockets(this.id);
   }
 
-  /** Reads everything the sockets hold now and dispatches it. Returns the number of datagrams. */
+  /** Reads everything the sockets hold now, places or dispatches it. Returns the number of datagrams. */
   poll(): number {
     if (this.destroyed) return 0;
     let total = 0;
     for (;;) {
-      const n = this.native.poll(this.id);
+      const n = this.native.poll(this.id, this.clock());
       this.polls++;
+      total += n + this.i32[4];
       if (n > 0) this.dispatch(n);
-      total += n;
       if (this.i32[3] === 0) break; // the buffer did not fill: every readable socket was drained
     }
     this.datagrams += total;
@@ -118,8 +127,6 @@ export class BatchReceiver<T> {
 
   private dispatch(n: number): void {
     const { i32, f64, u8, u32 } = this;
-    const pollRealtime = f64[0];
-    const base = this.clock();
     for (let i = 0; i < n; i++) {
       const r = (HDR_BYTES + i * REC_BYTES) >> 2; // int32 index of the record
       const b = this.bindings[i32[r]];
@@ -131,11 +138,7 @@ export class BatchReceiver<T> {
         this.handler.truncated(b.target);
         continue;
       }
-      const stamp = f64[(r + 4) >> 1];
-      const age = stamp > 0 ? pollRealtime - stamp : 0;
-      let arrival = age > 0 ? base - age : base;
-      if (arrival < b.lastArrival) arrival = b.lastArrival;
-      b.lastArrival = arrival;
+      const arrival = f64[(r + 4) >> 1];
       let address: string;
       if (flags & FLAG_IPV6) {
         address = this.ipv6Text((r << 2) + 32);

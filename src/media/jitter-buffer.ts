@@ -1,5 +1,6 @@
 import { HOST_IS_LITTLE_ENDIAN } from '../audio/byte-order.js';
 import { seqDelta, tsDelta } from './rtp-packet.js';
+import { F, FIELD_COUNT, streamBlockBytes } from './stream-block.js';
 
 /**
  * Word view of the ArrayBuffer the payloads arrive in (the native receiver hands out views of one shared
@@ -43,7 +44,8 @@ let seenBuffer: ArrayBufferLike | null = null;
  * Duplicates (same slot, same seq) are dropped and counted.
  *
  * Memory: a fixed ring of `capacity` slots of PCM (16 × 320 samples = 10 KB) per stream, whatever the
- * duration. A packet mapped `capacity` or more slots ahead of the playout point cannot be stored and is
+ * duration. All of it — state, ring and counters — lives in one ArrayBuffer laid out as stream-block.ts says, so the
+ * native receiver places packets into it with the same algorithm in C (`stream_push`, bit-identical, tested). A packet mapped `capacity` or more slots ahead of the playout point cannot be stored and is
  * counted as early (it can only happen while the mapping is off; the drift check then re-anchors).
  */
 
@@ -100,9 +102,10 @@ export class JitterBuffer {
   readonly samplesPerFrame: number;
   readonly clockRate: number;
   readonly capacity: number;
-  private readonly driftFrames: number;
-  private readonly driftWindow: number;
-  private readonly maxDropout: number;
+  /** The stream block (stream-block.ts): what the native receiver writes into. */
+  readonly block: ArrayBuffer;
+  /** The block's state fields, indexed by F. */
+  readonly f: Float64Array;
 
   private readonly pcm: Int16Array;
   /** The ring as 32-bit words (two samples each), for the word-swap copy. */
@@ -112,127 +115,114 @@ export class JitterBuffer {
   private readonly tagSlot: Float64Array;
   private readonly tagSeq: Float64Array;
 
-  /** Next slot to be played out (everything below is gone). */
-  nextSlot = 0;
-  /** Highest slot that received audio (−1: none). */
-  highestSlot = -1;
-
-  // Anchor / mapping state.
-  private anchored = false;
-  private ssrc = 0;
-  private prevSsrc = -1;
-  private maxExt = 0;
-  private baseExt = 0;
-  private baseSlot = 0;
-
-  // Loss accounting per SSRC segment (RFC 3550 A.3 style: expected − received).
-  private segFirstExt = 0;
-  private segReceived = 0;
-  private lostClosed = 0;
-
-  // Drift window.
-  private winCount = 0;
-  private winMin = Infinity;
-
-  // RFC 3550 jitter.
-  private prevArrivalMs = 0;
-  private prevTs = 0;
-  private haveTransit = false;
-  private jitterTs = 0;
-  private maxJitterTs = 0;
-
-  private readonly s = {
-    received: 0,
-    late: 0,
-    duplicate: 0,
-    early: 0,
-    overlap: 0,
-    beforeStart: 0,
-    reanchors: 0,
-    ssrcChanges: 0,
-  };
-
   constructor(opts: JitterBufferOptions) {
     this.startAtMs = opts.startAtMs;
     this.frameMs = opts.frameMs ?? 20;
     this.samplesPerFrame = opts.samplesPerFrame ?? 320;
     this.clockRate = opts.clockRate ?? 16000;
     this.capacity = opts.capacity ?? 16;
-    this.driftFrames = opts.driftFrames ?? 3;
-    this.driftWindow = opts.driftWindow ?? 25;
-    this.maxDropout = opts.maxDropout ?? 1000;
-    this.pcm = new Int16Array(this.capacity * this.samplesPerFrame);
-    this.pcm32 = new Uint32Array(this.pcm.buffer, 0, this.pcm.length >> 1);
+    const cap = this.capacity;
+    const n = this.samplesPerFrame;
+    if (!Number.isInteger(cap) || cap < 2 || !Number.isInteger(n) || n < 2 || n % 2 !== 0) throw new RangeError('capacity ≥ 2 and an even samplesPerFrame');
+    this.block = new ArrayBuffer(streamBlockBytes(cap, n));
+    const f = (this.f = new Float64Array(this.block, 0, FIELD_COUNT));
+    this.tagSlot = new Float64Array(this.block, 8 * FIELD_COUNT, cap).fill(-1);
+    this.tagSeq = new Float64Array(this.block, 8 * (FIELD_COUNT + cap), cap).fill(-1);
+    this.pcm = new Int16Array(this.block, 8 * (FIELD_COUNT + 2 * cap), cap * n);
+    this.pcm32 = new Uint32Array(this.block, 8 * (FIELD_COUNT + 2 * cap), (cap * n) >> 1);
     this.views = [];
-    for (let i = 0; i < this.capacity; i++) {
-      this.views.push(this.pcm.subarray(i * this.samplesPerFrame, (i + 1) * this.samplesPerFrame));
-    }
-    this.tagSlot = new Float64Array(this.capacity).fill(-1);
-    this.tagSeq = new Float64Array(this.capacity).fill(-1);
+    for (let i = 0; i < cap; i++) this.views.push(this.pcm.subarray(i * n, (i + 1) * n));
+    f[F.startAtMs] = this.startAtMs;
+    f[F.frameMs] = this.frameMs;
+    f[F.samplesPerFrame] = n;
+    f[F.clockRate] = this.clockRate;
+    f[F.capacity] = cap;
+    f[F.driftFrames] = opts.driftFrames ?? 3;
+    f[F.driftWindow] = opts.driftWindow ?? 25;
+    f[F.maxDropout] = opts.maxDropout ?? 1000;
+    f[F.highestSlot] = -1;
+    f[F.prevSsrc] = -1;
+    f[F.winMin] = Infinity;
+  }
+
+  /** Next slot to be played out (everything below is gone). */
+  get nextSlot(): number {
+    return this.f[F.nextSlot];
+  }
+  set nextSlot(slot: number) {
+    this.f[F.nextSlot] = slot;
+  }
+
+  /** Highest slot that received audio (−1: none). */
+  get highestSlot(): number {
+    return this.f[F.highestSlot];
   }
 
   /** True once any packet was accepted into the timeline mapping. */
   get hasAudio(): boolean {
-    return this.anchored;
+    return this.f[F.anchored] === 1;
   }
 
   /**
    * Places one packet. `payload[offset..offset + 2·samplesPerFrame)` holds big-endian slin samples (the caller
    * checked the length). `arrivalMs` is epoch ms (fractional allowed).
+   * (Mirrored line for line by stream_push in native/stream.c: change both.)
    */
   push(seq: number, timestamp: number, ssrc: number, payload: Uint8Array, offset: number, arrivalMs: number): PushResult {
-    this.s.received++;
-    const arrivalFrames = (arrivalMs - this.startAtMs) / this.frameMs;
+    const f = this.f;
+    f[F.received]++;
+    const arrivalFrames = (arrivalMs - f[F.startAtMs]) / f[F.frameMs];
 
     let ext: number;
-    if (!this.anchored) {
+    if (f[F.anchored] !== 1) {
       ext = seq;
       this.anchor(ssrc, ext, arrivalFrames, false);
       this.updateJitter(timestamp, arrivalMs);
-    } else if (ssrc !== this.ssrc) {
-      if (ssrc === this.prevSsrc) {
+    } else if (ssrc !== f[F.ssrc]) {
+      if (ssrc === f[F.prevSsrc]) {
         // A straggler of the stream we already switched away from.
-        this.s.late++;
+        f[F.late]++;
         return Push.LATE;
       }
-      this.s.ssrcChanges++;
+      f[F.ssrcChanges]++;
       ext = seq;
       this.anchor(ssrc, ext, arrivalFrames, true);
       this.updateJitter(timestamp, arrivalMs);
     } else {
-      const delta = seqDelta(this.maxExt & 0xffff, seq);
-      ext = this.maxExt + delta;
-      if (delta > this.maxDropout || delta < -this.maxDropout) {
+      const maxExt = f[F.maxExt];
+      const delta = seqDelta(maxExt & 0xffff, seq);
+      ext = maxExt + delta;
+      if (delta > f[F.maxDropout] || delta < -f[F.maxDropout]) {
         // Restart of the sequence space on the same SSRC: new segment, re-anchored by arrival.
         ext = seq;
         this.anchor(ssrc, ext, arrivalFrames, true);
         this.updateJitter(timestamp, arrivalMs);
       } else {
-        if (delta > 0) this.maxExt = ext;
-        this.segReceived++;
+        if (delta > 0) f[F.maxExt] = ext;
+        f[F.segReceived]++;
         this.updateJitter(timestamp, arrivalMs);
-        this.trackDrift(arrivalFrames - (this.baseSlot + (ext - this.baseExt)));
+        this.trackDrift(arrivalFrames - (f[F.baseSlot] + (ext - f[F.baseExt])));
       }
     }
 
-    const slot = this.baseSlot + (ext - this.baseExt);
-    if (slot < this.nextSlot) {
-      if (slot < 0) this.s.beforeStart++;
-      else this.s.late++;
+    const slot = f[F.baseSlot] + (ext - f[F.baseExt]);
+    if (slot < f[F.nextSlot]) {
+      if (slot < 0) f[F.beforeStart]++;
+      else f[F.late]++;
       return Push.LATE;
     }
-    if (slot - this.nextSlot >= this.capacity) {
-      this.s.early++;
+    if (slot - f[F.nextSlot] >= this.capacity) {
+      f[F.early]++;
       return Push.EARLY;
     }
     const i = slot % this.capacity;
     if (this.tagSlot[i] === slot) {
       if (this.tagSeq[i] === ext) {
-        this.s.duplicate++;
-        this.segReceived--;
+        f[F.duplicate]++;
+        f[F.segReceived]--;
         return Push.DUPLICATE;
       }
-      this.s.overlap++;
+      f[F.overlap]++;
       return Push.OVERLAP;
     }
     this.tagSlot[i] = slot;
@@ -254,7 +244,7 @@ export class JitterBuffer {
         out[k] = ((payload[p] << 24) >> 16) | payload[p + 1];
       }
     }
-    if (slot > this.highestSlot) this.highestSlot = slot;
+    if (slot > f[F.highestSlot]) f[F.highestSlot] = slot;
     return Push.ACCEPTED;
   }
 
@@ -263,8 +253,9 @@ export class JitterBuffer {
    * frame (a view into the ring, valid until the next push) or null for silence.
    */
   take(slot: number): Int16Array | null {
-    if (slot < this.nextSlot) return null;
-    this.nextSlot = slot + 1;
+    const f = this.f;
+    if (slot < f[F.nextSlot]) return null;
+    f[F.nextSlot] = slot + 1;
     if (slot < 0) return null;
     const i = slot % this.capacity;
     if (this.tagSlot[i] !== slot) return null;
@@ -286,71 +277,80 @@ export class JitterBuffer {
   }
 
   stats(): JitterStats {
+    const f = this.f;
     return {
-      ...this.s,
+      received: f[F.received],
       lost: this.lost,
-      jitterMs: (this.jitterTs * 1000) / this.clockRate,
+      late: f[F.late],
+      duplicate: f[F.duplicate],
+      early: f[F.early],
+      overlap: f[F.overlap],
+      beforeStart: f[F.beforeStart],
+      reanchors: f[F.reanchors],
+      ssrcChanges: f[F.ssrcChanges],
+      jitterMs: (f[F.jitterTs] * 1000) / this.clockRate,
       maxJitterMs: this.maxJitterMs,
     };
   }
 
-  /** The counters of stats(), read without building the object (periodic walks over every stream). */
-  get counts(): Readonly<Omit<JitterStats, 'lost' | 'jitterMs' | 'maxJitterMs'>> {
-    return this.s;
-  }
-
   /** stats().lost */
   get lost(): number {
-    const segExpected = this.anchored ? this.maxExt - this.segFirstExt + 1 : 0;
-    return this.lostClosed + Math.max(0, segExpected - this.segReceived);
+    const f = this.f;
+    const segExpected = f[F.anchored] === 1 ? f[F.maxExt] - f[F.segFirstExt] + 1 : 0;
+    return f[F.lostClosed] + Math.max(0, segExpected - f[F.segReceived]);
   }
 
   /** stats().maxJitterMs */
   get maxJitterMs(): number {
-    return (this.maxJitterTs * 1000) / this.clockRate;
+    return (this.f[F.maxJitterTs] * 1000) / this.clockRate;
   }
 
   private anchor(ssrc: number, ext: number, arrivalFrames: number, reanchor: boolean): void {
-    if (this.anchored) {
-      const segExpected = this.maxExt - this.segFirstExt + 1;
-      this.lostClosed += Math.max(0, segExpected - this.segReceived);
+    const f = this.f;
+    const anchored = f[F.anchored] === 1;
+    if (anchored) {
+      const segExpected = f[F.maxExt] - f[F.segFirstExt] + 1;
+      f[F.lostClosed] += Math.max(0, segExpected - f[F.segReceived]);
     }
-    if (reanchor) this.s.reanchors++;
-    if (ssrc !== this.ssrc || !this.anchored) this.prevSsrc = this.anchored ? this.ssrc : -1;
-    this.anchored = true;
-    this.ssrc = ssrc;
-    this.maxExt = ext;
-    this.baseExt = ext;
+    if (reanchor) f[F.reanchors]++;
+    if (ssrc !== f[F.ssrc] || !anchored) f[F.prevSsrc] = anchored ? f[F.ssrc] : -1;
+    f[F.anchored] = 1;
+    f[F.ssrc] = ssrc;
+    f[F.maxExt] = ext;
+    f[F.baseExt] = ext;
     // Never map a continuation onto slots already played out.
-    this.baseSlot = Math.max(Math.floor(arrivalFrames), reanchor ? this.nextSlot : -Infinity);
-    this.segFirstExt = ext;
-    this.segReceived = 1;
-    this.haveTransit = false;
-    this.winCount = 0;
-    this.winMin = Infinity;
+    const slot = Math.floor(arrivalFrames);
+    f[F.baseSlot] = reanchor && f[F.nextSlot] > slot ? f[F.nextSlot] : slot;
+    f[F.segFirstExt] = ext;
+    f[F.segReceived] = 1;
+    f[F.haveTransit] = 0;
+    f[F.winCount] = 0;
+    f[F.winMin] = Infinity;
   }
 
   private trackDrift(d: number): void {
-    if (d < this.winMin) this.winMin = d;
-    if (++this.winCount < this.driftWindow) return;
-    const off = this.winMin;
-    this.winCount = 0;
-    this.winMin = Infinity;
-    if (off > this.driftFrames || off < -this.driftFrames) {
-      this.baseSlot += Math.floor(off);
-      this.s.reanchors++;
+    const f = this.f;
+    if (d < f[F.winMin]) f[F.winMin] = d;
+    if (++f[F.winCount] < f[F.driftWindow]) return;
+    const off = f[F.winMin];
+    f[F.winCount] = 0;
+    f[F.winMin] = Infinity;
+    if (off > f[F.driftFrames] || off < -f[F.driftFrames]) {
+      f[F.baseSlot] += Math.floor(off);
+      f[F.reanchors]++;
     }
   }
 
   private updateJitter(ts: number, arrivalMs: number): void {
-    if (this.haveTransit) {
-      const dArrival = ((arrivalMs - this.prevArrivalMs) * this.clockRate) / 1000;
-      const d = Math.abs(dArrival - tsDelta(this.prevTs, ts));
-      this.jitterTs += (d - this.jitterTs) / 16;
-      if (this.jitterTs > this.maxJitterTs) this.maxJitterTs = this.jitterTs;
+    const f = this.f;
+    if (f[F.haveTransit] === 1) {
+      const dArrival = ((arrivalMs - f[F.prevArrivalMs]) * f[F.clockRate]) / 1000;
+      const d = Math.abs(dArrival - tsDelta(f[F.prevTs], ts));
+      f[F.jitterTs] += (d - f[F.jitterTs]) / 16;
+      if (f[F.jitterTs] > f[F.maxJitterTs]) f[F.maxJitterTs] = f[F.jitterTs];
     }
-    this.haveTransit = true;
-    this.prevArrivalMs = arrivalMs;
-    this.prevTs = ts;
+    f[F.haveTransit] = 1;
+    f[F.prevArrivalMs] = arrivalMs;
+    f[F.prevTs] = ts;
   }
 }

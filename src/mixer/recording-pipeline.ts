@@ -13,6 +13,7 @@ import { SilenceTracker } from '../audio/silence.js';
 import { JitterBuffer, type JitterStats } from '../media/jitter-buffer.js';
 import { newRtpHeader, parseRtp, RtpParse, type RtpHeader } from '../media/rtp-packet.js';
 import { SourceLatch } from '../media/source-latch.js';
+import { F, ipv4Number } from '../media/stream-block.js';
 import type { MixResult } from './types.js';
 
 /** What the pipeline needs from a WAV writer (WavWriter satisfies it; tests may fake it). */
@@ -70,10 +71,25 @@ export class StreamState {
   /** Dual-channel: 0 left, 1 right, -1 both (and every stream of a mono recording). */
   channel: -1 | 0 | 1 = -1;
 
-  constructor(id: string, jb: JitterBuffer, awaitSource: boolean) {
+  constructor(id: string, jb: JitterBuffer, awaitSource: boolean, payloadType: number) {
     this.id = id;
     this.jb = jb;
     this.latch = new SourceLatch({ awaitSource });
+    jb.f[F.payloadType] = payloadType;
+    jb.f[F.payloadBytes] = RTP_PAYLOAD_BYTES;
+  }
+
+  /**
+   * Names the accepted source in the stream block, so that the native receiver places its packets without the JS path
+   * (an IPv6 source stays on the JS path). Called once the latch knows the source.
+   */
+  publishSource(): void {
+    const src = this.latch.source;
+    if (!src) return;
+    const f = this.jb.f;
+    f[F.srcAny] = src.address === '0.0.0.0' || src.address === '::' ? 1 : 0;
+    f[F.srcAddr] = ipv4Number(src.address);
+    f[F.srcPort] = src.port;
   }
 }
 
@@ -125,8 +141,8 @@ export class RecordingPipeline {
   private silenceReported = false;
   private finished = false;
   private readonly mediaTimeoutMs: number;
-  /** Arrival time of the last packet accepted on any stream (the start until one arrives). */
-  private lastPacketAtMs: number;
+  /** The start: no packet arrived before it (each stream keeps its last accepted arrival in its block). */
+  private readonly firstPacketFloorMs: number;
   private mediaTimeoutReported = false;
 
   /** Called (once per silent run) when the mix has been silent for silenceTimeoutMs. */
@@ -146,7 +162,7 @@ export class RecordingPipeline {
     this.playoutDelayMs = opts.playoutDelayMs ?? 100;
     this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 0;
     this.mediaTimeoutMs = opts.mediaTimeoutMs ?? 0;
-    this.lastPacketAtMs = opts.startAtMs;
+    this.firstPacketFloorMs = opts.startAtMs;
     this.maxEndSlot = opts.maxDurationMs ? Math.round(opts.maxDurationMs / FRAME_MS) : Infinity;
     this.endSlot = this.maxEndSlot;
     this.jitterSlots = opts.jitterSlots ?? 16;
@@ -176,6 +192,7 @@ export class RecordingPipeline {
       streamId,
       new JitterBuffer({ startAtMs: this.startAtMs, frameMs: FRAME_MS, samplesPerFrame: IN_FRAME_SAMPLES, capacity: this.jitterSlots }),
       opts.awaitSource ?? false,
+      this.payloadType,
     );
     st.jb.nextSlot = this.nextSlot;
     if (this.stereo) st.channel = streamId === 'in' ? 0 : streamId === 'out' ? 1 : -1;
@@ -189,6 +206,7 @@ export class RecordingPipeline {
     const st = this.all.get(streamId);
     if (!st) throw new Error(`stream ${streamId} is not open in recording ${this.id}`);
     st.latch.expect(address, port);
+    st.publishSource();
   }
 
   /** Stops accepting packets for the stream; what it already buffered is still played. */
@@ -196,6 +214,7 @@ export class RecordingPipeline {
     const st = this.all.get(streamId);
     if (!st || st.removed) return false;
     st.removed = true;
+    st.jb.f[F.removed] = 1;
     return true;
   }
 
@@ -203,7 +222,10 @@ export class RecordingPipeline {
     return this.all.get(streamId);
   }
 
-  /** One UDP datagram for `st`. Allocation-free on the hot path. */
+  /**
+   * One UDP datagram for `st`. Allocation-free on the hot path. (The native receiver places the ordinary packets
+   * itself — stream.c's stream_fast_packet does these same checks — and hands only the others to this.)
+   */
   onPacket(st: StreamState, buf: Uint8Array, address: string, port: number, arrivalMs: number): void {
     if (st.removed) return;
     const h = this.hdr;
@@ -212,7 +234,9 @@ export class RecordingPipeline {
       return;
     }
     if (!st.latch.accept(address, port)) return;
-    if (arrivalMs > this.lastPacketAtMs) this.lastPacketAtMs = arrivalMs;
+    const f = st.jb.f;
+    if (f[F.srcPort] === 0) st.publishSource();
+    if (arrivalMs > f[F.lastAcceptedMs]) f[F.lastAcceptedMs] = arrivalMs;
     st.jb.push(h.seq, h.timestamp, h.ssrc, buf, h.payloadOffset, arrivalMs);
   }
 
@@ -227,9 +251,12 @@ export class RecordingPipeline {
       this.playSlot();
       n++;
     }
-    if (this.mediaTimeoutMs > 0 && !this.mediaTimeoutReported && nowMs - this.lastPacketAtMs >= this.mediaTimeoutMs) {
-      this.mediaTimeoutReported = true;
-      this.onMediaTimeout?.(this.lastPacketAtMs);
+    if (this.mediaTimeoutMs > 0 && !this.mediaTimeoutReported) {
+      const last = this.lastPacketAtMs();
+      if (nowMs - last >= this.mediaTimeoutMs) {
+        this.mediaTimeoutReported = true;
+        this.onMediaTimeout?.(last);
+      }
     }
     return n;
   }
@@ -333,12 +360,12 @@ export class RecordingPipeline {
     // No per-stream objects: the worker's stats snapshot walks every stream of every recording.
     for (const st of this.all.values()) {
       const jb = st.jb;
-      const s = jb.counts;
-      c.packets_received += s.received;
+      const f = jb.f;
+      c.packets_received += f[F.received];
       c.packets_lost += jb.lost;
       // Everything valid that could not be played for timing reasons.
-      c.packets_late += s.late + s.early + s.overlap;
-      c.packets_duplicate += s.duplicate;
+      c.packets_late += f[F.late] + f[F.early] + f[F.overlap];
+      c.packets_duplicate += f[F.duplicate];
       c.packets_invalid += st.invalid;
       c.packets_foreign += st.latch.foreign;
       const mj = jb.maxJitterMs;
@@ -351,6 +378,13 @@ export class RecordingPipeline {
     const r: Record<string, JitterStats & { invalid: number; foreign: number }> = {};
     for (const [id, st] of this.all) r[id] = { ...st.jb.stats(), invalid: st.invalid, foreign: st.latch.foreign };
     return r;
+  }
+
+  /** Arrival time of the last packet accepted on any stream (the start until one arrives). */
+  private lastPacketAtMs(): number {
+    let last = this.firstPacketFloorMs;
+    for (const st of this.all.values()) if (st.jb.f[F.lastAcceptedMs] > last) last = st.jb.f[F.lastAcceptedMs];
+    return last;
   }
 
   private anyAudio(): boolean {

@@ -109,12 +109,10 @@ function makeNativeReceiver(): BatchReceiver<NativeTarget> | null {
     native,
     {
       datagram(t, buf, address, port, arrivalMs) {
-        datagrams++;
         t.pipeline.onPacket(t.st, buf, address, port, arrivalMs);
       },
       truncated(t) {
         // Longer than the receive slot: cannot be a slin16 frame; counted like any invalid datagram.
-        datagrams++;
         if (!t.st.removed) t.st.invalid++;
       },
     },
@@ -128,7 +126,7 @@ let receiverPolls = 0;
 /** Reads every datagram queued in this worker's sockets (native receiver; no-op with dgram). */
 function pollReceiver(): void {
   if (!rx) return;
-  rx.poll();
+  datagrams += rx.poll();
   receiverPolls++;
 }
 
@@ -146,6 +144,8 @@ function addStream(m: Extract<ToWorker, { t: 'addStream' }>): Promise<void> {
       return Promise.reject(err);
     }
     target.st = rec.pipeline.addStream(m.sid, { awaitSource: m.awaitSource });
+    // its ordinary packets are placed by the addon during the poll (the others come to onPacket)
+    rx.attach(idx, target.st.jb.block);
     rec.sockets.set(m.sid, {
       close: async () => {
         // Whatever already reached the socket is read first (dgram reads it as it arrives).

@@ -15,8 +15,18 @@ export interface NativeUdp {
   /** Binds a non-blocking UDP socket (SO_RCVBUF, SO_TIMESTAMPNS); returns its index. Throws with .code (EADDRINUSE…). */
   open(id: number, address: string, port: number, rcvbuf: number, ipv6: boolean): number;
   close(id: number, index: number): void;
-  /** Drains the readable sockets into the buffer; returns the number of records (header +12 = 1: buffer full). */
-  poll(id: number): number;
+  /**
+   * Drains the readable sockets: packets of attached streams from their accepted source are placed into their blocks,
+   * the others become records in the buffer; returns the number of records (header +12 = 1: buffer full, +16: placed).
+   * `clockNow`: the caller's clock read just before the call (the records' arrival times are in it).
+   */
+  poll(id: number, clockNow: number): number;
+  /** From now on the socket's ordinary packets go into this stream block (stream-block.ts) without a record. */
+  attach(id: number, index: number, block: ArrayBuffer): void;
+  /** The stream block's field names in the C layout's order. */
+  streamFields(): string[];
+  /** stream.c's push on a block (JitterBuffer.push's twin; tests compare them). */
+  streamPush(block: ArrayBuffer, seq: number, ts: number, ssrc: number, payload: Uint8Array, offset: number, arrivalMs: number): number;
   destroy(id: number): void;
   openSockets(id: number): number;
   /** Sender side, used by the bench's load generator only: a blocking IPv4 UDP socket bound to host:0; returns its fd. */
@@ -30,7 +40,7 @@ export interface NativeUdp {
   mix2HalfbandInt16(state: Float64Array, a: Int16Array, b: Int16Array, out: Int16Array): number;
 }
 
-export const NATIVE_ABI = 3;
+export const NATIVE_ABI = 4;
 
 /** Candidate locations: next to this file (tsx, tests), and the source tree seen from dist/src/media/native. */
 function candidates(): string[] {

@@ -5,12 +5,22 @@
  * (level-triggered). poll() asks epoll which sockets are readable (timeout 0) and drains each with
  * recvmmsg(MSG_DONTWAIT, up to 64 datagrams per call) into a caller-owned ArrayBuffer:
  *
- *   [0]  f64 CLOCK_REALTIME at the end of the poll (epoch ms)   [8] i32 record count   [12] i32 more (buffer filled)
+ *   [8] i32 record count   [12] i32 more (buffer filled)   [16] i32 datagrams placed by the fast path (no record)
  *   [64 + i*80] record i:
  *        +0 i32 socket index   +4 i32 length   +8 i32 source port   +12 i32 flags (1 truncated, 2 IPv6)
- *        +16 f64 kernel arrival time (SO_TIMESTAMPNS, CLOCK_REALTIME epoch ms; 0 if absent)
+ *        +16 f64 arrival time in the caller's clock (see poll)
  *        +24 4 bytes IPv4 source (network order)   +32 char[48] IPv6 source text (inet_ntop)
  *   [64 + slots*80 + i*slotSize] payload of record i
+ *
+ * Fast path: a socket given a stream block (attach) has its ordinary packets — valid RTP of the stream's payload
+ * type and size, from its accepted IPv4 source — placed into the block's jitter buffer right here (stream.c), with
+ * no record and no JS per packet; every other datagram of it (the first ones before the source is known, foreign,
+ * malformed, IPv6) becomes a record for the JS path, which decides, counts, and may name the source for the block.
+ *
+ * Arrival times: poll(id, clockNow) takes the caller's clock read just before the call and CLOCK_REALTIME at its
+ * start; a datagram's arrival is clockNow − (that realtime − its kernel stamp, SO_TIMESTAMPNS) when positive, else
+ * clockNow: a datagram that waited in the socket keeps its real arrival time, in the caller's (epoch-ms) clock.
+ * Per socket, arrival times never go backwards.
  *
  * When the buffer fills, `more` is 1 and the caller processes the batch and polls again: nothing is left
  * behind by the batch logic (level-triggered epoll reports the sockets that still hold data).
@@ -20,9 +30,11 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <node_api.h>
 #include "dsp.h"
+#include "stream.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +54,9 @@ typedef struct {
   int epfd;
   int *fds; /* index -> fd, -1 when free */
   int nfds;
+  double **blocks;      /* index -> attached stream block, or NULL */
+  napi_ref *block_refs; /* keeps each attached block's ArrayBuffer alive */
+  double *last_arrival; /* index -> last arrival time given (monotonic per socket) */
   uint32_t slots;
   uint32_t slot_size;
   uint8_t *buf; /* caller's ArrayBuffer (kept alive by the JS wrapper) */
@@ -66,12 +81,23 @@ typedef struct {
     }                                                                 \
   } while (0)
 
-static void receiver_free(receiver_t *r) {
+static void detach(napi_env env, receiver_t *r, int idx) {
+  if (r->block_refs[idx] && env) napi_delete_reference(env, r->block_refs[idx]);
+  r->block_refs[idx] = NULL;
+  r->blocks[idx] = NULL;
+}
+
+static void receiver_free(napi_env env, receiver_t *r) {
   if (!r) return;
-  for (int i = 0; i < r->nfds; i++)
+  for (int i = 0; i < r->nfds; i++) {
     if (r->fds[i] >= 0) close(r->fds[i]);
+    detach(env, r, i);
+  }
   if (r->epfd >= 0) close(r->epfd);
   free(r->fds);
+  free(r->blocks);
+  free(r->block_refs);
+  free(r->last_arrival);
   free(r->msgs);
   free(r->iov);
   free(r->addrs);
@@ -82,7 +108,8 @@ static void receiver_free(receiver_t *r) {
 static void registry_finalize(napi_env env, void *data, void *hint) {
   registry_t *reg = (registry_t *)data;
   if (!reg) return;
-  for (int i = 0; i < reg->count; i++) receiver_free(reg->items[i]);
+  /* the environment is going away: its references go with it (deleting them here is not allowed) */
+  for (int i = 0; i < reg->count; i++) receiver_free(NULL, reg->items[i]);
   free(reg->items);
   free(reg);
 }
@@ -162,7 +189,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   r->addrs = calloc(slots, sizeof *r->addrs);
   r->ctrl = calloc(slots, CTRL_BYTES);
   if (!r->msgs || !r->iov || !r->addrs || !r->ctrl) {
-    receiver_free(r);
+    receiver_free(env, r);
     return throw_errno(env, ENOMEM, "create", NULL, 0);
   }
   uint8_t *payload = r->buf + HDR_BYTES + (size_t)slots * REC_BYTES;
@@ -177,7 +204,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   }
   registry_t *reg = registry(env);
   if (!reg) {
-    receiver_free(r);
+    receiver_free(env, r);
     napi_throw_error(env, NULL, "ari_udp: no instance data");
     return NULL;
   }
@@ -190,7 +217,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   if (id < 0) {
     receiver_t **items = realloc(reg->items, sizeof(receiver_t *) * (reg->count + 1));
     if (!items) {
-      receiver_free(r);
+      receiver_free(env, r);
       return throw_errno(env, ENOMEM, "create", NULL, 0);
     }
     reg->items = items;
@@ -262,13 +289,22 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     }
   if (idx < 0) {
     int *fds = realloc(r->fds, sizeof(int) * (r->nfds + 1));
-    if (!fds) {
+    if (fds) r->fds = fds;
+    double **blocks = fds ? realloc(r->blocks, sizeof(double *) * (r->nfds + 1)) : NULL;
+    if (blocks) r->blocks = blocks;
+    napi_ref *refs = blocks ? realloc(r->block_refs, sizeof(napi_ref) * (r->nfds + 1)) : NULL;
+    if (refs) r->block_refs = refs;
+    double *last = refs ? realloc(r->last_arrival, sizeof(double) * (r->nfds + 1)) : NULL;
+    if (!last) {
       close(fd);
       return throw_errno(env, ENOMEM, "open", address, port);
     }
-    r->fds = fds;
+    r->last_arrival = last;
     idx = r->nfds++;
+    r->blocks[idx] = NULL;
+    r->block_refs[idx] = NULL;
   }
+  r->last_arrival[idx] = -INFINITY;
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
@@ -300,19 +336,52 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->fds[idx], NULL);
   close(r->fds[idx]);
   r->fds[idx] = -1;
+  detach(env, r, idx);
+  return NULL;
+}
+
+/* attach(id, index, block: ArrayBuffer): the socket's ordinary packets are placed into this stream block (stream.h). */
+static napi_value js_attach(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  receiver_t *r = argc >= 3 ? get_receiver(env, argv[0]) : NULL;
+  if (!r) return NULL;
+  int32_t idx = -1;
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_get_value_int32(env, argv[1], &idx) != napi_ok || idx < 0 || idx >= r->nfds || r->fds[idx] < 0) {
+    napi_throw_error(env, NULL, "ari_udp: socket is not open");
+    return NULL;
+  }
+  if (napi_get_arraybuffer_info(env, argv[2], &data, &len) != napi_ok || !stream_block_valid((const double *)data, len)) {
+    napi_throw_range_error(env, NULL, "ari_udp: attach needs a stream block (stream-block.ts)");
+    return NULL;
+  }
+  detach(env, r, idx);
+  CHECK(napi_create_reference(env, argv[2], 1, &r->block_refs[idx]));
+  r->blocks[idx] = (double *)data;
   return NULL;
 }
 
 static inline double timespec_ms(const struct timespec *t) { return (double)t->tv_sec * 1000.0 + (double)t->tv_nsec / 1e6; }
 
-/* poll(id) -> number of records written; header +12 = 1 when the buffer filled (poll again). */
+/* poll(id, clockNow) -> number of records written; header +12 = 1 when the buffer filled (poll again). */
 static napi_value js_poll(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  receiver_t *r = argc >= 1 ? get_receiver(env, argv[0]) : NULL;
+  receiver_t *r = argc >= 2 ? get_receiver(env, argv[0]) : NULL;
   if (!r) return NULL;
-  uint32_t n = 0;
+  double clock_now = 0;
+  if (napi_get_value_double(env, argv[1], &clock_now) != napi_ok) {
+    napi_throw_type_error(env, NULL, "poll(id, clockNow: number)");
+    return NULL;
+  }
+  struct timespec start;
+  clock_gettime(CLOCK_REALTIME, &start);
+  const double start_ms = timespec_ms(&start);
+  uint32_t n = 0, placed = 0;
   int more = 0;
   for (;;) {
     int ne = epoll_wait(r->epfd, r->evs, MAX_EVENTS, 0);
@@ -340,55 +409,73 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
           if (errno == EINTR) continue;
           break; /* EAGAIN (drained) or a socket error (consumed): next socket */
         }
+        uint32_t kept = n; /* records are compacted: a datagram placed by the fast path leaves none */
+        double *block = r->blocks[idx];
         for (int j = 0; j < got; j++) {
           uint32_t i = n + (uint32_t)j;
           struct msghdr *h = &r->msgs[i].msg_hdr;
-          uint8_t *rec = r->buf + HDR_BYTES + (size_t)i * REC_BYTES;
+          const uint32_t len = r->msgs[i].msg_len;
           int32_t flags = (h->msg_flags & MSG_TRUNC) ? 1 : 0;
-          int32_t sport = 0;
-          double ts = 0; /* no kernel stamp: the caller takes its poll time */
+          double arrival = clock_now;
           for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
               struct timespec t;
               memcpy(&t, CMSG_DATA(c), sizeof t);
-              ts = timespec_ms(&t);
+              const double age = start_ms - timespec_ms(&t);
+              if (age > 0) arrival = clock_now - age;
             }
           }
+          if (arrival < r->last_arrival[idx]) arrival = r->last_arrival[idx];
+          r->last_arrival[idx] = arrival;
           const struct sockaddr *sa = (const struct sockaddr *)&r->addrs[i];
+          int32_t sport = 0;
+          double addr4 = -1;
           if (sa->sa_family == AF_INET) {
             const struct sockaddr_in *a4 = (const struct sockaddr_in *)sa;
             sport = ntohs(a4->sin_port);
-            memcpy(rec + 24, &a4->sin_addr, 4);
+            addr4 = (double)ntohl(a4->sin_addr.s_addr);
           } else if (sa->sa_family == AF_INET6) {
             const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)sa;
             sport = ntohs(a6->sin6_port);
-            flags |= 2;
-            if (!inet_ntop(AF_INET6, &a6->sin6_addr, (char *)rec + 32, 48)) rec[32] = 0;
+            if (IN6_IS_ADDR_V4MAPPED(&a6->sin6_addr)) {
+              uint32_t v;
+              memcpy(&v, a6->sin6_addr.s6_addr + 12, 4);
+              addr4 = (double)ntohl(v);
+            }
           }
-          int32_t idx32 = (int32_t)idx, len32 = (int32_t)r->msgs[i].msg_len;
+          uint8_t *payload = r->buf + HDR_BYTES + (size_t)r->slots * REC_BYTES;
+          if (block && !flags && stream_fast_packet(block, payload + (size_t)i * r->slot_size, len, addr4, sport, arrival)) {
+            placed++;
+            continue;
+          }
+          const uint32_t k = kept++;
+          if (k != i) memmove(payload + (size_t)k * r->slot_size, payload + (size_t)i * r->slot_size, len < r->slot_size ? len : r->slot_size);
+          uint8_t *rec = r->buf + HDR_BYTES + (size_t)k * REC_BYTES;
+          if (sa->sa_family == AF_INET) {
+            memcpy(rec + 24, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+          } else if (sa->sa_family == AF_INET6) {
+            flags |= 2;
+            if (!inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, (char *)rec + 32, 48)) rec[32] = 0;
+          }
+          int32_t idx32 = (int32_t)idx, len32 = (int32_t)len;
           memcpy(rec + 0, &idx32, 4);
           memcpy(rec + 4, &len32, 4);
           memcpy(rec + 8, &sport, 4);
           memcpy(rec + 12, &flags, 4);
-          memcpy(rec + 16, &ts, 8);
+          memcpy(rec + 16, &arrival, 8);
         }
-        n += (uint32_t)got;
+        n = kept;
         if ((uint32_t)got < want) break; /* short batch: the socket is drained */
       }
     }
     if (ne < MAX_EVENTS) break;
   }
 done:;
-  /* Read at the END of the poll, so that the caller's clock, read right after, differs from it by the return
-   * only: a long poll (a big batch, or the thread descheduled under load) must not shift the arrival times. */
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  const double now_ms = timespec_ms(&now);
-  memcpy(r->buf + 0, &now_ms, 8);
   {
-    int32_t n32 = (int32_t)n, more32 = more;
+    int32_t n32 = (int32_t)n, more32 = more, placed32 = (int32_t)placed;
     memcpy(r->buf + 8, &n32, 4);
     memcpy(r->buf + 12, &more32, 4);
+    memcpy(r->buf + 16, &placed32, 4);
   }
   napi_value out;
   CHECK(napi_create_uint32(env, n, &out));
@@ -405,7 +492,7 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   registry_t *reg = registry(env);
   for (int i = 0; i < reg->count; i++)
     if (reg->items[i] == r) reg->items[i] = NULL;
-  receiver_free(r);
+  receiver_free(env, r);
   return NULL;
 }
 
@@ -551,6 +638,9 @@ NAPI_MODULE_INIT() {
     {"create", NULL, js_create, NULL, NULL, NULL, napi_enumerable, NULL},
     {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"attach", NULL, js_attach, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"streamFields", NULL, js_stream_fields, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"streamPush", NULL, js_stream_push, NULL, NULL, NULL, napi_enumerable, NULL},
     {"poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL},
     {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_enumerable, NULL},
     {"openSockets", NULL, js_open_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -561,7 +651,7 @@ NAPI_MODULE_INIT() {
     {"mix2HalfbandInt16", NULL, js_mix2_halfband_int16, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
-  CHECK(napi_create_int32(env, 3, &abi));
+  CHECK(napi_create_int32(env, 4, &abi));
   napi_property_descriptor v = {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL};
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(napi_define_properties(env, exports, 1, &v));

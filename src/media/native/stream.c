@@ -1,0 +1,206 @@
+/*
+ * jitter-buffer.ts's push in C, on the same memory (the stream block, stream-block.ts), so that the native receiver
+ * places the packets of a stream's accepted source while it reads them, with no call into JS per packet.
+ * Line for line the JS: the same double arithmetic in the same order (no FMA contraction, no fast-math), the same
+ * integer wraps (seqDelta: int16, tsDelta: int32), so both leave identical bytes (test/unit/media/native-stream.test.ts).
+ */
+#include "stream.h"
+#include <math.h>
+#include <string.h>
+
+#define RTP_HEADER_MIN 12
+#define FIELD(name) f[S_##name]
+
+static inline double *tag_slot(double *f) { return f + STREAM_FIELD_COUNT; }
+static inline double *tag_seq(double *f) { return f + STREAM_FIELD_COUNT + (size_t)FIELD(capacity); }
+static inline int16_t *ring(double *f) { return (int16_t *)(f + STREAM_FIELD_COUNT + 2 * (size_t)FIELD(capacity)); }
+
+int stream_block_valid(const double *f, size_t bytes) {
+  if (bytes < STREAM_FIELD_COUNT * 8) return 0;
+  double cap = f[S_capacity], n = f[S_samplesPerFrame];
+  if (!(cap >= 2 && cap <= 4096 && cap == floor(cap) && n >= 2 && n <= 8192 && n == floor(n))) return 0;
+  return bytes >= 8 * (STREAM_FIELD_COUNT + 2 * (size_t)cap) + 2 * (size_t)cap * (size_t)n;
+}
+
+/* rtp-packet.ts seqDelta / tsDelta */
+static inline double seq_delta(double a, double b) { return (double)(int16_t)(uint16_t)((uint32_t)b - (uint32_t)a); }
+static inline double ts_delta(double a, double b) { return (double)(int32_t)((uint32_t)b - (uint32_t)a); }
+
+static void anchor(double *f, double ssrc, double ext, double arrival_frames, int reanchor) {
+  int anchored = FIELD(anchored) == 1;
+  if (anchored) {
+    double seg_expected = FIELD(maxExt) - FIELD(segFirstExt) + 1;
+    double missing = seg_expected - FIELD(segReceived);
+    FIELD(lostClosed) += missing > 0 ? missing : 0;
+  }
+  if (reanchor) FIELD(reanchors)++;
+  if (ssrc != FIELD(ssrc) || !anchored) FIELD(prevSsrc) = anchored ? FIELD(ssrc) : -1;
+  FIELD(anchored) = 1;
+  FIELD(ssrc) = ssrc;
+  FIELD(maxExt) = ext;
+  FIELD(baseExt) = ext;
+  double slot = floor(arrival_frames);
+  FIELD(baseSlot) = reanchor && FIELD(nextSlot) > slot ? FIELD(nextSlot) : slot;
+  FIELD(segFirstExt) = ext;
+  FIELD(segReceived) = 1;
+  FIELD(haveTransit) = 0;
+  FIELD(winCount) = 0;
+  FIELD(winMin) = INFINITY;
+}
+
+static void track_drift(double *f, double d) {
+  if (d < FIELD(winMin)) FIELD(winMin) = d;
+  if (++FIELD(winCount) < FIELD(driftWindow)) return;
+  double off = FIELD(winMin);
+  FIELD(winCount) = 0;
+  FIELD(winMin) = INFINITY;
+  if (off > FIELD(driftFrames) || off < -FIELD(driftFrames)) {
+    FIELD(baseSlot) += floor(off);
+    FIELD(reanchors)++;
+  }
+}
+
+static void update_jitter(double *f, double ts, double arrival_ms) {
+  if (FIELD(haveTransit) == 1) {
+    double d_arrival = ((arrival_ms - FIELD(prevArrivalMs)) * FIELD(clockRate)) / 1000;
+    double d = fabs(d_arrival - ts_delta(FIELD(prevTs), ts));
+    FIELD(jitterTs) += (d - FIELD(jitterTs)) / 16;
+    if (FIELD(jitterTs) > FIELD(maxJitterTs)) FIELD(maxJitterTs) = FIELD(jitterTs);
+  }
+  FIELD(haveTransit) = 1;
+  FIELD(prevArrivalMs) = arrival_ms;
+  FIELD(prevTs) = ts;
+}
+
+int stream_push(double *f, uint32_t seq32, uint32_t ts32, uint32_t ssrc32, const uint8_t *payload, double arrival_ms) {
+  const double seq = seq32, ts = ts32, ssrc = ssrc32;
+  FIELD(received)++;
+  const double arrival_frames = (arrival_ms - FIELD(startAtMs)) / FIELD(frameMs);
+  double ext;
+  if (FIELD(anchored) != 1) {
+    ext = seq;
+    anchor(f, ssrc, ext, arrival_frames, 0);
+    update_jitter(f, ts, arrival_ms);
+  } else if (ssrc != FIELD(ssrc)) {
+    if (ssrc == FIELD(prevSsrc)) {
+      FIELD(late)++;
+      return PUSH_LATE;
+    }
+    FIELD(ssrcChanges)++;
+    ext = seq;
+    anchor(f, ssrc, ext, arrival_frames, 1);
+    update_jitter(f, ts, arrival_ms);
+  } else {
+    const double max_ext = FIELD(maxExt);
+    const double delta = seq_delta((double)((int64_t)max_ext & 0xffff), seq);
+    ext = max_ext + delta;
+    if (delta > FIELD(maxDropout) || delta < -FIELD(maxDropout)) {
+      ext = seq;
+      anchor(f, ssrc, ext, arrival_frames, 1);
+      update_jitter(f, ts, arrival_ms);
+    } else {
+      if (delta > 0) FIELD(maxExt) = ext;
+      FIELD(segReceived)++;
+      update_jitter(f, ts, arrival_ms);
+      track_drift(f, arrival_frames - (FIELD(baseSlot) + (ext - FIELD(baseExt))));
+    }
+  }
+
+  const double slot = FIELD(baseSlot) + (ext - FIELD(baseExt));
+  if (slot < FIELD(nextSlot)) {
+    if (slot < 0) FIELD(beforeStart)++;
+    else FIELD(late)++;
+    return PUSH_LATE;
+  }
+  const double cap = FIELD(capacity);
+  if (slot - FIELD(nextSlot) >= cap) {
+    FIELD(early)++;
+    return PUSH_EARLY;
+  }
+  const size_t i = (size_t)((int64_t)slot % (int64_t)cap);
+  double *tags = tag_slot(f), *seqs = tag_seq(f);
+  if (tags[i] == slot) {
+    if (seqs[i] == ext) {
+      FIELD(duplicate)++;
+      FIELD(segReceived)--;
+      return PUSH_DUPLICATE;
+    }
+    FIELD(overlap)++;
+    return PUSH_OVERLAP;
+  }
+  tags[i] = slot;
+  seqs[i] = ext;
+  const size_t n = (size_t)FIELD(samplesPerFrame);
+  int16_t *out = ring(f) + i * n;
+  for (size_t k = 0; k < n; k++) out[k] = (int16_t)(uint16_t)(((uint16_t)payload[2 * k] << 8) | payload[2 * k + 1]);
+  if (slot > FIELD(highestSlot)) FIELD(highestSlot) = slot;
+  return PUSH_ACCEPTED;
+}
+
+int stream_fast_packet(double *f, const uint8_t *b, uint32_t len, double addr, int32_t port, double arrival_ms) {
+  if (FIELD(removed) == 1) return 1; /* dropped, as the JS path drops it */
+  if (FIELD(srcPort) == 0 || port != (int32_t)FIELD(srcPort)) return 0;
+  if (FIELD(srcAny) != 1 && (addr < 0 || addr != FIELD(srcAddr))) return 0;
+  /* parseRtp's checks (rtp-packet.ts); anything unusual goes to the JS path, which counts it */
+  if (len < RTP_HEADER_MIN || (b[0] >> 6) != 2) return 0;
+  uint32_t off = RTP_HEADER_MIN + (uint32_t)(b[0] & 0x0f) * 4;
+  if (off > len) return 0;
+  if (b[0] & 0x10) {
+    if (off + 4 > len) return 0;
+    off += 4 + (((uint32_t)b[off + 2] << 8) | b[off + 3]) * 4;
+    if (off > len) return 0;
+  }
+  uint32_t end = len;
+  if (b[0] & 0x20) {
+    uint32_t count = b[len - 1];
+    if (count == 0 || len - count < off) return 0;
+    end = len - count;
+  }
+  if ((b[1] & 0x7f) != (uint32_t)FIELD(payloadType) || end - off != (uint32_t)FIELD(payloadBytes)) return 0;
+  if (FIELD(payloadBytes) != 2 * FIELD(samplesPerFrame)) return 0;
+  if (arrival_ms > FIELD(lastAcceptedMs)) FIELD(lastAcceptedMs) = arrival_ms;
+  uint32_t seq = ((uint32_t)b[2] << 8) | b[3];
+  uint32_t ts = ((uint32_t)b[4] << 24) | ((uint32_t)b[5] << 16) | ((uint32_t)b[6] << 8) | b[7];
+  uint32_t ssrc = ((uint32_t)b[8] << 24) | ((uint32_t)b[9] << 16) | ((uint32_t)b[10] << 8) | b[11];
+  stream_push(f, seq, ts, ssrc, b + off, arrival_ms);
+  return 1;
+}
+
+/* streamFields() -> the field names in block order (the JS layout is checked against it). */
+napi_value js_stream_fields(napi_env env, napi_callback_info info) {
+#define STREAM_FIELD_NAME(name) #name,
+  static const char *names[] = {STREAM_FIELD_LIST(STREAM_FIELD_NAME)};
+  napi_value arr;
+  if (napi_create_array_with_length(env, S_FIELD_USED, &arr) != napi_ok) return NULL;
+  for (uint32_t i = 0; i < S_FIELD_USED; i++) {
+    napi_value s;
+    if (napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &s) != napi_ok || napi_set_element(env, arr, i, s) != napi_ok) return NULL;
+  }
+  return arr;
+}
+
+/* streamPush(block: ArrayBuffer, seq, ts, ssrc, payload: Uint8Array, offset, arrivalMs) -> Push result (tests). */
+napi_value js_stream_push(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  void *block = NULL, *data = NULL;
+  size_t block_len = 0, len = 0;
+  uint32_t seq = 0, ts = 0, ssrc = 0, offset = 0;
+  double arrival = 0;
+  napi_typedarray_type type;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7 || napi_get_arraybuffer_info(env, argv[0], &block, &block_len) != napi_ok ||
+      napi_get_value_uint32(env, argv[1], &seq) != napi_ok || napi_get_value_uint32(env, argv[2], &ts) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &ssrc) != napi_ok || napi_get_typedarray_info(env, argv[4], &type, &len, &data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_uint32(env, argv[5], &offset) != napi_ok || napi_get_value_double(env, argv[6], &arrival) != napi_ok) {
+    napi_throw_type_error(env, NULL, "streamPush(block: ArrayBuffer, seq, ts, ssrc, payload: Uint8Array, offset, arrivalMs)");
+    return NULL;
+  }
+  double *f = (double *)block;
+  if (!stream_block_valid(f, block_len) || (size_t)offset + 2 * (size_t)f[S_samplesPerFrame] > len) {
+    napi_throw_range_error(env, NULL, "ari_udp: stream block or payload too small");
+    return NULL;
+  }
+  napi_value r;
+  napi_create_int32(env, stream_push(f, seq & 0xffff, ts, ssrc, (const uint8_t *)data + offset, arrival), &r);
+  return r;
+}

@@ -1,0 +1,39 @@
+/* One receive stream's block (src/media/stream-block.ts) and its packet placement in C (stream.c). */
+#ifndef ARI_STREAM_H
+#define ARI_STREAM_H
+#include <node_api.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The state fields, in stream-block.ts's STREAM_FIELDS order (streamFields() returns these names; a test compares). */
+#define STREAM_FIELD_LIST(X)                                                                                        \
+  X(startAtMs) X(frameMs) X(samplesPerFrame) X(clockRate) X(capacity) X(driftFrames) X(driftWindow) X(maxDropout) \
+  X(nextSlot) X(highestSlot) X(anchored) X(ssrc) X(prevSsrc) X(maxExt) X(baseExt) X(baseSlot) X(segFirstExt)      \
+  X(segReceived) X(lostClosed) X(winCount) X(winMin) X(prevArrivalMs) X(prevTs) X(haveTransit) X(jitterTs)        \
+  X(maxJitterTs) X(received) X(late) X(duplicate) X(early) X(overlap) X(beforeStart) X(reanchors) X(ssrcChanges)  \
+  X(srcPort) X(srcAddr) X(srcAny) X(payloadType) X(payloadBytes) X(removed) X(lastAcceptedMs)
+
+#define STREAM_FIELD_ENUM(name) S_##name,
+enum { STREAM_FIELD_LIST(STREAM_FIELD_ENUM) S_FIELD_USED };
+#define STREAM_FIELD_COUNT 48
+
+/* Push results, as jitter-buffer.ts's Push. */
+enum { PUSH_ACCEPTED = 0, PUSH_DUPLICATE = 1, PUSH_LATE = 2, PUSH_EARLY = 3, PUSH_OVERLAP = 4 };
+
+/* Checks a block's size against its own capacity × samplesPerFrame; returns 0 when it does not fit. */
+int stream_block_valid(const double *f, size_t bytes);
+
+/* JitterBuffer.push on the block `f`: `payload` holds 2·samplesPerFrame bytes of big-endian samples. */
+int stream_push(double *f, uint32_t seq, uint32_t ts, uint32_t ssrc, const uint8_t *payload, double arrival_ms);
+
+/*
+ * The receiver's fast path for one datagram on a stream's socket: a valid RTP packet of the stream's payload type
+ * and size, from its accepted IPv4 source (`addr` host order, −1 for an IPv6 source), is placed and 1 returned;
+ * anything else returns 0 and is left to the JS path (which counts it, latches the source, or refuses it).
+ */
+int stream_fast_packet(double *f, const uint8_t *buf, uint32_t len, double addr, int32_t port, double arrival_ms);
+
+napi_value js_stream_fields(napi_env env, napi_callback_info info);
+napi_value js_stream_push(napi_env env, napi_callback_info info);
+
+#endif

@@ -1,0 +1,218 @@
+/**
+ * The native packet placement (native/stream.c) against JitterBuffer.push, bit for bit: the same packets pushed into
+ * two jitter buffers, one by the JS and one by the C, leave byte-identical stream blocks (state, counters, tags and
+ * ring) after every packet and every playout, over scenarios that exercise every branch (loss, reordering,
+ * duplicates, 16- and 32-bit wraps, SSRC changes and stragglers, sequence restarts, drift, stalls, packets before
+ * the start). Then the receiver's fast path over real UDP: the accepted source's packets are placed without a
+ * record, everything else reaches the JS path.
+ * Skipped with the reason in its name when the addon is not built (never faked).
+ */
+import dgram from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BatchReceiver } from '../../../src/media/batch-receiver.js';
+import { JitterBuffer, Push } from '../../../src/media/jitter-buffer.js';
+import { loadNativeUdp, nativeUdpUnavailableReason } from '../../../src/media/native/index.js';
+import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
+import { F, ipv4Number, STREAM_FIELDS } from '../../../src/media/stream-block.js';
+import { RecordingPipeline } from '../../../src/mixer/recording-pipeline.js';
+
+const native = loadNativeUdp();
+const notBuilt = native ? '' : ` — SKIPPED: native addon unavailable (${nativeUdpUnavailableReason()})`;
+
+/** Deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Pkt {
+  seq: number;
+  ts: number;
+  ssrc: number;
+  arrival: number;
+  payload: Uint8Array;
+}
+
+/** A stream with every kind of trouble, from `seed`: `count` packets in arrival order. */
+function scenario(seed: number, count: number): Pkt[] {
+  const r = rng(seed);
+  let seq = Math.floor(r() * 65536);
+  let ts = Math.floor(r() * 2 ** 32);
+  let ssrc = Math.floor(r() * 2 ** 32);
+  let t = -60 + r() * 100; // may start before the recording's start
+  const skew = 1 + (r() - 0.5) * 0.02; // the sender's clock runs up to 1 % off
+  const out: Pkt[] = [];
+  let prevSsrc = ssrc;
+  while (out.length < count) {
+    const x = r();
+    const payload = new Uint8Array(652);
+    for (let i = 12; i < 652; i++) payload[i] = Math.floor(r() * 256);
+    const p: Pkt = { seq, ts, ssrc, arrival: t + r() * r() * 60, payload };
+    if (x < 0.05) {
+      /* lost */
+    } else if (x < 0.1 && out.length > 0) {
+      out.splice(Math.max(0, out.length - 1 - Math.floor(r() * 4)), 0, p); // reordered
+    } else {
+      out.push(p);
+      if (x < 0.14) out.push({ ...p, arrival: p.arrival + r() * 5 }); // duplicate
+    }
+    if (x > 0.995) t += 200 + r() * 800; // a stall: a burst arrives late
+    if (x > 0.99 && x <= 0.995) {
+      prevSsrc = ssrc;
+      ssrc = Math.floor(r() * 2 ** 32); // transfer / re-INVITE
+      seq = Math.floor(r() * 65536);
+    } else if (x > 0.985 && x <= 0.99) {
+      seq = (seq + 2000 + Math.floor(r() * 20000)) & 0xffff; // restart on the same SSRC
+    } else if (x > 0.98 && x <= 0.985) {
+      out.push({ ...p, ssrc: prevSsrc, arrival: p.arrival + 1 }); // a straggler of the previous SSRC
+    } else if (x > 0.975 && x <= 0.98) {
+      seq = (seq + 30 + Math.floor(r() * 400)) & 0xffff; // a gap in the numbering (mapped beyond the ring: early)
+    }
+    seq = (seq + 1) & 0xffff;
+    ts = (ts + (r() < 0.02 ? 1088 : 320)) >>> 0; // a timestamp jump under a sender stall
+    t += 20 * skew;
+  }
+  return out;
+}
+
+const bytes = (jb: JitterBuffer) => new Uint8Array(jb.block);
+
+function firstDifference(a: Uint8Array, b: Uint8Array): string {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i < 8 * 48 ? `field ${STREAM_FIELDS[i >> 3] ?? i >> 3}` : `byte ${i}`;
+  return 'none';
+}
+
+describe.skipIf(!native)(`native stream placement (stream.c)${notBuilt}`, () => {
+  it('has the same field layout as stream-block.ts', () => {
+    expect(native!.streamFields()).toEqual([...STREAM_FIELDS]);
+  });
+
+  it('leaves byte-identical blocks to JitterBuffer.push, packet after packet, over 40 hostile streams', () => {
+    let packets = 0;
+    const results = new Map<number, number>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const opts = { startAtMs: 0, capacity: 16, driftWindow: 25, driftFrames: 3, maxDropout: 1000 };
+      const js = new JitterBuffer(opts);
+      const c = new JitterBuffer(opts);
+      let played = 0;
+      for (const p of scenario(seed, 600)) {
+        // playout runs 100 ms behind arrival, as the pipeline's
+        while ((played + 1) * 20 + 100 <= p.arrival) {
+          const a = js.take(played);
+          const b = c.take(played);
+          expect(b === null).toBe(a === null);
+          if (a && b) expect(Buffer.from(b.buffer, b.byteOffset, b.byteLength).equals(Buffer.from(a.buffer, a.byteOffset, a.byteLength))).toBe(true);
+          played++;
+        }
+        const rj = js.push(p.seq, p.ts, p.ssrc, p.payload, 12, p.arrival);
+        const rc = native!.streamPush(c.block, p.seq, p.ts, p.ssrc, p.payload, 12, p.arrival);
+        expect(rc).toBe(rj);
+        results.set(rj, (results.get(rj) ?? 0) + 1);
+        const eq = Buffer.from(c.block).equals(Buffer.from(js.block));
+        if (!eq) expect.fail(`seed ${seed}, packet ${packets}: blocks differ at ${firstDifference(bytes(js), bytes(c))}`);
+        packets++;
+      }
+      expect(c.stats()).toEqual(js.stats());
+    }
+    // every outcome happened, so every branch was compared
+    for (const r of Object.values(Push)) expect(results.get(r) ?? 0, `push result ${r}`).toBeGreaterThan(0);
+    expect(packets).toBeGreaterThan(40 * 600);
+  });
+
+  it('refuses a block that is not one, or a payload too short for a frame', () => {
+    expect(() => native!.streamPush(new ArrayBuffer(64), 1, 1, 1, new Uint8Array(652), 12, 0)).toThrow(RangeError);
+    const jb = new JitterBuffer({ startAtMs: 0 });
+    expect(() => native!.streamPush(jb.block, 1, 1, 1, new Uint8Array(600), 12, 0)).toThrow(RangeError);
+  });
+});
+
+const BASE = 45000 + 2 * Math.floor(Math.random() * 4000);
+const clock = () => performance.timeOrigin + performance.now();
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  while (cleanup.length) cleanup.pop()!();
+});
+
+function rtp(seq: number, pt = 118, fill = seq): Uint8Array {
+  const b = new Uint8Array(652);
+  writeRtpHeader(b, { payloadType: pt, seq, timestamp: 320 * seq, ssrc: 77 });
+  for (let i = 0; i < 320; i++) {
+    b[12 + 2 * i] = (fill >> 8) & 0xff;
+    b[13 + 2 * i] = (fill + i) & 0xff;
+  }
+  return b;
+}
+
+describe.skipIf(!native)(`native receiver fast path${notBuilt}`, () => {
+  it("places the accepted source's packets without a record; foreign, malformed and early ones reach the JS path", async () => {
+    const start = clock();
+    const pipeline = new RecordingPipeline('r1', { startAtMs: start, playoutDelayMs: 100 }, { write() {}, flush() {}, finalize: async () => ({ dataBytes: 0, sizeBytes: 0 }) });
+    const st = pipeline.addStream('in', { awaitSource: true });
+    const seen: number[] = [];
+    const rx = new BatchReceiver<null>(
+      native!,
+      {
+        datagram: (_t, buf, address, port, arrival) => {
+          seen.push((buf[2]! << 8) | buf[3]!);
+          pipeline.onPacket(st, buf, address, port, arrival);
+        },
+        truncated: () => undefined,
+      },
+      clock,
+    );
+    cleanup.push(() => rx.destroy());
+    const idx = rx.open('127.0.0.1', BASE, 256 * 1024, false, null);
+    rx.attach(idx, st.jb.block);
+    const good = dgram.createSocket('udp4');
+    const spoof = dgram.createSocket('udp4');
+    await Promise.all([good, spoof].map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+    cleanup.push(() => good.close(), () => spoof.close());
+    const send = (s: dgram.Socket, b: Uint8Array) => new Promise<void>((res, rej) => s.send(b, BASE, '127.0.0.1', (e) => (e ? rej(e) : res())));
+
+    // before Asterisk names the source: refused (foreign) by the JS path
+    await send(good, rtp(1));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(rx.poll()).toBe(1);
+    expect(seen).toEqual([1]);
+    expect(st.latch.foreign).toBe(1);
+
+    pipeline.expectSource('in', '127.0.0.1', good.address().port);
+    expect(st.jb.f[F.srcAddr]).toBe(ipv4Number('127.0.0.1'));
+    await send(good, rtp(2));
+    await send(good, rtp(3));
+    await send(spoof, rtp(4)); // foreign
+    await send(good, rtp(5, 0)); // wrong payload type: invalid
+    await send(good, rtp(6).subarray(0, 300)); // short: invalid
+    await send(good, rtp(7));
+    await new Promise((r) => setTimeout(r, 20));
+    seen.length = 0;
+    expect(rx.poll()).toBe(6);
+    expect(seen).toEqual([4, 5, 6]); // only what the fast path does not take
+    expect(st.latch.foreign).toBe(2);
+    expect(st.invalid).toBe(2);
+    const c = pipeline.counters();
+    expect(c.packets_received).toBe(3); // 2, 3 and 7, placed natively
+    expect(c.packets_foreign).toBe(2);
+    expect(st.jb.f[F.lastAcceptedMs]).toBeGreaterThan(start);
+    expect(st.jb.f[F.lastAcceptedMs]).toBeLessThanOrEqual(clock());
+    // the placed frames decode to what was sent
+    const slot2 = st.jb.f[F.baseSlot];
+    const frame = st.jb.take(slot2)!;
+    expect(frame[0]).toBe(2);
+    expect(frame[5]).toBe(7);
+
+    // a removed stream's packets are dropped by the fast path too
+    pipeline.removeStream('in');
+    await send(good, rtp(8));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(rx.poll()).toBe(1);
+    expect(pipeline.counters().packets_received).toBe(3);
+  });
+});
