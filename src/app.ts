@@ -28,6 +28,7 @@ import { describeTarget, type RedisTarget } from './store/redis-target.js';
 import { RedisExportStore } from './store/redis-export-store.js';
 import { RedisRecordingStore } from './store/redis-recording-store.js';
 import { RedisTokenStore } from './store/redis-token-store.js';
+import { RedisCustomerWebhookStore } from './store/redis-customer-webhook-store.js';
 
 export interface App {
   readonly config: Config;
@@ -152,7 +153,9 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
         urls: config.webhooks.urls,
         secret: config.webhooks.secret,
         attempts: config.webhooks.attempts,
+        // a customer's own destinations: the tokens file's, else those kept in Redis (npm run customer-webhooks)
         perCustomer: config.http.tokensFile ? await loadCustomerWebhooks(config.http.tokensFile) : undefined,
+        customerSource: new RedisCustomerWebhookStore({ redis, keys, logger: log }),
       },
       retention: {
         retentionDays: config.retention.defaultDays,

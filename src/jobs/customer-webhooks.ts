@@ -9,31 +9,55 @@ export interface CustomerWebhooks {
 }
 
 /**
+ * Where customers' own destinations are kept besides the tokens file (store/redis-customer-webhook-store.ts): read
+ * by the webhook publisher at run time. A malformed entry is reported absent (null / left out), never thrown.
+ */
+export interface CustomerWebhookSource {
+  get(customer: string): Promise<CustomerWebhooks | null>;
+  /** Every customer with destinations of its own. */
+  list(): Promise<Map<string, CustomerWebhooks>>;
+}
+
+/** At most this many URLs per customer. */
+export const MAX_CUSTOMER_WEBHOOK_URLS = 10;
+
+/**
+ * One customer's destinations, checked wherever they come from (the tokens file, Redis, the operator CLI): a customer
+ * id, 1 to 10 http(s) URLs (duplicates dropped), a Standard Webhooks secret. Throws an Error whose message starts with
+ * `where` and names the bad field; the message never contains the secret.
+ */
+export function parseCustomerWebhookEntry(customer: unknown, v: unknown, where: string): CustomerWebhooks {
+  if (!isCustomerId(customer)) throw new Error(`${where}: not a customer id (${CUSTOMER_ID_RULE})`);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}: expected {"urls": [...], "secret": "whsec_…"}`);
+  const { urls, secret } = v as Record<string, unknown>;
+  if (!Array.isArray(urls) || urls.length === 0 || urls.length > MAX_CUSTOMER_WEBHOOK_URLS) {
+    throw new Error(`${where}.urls: expected 1 to ${MAX_CUSTOMER_WEBHOOK_URLS} URLs`);
+  }
+  for (const u of urls) {
+    let url: URL;
+    try {
+      url = new URL(String(u));
+    } catch {
+      throw new Error(`${where}.urls: ${JSON.stringify(u)} is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${where}.urls: ${JSON.stringify(u)} must be http(s)`);
+  }
+  if (typeof secret !== 'string' || !webhookKey(secret)) throw new Error(`${where}.secret: expected ${WEBHOOK_SECRET_RULE}`);
+  return { urls: [...new Set(urls as string[])], secret };
+}
+
+/**
  * The `webhooks` section of the tokens file: `{"<customer_id>": {"urls": ["https://…"], "secret": "whsec_…"}}`.
  * A customer listed here gets its events (recordings, exports) at its URLs only, signed with its secret; the others'
- * go to WEBHOOK_URLS. Checked like the tokens: a bad entry stops the start-up with a message naming it.
+ * go to their destinations in Redis if they have some, else to WEBHOOK_URLS. Checked like the tokens: a bad entry
+ * stops the start-up with a message naming it.
  */
 export function parseCustomerWebhooks(raw: unknown, source = 'tokens file'): Map<string, CustomerWebhooks> {
   const out = new Map<string, CustomerWebhooks>();
   if (raw === undefined) return out;
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${source}: webhooks: expected an object of customer ids`);
   for (const [customer, v] of Object.entries(raw as Record<string, unknown>)) {
-    const where = `${source}: webhooks[${JSON.stringify(customer)}]`;
-    if (!isCustomerId(customer)) throw new Error(`${where}: not a customer id (${CUSTOMER_ID_RULE})`);
-    if (v === null || typeof v !== 'object') throw new Error(`${where}: expected {"urls": [...], "secret": "whsec_…"}`);
-    const { urls, secret } = v as Record<string, unknown>;
-    if (!Array.isArray(urls) || urls.length === 0 || urls.length > 10) throw new Error(`${where}.urls: expected 1 to 10 URLs`);
-    for (const u of urls) {
-      let url: URL;
-      try {
-        url = new URL(String(u));
-      } catch {
-        throw new Error(`${where}.urls: ${JSON.stringify(u)} is not a URL`);
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${where}.urls: ${JSON.stringify(u)} must be http(s)`);
-    }
-    if (typeof secret !== 'string' || !webhookKey(secret)) throw new Error(`${where}.secret: expected ${WEBHOOK_SECRET_RULE}`);
-    out.set(customer, { urls: [...new Set(urls as string[])], secret });
+    out.set(customer, parseCustomerWebhookEntry(customer, v, `${source}: webhooks[${JSON.stringify(customer)}]`));
   }
   return out;
 }

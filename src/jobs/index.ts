@@ -142,7 +142,7 @@ export function createJobs(cfg: JobsConfig): Jobs {
         await waitForRedis(redis);
         uploads.start();
         await retention.start();
-        webhooks.start();
+        await webhooks.start();
         events.start();
         exportJobs?.start();
         log.info('jobs started');

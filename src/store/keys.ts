@@ -153,6 +153,16 @@ export class RedisKeys {
     return `${this.root}:tokens:${sha256Hex}`;
   }
 
+  /** A customer's own webhook destinations, JSON {urls, secret} (store/redis-customer-webhook-store.ts). */
+  customerWebhooks(customerId: string): string {
+    return `${this.root}:customer_webhooks:${part(customerId)}`;
+  }
+
+  /** Set of the customer ids that have destinations under customerWebhooks (the daemons list it at start). */
+  customerWebhooksIndex(): string {
+    return `${this.root}:idx:customer_webhooks`;
+  }
+
   /** Webhook ordering: last sequence number handed out for one (endpoint, chain). */
   webhookSeq(endpointKey: string, chainKey: string): string {
     return `${this.root}:wh:seq:${part(endpointKey)}:${part(chainKey)}`;

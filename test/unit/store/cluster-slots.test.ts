@@ -9,6 +9,8 @@ import { MAX_COUNTER } from '../../../src/store/lua/max-counter.js';
 import { RedisExportStore } from '../../../src/store/redis-export-store.js';
 import { RedisRecordingStore } from '../../../src/store/redis-recording-store.js';
 import { RedisTokenStore } from '../../../src/store/redis-token-store.js';
+import { isCustomerId } from '../../../src/domain/customer-id.js';
+import { RedisCustomerWebhookStore } from '../../../src/store/redis-customer-webhook-store.js';
 import { crc16, keySlot } from '../../helpers/cluster-slot.js';
 
 /**
@@ -264,6 +266,13 @@ describe('cluster key slots: what the stores send', () => {
 
         await tokens.put(id, { customer_id: 'c1', permissions: ['recording.read'] });
         await tokens.lookup(id);
+
+        const webhookCustomer = isCustomerId(customer) ? customer : 'c1';
+        const customerWebhooks = new RedisCustomerWebhookStore({ redis, keys });
+        await customerWebhooks.put(webhookCustomer, { urls: ['https://a.example/hook'], secret: `whsec_${Buffer.alloc(32, 1).toString('base64')}` });
+        await customerWebhooks.get(webhookCustomer);
+        await customerWebhooks.list();
+        await customerWebhooks.delete(webhookCustomer);
 
         // the webhook chain's settled counter (jobs/webhook.ts #settle)
         await MAX_COUNTER.run(redis, [keys.webhookDone(id, customer)], [3, 60]);

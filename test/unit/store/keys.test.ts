@@ -18,6 +18,7 @@ describe('RedisKeys', () => {
       add(`export ${id}`, k.export(id));
       add(`customer ${id}`, k.customerRecordings(id));
       add(`customer exports ${id}`, k.customerExports(id));
+      add(`customer webhooks ${id}`, k.customerWebhooks(id));
       for (const s of RecordingStatuses) add(`customer ${id} status ${s}`, k.customerStatus(id, s));
       for (const t of ['call', 'conference'] as const) {
         add(`ref ${t} ${id}`, k.reference(t, id));
@@ -25,12 +26,15 @@ describe('RedisKeys', () => {
       }
     }
     for (const s of RecordingStatuses) add(`status ${s}`, k.status(s));
+    add('customer webhooks index', k.customerWebhooksIndex());
   });
 
   it('plain ids (uuids, Asterisk channel ids) are unchanged; every key starts with the prefix as a hash tag', () => {
     expect(k.recording('7c9e6679-7425-40de-944b-e07fc1f90ae7')).toBe('{p}:rec:7c9e6679-7425-40de-944b-e07fc1f90ae7');
     expect(k.reference('call', '1795579021.0')).toBe('{p}:ref:call:1795579021.0');
     expect(k.customerStatus('cust-a', 'available')).toBe('{p}:idx:customer:cust-a:status:available');
+    expect(k.customerWebhooks('cust-a')).toBe('{p}:customer_webhooks:cust-a');
+    expect(k.customerWebhooksIndex()).toBe('{p}:idx:customer_webhooks');
     expect(k.bullPrefix).toBe('{p:bull}');
   });
 
