@@ -22,7 +22,7 @@
  * clockNow: a datagram that waited in the socket keeps its real arrival time, in the caller's (epoch-ms) clock.
  * Per socket, arrival times never go backwards.
  *
- * When the buffer fills, `more` is 1 and the caller processes the batch and polls again: nothing is left
+ * When the buffer fills, or 4 × slots datagrams were handled in this call, `more` is 1 and the caller processes the batch and polls again: nothing is left
  * behind by the batch logic (level-triggered epoll reports the sockets that still hold data).
  * Sockets are closed by close(), destroy(), or at the latest when the worker's environment is torn down
  * (instance-data finalizer), so a crashed worker never keeps its ports bound.
@@ -392,7 +392,8 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
       if ((int)idx >= r->nfds || r->fds[idx] < 0) continue;
       int fd = r->fds[idx];
       for (;;) {
-        if (n >= r->slots) {
+        /* the buffer is full, or this call has done its share (the caller's playout must get its turn under overload) */
+        if (n >= r->slots || n + placed >= 4 * r->slots) {
           more = 1;
           goto done;
         }

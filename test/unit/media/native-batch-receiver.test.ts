@@ -119,6 +119,31 @@ describe.skipIf(!native)(`native recvmmsg batch receiver${notBuilt}`, () => {
     }
   });
 
+  it('one poll handles at most maxPerPoll datagrams (overload: playout gets its turn); the next poll goes on in order', async () => {
+    const got: number[] = [];
+    const rx = new BatchReceiver<string>(native!, { datagram: (_t, buf) => got.push(buf[0]! | (buf[1]! << 8)), truncated: () => undefined }, clock, {
+      slots: 16,
+      slotSize: 1024,
+      maxPerPoll: 40,
+    });
+    cleanup.push(() => rx.destroy());
+    rx.open('127.0.0.1', BASE + 16, 1024 * 1024, false, 's');
+    const s = await sender();
+    cleanup.push(() => s.close());
+    for (let i = 0; i < 100; i++) await send(s, Uint8Array.from([i & 0xff, i >> 8]), BASE + 16);
+    await sleep(20);
+    const first = rx.poll();
+    expect(first).toBeGreaterThanOrEqual(40);
+    expect(first).toBeLessThan(100);
+    let total = first;
+    while (total < 100) {
+      const n = rx.poll();
+      expect(n).toBeGreaterThan(0);
+      total += n;
+    }
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
   it('reports datagrams longer than the slot as truncated', async () => {
     const { rx, got, truncated } = receiver({ slots: 8, slotSize: 1024 });
     cleanup.push(() => rx.destroy());
