@@ -38,7 +38,8 @@ static inline int16_t saturate(float f) {
  * exactly as halfband.ts's expression, where E[i] = b[2i] and O[i] = b[2i+1]. With E contiguous, W neighbouring
  * outputs are computed side by side in vector lanes, each lane the same sequence of operations as the scalar code.
  */
-#define EVEN (OUT + 34)
+/* E and O entries used: up to E[159 + 33] (b[384], b[385] for O): 193, all inside the 386-sample block */
+#define EVEN (OUT + 33)
 
 typedef double v2d __attribute__((vector_size(16)));
 typedef double v4d __attribute__((vector_size(32)));
@@ -72,12 +73,20 @@ static void filter_sse2(const double *restrict e, const double *restrict o, doub
 
 static int has_avx = -1;
 
-/* filterBlockInt16 + copyWithin of halfband.ts; returns Σ out². */
-static double filter_block(double *restrict b, int16_t *restrict out) {
+/*
+ * filterBlockInt16 + copyWithin of halfband.ts on the block [hist (66), blk (320)]; returns Σ out². The new history
+ * (the block's last 66 samples) is written to `hist`. `blk` may be the state's own block or a caller's scratch: a
+ * mixed slot is built on the stack, so a recording's cold state costs 66 doubles, not 386.
+ */
+static double filter_block(double *restrict hist, const double *restrict blk, int16_t *restrict out) {
   double e[EVEN], o[EVEN], y[OUT];
-  for (int i = 0; i < EVEN; i++) {
-    e[i] = b[2 * i];
-    o[i] = b[2 * i + 1];
+  for (int i = 0; i < HISTORY / 2; i++) {
+    e[i] = hist[2 * i];
+    o[i] = hist[2 * i + 1];
+  }
+  for (int i = HISTORY / 2; i < EVEN; i++) {
+    e[i] = blk[2 * i - HISTORY];
+    o[i] = blk[2 * i + 1 - HISTORY];
   }
   if (has_avx < 0) has_avx = __builtin_cpu_supports("avx") ? 1 : 0;
   if (has_avx) filter_avx(e, o, y);
@@ -88,7 +97,7 @@ static double filter_block(double *restrict b, int16_t *restrict out) {
     out[m] = q;
     ss += (int32_t)q * (int32_t)q;
   }
-  memmove(b, b + BLOCK, HISTORY * sizeof(double));
+  memcpy(hist, blk + BLOCK - HISTORY, HISTORY * sizeof(double));
   return (double)ss;
 }
 
@@ -116,7 +125,7 @@ napi_value js_halfband_int16(napi_env env, napi_callback_info info) {
   if (!typed(env, argv[0], napi_float64_array, HISTORY + BLOCK, (void **)&b)) FAIL("halfbandInt16: state must be a Float64Array(386)");
   if (!typed(env, argv[1], napi_int16_array, OUT, (void **)&out)) FAIL("halfbandInt16: out must be an Int16Array(160)");
   napi_value r;
-  napi_create_double(env, filter_block(b, out), &r);
+  napi_create_double(env, filter_block(b, b + HISTORY, out), &r);
   return r;
 }
 
@@ -131,9 +140,9 @@ napi_value js_mix2_halfband_int16(napi_env env, napi_callback_info info) {
   if (!typed(env, argv[1], napi_int16_array, BLOCK, (void **)&a) || !typed(env, argv[2], napi_int16_array, BLOCK, (void **)&bb))
     FAIL("mix2HalfbandInt16: a and b must be Int16Array(320)");
   if (!typed(env, argv[3], napi_int16_array, OUT, (void **)&out)) FAIL("mix2HalfbandInt16: out must be an Int16Array(160)");
-  double *x = st + HISTORY;
+  double x[BLOCK]; /* the state's block region is left alone (it is scratch: every JS path writes it before use) */
   for (int i = 0; i < BLOCK; i++) x[i] = (double)((int32_t)a[i] + (int32_t)bb[i]);
   napi_value r;
-  napi_create_double(env, filter_block(st, out), &r);
+  napi_create_double(env, filter_block(st, x, out), &r);
   return r;
 }
