@@ -321,18 +321,25 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* The receiver and open socket named by (id, index) arguments; NULL (an exception thrown) when there is none. */
+static receiver_t *get_socket(napi_env env, napi_value id, napi_value index, int32_t *idx) {
+  receiver_t *r = get_receiver(env, id);
+  if (!r) return NULL;
+  if (napi_get_value_int32(env, index, idx) != napi_ok || *idx < 0 || *idx >= r->nfds || r->fds[*idx] < 0) {
+    napi_throw_error(env, NULL, "ari_udp: socket is not open");
+    return NULL;
+  }
+  return r;
+}
+
 /* close(id, index): closes one socket (unread datagrams are discarded, as with dgram's close). */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  receiver_t *r = argc >= 2 ? get_receiver(env, argv[0]) : NULL;
-  if (!r) return NULL;
   int32_t idx = -1;
-  if (napi_get_value_int32(env, argv[1], &idx) != napi_ok || idx < 0 || idx >= r->nfds || r->fds[idx] < 0) {
-    napi_throw_error(env, NULL, "ari_udp: socket is not open");
-    return NULL;
-  }
+  receiver_t *r = argc >= 2 ? get_socket(env, argv[0], argv[1], &idx) : NULL;
+  if (!r) return NULL;
   epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->fds[idx], NULL);
   close(r->fds[idx]);
   r->fds[idx] = -1;
@@ -345,15 +352,11 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  receiver_t *r = argc >= 3 ? get_receiver(env, argv[0]) : NULL;
-  if (!r) return NULL;
   int32_t idx = -1;
+  receiver_t *r = argc >= 3 ? get_socket(env, argv[0], argv[1], &idx) : NULL;
+  if (!r) return NULL;
   void *data = NULL;
   size_t len = 0;
-  if (napi_get_value_int32(env, argv[1], &idx) != napi_ok || idx < 0 || idx >= r->nfds || r->fds[idx] < 0) {
-    napi_throw_error(env, NULL, "ari_udp: socket is not open");
-    return NULL;
-  }
   if (napi_get_arraybuffer_info(env, argv[2], &data, &len) != napi_ok || !stream_block_valid((const double *)data, len)) {
     napi_throw_range_error(env, NULL, "ari_udp: attach needs a stream block (stream-block.ts)");
     return NULL;

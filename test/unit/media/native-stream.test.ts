@@ -16,21 +16,10 @@ import { loadNativeUdp, nativeUdpUnavailableReason } from '../../../src/media/na
 import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
 import { F, ipv4Number, STREAM_FIELDS } from '../../../src/media/stream-block.js';
 import { RecordingPipeline } from '../../../src/mixer/recording-pipeline.js';
+import { makeRng } from '../../sim/impairments.js';
 
 const native = loadNativeUdp();
 const notBuilt = native ? '' : ` — SKIPPED: native addon unavailable (${nativeUdpUnavailableReason()})`;
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Pkt {
   seq: number;
@@ -42,7 +31,7 @@ interface Pkt {
 
 /** A stream with every kind of trouble, from `seed`: `count` packets in arrival order. */
 function scenario(seed: number, count: number): Pkt[] {
-  const r = rng(seed);
+  const r = makeRng(seed);
   let seq = Math.floor(r() * 65536);
   let ts = Math.floor(r() * 2 ** 32);
   let ssrc = Math.floor(r() * 2 ** 32);
