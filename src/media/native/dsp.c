@@ -9,6 +9,7 @@
  * The state is the JS decimator's own Float64Array: [0, 66) the history, [66, 386) the block.
  */
 #include "dsp.h"
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -24,13 +25,18 @@ static const double C[17] = {
   0.0004182118732657896, -0.0001991981972764984, 8.535689720716762e-5,
 };
 
-/* saturateToInt16 of mix.ts: clamp, else round half away from zero; NaN → 0. */
+/*
+ * saturateToInt16 of mix.ts (clamp, else round half away from zero; NaN → 0), written without branches so that the
+ * compiler runs it in vector lanes: for a finite v, trunc(v ± 0.5) clamped to [-32768, 32767] is the same integer as
+ * the clamp-then-round of the JS (v + 0.5 is exact in double for a float-rounded |v| < 2^28).
+ */
 static inline int16_t saturate(float f) {
   double v = f;
-  if (v >= 32767) return 32767;
-  if (v <= -32768) return -32768;
-  if (v != v) return 0;
-  return (int16_t)(int32_t)(v >= 0 ? v + 0.5 : v - 0.5);
+  double r = v + copysign(0.5, v);
+  r = r > 32767.0 ? 32767.0 : r;
+  r = r < -32768.0 ? -32768.0 : r;
+  r = v == v ? r : 0.0;
+  return (int16_t)(int32_t)r;
 }
 
 /*
@@ -91,12 +97,9 @@ static double filter_block(double *restrict hist, const double *restrict blk, in
   if (has_avx < 0) has_avx = __builtin_cpu_supports("avx") ? 1 : 0;
   if (has_avx) filter_avx(e, o, y);
   else filter_sse2(e, o, y);
+  for (int m = 0; m < OUT; m++) out[m] = saturate((float)y[m]);
   int64_t ss = 0;
-  for (int m = 0; m < OUT; m++) {
-    int16_t q = saturate((float)y[m]);
-    out[m] = q;
-    ss += (int32_t)q * (int32_t)q;
-  }
+  for (int m = 0; m < OUT; m++) ss += (int32_t)out[m] * (int32_t)out[m];
   memcpy(hist, blk + BLOCK - HISTORY, HISTORY * sizeof(double));
   return (double)ss;
 }
