@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheusText } from '../helpers/prom-text.js';
-import { sleep, startHarness, HARNESS_START_TIMEOUT_MS, type Harness } from './harness.js';
+import { sleep, useHarness } from './harness.js';
 
 /**
  * Admission control as a user meets it: a daemon whose mixer workers are past their threshold (here set so low that
@@ -9,15 +9,9 @@ import { sleep, startHarness, HARNESS_START_TIMEOUT_MS, type Harness } from './h
  * `recordings_refused_total` metric. On the simulator, and on a real Asterisk with ARI_URL.
  */
 describe('e2e: admission control refuses past capacity', () => {
-  let h: Harness;
   const logs: string[] = [];
-  beforeAll(async () => {
-    h = await startHarness({ ADMISSION_MAX_UTILIZATION: '0.0001' }, { logSink: (l) => logs.push(l) });
-    await sleep(1500); // the workers' first reports (once a second)
-  }, HARNESS_START_TIMEOUT_MS);
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness({ ADMISSION_MAX_UTILIZATION: '0.0001' }, { logSink: (l) => logs.push(l) });
+  beforeAll(() => sleep(1500)); // the workers' first reports (once a second)
 
   const refused = async () => parsePrometheusText(await (await h.api('GET', '/metrics', { token: null })).text()).value('ari_recorder_recordings_refused_total', { reason: 'utilization' });
 

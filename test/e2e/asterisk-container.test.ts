@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenericContainer, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
 import { createAsteriskDriver } from './driver/index.js';
-import { sleep, startHarness, type Harness } from './harness.js';
+import type { CallDriver } from './driver/types.js';
+import { sleep, useHarness } from './harness.js';
 import { decodeWav } from '../helpers/wav-decode.js';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 
@@ -19,7 +20,7 @@ const hasRuntime = await getContainerRuntimeClient().then(
 
 describe.runIf(hasRuntime && !process.env.ARI_URL)('e2e against an Asterisk container', () => {
   let asterisk: StartedTestContainer;
-  let h: Harness;
+  let driver: CallDriver;
   beforeAll(async () => {
     const cfg = resolve('asterisk-config');
     asterisk = await new GenericContainer(process.env.ASTERISK_IMAGE ?? 'andrius/asterisk:22')
@@ -27,14 +28,14 @@ describe.runIf(hasRuntime && !process.env.ARI_URL)('e2e against an Asterisk cont
       .withBindMounts(readdirSync(cfg).filter((f) => f.endsWith('.conf')).map((f) => ({ source: `${cfg}/${f}`, target: `/etc/asterisk/${f}`, mode: 'ro' as const })))
       .withWaitStrategy(Wait.forLogMessage(/Asterisk Ready/))
       .start();
-    const driver = await createAsteriskDriver({ url: 'http://127.0.0.1:8088', user: 'asterisk', password: 'asterisk', app: 'recorder' });
-    h = await startHarness({}, { driver });
+    driver = await createAsteriskDriver({ url: 'http://127.0.0.1:8088', user: 'asterisk', password: 'asterisk', app: 'recorder' });
   }, 180_000);
   afterAll(async () => {
-    await h?.close();
-    await h?.driver.close();
+    await driver?.close();
     await asterisk?.stop();
   });
+  // The driver is this file's (a harness does not close a driver handed to it): closed after the harness.
+  const h = useHarness({}, () => ({ driver }));
 
   it('records both directions of a real call', async () => {
     const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });

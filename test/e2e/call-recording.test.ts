@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeWav } from '../helpers/wav-decode.js';
 import { goertzelDb, maxLevelOutside } from '../helpers/audio-analysis.js';
 import { expectTones } from './audio-checks.js';
-import { CUSTOMER_A, CUSTOMER_B, sleep, startHarness, TOKENS, type Harness, HARNESS_START_TIMEOUT_MS } from './harness.js';
+import { CUSTOMER_A, CUSTOMER_B, sleep, TOKENS, useHarness } from './harness.js';
 
 /** Records a live call through the HTTP API and checks the WAV as audio. */
 describe('e2e: record a call', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  }, HARNESS_START_TIMEOUT_MS);
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness();
 
   async function recordFor(ms: number, call: { channelId: string }) {
     const t0 = performance.now();

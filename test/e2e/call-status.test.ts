@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { sleep, useHarness } from './harness.js';
 
 /**
  * The call's (and the conference's) live state on GET /calls/{id} (/conferences/{id}): what Asterisk says of the
@@ -7,13 +7,7 @@ import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './h
  * recordings still listed. On the simulator, and on a real Asterisk with ARI_URL.
  */
 describe('e2e: the status of a call and of a conference', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  }, HARNESS_START_TIMEOUT_MS);
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness();
 
   it('an answered call is up; after its hangup it is hangup, its recording still listed', async () => {
     const call = await h.driver.placeCall({ inTone: 440 });

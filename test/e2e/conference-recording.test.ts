@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeWav, type DecodedWav } from '../helpers/wav-decode.js';
 import { goertzelDb, toneAboveRestDb } from '../helpers/audio-analysis.js';
 import { AUDIBLE_DBFS } from './audio-checks.js';
-import { sleep, startHarness, type Harness, HARNESS_START_TIMEOUT_MS } from './harness.js';
+import { sleep, useHarness } from './harness.js';
 import type { ConferenceKind } from './driver/types.js';
 
 /** Tone level (dBFS) in [fromMs, toMs) of the file. */
@@ -13,13 +13,7 @@ function levelIn(wav: DecodedWav, freq: number, fromMs: number, toMs: number): n
 }
 
 describe.each<ConferenceKind>(['ari', 'confbridge'])('e2e: record a %s conference', (kind) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  }, HARNESS_START_TIMEOUT_MS);
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness();
 
   it('holds each participant exactly while they were in, and stops when the conference ends', async () => {
     const conf = await h.driver.startConference({ name: `conf-${kind}-${Date.now()}`, kind });

@@ -3,7 +3,7 @@ import { RedisKeys } from '../../src/store/keys.js';
 import { RedisCustomerWebhookStore } from '../../src/store/redis-customer-webhook-store.js';
 import { connectTestRedis } from '../helpers/redis.js';
 import { startWebhookReceiver, TEST_WEBHOOK_SECRET, type ReceivedWebhook, type WebhookReceiver } from '../helpers/webhook-receiver.js';
-import { CUSTOMER_A, CUSTOMER_B, HARNESS_START_TIMEOUT_MS, sleep, startHarness, TOKENS, type Harness } from './harness.js';
+import { CUSTOMER_A, CUSTOMER_B, sleep, TOKENS, useHarness } from './harness.js';
 
 /**
  * Per-customer webhook destinations (the tokens file's `webhooks`): customer A's events reach only A's own endpoint,
@@ -15,7 +15,6 @@ const SECRET_A = `whsec_${Buffer.alloc(32, 0xa5).toString('base64')}`;
 const SECRET_B = `whsec_${Buffer.alloc(32, 0xb6).toString('base64')}`;
 
 describe('e2e: webhooks per customer', () => {
-  let h: Harness;
   let global: WebhookReceiver;
   let ownA: WebhookReceiver;
   let ownB: WebhookReceiver;
@@ -23,17 +22,16 @@ describe('e2e: webhooks per customer', () => {
     global = await startWebhookReceiver(TEST_WEBHOOK_SECRET);
     ownA = await startWebhookReceiver(SECRET_A);
     ownB = await startWebhookReceiver(SECRET_B);
-    h = await startHarness(
-      { WEBHOOK_URLS: global.url, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET },
-      { customerWebhooks: { [CUSTOMER_A]: { urls: [ownA.url], secret: SECRET_A } } },
-    );
-  }, HARNESS_START_TIMEOUT_MS);
+  });
   afterAll(async () => {
-    await h?.close();
     await global?.stop();
     await ownA?.stop();
     await ownB?.stop();
   });
+  const h = useHarness(
+    () => ({ WEBHOOK_URLS: global.url, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET }),
+    () => ({ customerWebhooks: { [CUSTOMER_A]: { urls: [ownA.url], secret: SECRET_A } } }),
+  );
 
   async function recordFor(customer: string, token: string): Promise<string> {
     const call = await h.driver.placeCall({ inTone: 440, customerId: customer });

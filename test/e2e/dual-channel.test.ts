@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { expectTones } from './audio-checks.js';
-import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './harness.js';
+import { sleep, useHarness } from './harness.js';
 
 /**
  * `channels: 2` (dual-channel): a stereo WAV, the call's channel (what it says: 440 Hz here) on the left, the other
@@ -9,13 +9,7 @@ import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './h
  * On the simulator, and on a real Asterisk with ARI_URL.
  */
 describe('e2e: dual-channel call recordings (channels 2)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  }, HARNESS_START_TIMEOUT_MS);
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness();
 
   const split = (interleaved: Int16Array) => {
     const n = interleaved.length >> 1;

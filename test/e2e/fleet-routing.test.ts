@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedis } from '../helpers/redis.js';
 import { expectTones } from './audio-checks.js';
 import { createSimDriver } from './driver/index.js';
-import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './harness.js';
+import type { CallDriver } from './driver/types.js';
+import { sleep, useHarness } from './harness.js';
 
 /**
  * Two nodes on one Redis: node A beside the driver's Asterisk (a real one with ARI_URL), node B beside another
@@ -14,20 +15,19 @@ import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './h
  * the file downloads from B.
  */
 describe('e2e: a fleet of two nodes routes a start to the node whose Asterisk has the call', () => {
-  let a: Harness;
-  let b: Harness;
   const storage = mkdtempSync(join(tmpdir(), 'e2e-fleet-storage-'));
+  afterAll(() => rmSync(storage, { recursive: true, force: true }));
+  const common = { REDIS_PREFIX: testRedis().prefix, STORAGE_DIR: storage, NODE_HEARTBEAT_SEC: '1' };
+  const a = useHarness({ ...common, RECORDER_NODE_ID: 'node-a' });
+  // B's driver is this file's (a harness does not close a driver handed to it): closed after B, before A.
+  let driverB: CallDriver;
   beforeAll(async () => {
-    const common = { REDIS_PREFIX: testRedis().prefix, STORAGE_DIR: storage, NODE_HEARTBEAT_SEC: '1' };
-    a = await startHarness({ ...common, RECORDER_NODE_ID: 'node-a' });
-    b = await startHarness({ ...common, RECORDER_NODE_ID: 'node-b' }, { driver: await createSimDriver({ systemName: 'ast-b' }) });
-  }, HARNESS_START_TIMEOUT_MS);
-  afterAll(async () => {
-    await b?.close();
-    await b?.driver.close();
-    await a?.close();
-    rmSync(storage, { recursive: true, force: true });
+    driverB = await createSimDriver({ systemName: 'ast-b' });
   });
+  afterAll(async () => {
+    await driverB?.close();
+  });
+  const b = useHarness({ ...common, RECORDER_NODE_ID: 'node-b' }, () => ({ driver: driverB }));
 
   it('start and stop through B, recorded by A, downloaded from B', async () => {
     const call = await a.driver.placeCall({ inTone: 440, outTone: 1000 });

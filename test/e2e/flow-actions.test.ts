@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeWav, type DecodedWav } from '../helpers/wav-decode.js';
 import { expectTones, type ToneExpectation } from './audio-checks.js';
-import { CUSTOMER_A, startHarness, TOKENS, type Harness, HARNESS_START_TIMEOUT_MS } from './harness.js';
+import { CUSTOMER_A, TOKENS, useHarness } from './harness.js';
 
 /**
  * Flow actions driven by the dialplan: the [flow-examples] scenarios of asterisk-config/extensions.conf, run by
@@ -14,13 +14,7 @@ import { CUSTOMER_A, startHarness, TOKENS, type Harness, HARNESS_START_TIMEOUT_M
  */
 
 describe('e2e: flow actions from the dialplan', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  }, HARNESS_START_TIMEOUT_MS);
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness();
 
   async function wavOf(id: string): Promise<DecodedWav> {
     const res = await h.api('GET', `/v1.0/recordings/${id}/file`);

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -174,6 +175,35 @@ export async function startHarness(env: Record<string, string> = {}, opts: Harne
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A value, or a function giving it, called when the harness starts (for what is only known then: a receiver's URL). */
+type Lazy<T> = T | (() => T | Promise<T>);
+const resolveLazy = <T>(v: Lazy<T>): Promise<T> => Promise.resolve(typeof v === 'function' ? (v as () => T | Promise<T>)() : v);
+
+/**
+ * One harness for the enclosing describe: started in a beforeAll (with HARNESS_START_TIMEOUT_MS), closed in an
+ * afterAll. The arguments are startHarness's; either may be a function, called in that beforeAll. Returns a handle
+ * that stands for the harness once started (in the tests and in hooks registered after this call). Vitest runs
+ * beforeAll hooks in order and afterAll hooks in reverse (sequence.hooks 'stack', its default): what a file starts
+ * for the harness (a webhook receiver) goes in hooks registered before this call, so it is up before the harness
+ * starts and stopped after it closes.
+ */
+export function useHarness(env: Lazy<Record<string, string>> = {}, opts: Lazy<HarnessOptions> = {}): Harness {
+  let current: Harness | undefined;
+  beforeAll(async () => {
+    current = await startHarness(await resolveLazy(env), await resolveLazy(opts));
+  }, HARNESS_START_TIMEOUT_MS);
+  afterAll(async () => {
+    await current?.close();
+  });
+  return new Proxy({} as Harness, {
+    get(_target, key) {
+      if (!current) throw new Error(`harness not started (${String(key)} read before its beforeAll ran)`);
+      const value = Reflect.get(current, key);
+      return typeof value === 'function' ? value.bind(current) : value;
+    },
+  });
+}
 
 /**
  * How long a beforeAll that starts a harness may take: against a real Asterisk it waits for the other test files'

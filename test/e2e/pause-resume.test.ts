@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebhookReceiver, TEST_WEBHOOK_SECRET, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 import { goertzelDb } from '../helpers/audio-analysis.js';
-import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './harness.js';
+import { sleep, useHarness } from './harness.js';
 
 /**
  * Pause and resume inside one recording (recording_pause / recording_resume): `skip` leaves the paused time out of
@@ -9,16 +9,14 @@ import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './h
  * so (recording_paused, recording_resumed, each id unique). On the simulator, and on a real Asterisk with ARI_URL.
  */
 describe('e2e: pause and resume inside one recording', () => {
-  let h: Harness;
   let hooks: WebhookReceiver;
   beforeAll(async () => {
     hooks = await startWebhookReceiver(TEST_WEBHOOK_SECRET);
-    h = await startHarness({ WEBHOOK_URLS: hooks.url, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET });
-  }, HARNESS_START_TIMEOUT_MS);
+  });
   afterAll(async () => {
-    await h?.close();
     await hooks?.stop();
   });
+  const h = useHarness(() => ({ WEBHOOK_URLS: hooks.url, WEBHOOK_SECRET: TEST_WEBHOOK_SECRET }));
 
   /** 440 Hz level of each 100 ms window of the file (8 kHz). */
   const windows = (s: Int16Array) => Array.from({ length: Math.floor(s.length / 800) }, (_, i) => goertzelDb(s.subarray(i * 800, (i + 1) * 800), 8000, 440));

@@ -3,23 +3,21 @@ import { startWebhookReceiver, TEST_WEBHOOK_SECRET, type WebhookReceiver } from 
 import { decodeWav } from '../helpers/wav-decode.js';
 import { findToneEnd, rmsDb } from '../helpers/audio-analysis.js';
 import { expectTones } from './audio-checks.js';
-import { sleep, startHarness, type Harness, HARNESS_START_TIMEOUT_MS } from './harness.js';
+import { sleep, useHarness } from './harness.js';
 
 const SECRET = TEST_WEBHOOK_SECRET;
 
 /** When and what is recorded: options, automatic stops, several recordings per call, webhooks. */
 describe('e2e: recording lifecycle', () => {
-  let h: Harness;
   let hooks: WebhookReceiver;
   beforeAll(async () => {
     hooks = await startWebhookReceiver(SECRET);
     await hooks.start();
-    h = await startHarness({ WEBHOOK_URLS: hooks.url, WEBHOOK_SECRET: SECRET });
-  }, HARNESS_START_TIMEOUT_MS);
+  });
   afterAll(async () => {
-    await h?.close();
     await hooks?.stop();
   });
+  const h = useHarness(() => ({ WEBHOOK_URLS: hooks.url, WEBHOOK_SECRET: SECRET }));
 
   const start = (callId: string, body?: unknown) => h.json('POST', `/v1.0/calls/${callId}/recording_start`, { body });
   const stop = (callId: string) => h.json('POST', `/v1.0/calls/${callId}/recording_stop`);

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { expectTones } from './audio-checks.js';
-import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './harness.js';
+import { sleep, useHarness } from './harness.js';
 
 /**
  * Every start option works on every kind of reference (docs/api.md says how): beep_start on a dialplan call and
@@ -9,13 +9,7 @@ import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './h
  * listens to every participant.
  */
 describe('e2e: start options on every kind of reference', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  }, HARNESS_START_TIMEOUT_MS);
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness();
 
   const start = (path: string, body: unknown) => h.json('POST', `/v1.0/${path}/recording_start`, { body });
 

@@ -2,22 +2,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGcsServer, type GcsTestServer } from '../helpers/gcs-server/index.js';
 import { decodeWav } from '../helpers/wav-decode.js';
 import { expectTones } from './audio-checks.js';
-import { sleep, startHarness, type Harness, HARNESS_START_TIMEOUT_MS } from './harness.js';
+import { sleep, useHarness } from './harness.js';
 
 process.env.METADATA_SERVER_DETECTION = 'none';
 
 /** The whole daemon with STORAGE_BACKEND=gcs: the real @google-cloud/storage client against the GCS JSON-API test server. */
 describe('e2e: recordings stored in GCS', () => {
-  let h: Harness;
   let gcs: GcsTestServer;
   beforeAll(async () => {
     gcs = await startGcsServer({ buckets: ['recordings-test'] });
-    h = await startHarness({ STORAGE_BACKEND: 'gcs', GCS_BUCKET: 'recordings-test', GCS_PREFIX: 'rec/', GCS_API_ENDPOINT: gcs.url });
-  }, HARNESS_START_TIMEOUT_MS);
+  });
   afterAll(async () => {
-    await h?.close();
     await gcs?.stop();
   });
+  const h = useHarness(() => ({ STORAGE_BACKEND: 'gcs', GCS_BUCKET: 'recordings-test', GCS_PREFIX: 'rec/', GCS_API_ENDPOINT: gcs.url }));
 
   async function record(ms: number): Promise<string> {
     const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, TOKENS, type Harness } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { sleep, TOKENS, useHarness } from './harness.js';
 
 /**
  * GET /v1.0/recordings/usage: the customer's available recordings, their bytes and audio, in all and by day — the
@@ -7,13 +7,7 @@ import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, TOKENS, type Harness } f
  * simulator, and on a real Asterisk with ARI_URL.
  */
 describe('e2e: storage usage', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  }, HARNESS_START_TIMEOUT_MS);
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness();
 
   async function record(customer: string, token: string, ms: number): Promise<string> {
     const call = await h.driver.placeCall({ inTone: 440, customerId: customer });

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { tone } from '../sim/index.js';
 import { expectTones } from './audio-checks.js';
-import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './harness.js';
+import { sleep, useHarness } from './harness.js';
 
 /**
  * `sample_rate: 16000` (wideband): the file keeps Asterisk's slin16 as it comes (mixed, not decimated).
@@ -14,13 +14,7 @@ import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from './h
  *   (not even at its 2 kHz alias).
  */
 describe('e2e: wideband recordings (sample_rate 16000)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness();
-  }, HARNESS_START_TIMEOUT_MS);
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness();
 
   async function record(channelId: string, body: Record<string, unknown> | undefined) {
     const started = await h.json('POST', `/v1.0/calls/${channelId}/recording_start`, { body });
