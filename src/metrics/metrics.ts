@@ -24,8 +24,11 @@ export interface MetricSources {
   ari?: { readonly connected: boolean };
   jobs?: { queues(): QueueSource[] };
   /** the shared store: fleet-wide figures */
-  store?: { availableTotals(): Promise<{ count: number; size_bytes: number; duration_ms: number }> };
+  store?: { availableTotals(): Promise<AvailableTotals> };
 }
+
+/** The fleet's available recordings, all customers (the store's running totals). */
+export type AvailableTotals = { count: number; size_bytes: number; duration_ms: number };
 
 export interface MetricsOptions {
   /** Node process metrics (CPU, memory, event loop, GC: prom-client's `process_*`, `nodejs_*`). Default true. */
@@ -165,7 +168,7 @@ export class AppMetrics implements RecordingMetrics, MixerMetrics, JobMetrics, A
 
     // ---- jobs (BullMQ) ----
     const queueTimeoutMs = this.#queueTimeoutMs;
-    const readTotals = async () => {
+    const readTotalsOnce = async () => {
       const store = sources().store;
       if (!store) return null;
       let timer: NodeJS.Timeout | undefined;
@@ -173,7 +176,15 @@ export class AppMetrics implements RecordingMetrics, MixerMetrics, JobMetrics, A
       clearTimeout(timer);
       return t;
     };
-    const available = (name: string, help: string, pick: (t: { count: number; size_bytes: number; duration_ms: number }) => number) =>
+    // One store read per scrape for the three gauges below: the registry starts every metric's collect() in the same
+    // turn, so the second and third join the read the first started; it is forgotten once settled (the next scrape
+    // reads afresh).
+    let totalsInFlight: Promise<AvailableTotals | null> | null = null;
+    const readTotals = () =>
+      (totalsInFlight ??= readTotalsOnce().finally(() => {
+        totalsInFlight = null;
+      }));
+    const available = (name: string, help: string, pick: (t: AvailableTotals) => number) =>
       new Gauge({
         name: `${PREFIX}${name}`,
         help,

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HARNESS_START_TIMEOUT_MS, sleep, startHarness, type Harness } from '../e2e/harness.js';
 import { parsePrometheusText, type Exposition } from '../helpers/prom-text.js';
 
@@ -91,6 +91,22 @@ describe('metrics: /metrics follows a recording', () => {
     expect(text).not.toContain(recordingId);
     expect(text).not.toContain(call.channelId);
     expect(text).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/);
+  });
+
+  it('one store read per scrape serves the three usage gauges (available recordings, bytes, seconds)', async () => {
+    const totals = await h.app.store.availableTotals();
+    const read = vi.spyOn(h.app.store, 'availableTotals');
+    try {
+      const { m } = await scrape();
+      expect(read).toHaveBeenCalledTimes(1);
+      expect(m.value('ari_recorder_recordings_available')).toBe(totals.count);
+      expect(m.value('ari_recorder_recordings_available_bytes')).toBe(totals.size_bytes);
+      expect(m.value('ari_recorder_recordings_available_seconds')).toBe(totals.duration_ms / 1000);
+      await scrape(); // the next scrape reads afresh
+      expect(read).toHaveBeenCalledTimes(2);
+    } finally {
+      read.mockRestore();
+    }
   });
 
   it('parses strictly: every sample line is valid, every family has HELP and TYPE, names follow the conventions', async () => {

@@ -123,6 +123,19 @@ describe('metrics registry', () => {
     expect(m.has('ari_recorder_queue_jobs', { queue: 'export' })).toBe(false);
   });
 
+  it('the three usage gauges share one store read per scrape, and each scrape reads afresh', async () => {
+    const metrics = createMetrics({ processMetrics: false });
+    let reads = 0;
+    metrics.observe({ store: { availableTotals: async () => ({ count: ++reads, size_bytes: 44 * reads, duration_ms: 1000 * reads }) } });
+    for (const n of [1, 2]) {
+      const m = parsePrometheusText(await metrics.render());
+      expect(reads).toBe(n);
+      expect(m.value('ari_recorder_recordings_available')).toBe(n);
+      expect(m.value('ari_recorder_recordings_available_bytes')).toBe(44 * n);
+      expect(m.value('ari_recorder_recordings_available_seconds')).toBe(n);
+    }
+  });
+
   it('one registry per instance: two apps in one process count apart', async () => {
     const a = createMetrics({ processMetrics: false });
     const b = createMetrics({ processMetrics: false });
