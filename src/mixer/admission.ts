@@ -19,7 +19,10 @@
 export interface AdmissionPolicy {
   /** event-loop utilization a worker may reach (0…1) */
   maxUtilization: number;
-  /** tick lateness (p99 over the last report) at which a worker takes no more */
+  /**
+   * tick lateness (p99 over the last report) at which a worker takes no more; no fixed default: the pool derives it
+   * from the playout delay (see DEFAULT_ADMISSION)
+   */
   maxLagMs: number;
   /** a report older than this: the worker counts as full */
   staleReportMs: number;
@@ -31,7 +34,11 @@ export interface AdmissionPolicy {
   reopenMargin: number;
 }
 
-export const DEFAULT_ADMISSION: AdmissionPolicy = { maxUtilization: 0.8, maxLagMs: 40, staleReportMs: 3000, minSample: 20, idleUtilization: 0.03, reopenMargin: 0.15 };
+/**
+ * The defaults of every threshold but maxLagMs, which depends on the playout delay: the pool (mixer-pool.ts) sets it
+ * to 60 % of its delay unless configured (ADMISSION_MAX_LAG_MS).
+ */
+export const DEFAULT_ADMISSION: Omit<AdmissionPolicy, 'maxLagMs'> = { maxUtilization: 0.8, staleReportMs: 3000, minSample: 20, idleUtilization: 0.03, reopenMargin: 0.15 };
 
 export interface WorkerLoad {
   /** running and ready for work */
