@@ -22,7 +22,9 @@
  * clockNow: a datagram that waited in the socket keeps its real arrival time, in the caller's (epoch-ms) clock.
  * Per socket, arrival times never go backwards.
  *
- * When the buffer fills, or 4 × slots datagrams were handled in this call, `more` is 1 and the caller processes the batch and polls again: nothing is left
+ * One call reads each readable socket once (what it holds then, up to PER_SOCKET datagrams): a worker that was stalled
+ * reads everything that queued meanwhile before it plays the due slots, and a flood on one port cannot keep the call
+ * going. When the buffer fills or a socket had more than PER_SOCKET, `more` is 1 and the caller processes the batch and polls again: nothing is left
  * behind by the batch logic (level-triggered epoll reports the sockets that still hold data).
  * Sockets are closed by close(), destroy(), or at the latest when the worker's environment is torn down
  * (instance-data finalizer), so a crashed worker never keeps its ports bound.
@@ -49,6 +51,7 @@
 #define MAX_BATCH 64
 #define CTRL_BYTES 64
 #define MAX_EVENTS 256
+#define PER_SOCKET 512
 
 typedef struct {
   int epfd;
@@ -57,6 +60,8 @@ typedef struct {
   double **blocks;      /* index -> attached stream block, or NULL */
   napi_ref *block_refs; /* keeps each attached block's ArrayBuffer alive */
   double *last_arrival; /* index -> last arrival time given (monotonic per socket) */
+  uint32_t *visited;    /* index -> the poll call that last read it (each socket is read once per call) */
+  uint32_t calls;
   uint32_t slots;
   uint32_t slot_size;
   uint8_t *buf; /* caller's ArrayBuffer (kept alive by the JS wrapper) */
@@ -98,6 +103,7 @@ static void receiver_free(napi_env env, receiver_t *r) {
   free(r->blocks);
   free(r->block_refs);
   free(r->last_arrival);
+  free(r->visited);
   free(r->msgs);
   free(r->iov);
   free(r->addrs);
@@ -295,16 +301,19 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     napi_ref *refs = blocks ? realloc(r->block_refs, sizeof(napi_ref) * (r->nfds + 1)) : NULL;
     if (refs) r->block_refs = refs;
     double *last = refs ? realloc(r->last_arrival, sizeof(double) * (r->nfds + 1)) : NULL;
-    if (!last) {
+    if (last) r->last_arrival = last;
+    uint32_t *visited = last ? realloc(r->visited, sizeof(uint32_t) * (r->nfds + 1)) : NULL;
+    if (!visited) {
       close(fd);
       return throw_errno(env, ENOMEM, "open", address, port);
     }
-    r->last_arrival = last;
+    r->visited = visited;
     idx = r->nfds++;
     r->blocks[idx] = NULL;
     r->block_refs[idx] = NULL;
   }
   r->last_arrival[idx] = -INFINITY;
+  r->visited[idx] = r->calls;
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
@@ -386,19 +395,27 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
   const double start_ms = timespec_ms(&start);
   uint32_t n = 0, placed = 0;
   int more = 0;
+  const uint32_t call = ++r->calls;
   for (;;) {
     int ne = epoll_wait(r->epfd, r->evs, MAX_EVENTS, 0);
     if (ne < 0 && errno == EINTR) continue;
     if (ne <= 0) break;
+    int fresh = 0; /* sockets of this batch not read yet in this call */
     for (int e = 0; e < ne; e++) {
       uint32_t idx = r->evs[e].data.u32;
-      if ((int)idx >= r->nfds || r->fds[idx] < 0) continue;
+      if ((int)idx >= r->nfds || r->fds[idx] < 0 || r->visited[idx] == call) continue;
+      r->visited[idx] = call;
+      fresh++;
       int fd = r->fds[idx];
+      uint32_t from_socket = 0;
       for (;;) {
-        /* the buffer is full, or this call has done its share (the caller's playout must get its turn under overload) */
-        if (n >= r->slots || n + placed >= 4 * r->slots) {
+        if (n >= r->slots) {
           more = 1;
           goto done;
+        }
+        if (from_socket >= PER_SOCKET) {
+          more = 1; /* a flood (or a long stall): the rest at the next call, after the other sockets */
+          break;
         }
         uint32_t want = r->slots - n;
         if (want > MAX_BATCH) want = MAX_BATCH;
@@ -469,10 +486,12 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
           memcpy(rec + 16, &arrival, 8);
         }
         n = kept;
+        from_socket += (uint32_t)got;
         if ((uint32_t)got < want) break; /* short batch: the socket is drained */
       }
     }
-    if (ne < MAX_EVENTS) break;
+    /* level-triggered epoll lists what is still readable, read sockets last: a batch with none left unread ends it */
+    if (ne < MAX_EVENTS || fresh == 0) break;
   }
 done:;
   {

@@ -119,12 +119,12 @@ describe.skipIf(!native)(`native recvmmsg batch receiver${notBuilt}`, () => {
     }
   });
 
-  it('one poll handles at most maxPerPoll datagrams (overload: playout gets its turn); the next poll goes on in order', async () => {
+  it('one poll dispatches at most maxRecordsPerPoll datagrams (a flood: playout gets its turn); the next poll goes on in order', async () => {
     const got: number[] = [];
     const rx = new BatchReceiver<string>(native!, { datagram: (_t, buf) => got.push(buf[0]! | (buf[1]! << 8)), truncated: () => undefined }, clock, {
       slots: 16,
       slotSize: 1024,
-      maxPerPoll: 40,
+      maxRecordsPerPoll: 40,
     });
     cleanup.push(() => rx.destroy());
     rx.open('127.0.0.1', BASE + 16, 1024 * 1024, false, 's');
@@ -142,6 +142,30 @@ describe.skipIf(!native)(`native recvmmsg batch receiver${notBuilt}`, () => {
       total += n;
     }
     expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
+  });
+
+  it('a flooded port cannot crowd out the others: each call reads a socket once, at most 512 (+ one batch) from it', async () => {
+    const got: string[] = [];
+    const rx = new BatchReceiver<string>(native!, { datagram: (t) => got.push(t), truncated: () => undefined }, clock, {
+      slots: 4096,
+      slotSize: 64,
+      maxPerPoll: 500, // checked after each native call: this stops after the first
+    });
+    cleanup.push(() => rx.destroy());
+    rx.open('127.0.0.1', BASE + 18, 4 * 1024 * 1024, false, 'flood');
+    rx.open('127.0.0.1', BASE + 20, 1024 * 1024, false, 'quiet');
+    const s = await sender();
+    cleanup.push(() => s.close());
+    for (let i = 0; i < 1500; i++) await send(s, Uint8Array.from([1]), BASE + 18);
+    for (let i = 0; i < 3; i++) await send(s, Uint8Array.from([2]), BASE + 20);
+    await sleep(20);
+    const first = rx.poll();
+    expect(first).toBeGreaterThanOrEqual(512);
+    expect(first).toBeLessThan(512 + 64 + 3 + 1);
+    expect(got.filter((t) => t === 'quiet')).toHaveLength(3); // read in the same call as the flood
+    let total = first;
+    while (total < 1503) total += rx.poll();
+    expect(got.filter((t) => t === 'flood')).toHaveLength(1500);
   });
 
   it('reports datagrams longer than the slot as truncated', async () => {
