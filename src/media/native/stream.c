@@ -137,7 +137,8 @@ int stream_push(double *f, uint32_t seq32, uint32_t ts32, uint32_t ssrc32, const
   return PUSH_ACCEPTED;
 }
 
-int stream_fast_packet(double *f, const uint8_t *b, uint32_t len, double addr, int32_t port, double arrival_ms) {
+int stream_fast_packet(double *f, size_t block_bytes, const uint8_t *b, uint32_t len, double addr, int32_t port, double arrival_ms) {
+  if (!stream_block_valid(f, block_bytes)) return 0;
   if (FIELD(removed) == 1) return 1; /* dropped, as the JS path drops it */
   if (FIELD(srcPort) == 0 || port != (int32_t)FIELD(srcPort)) return 0;
   if (FIELD(srcAny) != 1 && (addr < 0 || addr != FIELD(srcAddr))) return 0;

@@ -29,9 +29,10 @@ int stream_push(double *f, uint32_t seq, uint32_t ts, uint32_t ssrc, const uint8
 /*
  * The receiver's fast path for one datagram on a stream's socket: a valid RTP packet of the stream's payload type
  * and size, from its accepted IPv4 source (`addr` host order, −1 for an IPv6 source), is placed and 1 returned;
- * anything else returns 0 and is left to the JS path (which counts it, latches the source, or refuses it).
+ * anything else returns 0 and is left to the JS path (which counts it, latches the source, or refuses it). The block's
+ * shape is checked against its size at every packet: the JS owns that memory, and a C write never leaves it.
  */
-int stream_fast_packet(double *f, const uint8_t *buf, uint32_t len, double addr, int32_t port, double arrival_ms);
+int stream_fast_packet(double *f, size_t block_bytes, const uint8_t *buf, uint32_t len, double addr, int32_t port, double arrival_ms);
 
 napi_value js_stream_fields(napi_env env, napi_callback_info info);
 napi_value js_stream_push(napi_env env, napi_callback_info info);

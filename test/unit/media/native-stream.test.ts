@@ -197,11 +197,21 @@ describe.skipIf(!native)(`native receiver fast path${notBuilt}`, () => {
     expect(frame[0]).toBe(2);
     expect(frame[5]).toBe(7);
 
+    // a block whose shape no longer fits its memory is never written by the C: its packets go to the JS path
+    const cap = st.jb.f[F.capacity];
+    st.jb.f[F.capacity] = 1e6;
+    seen.length = 0;
+    await send(good, rtp(9));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(rx.poll()).toBe(1);
+    expect(seen).toEqual([9]);
+    st.jb.f[F.capacity] = cap;
+
     // a removed stream's packets are dropped by the fast path too
     pipeline.removeStream('in');
     await send(good, rtp(8));
     await new Promise((r) => setTimeout(r, 20));
     expect(rx.poll()).toBe(1);
-    expect(pipeline.counters().packets_received).toBe(3);
+    expect(pipeline.counters().packets_received).toBe(4);
   });
 });
