@@ -104,6 +104,12 @@ export class HalfbandDecimator {
     this.quiet = true;
   }
 
+  /** The state (buf's layout) for native code that filters into it from now on (the silent-history shortcut is off). */
+  sharedState(): Float64Array {
+    this.quiet = false;
+    return this.buf;
+  }
+
   /**
    * Filters and decimates `input` (16 kHz, even length) into `output` (length input.length / 2).
    */

@@ -68,6 +68,11 @@ export class MixPipeline {
     return this.decimator.processSilenceToInt16(out);
   }
 
+  /** The decimator's state, for the native slot player (src/media/native/player.c) to filter into. */
+  sharedState(): Float64Array {
+    return this.decimator.sharedState();
+  }
+
   /** Forgets the filter history. */
   reset(): void {
     this.decimator.reset();

@@ -16,6 +16,12 @@ import { SourceLatch } from '../media/source-latch.js';
 import { F, ipv4Number } from '../media/stream-block.js';
 import type { MixResult } from './types.js';
 
+/** The native slot player's registration (src/media/native/player.c; NativeUdp has it). */
+export interface SlotPlayerKernel {
+  playerAdd(state: Float64Array, blockA: ArrayBuffer, blockB: ArrayBuffer, out: Int16Array): number;
+  playerRemove(handle: number): void;
+}
+
 /** What the pipeline needs from a WAV writer (WavWriter satisfies it; tests may fake it). */
 export interface PcmSink {
   write(pcm: Int16Array): void;
@@ -48,6 +54,8 @@ export interface PipelineOptions {
   mediaTimeoutMs?: number;
   /** The native slot DSP (bit-identical to the JS one); default: JS. */
   dsp?: SlotDspKernel | null;
+  /** The native slot player (mixer/slot-batch.ts): plays a plain two-party slot in the worker's one call per tick. */
+  player?: SlotPlayerKernel | null;
   /** The output rate: 8000 (mixed at 16 kHz and decimated, default) or 16000 (wideband: mixed, not decimated). */
   sampleRate?: 8000 | 16000;
   /**
@@ -150,9 +158,14 @@ export class RecordingPipeline {
   /** Called once when no packet arrived on any stream for mediaTimeoutMs, with the last arrival time. */
   onMediaTimeout: ((lastPacketAtMs: number) => void) | null = null;
 
+  private readonly player: SlotPlayerKernel | null;
+  /** This recording's registration with the native slot player (−1: none). */
+  playerHandle = -1;
+
   constructor(id: string, opts: PipelineOptions, sink: PcmSink) {
     this.id = id;
     this.mix = new MixPipeline(opts.dsp ?? null);
+    this.player = opts.player ?? null;
     this.wideband = opts.sampleRate === 16000;
     const n = this.wideband ? IN_FRAME_SAMPLES : OUT_FRAME_SAMPLES;
     this.stereo =
@@ -251,6 +264,41 @@ export class RecordingPipeline {
       this.playSlot();
       n++;
     }
+    this.checkMediaTimeout(nowMs);
+    return n;
+  }
+
+  /**
+   * The slot the native player can play for this tick, or −1 (play it with tick()): exactly one slot due, two streams
+   * mixed to mono 8 kHz, neither removed, never paused. Registers with the player when it can, and leaves it when not.
+   */
+  batchSlot(nowMs: number): number {
+    const a = this.active;
+    const plain =
+      this.player !== null && !this.finished && !this.stereo && !this.wideband && this.pauses.length === 0 && a.length === 2 && !a[0].removed && !a[1].removed;
+    if (!plain) {
+      this.leavePlayer();
+      return -1;
+    }
+    const lastDue = Math.floor((nowMs - this.startAtMs - this.playoutDelayMs) / FRAME_MS) - 1;
+    if (Math.min(lastDue + 1, this.endSlot) - this.nextSlot !== 1) return -1;
+    if (this.playerHandle < 0) this.playerHandle = this.player!.playerAdd(this.mix.sharedState(), a[0].jb.block, a[1].jb.block, this.out);
+    return this.nextSlot;
+  }
+
+  /** After the player played batchSlot()'s slot into the output: the rest of the slot, as playSlot does it. */
+  commitBatchSlot(sumSquares: number, nowMs: number): void {
+    this.endSlotWrite(this.nextSlot, sumSquares);
+    this.checkMediaTimeout(nowMs);
+  }
+
+  private leavePlayer(): void {
+    if (this.playerHandle < 0) return;
+    this.player!.playerRemove(this.playerHandle);
+    this.playerHandle = -1;
+  }
+
+  private checkMediaTimeout(nowMs: number): void {
     if (this.mediaTimeoutMs > 0 && !this.mediaTimeoutReported) {
       const last = this.lastPacketAtMs();
       if (nowMs - last >= this.mediaTimeoutMs) {
@@ -258,7 +306,6 @@ export class RecordingPipeline {
         this.onMediaTimeout?.(last);
       }
     }
-    return n;
   }
 
   /** Caps the timeline at endAtMs (no slot at or past it will be written), never beyond the max duration. */
@@ -319,6 +366,7 @@ export class RecordingPipeline {
       this.nextSlot = target;
     }
     this.setEnd(endAtMs);
+    this.leavePlayer();
     while (this.nextSlot < this.endSlot) this.playSlot();
     this.finished = true;
     const fin = await this.sink.finalize();
@@ -344,6 +392,7 @@ export class RecordingPipeline {
   /** Closes the file without finalizing (worker error paths). */
   async abort(): Promise<void> {
     this.finished = true;
+    this.leavePlayer();
     await this.sink.abort?.();
   }
 
@@ -441,6 +490,12 @@ export class RecordingPipeline {
       return;
     }
     const sumSquares = this.stereo ? this.mixStereo(streams, frames) : this.wideband ? mixWideSlot(frames, this.out) : this.mix.processSlot(frames, this.out);
+    this.endSlotWrite(slot, sumSquares);
+    if (drained) this.dropDrained(slot);
+  }
+
+  /** A mixed slot's output is written, the timeline moves on, and the silence tracking sees it. */
+  private endSlotWrite(slot: number, sumSquares: number): void {
     this.sink.write(this.out);
     this.nextSlot = slot + 1;
     if ((slot + 1) % this.flushEvery === this.flushPhase) this.sink.flush();
@@ -456,7 +511,6 @@ export class RecordingPipeline {
         this.silenceReported = false;
       }
     }
-    if (drained) this.dropDrained(slot);
   }
 
   /** Removed streams whose buffered audio has been played leave the mix. */

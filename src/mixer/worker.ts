@@ -19,6 +19,7 @@ import { loadNativeUdp, nativeUdpUnavailableReason } from '../media/native/index
 import { LatencyHistogram } from './histogram.js';
 import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
 import { RecordingPipeline, type StreamState } from './recording-pipeline.js';
+import { SlotBatch } from './slot-batch.js';
 
 if (!parentPort) throw new Error('mixer worker must run in a worker thread');
 const port = parentPort;
@@ -62,6 +63,8 @@ function wireError(err: unknown): WireError {
 let flushPhase = 0;
 /** The native slot DSP (the pool chose it: the addon loads there too), else the JS one. */
 const slotDsp = cfg.dsp === 'native' ? loadNativeUdp() : null;
+/** With the native DSP, a tick plays the plain two-party slots of every recording in one native call. */
+const slotBatch = new SlotBatch<Rec>(slotDsp);
 
 async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
   if (recs.has(m.rid)) throw new Error(`recording ${m.rid} is already open`);
@@ -81,6 +84,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
       payloadType: cfg.payloadType,
       flushPhase: flushPhase++ % 50,
       dsp: slotDsp,
+      player: slotDsp,
       sampleRate,
       channels,
     },
@@ -304,14 +308,7 @@ function playout(): void {
   ticks++;
   // Native receiver: read what queued since the last poll before playing the due slots.
   pollReceiver();
-  const nowMs = now();
-  for (const rec of recs.values()) {
-    try {
-      slots += rec.pipeline.tick(nowMs);
-    } catch (err) {
-      failRecording(rec, err);
-    }
-  }
+  slots += slotBatch.tick(recs.values(), now(), failRecording);
   const end = performance.now();
   work.record(end - start);
   k++;

@@ -84,7 +84,7 @@ static int has_avx = -1;
  * (the block's last 66 samples) is written to `hist`. `blk` may be the state's own block or a caller's scratch: a
  * mixed slot is built on the stack, so a recording's cold state costs 66 doubles, not 386.
  */
-static double filter_block(double *restrict hist, const double *restrict blk, int16_t *restrict out) {
+double dsp_filter_block(double *restrict hist, const double *restrict blk, int16_t *restrict out) {
   double e[EVEN], o[EVEN], y[OUT];
   for (int i = 0; i < HISTORY / 2; i++) {
     e[i] = hist[2 * i];
@@ -128,7 +128,7 @@ napi_value js_halfband_int16(napi_env env, napi_callback_info info) {
   if (!typed(env, argv[0], napi_float64_array, HISTORY + BLOCK, (void **)&b)) FAIL("halfbandInt16: state must be a Float64Array(386)");
   if (!typed(env, argv[1], napi_int16_array, OUT, (void **)&out)) FAIL("halfbandInt16: out must be an Int16Array(160)");
   napi_value r;
-  napi_create_double(env, filter_block(b, b + HISTORY, out), &r);
+  napi_create_double(env, dsp_filter_block(b, b + HISTORY, out), &r);
   return r;
 }
 
@@ -146,6 +146,6 @@ napi_value js_mix2_halfband_int16(napi_env env, napi_callback_info info) {
   double x[BLOCK]; /* the state's block region is left alone (it is scratch: every JS path writes it before use) */
   for (int i = 0; i < BLOCK; i++) x[i] = (double)((int32_t)a[i] + (int32_t)bb[i]);
   napi_value r;
-  napi_create_double(env, filter_block(st, x, out), &r);
+  napi_create_double(env, dsp_filter_block(st, x, out), &r);
   return r;
 }

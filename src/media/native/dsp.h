@@ -3,6 +3,11 @@
 #define ARI_DSP_H
 #include <node_api.h>
 
+#include <stdint.h>
+
+/* The state's history (66 doubles) + a 320-sample block → 160 int16 samples; the history moves on; returns Σ out². */
+double dsp_filter_block(double *hist, const double *blk, int16_t *out);
+
 napi_value js_halfband_int16(napi_env env, napi_callback_info info);
 napi_value js_mix2_halfband_int16(napi_env env, napi_callback_info info);
 

@@ -34,13 +34,18 @@ export interface NativeUdp {
   /** sendmmsg: datagram i is the `stride` bytes at i × stride of `buffer`, to host:ports[i]. Returns how many were sent. */
   sendBatch(fd: number, buffer: ArrayBuffer, count: number, stride: number, ports: Int32Array, host: string): number;
   senderClose(fd: number): void;
+  /** The slot player (player.c): a two-party recording's decimator state, its two stream blocks and its output. */
+  playerAdd(state: Float64Array, blockA: ArrayBuffer, blockB: ArrayBuffer, out: Int16Array): number;
+  playerRemove(handle: number): void;
+  /** Plays slot jobs[2j+1] of recording jobs[2j] into its output, j < count; ss[j] = Σ out². */
+  playerRun(jobs: Int32Array, count: number, ss: Float64Array): void;
   /** The mixer's slot DSP (dsp.c): decimate the block in `state` (halfband.ts layout) into `out`; returns Σ out². */
   halfbandInt16(state: Float64Array, out: Int16Array): number;
   /** The same after writing a + b into the block (a two-party slot). */
   mix2HalfbandInt16(state: Float64Array, a: Int16Array, b: Int16Array, out: Int16Array): number;
 }
 
-export const NATIVE_ABI = 4;
+export const NATIVE_ABI = 5;
 
 /** Candidate locations: next to this file (tsx, tests), and the source tree seen from dist/src/media/native. */
 function candidates(): string[] {

@@ -167,6 +167,18 @@ int stream_fast_packet(double *f, size_t block_bytes, const uint8_t *b, uint32_t
   return 1;
 }
 
+const int16_t *stream_take(double *f, size_t block_bytes, double slot) {
+  if (!stream_block_valid(f, block_bytes)) return NULL;
+  if (slot < FIELD(nextSlot)) return NULL;
+  FIELD(nextSlot) = slot + 1;
+  if (slot < 0) return NULL;
+  const size_t i = (size_t)((int64_t)slot % (int64_t)FIELD(capacity));
+  double *tags = tag_slot(f);
+  if (tags[i] != slot) return NULL;
+  tags[i] = -1;
+  return ring(f) + i * (size_t)FIELD(samplesPerFrame);
+}
+
 /* streamFields() -> the field names in block order (the JS layout is checked against it). */
 napi_value js_stream_fields(napi_env env, napi_callback_info info) {
 #define STREAM_FIELD_NAME(name) #name,

@@ -34,6 +34,9 @@ int stream_push(double *f, uint32_t seq, uint32_t ts, uint32_t ssrc, const uint8
  */
 int stream_fast_packet(double *f, size_t block_bytes, const uint8_t *buf, uint32_t len, double addr, int32_t port, double arrival_ms);
 
+/* JitterBuffer.take on the block: the frame of `slot` (its ring entry, now free) or NULL; nextSlot moves past it. */
+const int16_t *stream_take(double *f, size_t block_bytes, double slot);
+
 napi_value js_stream_fields(napi_env env, napi_callback_info info);
 napi_value js_stream_push(napi_env env, napi_callback_info info);
 

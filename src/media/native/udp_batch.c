@@ -37,6 +37,7 @@
 #include <node_api.h>
 #include "dsp.h"
 #include "stream.h"
+#include "player.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,6 +119,7 @@ static void registry_finalize(napi_env env, void *data, void *hint) {
   if (!reg) return;
   /* the environment is going away: its references go with it (deleting them here is not allowed) */
   for (int i = 0; i < reg->count; i++) receiver_free(NULL, reg->items[i]);
+  players_release_all();
   free(reg->items);
   free(reg);
 }
@@ -669,6 +671,9 @@ NAPI_MODULE_INIT() {
     {"attach", NULL, js_attach, NULL, NULL, NULL, napi_enumerable, NULL},
     {"streamFields", NULL, js_stream_fields, NULL, NULL, NULL, napi_enumerable, NULL},
     {"streamPush", NULL, js_stream_push, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"playerAdd", NULL, js_player_add, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"playerRemove", NULL, js_player_remove, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"playerRun", NULL, js_player_run, NULL, NULL, NULL, napi_enumerable, NULL},
     {"poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL},
     {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_enumerable, NULL},
     {"openSockets", NULL, js_open_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -679,7 +684,7 @@ NAPI_MODULE_INIT() {
     {"mix2HalfbandInt16", NULL, js_mix2_halfband_int16, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
-  CHECK(napi_create_int32(env, 4, &abi));
+  CHECK(napi_create_int32(env, 5, &abi));
   napi_property_descriptor v = {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL};
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(napi_define_properties(env, exports, 1, &v));

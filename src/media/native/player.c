@@ -1,0 +1,156 @@
+/*
+ * The slot player: one call per worker tick plays the due slot of every two-party recording registered here — takes
+ * each stream's frame from its block (JitterBuffer.take), mixes the two, decimates and saturates into the
+ * recording's 160-sample output (dsp.c) — instead of one JS take per stream and one DSP call per recording. What it
+ * writes is what the JS path writes (test/unit/mixer/slot-player.test.ts compares the files byte for byte).
+ *
+ * Registrations are per thread (each worker has its own), hold references to the JS memory they point into, and are
+ * released by playerRemove or with the worker's environment.
+ */
+#include "player.h"
+#include "dsp.h"
+#include "stream.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define HISTORY 66
+#define BLOCK 320
+#define OUT 160
+
+typedef struct {
+  int used;
+  double *hist;
+  int16_t *out;
+  double *blk[2];
+  size_t blk_bytes[2];
+  napi_ref refs[4];
+} player_t;
+
+static _Thread_local player_t *players;
+static _Thread_local int nplayers;
+
+static void release(napi_env env, player_t *p) {
+  for (int k = 0; k < 4; k++)
+    if (p->refs[k] && env) napi_delete_reference(env, p->refs[k]);
+  memset(p, 0, sizeof *p);
+}
+
+void players_release_all(void) {
+  free(players); /* the environment is going away: its references go with it */
+  players = NULL;
+  nplayers = 0;
+}
+
+#define THROW(msg)                              \
+  do {                                          \
+    napi_throw_type_error(env, NULL, msg);      \
+    return NULL;                                \
+  } while (0)
+
+static int typed(napi_env env, napi_value v, napi_typedarray_type want, size_t len, void **data) {
+  napi_typedarray_type type;
+  size_t length;
+  if (napi_get_typedarray_info(env, v, &type, &length, data, NULL, NULL) != napi_ok) return 0;
+  return type == want && length == len;
+}
+
+/* playerAdd(state: Float64Array(386), blockA: ArrayBuffer, blockB: ArrayBuffer, out: Int16Array(160)) -> handle */
+napi_value js_player_add(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  player_t p;
+  memset(&p, 0, sizeof p);
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) THROW("playerAdd(state, blockA, blockB, out)");
+  if (!typed(env, argv[0], napi_float64_array, HISTORY + BLOCK, (void **)&p.hist)) THROW("playerAdd: state must be a Float64Array(386)");
+  for (int k = 0; k < 2; k++) {
+    void *data = NULL;
+    if (napi_get_arraybuffer_info(env, argv[1 + k], &data, &p.blk_bytes[k]) != napi_ok || !stream_block_valid((double *)data, p.blk_bytes[k]) ||
+        ((double *)data)[S_samplesPerFrame] != BLOCK)
+      THROW("playerAdd: blockA and blockB must be stream blocks of 320-sample frames");
+    p.blk[k] = (double *)data;
+  }
+  if (!typed(env, argv[3], napi_int16_array, OUT, (void **)&p.out)) THROW("playerAdd: out must be an Int16Array(160)");
+  int h = -1;
+  for (int i = 0; i < nplayers; i++)
+    if (!players[i].used) {
+      h = i;
+      break;
+    }
+  if (h < 0) {
+    player_t *grown = realloc(players, sizeof(player_t) * (size_t)(nplayers + 1));
+    if (!grown) {
+      napi_throw_error(env, "ENOMEM", "playerAdd: out of memory");
+      return NULL;
+    }
+    players = grown;
+    h = nplayers++;
+  }
+  for (int k = 0; k < 4; k++) {
+    if (napi_create_reference(env, argv[k], 1, &p.refs[k]) != napi_ok) {
+      release(env, &p);
+      napi_throw_error(env, NULL, "playerAdd: cannot keep a reference");
+      return NULL;
+    }
+  }
+  p.used = 1;
+  players[h] = p;
+  napi_value out;
+  napi_create_int32(env, h, &out);
+  return out;
+}
+
+/* playerRemove(handle) */
+napi_value js_player_remove(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t h = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 1 && napi_get_value_int32(env, argv[0], &h) == napi_ok && h >= 0 &&
+      h < nplayers && players[h].used)
+    release(env, &players[h]);
+  return NULL;
+}
+
+/* playerRun(jobs: Int32Array [handle, slot]…, count, ss: Float64Array): plays slot `slot` of each job's recording into
+ * its out; ss[j] = Σ out². A handle appears once per call (its out holds one slot). */
+napi_value js_player_run(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  int32_t *jobs;
+  double *ss;
+  uint32_t count = 0;
+  napi_typedarray_type type;
+  size_t njobs = 0, nss = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_get_typedarray_info(env, argv[0], &type, &njobs, (void **)&jobs, NULL, NULL) != napi_ok || type != napi_int32_array ||
+      napi_get_value_uint32(env, argv[1], &count) != napi_ok ||
+      napi_get_typedarray_info(env, argv[2], &type, &nss, (void **)&ss, NULL, NULL) != napi_ok || type != napi_float64_array)
+    THROW("playerRun(jobs: Int32Array, count, ss: Float64Array)");
+  if ((size_t)count * 2 > njobs || count > nss) {
+    napi_throw_range_error(env, NULL, "playerRun: count exceeds jobs or ss");
+    return NULL;
+  }
+  for (uint32_t j = 0; j < count; j++) {
+    const int32_t h = jobs[2 * j];
+    if (h < 0 || h >= nplayers || !players[h].used) {
+      napi_throw_error(env, NULL, "playerRun: unknown handle");
+      return NULL;
+    }
+  }
+  double x[BLOCK];
+  for (uint32_t j = 0; j < count; j++) {
+    player_t *p = &players[jobs[2 * j]];
+    const double slot = jobs[2 * j + 1];
+    const int16_t *a = stream_take(p->blk[0], p->blk_bytes[0], slot);
+    const int16_t *b = stream_take(p->blk[1], p->blk_bytes[1], slot);
+    /* the JS mix: a + b when both (exact), the one present, or silence — then the same filter */
+    if (a && b)
+      for (int i = 0; i < BLOCK; i++) x[i] = (double)((int32_t)a[i] + (int32_t)b[i]);
+    else if (a || b) {
+      const int16_t *f = a ? a : b;
+      for (int i = 0; i < BLOCK; i++) x[i] = f[i];
+    } else
+      memset(x, 0, sizeof x);
+    ss[j] = dsp_filter_block(p->hist, x, p->out);
+  }
+  return NULL;
+}
