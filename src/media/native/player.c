@@ -22,7 +22,7 @@ typedef struct {
   double *hist;
   int16_t *out;
   double *blk[2];
-  size_t blk_bytes[2];
+  double blk_shape[2];
   napi_ref refs[4];
 } player_t;
 
@@ -64,7 +64,8 @@ napi_value js_player_add(napi_env env, napi_callback_info info) {
   if (!typed(env, argv[0], napi_float64_array, HISTORY + BLOCK, (void **)&p.hist)) THROW("playerAdd: state must be a Float64Array(386)");
   for (int k = 0; k < 2; k++) {
     void *data = NULL;
-    if (napi_get_arraybuffer_info(env, argv[1 + k], &data, &p.blk_bytes[k]) != napi_ok || !stream_block_valid((double *)data, p.blk_bytes[k]) ||
+    size_t bytes = 0;
+    if (napi_get_arraybuffer_info(env, argv[1 + k], &data, &bytes) != napi_ok || (p.blk_shape[k] = stream_block_shape((double *)data, bytes)) == 0 ||
         ((double *)data)[S_samplesPerFrame] != BLOCK)
       THROW("playerAdd: blockA and blockB must be stream blocks of 320-sample frames");
     p.blk[k] = (double *)data;
@@ -140,8 +141,8 @@ napi_value js_player_run(napi_env env, napi_callback_info info) {
   for (uint32_t j = 0; j < count; j++) {
     player_t *p = &players[jobs[2 * j]];
     const double slot = jobs[2 * j + 1];
-    const int16_t *a = stream_take(p->blk[0], p->blk_bytes[0], slot);
-    const int16_t *b = stream_take(p->blk[1], p->blk_bytes[1], slot);
+    const int16_t *a = stream_take(p->blk[0], p->blk_shape[0], slot);
+    const int16_t *b = stream_take(p->blk[1], p->blk_shape[1], slot);
     /* the JS mix: a + b when both (exact), the one present, or silence — then the same filter */
     if (a && b)
       for (int i = 0; i < BLOCK; i++) x[i] = (double)((int32_t)a[i] + (int32_t)b[i]);

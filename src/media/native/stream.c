@@ -15,12 +15,17 @@ static inline double *tag_slot(double *f) { return f + STREAM_FIELD_COUNT; }
 static inline double *tag_seq(double *f) { return f + STREAM_FIELD_COUNT + (size_t)FIELD(capacity); }
 static inline int16_t *ring(double *f) { return (int16_t *)(f + STREAM_FIELD_COUNT + 2 * (size_t)FIELD(capacity)); }
 
-int stream_block_valid(const double *f, size_t bytes) {
+double stream_block_shape(const double *f, size_t bytes) {
   if (bytes < STREAM_FIELD_COUNT * 8) return 0;
   double cap = f[S_capacity], n = f[S_samplesPerFrame];
   if (!(cap >= 2 && cap <= 4096 && cap == floor(cap) && n >= 2 && n <= 8192 && n == floor(n))) return 0;
-  return bytes >= 8 * (STREAM_FIELD_COUNT + 2 * (size_t)cap) + 2 * (size_t)cap * (size_t)n;
+  if (bytes < 8 * (STREAM_FIELD_COUNT + 2 * (size_t)cap) + 2 * (size_t)cap * (size_t)n) return 0;
+  return cap * 65536 + n;
 }
+
+int stream_block_valid(const double *f, size_t bytes) { return stream_block_shape(f, bytes) != 0; }
+
+static inline int same_shape(const double *f, double shape) { return f[S_capacity] * 65536 + f[S_samplesPerFrame] == shape; }
 
 /* rtp-packet.ts seqDelta / tsDelta */
 static inline double seq_delta(double a, double b) { return (double)(int16_t)(uint16_t)((uint32_t)b - (uint32_t)a); }
@@ -137,8 +142,8 @@ int stream_push(double *f, uint32_t seq32, uint32_t ts32, uint32_t ssrc32, const
   return PUSH_ACCEPTED;
 }
 
-int stream_fast_packet(double *f, size_t block_bytes, const uint8_t *b, uint32_t len, double addr, int32_t port, double arrival_ms) {
-  if (!stream_block_valid(f, block_bytes)) return 0;
+int stream_fast_packet(double *f, double shape, const uint8_t *b, uint32_t len, double addr, int32_t port, double arrival_ms) {
+  if (!same_shape(f, shape)) return 0;
   if (FIELD(removed) == 1) return 1; /* dropped, as the JS path drops it */
   if (FIELD(srcPort) == 0 || port != (int32_t)FIELD(srcPort)) return 0;
   if (FIELD(srcAny) != 1 && (addr < 0 || addr != FIELD(srcAddr))) return 0;
@@ -167,8 +172,8 @@ int stream_fast_packet(double *f, size_t block_bytes, const uint8_t *b, uint32_t
   return 1;
 }
 
-const int16_t *stream_take(double *f, size_t block_bytes, double slot) {
-  if (!stream_block_valid(f, block_bytes)) return NULL;
+const int16_t *stream_take(double *f, double shape, double slot) {
+  if (!same_shape(f, shape)) return NULL;
   if (slot < FIELD(nextSlot)) return NULL;
   FIELD(nextSlot) = slot + 1;
   if (slot < 0) return NULL;

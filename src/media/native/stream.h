@@ -20,7 +20,12 @@ enum { STREAM_FIELD_LIST(STREAM_FIELD_ENUM) S_FIELD_USED };
 /* Push results, as jitter-buffer.ts's Push. */
 enum { PUSH_ACCEPTED = 0, PUSH_DUPLICATE = 1, PUSH_LATE = 2, PUSH_EARLY = 3, PUSH_OVERLAP = 4 };
 
-/* Checks a block's size against its own capacity × samplesPerFrame; returns 0 when it does not fit. */
+/*
+ * A block's shape (capacity × 65536 + samplesPerFrame) when its size fits them, else 0. The per-packet functions take
+ * the shape found when the block was handed over and refuse a block whose fields no longer say it: the JS owns that
+ * memory, and a C write never leaves it.
+ */
+double stream_block_shape(const double *f, size_t bytes);
 int stream_block_valid(const double *f, size_t bytes);
 
 /* JitterBuffer.push on the block `f`: `payload` holds 2·samplesPerFrame bytes of big-endian samples. */
@@ -29,13 +34,12 @@ int stream_push(double *f, uint32_t seq, uint32_t ts, uint32_t ssrc, const uint8
 /*
  * The receiver's fast path for one datagram on a stream's socket: a valid RTP packet of the stream's payload type
  * and size, from its accepted IPv4 source (`addr` host order, −1 for an IPv6 source), is placed and 1 returned;
- * anything else returns 0 and is left to the JS path (which counts it, latches the source, or refuses it). The block's
- * shape is checked against its size at every packet: the JS owns that memory, and a C write never leaves it.
+ * anything else returns 0 and is left to the JS path (which counts it, latches the source, or refuses it).
  */
-int stream_fast_packet(double *f, size_t block_bytes, const uint8_t *buf, uint32_t len, double addr, int32_t port, double arrival_ms);
+int stream_fast_packet(double *f, double shape, const uint8_t *buf, uint32_t len, double addr, int32_t port, double arrival_ms);
 
 /* JitterBuffer.take on the block: the frame of `slot` (its ring entry, now free) or NULL; nextSlot moves past it. */
-const int16_t *stream_take(double *f, size_t block_bytes, double slot);
+const int16_t *stream_take(double *f, double shape, double slot);
 
 napi_value js_stream_fields(napi_env env, napi_callback_info info);
 napi_value js_stream_push(napi_env env, napi_callback_info info);

@@ -59,7 +59,7 @@ typedef struct {
   int *fds; /* index -> fd, -1 when free */
   int nfds;
   double **blocks;      /* index -> attached stream block, or NULL */
-  size_t *block_bytes;  /* index -> its size */
+  double *block_shape; /* index -> its shape (stream_block_shape) */
   napi_ref *block_refs; /* keeps each attached block's ArrayBuffer alive */
   double *last_arrival; /* index -> last arrival time given (monotonic per socket) */
   uint32_t *visited;    /* index -> the poll call that last read it (each socket is read once per call) */
@@ -103,7 +103,7 @@ static void receiver_free(napi_env env, receiver_t *r) {
   if (r->epfd >= 0) close(r->epfd);
   free(r->fds);
   free(r->blocks);
-  free(r->block_bytes);
+  free(r->block_shape);
   free(r->block_refs);
   free(r->last_arrival);
   free(r->visited);
@@ -302,8 +302,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     if (fds) r->fds = fds;
     double **blocks = fds ? realloc(r->blocks, sizeof(double *) * (r->nfds + 1)) : NULL;
     if (blocks) r->blocks = blocks;
-    size_t *sizes = blocks ? realloc(r->block_bytes, sizeof(size_t) * (r->nfds + 1)) : NULL;
-    if (sizes) r->block_bytes = sizes;
+    double *sizes = blocks ? realloc(r->block_shape, sizeof(double) * (r->nfds + 1)) : NULL;
+    if (sizes) r->block_shape = sizes;
     napi_ref *refs = sizes ? realloc(r->block_refs, sizeof(napi_ref) * (r->nfds + 1)) : NULL;
     if (refs) r->block_refs = refs;
     double *last = refs ? realloc(r->last_arrival, sizeof(double) * (r->nfds + 1)) : NULL;
@@ -379,7 +379,7 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
   detach(env, r, idx);
   CHECK(napi_create_reference(env, argv[2], 1, &r->block_refs[idx]));
   r->blocks[idx] = (double *)data;
-  r->block_bytes[idx] = len;
+  r->block_shape[idx] = stream_block_shape((const double *)data, len);
   return NULL;
 }
 
@@ -472,7 +472,7 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
             }
           }
           uint8_t *payload = r->buf + HDR_BYTES + (size_t)r->slots * REC_BYTES;
-          if (block && !flags && stream_fast_packet(block, r->block_bytes[idx], payload + (size_t)i * r->slot_size, len, addr4, sport, arrival)) {
+          if (block && !flags && stream_fast_packet(block, r->block_shape[idx], payload + (size_t)i * r->slot_size, len, addr4, sport, arrival)) {
             placed++;
             continue;
           }
