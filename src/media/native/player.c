@@ -23,6 +23,8 @@ typedef struct {
   int16_t *out;
   double *blk[2];
   double blk_shape[2];
+  int64_t cap[2]; /* each block's ring size and frame size, to prefetch without reading the block */
+  size_t frame[2];
   napi_ref refs[4];
 } player_t;
 
@@ -69,6 +71,8 @@ napi_value js_player_add(napi_env env, napi_callback_info info) {
         ((double *)data)[S_samplesPerFrame] != BLOCK)
       THROW("playerAdd: blockA and blockB must be stream blocks of 320-sample frames");
     p.blk[k] = (double *)data;
+    p.cap[k] = (int64_t)p.blk[k][S_capacity];
+    p.frame[k] = (size_t)p.blk[k][S_samplesPerFrame];
   }
   if (!typed(env, argv[3], napi_int16_array, OUT, (void **)&p.out)) THROW("playerAdd: out must be an Int16Array(160)");
   int h = -1;
@@ -111,6 +115,23 @@ napi_value js_player_remove(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Asks for the lines the next job will read (each recording's data is cold by the next tick): they arrive while this
+ * job filters. Addresses come from the registration, never from the cold block itself. */
+static void prefetch(const player_t *p, int32_t slot) {
+  for (int k = 0; k < 2; k++) {
+    const double *f = p->blk[k];
+    if (slot < 0) return;
+    const size_t i = (size_t)(slot % p->cap[k]);
+    __builtin_prefetch(f + S_capacity, 1);
+    __builtin_prefetch(f + S_nextSlot, 1);
+    __builtin_prefetch(f + STREAM_FIELD_COUNT + i, 1);
+    const char *frame = (const char *)(f + STREAM_FIELD_COUNT + 2 * (size_t)p->cap[k]) + i * p->frame[k] * sizeof(int16_t);
+    for (size_t b = 0; b < p->frame[k] * sizeof(int16_t); b += 64) __builtin_prefetch(frame + b, 0);
+  }
+  for (size_t b = 0; b < HISTORY * sizeof(double); b += 64) __builtin_prefetch((const char *)p->hist + b, 1);
+  for (size_t b = 0; b < OUT * sizeof(int16_t); b += 64) __builtin_prefetch((const char *)p->out + b, 1);
+}
+
 /* playerRun(jobs: Int32Array [handle, slot]…, count, ss: Float64Array): plays slot `slot` of each job's recording into
  * its out; ss[j] = Σ out². A handle appears once per call (its out holds one slot). */
 napi_value js_player_run(napi_env env, napi_callback_info info) {
@@ -139,6 +160,7 @@ napi_value js_player_run(napi_env env, napi_callback_info info) {
   }
   double x[BLOCK];
   for (uint32_t j = 0; j < count; j++) {
+    if (j + 1 < count) prefetch(&players[jobs[2 * j + 2]], jobs[2 * j + 3]);
     player_t *p = &players[jobs[2 * j]];
     const double slot = jobs[2 * j + 1];
     const int16_t *a = stream_take(p->blk[0], p->blk_shape[0], slot);
