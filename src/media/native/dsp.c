@@ -9,6 +9,7 @@
  * The state is the JS decimator's own Float64Array: [0, 66) the history, [66, 386) the block.
  */
 #include "dsp.h"
+#include "napi_args.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -102,20 +103,6 @@ double dsp_filter_block(double *restrict hist, const double *restrict blk, int16
   for (int m = 0; m < OUT; m++) ss += (int32_t)out[m] * (int32_t)out[m];
   memcpy(hist, blk + BLOCK - HISTORY, HISTORY * sizeof(double));
   return (double)ss;
-}
-
-#define FAIL(msg)                               \
-  do {                                          \
-    napi_throw_type_error(env, NULL, msg);      \
-    return NULL;                                \
-  } while (0)
-
-/* napi_get_typedarray_info refuses (napi_invalid_arg) anything that is not a typed array. */
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, size_t len, void **data) {
-  napi_typedarray_type type;
-  size_t length;
-  if (napi_get_typedarray_info(env, v, &type, &length, data, NULL, NULL) != napi_ok) return 0;
-  return type == want && length == len;
 }
 
 /* halfbandInt16(state: Float64Array(386), out: Int16Array(160)) → Σ out² (the block was written by the caller). */

@@ -9,6 +9,7 @@
  */
 #include "player.h"
 #include "dsp.h"
+#include "napi_args.h"
 #include "stream.h"
 #include <stdlib.h>
 #include <string.h>
@@ -43,38 +44,25 @@ void players_release_all(void) {
   nplayers = 0;
 }
 
-#define THROW(msg)                              \
-  do {                                          \
-    napi_throw_type_error(env, NULL, msg);      \
-    return NULL;                                \
-  } while (0)
-
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, size_t len, void **data) {
-  napi_typedarray_type type;
-  size_t length;
-  if (napi_get_typedarray_info(env, v, &type, &length, data, NULL, NULL) != napi_ok) return 0;
-  return type == want && length == len;
-}
-
 /* playerAdd(state: Float64Array(386), blockA: ArrayBuffer, blockB: ArrayBuffer, out: Int16Array(160)) -> handle */
 napi_value js_player_add(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   player_t p;
   memset(&p, 0, sizeof p);
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) THROW("playerAdd(state, blockA, blockB, out)");
-  if (!typed(env, argv[0], napi_float64_array, HISTORY + BLOCK, (void **)&p.hist)) THROW("playerAdd: state must be a Float64Array(386)");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) FAIL("playerAdd(state, blockA, blockB, out)");
+  if (!typed(env, argv[0], napi_float64_array, HISTORY + BLOCK, (void **)&p.hist)) FAIL("playerAdd: state must be a Float64Array(386)");
   for (int k = 0; k < 2; k++) {
     void *data = NULL;
     size_t bytes = 0;
     if (napi_get_arraybuffer_info(env, argv[1 + k], &data, &bytes) != napi_ok || (p.blk_shape[k] = stream_block_shape((double *)data, bytes)) == 0 ||
         ((double *)data)[S_samplesPerFrame] != BLOCK)
-      THROW("playerAdd: blockA and blockB must be stream blocks of 320-sample frames");
+      FAIL("playerAdd: blockA and blockB must be stream blocks of 320-sample frames");
     p.blk[k] = (double *)data;
     p.cap[k] = (int64_t)p.blk[k][S_capacity];
     p.frame[k] = (size_t)p.blk[k][S_samplesPerFrame];
   }
-  if (!typed(env, argv[3], napi_int16_array, OUT, (void **)&p.out)) THROW("playerAdd: out must be an Int16Array(160)");
+  if (!typed(env, argv[3], napi_int16_array, OUT, (void **)&p.out)) FAIL("playerAdd: out must be an Int16Array(160)");
   int h = -1;
   for (int i = 0; i < nplayers; i++)
     if (!players[i].used) {
@@ -146,7 +134,7 @@ napi_value js_player_run(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[0], &type, &njobs, (void **)&jobs, NULL, NULL) != napi_ok || type != napi_int32_array ||
       napi_get_value_uint32(env, argv[1], &count) != napi_ok ||
       napi_get_typedarray_info(env, argv[2], &type, &nss, (void **)&ss, NULL, NULL) != napi_ok || type != napi_float64_array)
-    THROW("playerRun(jobs: Int32Array, count, ss: Float64Array)");
+    FAIL("playerRun(jobs: Int32Array, count, ss: Float64Array)");
   if ((size_t)count * 2 > njobs || count > nss) {
     napi_throw_range_error(env, NULL, "playerRun: count exceeds jobs or ss");
     return NULL;
