@@ -256,9 +256,7 @@ export class RecordingPipeline {
   /** Plays out every slot that is due at `nowMs` (epoch ms). Returns the number of slots written. */
   tick(nowMs: number): number {
     if (this.finished) return 0;
-    // Slot k is due when startAt + (k+1)·20 + delay ≤ now.
-    const lastDue = Math.floor((nowMs - this.startAtMs - this.playoutDelayMs) / FRAME_MS) - 1;
-    const limit = Math.min(lastDue + 1, this.endSlot);
+    const limit = this.dueLimit(nowMs);
     let n = 0;
     while (this.nextSlot < limit) {
       this.playSlot();
@@ -280,8 +278,7 @@ export class RecordingPipeline {
       this.leavePlayer();
       return -1;
     }
-    const lastDue = Math.floor((nowMs - this.startAtMs - this.playoutDelayMs) / FRAME_MS) - 1;
-    if (Math.min(lastDue + 1, this.endSlot) - this.nextSlot !== 1) return -1;
+    if (this.dueLimit(nowMs) - this.nextSlot !== 1) return -1;
     if (this.playerHandle < 0) this.playerHandle = this.player!.playerAdd(this.mix.sharedState(), a[0].jb.block, a[1].jb.block, this.out);
     return this.nextSlot;
   }
@@ -290,6 +287,11 @@ export class RecordingPipeline {
   commitBatchSlot(sumSquares: number, nowMs: number): void {
     this.endSlotWrite(this.nextSlot, sumSquares);
     this.checkMediaTimeout(nowMs);
+  }
+
+  /** The slots before this one are due at `nowMs`: slot k is due when startAt + (k+1)·20 + delay ≤ now. */
+  private dueLimit(nowMs: number): number {
+    return Math.min(Math.floor((nowMs - this.startAtMs - this.playoutDelayMs) / FRAME_MS), this.endSlot);
   }
 
   private leavePlayer(): void {
