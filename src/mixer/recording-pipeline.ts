@@ -203,15 +203,7 @@ export class RecordingPipeline {
     if (this.all.has(streamId)) throw new Error(`stream ${streamId} already exists in recording ${this.id}`);
     const st = new StreamState(
       streamId,
-      new JitterBuffer({
-        startAtMs: this.startAtMs,
-        frameMs: FRAME_MS,
-        samplesPerFrame: IN_FRAME_SAMPLES,
-        capacity: this.jitterSlots,
-        // A sender late by less than the playout delay still makes its slots: re-anchor only beyond that (3 frames at
-        // the default 100 ms), so a longer delay absorbs a sender's stall instead of shifting and then dropping frames.
-        driftFrames: Math.max(3, Math.floor(this.playoutDelayMs / FRAME_MS) - 2),
-      }),
+      new JitterBuffer({ startAtMs: this.startAtMs, frameMs: FRAME_MS, samplesPerFrame: IN_FRAME_SAMPLES, capacity: this.jitterSlots }),
       opts.awaitSource ?? false,
       this.payloadType,
     );
