@@ -34,6 +34,10 @@ let seenBuffer: ArrayBufferLike | null = null;
  *    only ever adds). When that minimum leaves [−driftFrames, +driftFrames] the stream is re-anchored by
  *    shifting the slot mapping by floor(min d): sustained clock drift or sender stalls are absorbed with
  *    silence (sender behind) or by dropping overlapping frames (sender ahead), never by tearing a frame.
+ *    The late side can wait: a sender late by up to `driftLateFrames` still makes its slots (the playout
+ *    delay's room), so it is re-anchored only after `driftLateWindows` such windows in a row (to keep the
+ *    streams aligned), and a stall it catches up from costs nothing — shifting forward at once would add
+ *    silence and then, when the backlog arrives, a backward shift dropping as many frames (overlaps).
  *  - SSRC change (transfer, re-INVITE): a continuation — re-anchored by arrival time on the new SSRC.
  *    Stray packets of the previous SSRC arriving afterwards are dropped as late.
  *  - a sequence jump larger than `maxDropout` (sender restart with the same SSRC) re-anchors too.
@@ -63,6 +67,10 @@ export interface JitterBufferOptions {
   driftFrames?: number;
   /** Packets per drift window. Default 25 (500 ms). */
   driftWindow?: number;
+  /** Re-anchor at once only when the sender is later than this (≥ driftFrames). Default driftFrames. */
+  driftLateFrames?: number;
+  /** Windows in a row later than driftFrames (within driftLateFrames) before re-anchoring. Default 4 (2 s). */
+  driftLateWindows?: number;
   /** A forward/backward sequence jump above this many packets is a restart (re-anchor). Default 1000. */
   maxDropout?: number;
 }
@@ -139,6 +147,8 @@ export class JitterBuffer {
     f[F.capacity] = cap;
     f[F.driftFrames] = opts.driftFrames ?? 3;
     f[F.driftWindow] = opts.driftWindow ?? 25;
+    f[F.driftLateFrames] = Math.max(f[F.driftFrames], opts.driftLateFrames ?? 0);
+    f[F.driftLateWindows] = opts.driftLateWindows ?? 4;
     f[F.maxDropout] = opts.maxDropout ?? 1000;
     f[F.highestSlot] = -1;
     f[F.prevSsrc] = -1;
@@ -326,6 +336,7 @@ export class JitterBuffer {
     f[F.haveTransit] = 0;
     f[F.winCount] = 0;
     f[F.winMin] = Infinity;
+    f[F.lateWindows] = 0;
   }
 
   private trackDrift(d: number): void {
@@ -335,10 +346,12 @@ export class JitterBuffer {
     const off = f[F.winMin];
     f[F.winCount] = 0;
     f[F.winMin] = Infinity;
+    if (off > f[F.driftFrames] && off <= f[F.driftLateFrames] && ++f[F.lateWindows] < f[F.driftLateWindows]) return;
     if (off > f[F.driftFrames] || off < -f[F.driftFrames]) {
       f[F.baseSlot] += Math.floor(off);
       f[F.reanchors]++;
     }
+    f[F.lateWindows] = 0;
   }
 
   private updateJitter(ts: number, arrivalMs: number): void {

@@ -64,6 +64,13 @@ export const STREAM_FIELDS = [
   'removed',
   /** Arrival time of the last packet accepted from the source (media timeout); 0: none. */
   'lastAcceptedMs',
+  // late-side drift (appended: the fields above keep their places)
+  /** Re-anchor at once when the sender is later than this many frames (≥ driftFrames; the playout delay's room). */
+  'driftLateFrames',
+  /** Consecutive windows later than driftFrames (but within driftLateFrames) before re-anchoring for alignment. */
+  'driftLateWindows',
+  /** Windows in a row so far that were later than driftFrames. */
+  'lateWindows',
 ] as const;
 
 export type StreamField = (typeof STREAM_FIELDS)[number];

@@ -203,7 +203,15 @@ export class RecordingPipeline {
     if (this.all.has(streamId)) throw new Error(`stream ${streamId} already exists in recording ${this.id}`);
     const st = new StreamState(
       streamId,
-      new JitterBuffer({ startAtMs: this.startAtMs, frameMs: FRAME_MS, samplesPerFrame: IN_FRAME_SAMPLES, capacity: this.jitterSlots }),
+      new JitterBuffer({
+        startAtMs: this.startAtMs,
+        frameMs: FRAME_MS,
+        samplesPerFrame: IN_FRAME_SAMPLES,
+        capacity: this.jitterSlots,
+        // A sender late by less than the playout delay (less 2 frames of jitter room) still makes its slots: a stall
+        // it catches up from is absorbed whole; at the default 100 ms this is the 3 frames of driftFrames.
+        driftLateFrames: Math.floor(this.playoutDelayMs / FRAME_MS) - 2,
+      }),
       opts.awaitSource ?? false,
       this.payloadType,
     );

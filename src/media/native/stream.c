@@ -51,6 +51,7 @@ static void anchor(double *f, double ssrc, double ext, double arrival_frames, in
   FIELD(haveTransit) = 0;
   FIELD(winCount) = 0;
   FIELD(winMin) = INFINITY;
+  FIELD(lateWindows) = 0;
 }
 
 static void track_drift(double *f, double d) {
@@ -59,10 +60,12 @@ static void track_drift(double *f, double d) {
   double off = FIELD(winMin);
   FIELD(winCount) = 0;
   FIELD(winMin) = INFINITY;
+  if (off > FIELD(driftFrames) && off <= FIELD(driftLateFrames) && ++FIELD(lateWindows) < FIELD(driftLateWindows)) return;
   if (off > FIELD(driftFrames) || off < -FIELD(driftFrames)) {
     FIELD(baseSlot) += floor(off);
     FIELD(reanchors)++;
   }
+  FIELD(lateWindows) = 0;
 }
 
 static void update_jitter(double *f, double ts, double arrival_ms) {

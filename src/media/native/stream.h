@@ -11,7 +11,8 @@
   X(nextSlot) X(highestSlot) X(anchored) X(ssrc) X(prevSsrc) X(maxExt) X(baseExt) X(baseSlot) X(segFirstExt)      \
   X(segReceived) X(lostClosed) X(winCount) X(winMin) X(prevArrivalMs) X(prevTs) X(haveTransit) X(jitterTs)        \
   X(maxJitterTs) X(received) X(late) X(duplicate) X(early) X(overlap) X(beforeStart) X(reanchors) X(ssrcChanges)  \
-  X(srcPort) X(srcAddr) X(srcAny) X(payloadType) X(payloadBytes) X(removed) X(lastAcceptedMs)
+  X(srcPort) X(srcAddr) X(srcAny) X(payloadType) X(payloadBytes) X(removed) X(lastAcceptedMs) \
+  X(driftLateFrames) X(driftLateWindows) X(lateWindows)
 
 #define STREAM_FIELD_ENUM(name) S_##name,
 enum { STREAM_FIELD_LIST(STREAM_FIELD_ENUM) S_FIELD_USED };

@@ -52,7 +52,7 @@ function scenario(seed: number, count: number): Pkt[] {
       out.push(p);
       if (x < 0.14) out.push({ ...p, arrival: p.arrival + r() * 5 }); // duplicate
     }
-    if (x > 0.995) t += 200 + r() * 800; // a stall: a burst arrives late
+    if (x > 0.995) t += r() < 0.5 ? 80 + r() * 80 : 200 + r() * 800; // a stall: a burst arrives late (4–8 or 10–50 frames)
     if (x > 0.99 && x <= 0.995) {
       prevSsrc = ssrc;
       ssrc = Math.floor(r() * 2 ** 32); // transfer / re-INVITE
@@ -85,9 +85,12 @@ describe.skipIf(!native)(`native stream placement (stream.c)${notBuilt}`, () => 
 
   it('leaves byte-identical blocks to JitterBuffer.push, packet after packet, over 40 hostile streams', () => {
     let packets = 0;
+    let waitedLate = 0;
     const results = new Map<number, number>();
     for (let seed = 1; seed <= 40; seed++) {
-      const opts = { startAtMs: 0, capacity: 16, driftWindow: 25, driftFrames: 3, maxDropout: 1000 };
+      // odd seeds: a late side that waits (as a pipeline with a longer playout delay sets it)
+      const late = seed % 2 === 1 ? { driftLateFrames: 8, driftLateWindows: 3 } : {};
+      const opts = { startAtMs: 0, capacity: 16, driftWindow: 25, driftFrames: 3, maxDropout: 1000, ...late };
       const js = new JitterBuffer(opts);
       const c = new JitterBuffer(opts);
       let played = 0;
@@ -106,12 +109,14 @@ describe.skipIf(!native)(`native stream placement (stream.c)${notBuilt}`, () => 
         results.set(rj, (results.get(rj) ?? 0) + 1);
         const eq = Buffer.from(c.block).equals(Buffer.from(js.block));
         if (!eq) expect.fail(`seed ${seed}, packet ${packets}: blocks differ at ${firstDifference(bytes(js), bytes(c))}`);
+        if (js.f[F.lateWindows] > 0) waitedLate++;
         packets++;
       }
       expect(c.stats()).toEqual(js.stats());
     }
     // every outcome happened, so every branch was compared
     for (const r of Object.values(Push)) expect(results.get(r) ?? 0, `push result ${r}`).toBeGreaterThan(0);
+    expect(waitedLate, 'packets placed while a late window was being waited out').toBeGreaterThan(0);
     expect(packets).toBeGreaterThan(40 * 600);
   });
 

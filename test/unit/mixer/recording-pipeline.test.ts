@@ -222,6 +222,51 @@ describe('RecordingPipeline (virtual clock)', () => {
     expect(res.quality.silence_ratio).toBeLessThan(0.55);
   });
 
+  /** One stream of 300 packets, packet i arriving `lateMs(i)` after its time, ticked every 20 ms; packets 250–259 carry 1 kHz. */
+  async function lateSender(name: string, delay: number, lateMs: (i: number) => number) {
+    const path = join(dir, `${name}.wav`);
+    const writer = await WavWriter.open(path, { sampleRate: 8000, channels: 1 });
+    const p = new RecordingPipeline(name, { startAtMs: START, playoutDelayMs: delay, jitterSlots: 40 }, writer);
+    const a = p.addStream('in');
+    const events: Array<{ t: number; i: number }> = [];
+    for (let i = 0; i < 300; i++) events.push({ t: START + 20 * i + 5 + lateMs(i), i });
+    events.sort((x, y) => x.t - y.t || x.i - y.i);
+    let e = 0;
+    for (let t = START; t <= START + 20 * 300 + delay + 200; t += 20) {
+      while (e < events.length && events[e].t <= t) {
+        const { i, t: at } = events[e++];
+        p.onPacket(a, tonePacket(i, { seq: i, timestamp: 320 * (i + 1), ssrc: 5 }, i >= 250 && i < 260 ? 1000 : 440, 8000), SRC.address, SRC.port, at);
+      }
+      p.tick(t);
+    }
+    const res = await p.finish(START + 20 * 310, path);
+    return { res, st: p.streamStats().in, wav: readWavFile(path) };
+  }
+
+  it('a sender late by less than the playout delay for a while, then catching up, loses nothing: no re-anchor, no dropped frame', async () => {
+    // packets 100–149 (one second) arrive 200 ms late, then the sender is on time again (its backlog in a burst)
+    const late = (i: number) => (i >= 100 && i < 150 ? 200 : 0);
+    const { res, st, wav } = await lateSender('stall-300', 300, late);
+    expect({ late: st.late, overlap: st.overlap, early: st.early, reanchors: st.reanchors }).toEqual({ late: 0, overlap: 0, early: 0, reanchors: 0 });
+    expect(res.quality.packets_late).toBe(0);
+    // every frame in its place: the tone all through (no hole where the sender was late)
+    for (let ms = 200; ms < 5800; ms += 200) expect(goertzelDb(wav.samples.subarray(ms * 8, (ms + 100) * 8), 8000, ms >= 5000 && ms < 5200 ? 1000 : 440), `at ${ms} ms`).toBeGreaterThan(-20);
+    // 200 ms late is beyond a 100 ms playout delay: those frames cannot be played in place
+    expect((await lateSender('stall-100', 100, late)).res.quality.packets_late).toBeGreaterThan(0);
+  });
+
+  it('a sender that stays late is re-aligned after 2 s (one re-anchor), losing nothing', async () => {
+    // from packet 100 on every packet arrives 100 ms (5 frames) late for good (Asterisk skipped time under a stall)
+    const { st, wav } = await lateSender('stays-late', 300, (i) => (i >= 100 ? 100 : 0));
+    expect({ late: st.late, overlap: st.overlap, early: st.early, reanchors: st.reanchors }).toEqual({ late: 0, overlap: 0, early: 0, reanchors: 1 });
+    // the 1 kHz burst (packets 250–259) is heard when it arrived, 5 slots (100 ms) after its place before the shift
+    const db = (from: number, to: number, hz: number) => goertzelDb(wav.samples.subarray(from * 8, to * 8), 8000, hz);
+    expect(db(5000, 5080, 440)).toBeGreaterThan(-20);
+    expect(db(5000, 5080, 1000)).toBeLessThan(-40);
+    expect(db(5120, 5280, 1000)).toBeGreaterThan(-20);
+    expect(db(5320, 5400, 440)).toBeGreaterThan(-20);
+  });
+
   it('removeStream plays what was buffered, then the stream is silence', async () => {
     const { p, path } = await newPipeline('remove');
     const a = p.addStream('in');
