@@ -19,6 +19,7 @@ import { loadNativeUdp, nativeUdpUnavailableReason } from '../media/native/index
 import { LatencyHistogram } from './histogram.js';
 import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
 import { RecordingPipeline, type StreamState } from './recording-pipeline.js';
+import { pollThenPlay } from './poll-then-play.js';
 import { SlotBatch } from './slot-batch.js';
 
 if (!parentPort) throw new Error('mixer worker must run in a worker thread');
@@ -306,9 +307,8 @@ function playout(): void {
   lag.record(late);
   if (lagSamples.length < MAX_LAG_SAMPLES) lagSamples.push(late > 0 ? late : 0);
   ticks++;
-  // Native receiver: read what queued since the last poll before playing the due slots.
-  pollReceiver();
-  slots += slotBatch.tick(recs.values(), now(), failRecording);
+  // Native receiver: read what queued since the last poll before playing the slots due when the poll began.
+  slots += pollThenPlay(now, pollReceiver, (dueAt) => slotBatch.tick(recs.values(), dueAt, failRecording));
   const end = performance.now();
   work.record(end - start);
   k++;

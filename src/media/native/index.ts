@@ -18,9 +18,11 @@ export interface NativeUdp {
   /**
    * Drains the readable sockets: packets of attached streams from their accepted source are placed into their blocks,
    * the others become records in the buffer; returns the number of records (header +12 = 1: buffer full, +16: placed).
-   * `clockNow`: the caller's clock read just before the call (the records' arrival times are in it).
+   * `clockNow`: the caller's clock read just before the call (the records' arrival times are in it): a datagram's
+   * arrival is clockNow − (the call's CLOCK_REALTIME − its kernel timestamp), later than clockNow when it came during the
+   * call. `realtimeStartMs` (tests only) stands for that CLOCK_REALTIME reading.
    */
-  poll(id: number, clockNow: number): number;
+  poll(id: number, clockNow: number, realtimeStartMs?: number): number;
   /** From now on the socket's ordinary packets go into this stream block (stream-block.ts) without a record. */
   attach(id: number, index: number, block: ArrayBuffer): void;
   /** The stream block's field names in the C layout's order. */

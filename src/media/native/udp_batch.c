@@ -385,21 +385,26 @@ static napi_value js_attach(napi_env env, napi_callback_info info) {
 
 static inline double timespec_ms(const struct timespec *t) { return (double)t->tv_sec * 1000.0 + (double)t->tv_nsec / 1e6; }
 
-/* poll(id, clockNow) -> number of records written; header +12 = 1 when the buffer filled (poll again). */
+/*
+ * poll(id, clockNow[, realtimeStartMs]) -> number of records written; header +12 = 1 when the buffer filled (poll
+ * again). The third argument (tests only) stands for this call's own CLOCK_REALTIME reading.
+ */
 static napi_value js_poll(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   receiver_t *r = argc >= 2 ? get_receiver(env, argv[0]) : NULL;
   if (!r) return NULL;
-  double clock_now = 0;
-  if (napi_get_value_double(env, argv[1], &clock_now) != napi_ok) {
+  double clock_now = 0, start_ms = 0;
+  if (napi_get_value_double(env, argv[1], &clock_now) != napi_ok || (argc >= 3 && napi_get_value_double(env, argv[2], &start_ms) != napi_ok)) {
     napi_throw_type_error(env, NULL, "poll(id, clockNow: number)");
     return NULL;
   }
-  struct timespec start;
-  clock_gettime(CLOCK_REALTIME, &start);
-  const double start_ms = timespec_ms(&start);
+  if (argc < 3) {
+    struct timespec start;
+    clock_gettime(CLOCK_REALTIME, &start);
+    start_ms = timespec_ms(&start);
+  }
   uint32_t n = 0, placed = 0;
   int more = 0;
   const uint32_t call = ++r->calls;
@@ -449,8 +454,11 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
               struct timespec t;
               memcpy(&t, CMSG_DATA(c), sizeof t);
+              /* Negative for a datagram that came after this call began (a long drain, or the thread descheduled
+               * in the middle of it): it arrived after clockNow, and saying clockNow would date it early by as much
+               * (a stall of 300 ms in a poll then shifted streams back and forth). Beyond a second: a clock step. */
               const double age = start_ms - timespec_ms(&t);
-              if (age > 0) arrival = clock_now - age;
+              if (age > -1000) arrival = clock_now - age;
             }
           }
           if (arrival < r->last_arrival[idx]) arrival = r->last_arrival[idx];

@@ -101,6 +101,24 @@ describe.skipIf(!native)(`native recvmmsg batch receiver${notBuilt}`, () => {
     for (const list of [ga, gb]) for (let i = 1; i < list.length; i++) expect(list[i].arrival).toBeGreaterThanOrEqual(list[i - 1].arrival);
   });
 
+  it('a datagram that arrived after the poll began (a long drain, a stall inside it) keeps its real arrival time', async () => {
+    const got: Got[] = [];
+    // The poll "began" 300 ms before the datagram came: as if the thread had been descheduled inside it that long.
+    const late = { ...native!, poll: (id: number, clockNow: number) => native!.poll(id, clockNow, Date.now() - 300) };
+    const rx = new BatchReceiver<string>(late, { datagram: (t, buf, address, port, arrival) => got.push({ target: t, bytes: [...buf], address, port, arrival }), truncated: () => {} }, clock);
+    cleanup.push(() => rx.destroy());
+    rx.open('127.0.0.1', BASE + 40, 256 * 1024, false, 'a');
+    const s = await sender();
+    cleanup.push(() => s.close());
+    await send(s, Uint8Array.from([1, 2, 3]), BASE + 40);
+    await sleep(5);
+    const tPoll = clock();
+    expect(rx.poll()).toBe(1);
+    // 300 ms after the call's clock reading, less the few ms it waited: not dated back to the start of the poll
+    expect(got[0].arrival - tPoll).toBeGreaterThan(280);
+    expect(got[0].arrival - tPoll).toBeLessThan(301);
+  });
+
   it('a full buffer is processed and polled again until every socket is drained (nothing left behind)', async () => {
     const { rx, got } = receiver({ slots: 16, slotSize: 1024 });
     cleanup.push(() => rx.destroy());
