@@ -23,8 +23,8 @@
  *   --no-save            do not write bench/results/*.json
  *   --label TEXT         free text stored in the result (e.g. "rmem_max=8M")
  *   --keep               keep the spool directory
- *   --jitter-slots N     MixerPool jitterSlots (ring per stream, default 16)
- *   --playout-delay MS   MixerPool playoutDelayMs (default 100)
+ *   --jitter-slots N     MixerPool jitterSlots (ring per stream, default defaultJitterSlots(delay))
+ *   --playout-delay MS   MixerPool playoutDelayMs (default DEFAULT_PLAYOUT_DELAY_MS, 300)
  *   --nice N             run the bench and the generators at this nice value (root needed for N < 0)
  *   --receiver R         MixerPool receiver: native (recvmmsg addon) | dgram | auto   default auto
  *   --receiver-poll-ms M native receiver drain interval                      default 5
@@ -47,7 +47,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { MixerPool } from '../src/mixer/mixer-pool.js';
 import type { WorkerStats } from '../src/mixer/protocol.js';
-import type { MixResult } from '../src/mixer/types.js';
+import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from '../src/mixer/types.js';
 import { snrDetail } from '../test/helpers/audio-analysis.js';
 import { readWavFile } from '../test/helpers/wav-decode.js';
 import { makeRng as prng } from '../test/sim/impairments.js';
@@ -474,7 +474,7 @@ async function main(): Promise<void> {
   log(`calls=${N} streams=${streamsTotal} seconds=${opts.seconds} workers=${opts.workers} generators=${opts.generators} load=${loadStart.map((x) => x.toFixed(2)).join(' ')}`);
 
   // MixerPool's default ring (mixer-pool.ts): playout delay + a 500 ms stall, at least 32 slots.
-  const effectiveJitterSlots = opts.jitterSlots ?? Math.max(32, Math.ceil(((opts.playoutDelayMs ?? 100) + 500) / 20));
+  const effectiveJitterSlots = opts.jitterSlots ?? defaultJitterSlots(opts.playoutDelayMs ?? DEFAULT_PLAYOUT_DELAY_MS);
   const rmemMax = Number(fs.readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
   const recvBufferSize = opts.rcvbuf ?? 2 * 1024 * 1024;
   const pool = new MixerPool({
@@ -714,7 +714,7 @@ async function main(): Promise<void> {
     options: opts,
     config: {
       recvBufferSize,
-      playoutDelayMs: opts.playoutDelayMs ?? 100,
+      playoutDelayMs: opts.playoutDelayMs ?? DEFAULT_PLAYOUT_DELAY_MS,
       jitterSlots: effectiveJitterSlots,
       receiver,
       receiverPollMs: receiver === 'native' ? opts.receiverPollMs : null,
@@ -804,7 +804,7 @@ async function main(): Promise<void> {
     ['generator CPU (% of one core, G procs)', `${fmt((g1.cpuMs / g1.wallMs) * 100)} (G=${g1.processes}, ${g1.sender})`, base ? fmt((base.gen.cpuMs / base.gen.wallMs) * 100) : '—'],
     ['generator end late (ms) / sub-ticks > 20 ms late', `${fmt(g1.endLateMs, 0)} / ${fmtInt(g1.subTicksBehind20ms)}`, base ? `${fmt(base.gen.endLateMs, 0)} / ${fmtInt(base.gen.subTicksBehind20ms)}` : '—'],
     ['load average (1 min) during run', `${fmt(median(loadSamples), 2)} (max ${fmt(maxOf(loadSamples), 2)})`, '—'],
-    ['nice / jitterSlots / playoutDelayMs', `${opts.nice} / ${effectiveJitterSlots} / ${opts.playoutDelayMs ?? 100}`, '—'],
+    ['nice / jitterSlots / playoutDelayMs', `${opts.nice} / ${effectiveJitterSlots} / ${opts.playoutDelayMs ?? DEFAULT_PLAYOUT_DELAY_MS}`, '—'],
   ];
   console.log(renderTable(rows));
   if (opts.save) {

@@ -1,6 +1,7 @@
 import { CUSTOMER_ID_RULE, isCustomerId } from './domain/customer-id.js';
 import { WEBHOOK_SECRET_RULE, webhookKey } from './jobs/webhook-signature.js';
 import { checkRtpHosts } from './media/rtp-hosts.js';
+import { DEFAULT_PLAYOUT_DELAY_MS } from './mixer/types.js';
 import { isNodeId } from './fleet/node-id.js';
 import type { HostPort, RedisTarget } from './store/redis-target.js';
 
@@ -217,7 +218,7 @@ export function loadConfig(env: Env = process.env, opts: { localAddresses?: () =
     },
     mixer: {
       workers: int(env, 'MIXER_WORKERS', 0, 0, 256),
-      playoutDelayMs: int(env, 'PLAYOUT_DELAY_MS', 100, 20, 2000),
+      playoutDelayMs: int(env, 'PLAYOUT_DELAY_MS', DEFAULT_PLAYOUT_DELAY_MS, 20, 2000),
       receiver: oneOf(env, 'RTP_RECEIVER', 'auto', ['auto', 'dgram', 'native'] as const),
       admission: admission(env),
     },

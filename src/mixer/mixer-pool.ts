@@ -22,7 +22,7 @@ import type { MixerMetrics } from '../metrics/ports.js';
 import { GuardedEmitter } from '../util/guarded-emitter.js';
 import { chooseWorker, DEFAULT_ADMISSION, nextCeiling, workerCapacity, workerRefusal, type AdmissionPolicy, type Refusal, type WorkerLoad } from './admission.js';
 import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
-import type { Mixer, MixerEvents, MixResult, OpenRecordingOptions, StreamHandle } from './types.js';
+import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type Mixer, type MixerEvents, type MixResult, type OpenRecordingOptions, type StreamHandle } from './types.js';
 
 export interface MixerPoolOptions {
   /** RTP port range (inclusive). */
@@ -36,9 +36,9 @@ export interface MixerPoolOptions {
   bindAddress?: string;
   /** SO_RCVBUF per socket (bytes), to ride out GC pauses. Default 2 MiB (capped by net.core.rmem_max). */
   recvBufferSize?: number;
-  /** Playout delay after a slot's end, giving reordered/late packets time to arrive. Default 100 ms. */
+  /** Playout delay after a slot's end, giving reordered/late packets time to arrive. Default DEFAULT_PLAYOUT_DELAY_MS. */
   playoutDelayMs?: number;
-  /** Jitter ring per stream, in 20 ms slots. Default max(16, playoutDelayMs/20 + 11). */
+  /** Jitter ring per stream, in 20 ms slots. Default defaultJitterSlots(playoutDelayMs). */
   jitterSlots?: number;
   /** RTP payload type accepted. Default 118 (slin16 from Asterisk externalMedia). */
   payloadType?: number;
@@ -175,10 +175,10 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       // Deep enough for a GC pause, shallow enough that a worker that fell behind is not served seconds-old
       // packets that are all late anyway (the kernel doubles it: 512 KiB ≈ 4 s of one stream). See docs/performance.md.
       recvBufferSize: opts.recvBufferSize ?? 256 * 1024,
-      playoutDelayMs: opts.playoutDelayMs ?? 100,
+      playoutDelayMs: opts.playoutDelayMs ?? DEFAULT_PLAYOUT_DELAY_MS,
       // Enough ring for the playout delay plus a 500 ms worker stall: packets read in the burst after a pause
       // still find their slot instead of being dropped as early (20 KiB per stream).
-      jitterSlots: opts.jitterSlots ?? Math.max(32, Math.ceil(((opts.playoutDelayMs ?? 100) + 500) / 20)),
+      jitterSlots: opts.jitterSlots ?? defaultJitterSlots(opts.playoutDelayMs ?? DEFAULT_PLAYOUT_DELAY_MS),
       statsIntervalMs: opts.statsIntervalMs ?? 1000,
       payloadType: opts.payloadType ?? 118,
       testHooks: opts.testHooks ?? false,

@@ -14,7 +14,7 @@ import { JitterBuffer, type JitterStats } from '../media/jitter-buffer.js';
 import { newRtpHeader, parseRtp, RtpParse, type RtpHeader } from '../media/rtp-packet.js';
 import { SourceLatch } from '../media/source-latch.js';
 import { F, ipv4Number } from '../media/stream-block.js';
-import type { MixResult } from './types.js';
+import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from './types.js';
 
 /** The native slot player's registration (src/media/native/player.c; NativeUdp has it). */
 export interface SlotPlayerKernel {
@@ -38,9 +38,9 @@ export interface PipelineOptions {
   silenceTimeoutMs?: number;
   /** No slot at or past startAtMs + this is ever written (the recording's max duration). */
   maxDurationMs?: number;
-  /** A slot is played out when now ≥ slotEnd + playoutDelayMs. Default 100. */
+  /** A slot is played out when now ≥ slotEnd + playoutDelayMs. Default DEFAULT_PLAYOUT_DELAY_MS. */
   playoutDelayMs?: number;
-  /** Ring size per stream, in slots. Default 16 (must exceed playoutDelay/20 + reorder depth). */
+  /** Ring size per stream, in slots. Default defaultJitterSlots (must exceed playoutDelay/20 + reorder depth). */
   jitterSlots?: number;
   /** RTP payload type accepted (118 = slin16 as Asterisk sends it). */
   payloadType?: number;
@@ -172,13 +172,13 @@ export class RecordingPipeline {
       opts.channels === 2 ? { mix: new MixPipeline(opts.dsp ?? null), left: new Int16Array(n), right: new Int16Array(n), framesL: [], framesR: [] } : null;
     this.out = new Int16Array(this.stereo ? 2 * n : n);
     this.startAtMs = opts.startAtMs;
-    this.playoutDelayMs = opts.playoutDelayMs ?? 100;
+    this.playoutDelayMs = opts.playoutDelayMs ?? DEFAULT_PLAYOUT_DELAY_MS;
     this.silenceTimeoutMs = opts.silenceTimeoutMs ?? 0;
     this.mediaTimeoutMs = opts.mediaTimeoutMs ?? 0;
     this.firstPacketFloorMs = opts.startAtMs;
     this.maxEndSlot = opts.maxDurationMs ? Math.round(opts.maxDurationMs / FRAME_MS) : Infinity;
     this.endSlot = this.maxEndSlot;
-    this.jitterSlots = opts.jitterSlots ?? 16;
+    this.jitterSlots = opts.jitterSlots ?? defaultJitterSlots(this.playoutDelayMs);
     this.payloadType = opts.payloadType ?? 118;
     this.flushEvery = opts.flushEverySlots ?? 50;
     this.flushPhase = (opts.flushPhase ?? 0) % this.flushEvery;

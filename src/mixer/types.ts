@@ -1,6 +1,16 @@
 import type { RecordingQuality } from '../domain/recording.js';
 
 /** What the recorder asks of the mixer. Implemented by MixerPool (worker_threads). */
+/**
+ * How long after a slot's end it is played (PLAYOUT_DELAY_MS). A recording is not live audio: 300 ms costs nothing
+ * a listener hears and absorbs a sender or host stalled that long (measured on a 2-core VM: stalls of 110–270 ms turned
+ * packets late at 100 ms, none at 300; docs/performance.md).
+ */
+export const DEFAULT_PLAYOUT_DELAY_MS = 300;
+
+/** Jitter ring per stream, in 20 ms slots: the playout delay plus 500 ms (a stall that long is read back in place). */
+export const defaultJitterSlots = (playoutDelayMs: number): number => Math.max(32, Math.ceil((playoutDelayMs + 500) / 20));
+
 export interface OpenRecordingOptions {
   /** Spool path of the WAV being written. */
   path: string;
