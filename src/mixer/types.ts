@@ -8,8 +8,12 @@ import type { RecordingQuality } from '../domain/recording.js';
  */
 export const DEFAULT_PLAYOUT_DELAY_MS = 300;
 
-/** Jitter ring per stream, in 20 ms slots: the playout delay plus 500 ms (a stall that long is read back in place). */
-export const defaultJitterSlots = (playoutDelayMs: number): number => Math.max(32, Math.ceil((playoutDelayMs + 500) / 20));
+/**
+ * Jitter ring per stream, in 20 ms slots: the playout delay plus one second. A worker descheduled for a second reads,
+ * when it resumes, everything that queued meanwhile before it plays: its packets span the stall plus the delay, and
+ * must all fit (a ring of delay + 500 ms dropped 16 frames per stream as `early` after an 814 ms stall of this VM).
+ */
+export const defaultJitterSlots = (playoutDelayMs: number): number => Math.max(32, Math.ceil((playoutDelayMs + 1000) / 20));
 
 export interface OpenRecordingOptions {
   /** Spool path of the WAV being written. */
