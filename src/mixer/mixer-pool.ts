@@ -176,8 +176,8 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       // packets that are all late anyway (the kernel doubles it: 512 KiB ≈ 4 s of one stream). See docs/performance.md.
       recvBufferSize: opts.recvBufferSize ?? 256 * 1024,
       playoutDelayMs: opts.playoutDelayMs ?? DEFAULT_PLAYOUT_DELAY_MS,
-      // Enough ring for the playout delay plus a 500 ms worker stall: packets read in the burst after a pause
-      // still find their slot instead of being dropped as early (20 KiB per stream).
+      // Enough ring for the playout delay plus a worker stall of a second: packets read in the burst after a pause
+      // still find their slot instead of being dropped as early.
       jitterSlots: opts.jitterSlots ?? defaultJitterSlots(opts.playoutDelayMs ?? DEFAULT_PLAYOUT_DELAY_MS),
       statsIntervalMs: opts.statsIntervalMs ?? 1000,
       payloadType: opts.payloadType ?? 118,

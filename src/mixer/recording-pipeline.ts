@@ -209,7 +209,7 @@ export class RecordingPipeline {
         samplesPerFrame: IN_FRAME_SAMPLES,
         capacity: this.jitterSlots,
         // A sender late by less than the playout delay (less 2 frames of jitter room) still makes its slots: a stall
-        // it catches up from is absorbed whole; at the default 100 ms this is the 3 frames of driftFrames.
+        // it catches up from is absorbed whole (at a 100 ms delay this is driftFrames' 3: no change).
         driftLateFrames: Math.floor(this.playoutDelayMs / FRAME_MS) - 2,
       }),
       opts.awaitSource ?? false,

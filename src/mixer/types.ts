@@ -1,6 +1,5 @@
 import type { RecordingQuality } from '../domain/recording.js';
 
-/** What the recorder asks of the mixer. Implemented by MixerPool (worker_threads). */
 /**
  * How long after a slot's end it is played (PLAYOUT_DELAY_MS). A recording is not live audio: 300 ms costs nothing
  * a listener hears and absorbs a sender or host stalled that long (measured on a 2-core VM: stalls of 110–270 ms turned
@@ -15,6 +14,7 @@ export const DEFAULT_PLAYOUT_DELAY_MS = 300;
  */
 export const defaultJitterSlots = (playoutDelayMs: number): number => Math.max(32, Math.ceil((playoutDelayMs + 1000) / 20));
 
+/** What the recorder asks of the mixer. Implemented by MixerPool (worker_threads). */
 export interface OpenRecordingOptions {
   /** Spool path of the WAV being written. */
   path: string;
