@@ -3,7 +3,8 @@
  * N streams at 50 datagrams/s each (652 bytes: an RTP slin16 frame) over loopback from a forked sender, received
  *   a: one socket per stream, epoll + recvmmsg per readable socket every 5 ms (what the addon does), or
  *   b: one socket for all streams, recvmmsg in batches of 64 every 5 ms (a receiver demultiplexing by source).
- * Prints the receiver's CPU per datagram (user, system) over the measured seconds, after 2 s of warm-up.
+ * Prints the receiver's CPU per datagram (user, system) over the measured seconds, after 2 s of warm-up. POLL_MS: the
+ * receiver's wake interval (default 5, as the workers).
  *
  *   gcc -O2 -o /tmp/receive-floor bench/receive-floor.c && /tmp/receive-floor 2000 a 10 && /tmp/receive-floor 2000 b 10
  */
@@ -34,7 +35,9 @@ static int bind_udp(int port, int rcvbuf) {
 }
 #define B 64
 int main(int argc, char **argv) {
+  if (argc < 4) { fprintf(stderr, "usage: receive-floor STREAMS a|b SECONDS [POLL_MS=5]\n"); return 2; }
   int n = atoi(argv[1]); char mode = argv[2][0]; int secs = atoi(argv[3]); int base = 30000;
+  int poll_ms = argc > 4 ? atoi(argv[4]) : 5; /* the workers wake every 5 ms */
   int nports = mode == 'a' ? n : 1;
   int *fds = calloc(nports, sizeof(int));
   for (int i = 0; i < nports; i++) fds[i] = bind_udp(base + 2 * i, mode == 'a' ? 256 * 1024 : 8 << 20);
@@ -63,7 +66,7 @@ int main(int argc, char **argv) {
   long got = 0; double t0 = now_ms(), warm = t0 + 2000; struct rusage r0; int measuring = 0; long got0 = 0;
   while (now_ms() < warm + secs * 1000.0) {
     if (!measuring && now_ms() >= warm) { getrusage(RUSAGE_SELF, &r0); got0 = got; measuring = 1; }
-    struct timespec ts = {0, 5000000}; nanosleep(&ts, NULL); // poll every 5 ms, as the workers
+    struct timespec ts = {poll_ms / 1000, (long)(poll_ms % 1000) * 1000000L}; nanosleep(&ts, NULL);
     for (;;) {
       int ne = epoll_wait(ep, evs, 1024, 0); if (ne <= 0) break;
       for (int e = 0; e < ne; e++) {
