@@ -146,6 +146,9 @@ describe('a fleet of daemon processes on one Redis', () => {
     const { a, b } = nodes;
     const id = await start(b, await b.sim.placeCall({ exten: 'tone300' }));
     await waitForStatus(a.base, id, 'recording');
+    // B's relay has handed its recording_started on: had B died holding that outbox entry unacknowledged, another
+    // daemon would claim it only after 30 s idle (event-relay.ts), and the failure event, next in the chain, waits for it.
+    await hooks.waitFor((rs) => rs.some((w) => w.body.type === 'recording_started' && (w.body.data as { id: string }).id === id), 20_000);
     b.proc!.child.kill('SIGKILL');
     await b.proc!.exited;
     b.proc = undefined;
