@@ -176,6 +176,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       workers: config.mixer.workers || undefined,
       bindAddress: config.rtp.bindHost,
       recvBufferSize: config.rtp.recvBufferBytes,
+      sharedSocketStreams: config.rtp.sharedSocketStreams,
       playoutDelayMs: config.mixer.playoutDelayMs,
       receiver: config.mixer.receiver,
       admission: config.mixer.admission,

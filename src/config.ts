@@ -21,7 +21,7 @@ export interface Config {
   http: { host: string; port: number; tokensFile?: string; limits: { authFailures: number; exports: number; windowMs: number } };
   /** `target` unset: the embedded redis-server (`make run`). */
   redis: { target?: RedisTarget; prefix: string };
-  rtp: { bindHost: string; advertiseHost: string; portMin: number; portMax: number; recvBufferBytes: number };
+  rtp: { bindHost: string; advertiseHost: string; portMin: number; portMax: number; recvBufferBytes: number; sharedSocketStreams: number };
   /** `admission`: a worker's utilization (%) and tick lag at which new recordings are refused; false: never refused. */
   mixer: { workers: number; playoutDelayMs: number; receiver: 'auto' | 'dgram' | 'native'; admission: { maxUtilization: number; maxLagMs?: number } | false };
   spoolDir: string;
@@ -215,6 +215,7 @@ export function loadConfig(env: Env = process.env, opts: { localAddresses?: () =
       portMin,
       portMax,
       recvBufferBytes: int(env, 'RTP_RECV_BUFFER_BYTES', 256 * 1024, 65536, 64 * 1024 * 1024),
+      sharedSocketStreams: int(env, 'RTP_SHARED_SOCKET_STREAMS', 512, 0, 4096),
     },
     mixer: {
       workers: int(env, 'MIXER_WORKERS', 0, 0, 256),

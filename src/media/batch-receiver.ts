@@ -14,6 +14,7 @@
  * never go backwards.
  */
 import type { NativeUdp } from './native/index.js';
+import { ipv4Number } from './stream-block.js';
 
 const HDR_BYTES = 64;
 const REC_BYTES = 80;
@@ -40,13 +41,24 @@ export interface DatagramHandler<T> {
   datagram(target: T, buf: Uint8Array, address: string, port: number, arrivalMs: number): void;
   /** A datagram longer than slotSize (cut): not a valid slin16 RTP packet. */
   truncated(target: T): void;
+  /** A datagram on a shared socket from a source no stream announced (foreign: it belongs to no recording). */
+  unclaimed?(socketIndex: number): void;
 }
 
 interface Binding<T> {
-  target: T;
+  /** The socket's stream; null for a shared socket (its streams are found by source). */
+  target: T | null;
+  /** Shared socket: stream by source key (sourceKey). */
+  sources: Map<string, T> | null;
   /** IPv4 source cache: the string is built once per source, not per datagram. */
   lastKey: number;
   lastAddress: string;
+}
+
+/** `::ffff:a.b.c.d` (a dual-stack socket's view of an IPv4 peer) is a.b.c.d; the wildcards are any address. */
+function sourceKey(address: string, port: number): string {
+  const a = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+  return `${a === '0.0.0.0' || a === '::' ? '*' : a}|${port}`;
 }
 
 export class BatchReceiver<T> {
@@ -94,8 +106,60 @@ export class BatchReceiver<T> {
   open(address: string, port: number, recvBufferSize: number, ipv6: boolean, target: T): number {
     if (this.destroyed) throw new Error('batch receiver is destroyed');
     const idx = this.native.open(this.id, address, port, recvBufferSize, ipv6);
-    this.bindings[idx] = { target, lastKey: -1, lastAddress: '' };
+    this.bindings[idx] = { target, sources: null, lastKey: -1, lastAddress: '' };
     return idx;
+  }
+
+  /**
+   * Binds a socket that many streams share, each found by the source of its datagrams (attachSource). Datagrams from
+   * any other source go to `handler.unclaimed`.
+   */
+  openShared(address: string, port: number, recvBufferSize: number, ipv6: boolean): number {
+    if (this.destroyed) throw new Error('batch receiver is destroyed');
+    const idx = this.native.open(this.id, address, port, recvBufferSize, ipv6);
+    try {
+      this.native.share(this.id, idx);
+    } catch (err) {
+      this.native.close(this.id, idx);
+      throw err;
+    }
+    this.bindings[idx] = { target: null, sources: new Map(), lastKey: -1, lastAddress: '' };
+    return idx;
+  }
+
+  /** The socket's receive buffer as the kernel set it (bytes). */
+  recvBuffer(idx: number): number {
+    return this.native.recvBuffer(this.id, idx);
+  }
+
+  /**
+   * On a shared socket, the datagrams from `address:port` belong to `target`, whose ordinary packets go straight into
+   * `block` (IPv4 or a wildcard address; an IPv6 source's datagrams all come to the handler). A source already
+   * attached is taken over (the newest announcement is the one sending).
+   */
+  attachSource(idx: number, address: string, port: number, block: ArrayBuffer, target: T): void {
+    const sources = this.sharedSources(idx);
+    const key = sourceKey(address, port);
+    const n = nativeAddress(key);
+    if (n !== null) this.native.attachSource(this.id, idx, n, port, block);
+    sources.set(key, target);
+  }
+
+  /** Forgets a source attached for `target` (nothing when another stream took it over since). */
+  detachSource(idx: number, address: string, port: number, block: ArrayBuffer, target: T): void {
+    if (this.destroyed || !this.bindings[idx]?.sources) return;
+    const sources = this.sharedSources(idx);
+    const key = sourceKey(address, port);
+    if (sources.get(key) !== target) return;
+    sources.delete(key);
+    const n = nativeAddress(key);
+    if (n !== null) this.native.detachSource(this.id, idx, n, port, block);
+  }
+
+  private sharedSources(idx: number): Map<string, T> {
+    const sources = this.destroyed ? null : this.bindings[idx]?.sources;
+    if (!sources) throw new Error(`socket ${idx} is not a shared socket`);
+    return sources;
   }
 
   /** The socket's ordinary packets go straight into `block` (a JitterBuffer's stream block) from now on. */
@@ -150,10 +214,6 @@ export class BatchReceiver<T> {
       const len = i32[r + 1];
       const port = i32[r + 2];
       const flags = i32[r + 3];
-      if (flags & FLAG_TRUNCATED) {
-        this.handler.truncated(b.target);
-        continue;
-      }
       const arrival = f64[(r + 4) >> 1];
       let address: string;
       if (flags & FLAG_IPV6) {
@@ -167,12 +227,24 @@ export class BatchReceiver<T> {
         }
         address = b.lastAddress;
       }
+      let target = b.target;
+      if (b.sources) {
+        target = b.sources.get(sourceKey(address, port)) ?? b.sources.get(sourceKey('*', port)) ?? null;
+        if (target === null) {
+          this.handler.unclaimed?.(i32[r]);
+          continue;
+        }
+      }
+      if (flags & FLAG_TRUNCATED) {
+        this.handler.truncated(target as T);
+        continue;
+      }
       let view = this.views[i];
       if (view === null || view.length !== len) {
         view = new Uint8Array(this.buffer, this.payloadBase + i * this.slotSize, len);
         this.views[i] = view;
       }
-      this.handler.datagram(b.target, view, address, port, arrival);
+      this.handler.datagram(target as T, view, address, port, arrival);
     }
   }
 
@@ -183,4 +255,12 @@ export class BatchReceiver<T> {
     for (let k = off; k < end; k++) s += String.fromCharCode(this.u8[k]);
     return s;
   }
+}
+
+/** The addon's form of a source key's address: an IPv4 number, −1 for any address, null for IPv6 (JS path only). */
+function nativeAddress(key: string): number | null {
+  const a = key.slice(0, key.lastIndexOf('|'));
+  if (a === '*') return -1;
+  const n = ipv4Number(a);
+  return n < 0 ? null : n;
 }

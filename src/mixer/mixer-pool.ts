@@ -21,7 +21,7 @@ import { PortPool } from '../media/port-pool.js';
 import type { MixerMetrics } from '../metrics/ports.js';
 import { GuardedEmitter } from '../util/guarded-emitter.js';
 import { chooseWorker, DEFAULT_ADMISSION, nextCeiling, workerCapacity, workerRefusal, type AdmissionPolicy, type Refusal, type WorkerLoad } from './admission.js';
-import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
+import type { FromWorker, SharedSocketOpened, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
 import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type Mixer, type MixerEvents, type MixResult, type OpenRecordingOptions, type StreamHandle } from './types.js';
 
 export interface MixerPoolOptions {
@@ -61,6 +61,13 @@ export interface MixerPoolOptions {
   dsp?: 'auto' | 'native' | 'js';
   /** Native receiver: drain interval in ms (also drained before every 20 ms playout). Default 5. */
   receiverPollMs?: number;
+  /**
+   * Native receiver: streams that announce their source (Asterisk's externalMedia) share a worker's socket, up to
+   * this many on one, found by source (docs/media.md). Each gets the kernel buffer a socket of its own would; where
+   * the kernel grants less (net.core.rmem_max, no CAP_NET_ADMIN) the pool falls back to a socket per stream.
+   * 0: a socket per stream always. Default 512.
+   */
+  sharedSocketStreams?: number;
   /** Tests only: media time runs this many times faster than wall time (see WorkerConfig.clock). */
   timeScale?: number;
   /** Enables test-only requests (crashWorker). */
@@ -101,6 +108,9 @@ interface Slot {
   /** admission control's ceiling learned from this worker's overloads (admission.ts nextCeiling) */
   learnedCap: number;
   ready: boolean;
+  /** This worker's shared sockets, and the one being opened (one at a time). */
+  shared: SharedSocket[];
+  sharedOpening?: Promise<SharedSocket | null>;
   /** Consecutive deaths before 'ready' (crash loop guard). */
   earlyDeaths: number;
   dead: boolean;
@@ -109,8 +119,18 @@ interface Slot {
 
 interface RecEntry {
   slot: Slot;
+  /** Streams on a port of their own. */
   ports: Map<string, number>;
+  /** Streams on a shared socket of the worker. */
+  shared: Map<string, SharedSocket>;
   closing: boolean;
+}
+
+/** A worker's socket that many streams share (their port numbers are the same; their sources tell them apart). */
+interface SharedSocket {
+  port: number;
+  capacity: number;
+  streams: number;
 }
 
 function defaultWorkerUrl(): URL {
@@ -153,6 +173,8 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
   private readonly metrics?: MixerMetrics;
   private readonly admissionPolicy: AdmissionPolicy | false;
   private nextId = 1;
+  /** Streams that announce their source go on shared sockets (off when the kernel's buffers are too small). */
+  private sharing: boolean;
   private shuttingDown = false;
   private restarts = 0;
 
@@ -185,11 +207,16 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       receiver: native ? 'native' : 'dgram',
       dsp: slotDsp(opts.dsp ?? 'auto'),
       receiverPollMs,
+      sharedSocketStreams: opts.sharedSocketStreams ?? 512,
       clock: opts.timeScale && opts.timeScale !== 1 ? { originMs: Date.now(), scale: opts.timeScale } : undefined,
     };
     if (this.cfg.jitterSlots * 20 <= this.cfg.playoutDelayMs + 20) {
       throw new AppError('VALIDATION', `jitterSlots ${this.cfg.jitterSlots} is too small for playoutDelayMs ${this.cfg.playoutDelayMs}`);
     }
+    if (!(Number.isInteger(this.cfg.sharedSocketStreams) && this.cfg.sharedSocketStreams >= 0 && this.cfg.sharedSocketStreams <= 4096)) {
+      throw new AppError('VALIDATION', `sharedSocketStreams ${this.cfg.sharedSocketStreams} must be an integer within 0…4096`);
+    }
+    this.sharing = this.cfg.receiver === 'native' && this.cfg.sharedSocketStreams >= 2;
     this.admissionPolicy = opts.admission === false ? false : { ...DEFAULT_ADMISSION, maxLagMs: Math.round(this.cfg.playoutDelayMs * 0.6), ...opts.admission };
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
     this.bindAttempts = opts.bindAttempts ?? 16;
@@ -208,6 +235,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         stats: null,
         statsAtMs: 0,
         learnedCap: Infinity,
+        shared: [],
         ready: false,
         earlyDeaths: 0,
         dead: false,
@@ -285,7 +313,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     this.assertRunning();
     if (this.recs.has(recordingId)) throw new AppError('MIXER_FAILED', `recording ${recordingId} is already open in the mixer`);
     const slot = this.pick(recordingId);
-    const entry: RecEntry = { slot, ports: new Map(), closing: false };
+    const entry: RecEntry = { slot, ports: new Map(), shared: new Map(), closing: false };
     this.recs.set(recordingId, entry);
     slot.recordings.add(recordingId);
     try {
@@ -310,7 +338,24 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
   async addStream(recordingId: string, streamId: string, opts: { awaitSource?: boolean } = {}): Promise<StreamHandle> {
     this.assertRunning();
     const entry = this.entry(recordingId);
-    if (entry.ports.has(streamId)) throw new AppError('MIXER_FAILED', `stream ${streamId} already exists in recording ${recordingId}`);
+    if (entry.ports.has(streamId) || entry.shared.has(streamId)) throw new AppError('MIXER_FAILED', `stream ${streamId} already exists in recording ${recordingId}`);
+    // A stream whose source will be announced can share a socket: its datagrams are told apart by that source.
+    const sock = opts.awaitSource ? await this.sharedSocket(entry.slot) : null;
+    if (sock) {
+      sock.streams++;
+      try {
+        await this.request(entry.slot, { t: 'addStream', id: 0, rid: recordingId, sid: streamId, port: sock.port, awaitSource: true, shared: true }, recordingId);
+      } catch (err) {
+        sock.streams--;
+        throw err;
+      }
+      if (this.recs.get(recordingId) !== entry) {
+        sock.streams--;
+        throw new AppError('MIXER_FAILED', `recording ${recordingId} is no longer open in the mixer`);
+      }
+      entry.shared.set(streamId, sock);
+      return { port: sock.port };
+    }
     for (let attempt = 0; attempt < this.bindAttempts; attempt++) {
       const port = this.ports.allocate(); // throws PORTS_EXHAUSTED
       try {
@@ -336,6 +381,60 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     throw new AppError('PORTS_EXHAUSTED', `no bindable RTP port after ${this.bindAttempts} attempts (ports in use by another process?)`);
   }
 
+  /** A shared socket of the worker with room (opening one when all are full), or null: a port of its own then. */
+  private async sharedSocket(slot: Slot): Promise<SharedSocket | null> {
+    for (;;) {
+      if (!this.sharing) return null;
+      const room = slot.shared.find((s) => s.streams < s.capacity);
+      if (room) return room;
+      slot.sharedOpening ??= this.openShared(slot).finally(() => (slot.sharedOpening = undefined));
+      if (!(await slot.sharedOpening)) return null;
+    }
+  }
+
+  private async openShared(slot: Slot): Promise<SharedSocket | null> {
+    const worker = slot.worker;
+    for (let attempt = 0; attempt < this.bindAttempts; attempt++) {
+      const port = this.ports.allocate(); // throws PORTS_EXHAUSTED
+      let capacity: number;
+      try {
+        ({ capacity } = (await this.request(slot, { t: 'openShared', id: 0, port })) as SharedSocketOpened);
+      } catch (err) {
+        const errno = (err as AppError).details?.errno;
+        if (errno === 'EADDRINUSE' || errno === 'EACCES') {
+          this.ports.markBusy(port);
+          this.log?.warn({ port, errno }, 'RTP port not bindable, trying the next one');
+          continue;
+        }
+        this.ports.release(port);
+        throw err;
+      }
+      if (slot.worker !== worker) {
+        this.ports.release(port); // the worker died meanwhile: its sockets are gone
+        throw new AppError('MIXER_FAILED', `mixer worker ${slot.index} restarted while opening a socket`);
+      }
+      if (capacity < 2) {
+        this.ports.release(port);
+        this.sharing = false;
+        this.log?.warn(
+          { asked_bytes: this.cfg.recvBufferSize * this.cfg.sharedSocketStreams },
+          'the kernel caps a shared RTP socket\'s receive buffer below two streams\' worth (raise net.core.rmem_max): one socket per stream',
+        );
+        return null;
+      }
+      const s: SharedSocket = { port, capacity, streams: 0 };
+      slot.shared.push(s);
+      return s;
+    }
+    throw new AppError('PORTS_EXHAUSTED', `no bindable RTP port after ${this.bindAttempts} attempts (ports in use by another process?)`);
+  }
+
+  /** Gives back a worker's shared sockets' ports (it exited: its sockets closed with it). */
+  private releaseShared(slot: Slot): void {
+    for (const s of slot.shared) this.ports.release(s.port);
+    slot.shared = [];
+  }
+
   async expectSource(recordingId: string, streamId: string, source: { address: string; port: number }): Promise<void> {
     this.assertRunning();
     const entry = this.entry(recordingId);
@@ -346,11 +445,13 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     this.assertRunning();
     const entry = this.entry(recordingId);
     const port = entry.ports.get(streamId);
-    if (port === undefined) throw new AppError('MIXER_FAILED', `stream ${streamId} is not open in recording ${recordingId}`);
+    const sock = entry.shared.get(streamId);
+    if (port === undefined && !sock) throw new AppError('MIXER_FAILED', `stream ${streamId} is not open in recording ${recordingId}`);
     try {
       await this.request(entry.slot, { t: 'removeStream', id: 0, rid: recordingId, sid: streamId }, recordingId);
     } finally {
-      if (entry.ports.delete(streamId)) this.ports.release(port);
+      if (port !== undefined && entry.ports.delete(streamId)) this.ports.release(port);
+      if (sock && entry.shared.delete(streamId)) sock.streams--;
     }
   }
 
@@ -445,6 +546,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       for (const port of entry.ports.values()) this.ports.release(port);
       this.recs.delete(rid);
     }
+    for (const slot of this.slots) this.releaseShared(slot);
   }
 
   // ---- internals ------------------------------------------------------------------------------------
@@ -497,6 +599,8 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     e.slot.recordings.delete(recordingId);
     for (const port of e.ports.values()) this.ports.release(port);
     e.ports.clear();
+    for (const sock of e.shared.values()) sock.streams--;
+    e.shared.clear();
   }
 
   private request(slot: Slot, msg: ToWorker, rid?: string, timeoutMs = this.requestTimeoutMs): Promise<unknown> {
@@ -600,6 +704,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     const lost = [...slot.recordings];
     for (const rid of lost) this.forget(rid);
     slot.recordings.clear();
+    this.releaseShared(slot);
     if (!wasReady) slot.earlyDeaths++;
     if (slot.earlyDeaths >= MAX_EARLY_DEATHS) {
       slot.dead = true;

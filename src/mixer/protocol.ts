@@ -15,6 +15,8 @@ export interface WorkerConfig {
   dsp: 'native' | 'js';
   /** Native receiver: how often the sockets are drained (ms), besides before every playout tick. */
   receiverPollMs: number;
+  /** Streams one shared socket serves at most (its SO_RCVBUF is asked for that many streams' recvBufferSize). */
+  sharedSocketStreams: number;
   /** Enables the 'crash' request (tests only). */
   testHooks: boolean;
   /**
@@ -26,7 +28,10 @@ export interface WorkerConfig {
 
 export type ToWorker =
   | { t: 'open'; id: number; rid: string; path: string; startAtMs: number; silenceTimeoutMs?: number; maxDurationMs?: number; mediaTimeoutMs?: number; sampleRate?: 8000 | 16000; channels?: 1 | 2 }
-  | { t: 'addStream'; id: number; rid: string; sid: string; port: number; awaitSource?: boolean }
+  /** Binds a socket for many streams (native receiver); answers how many streams its kernel buffer holds. */
+  | { t: 'openShared'; id: number; port: number }
+  /** `shared`: the stream is on the shared socket of `port`, found by the source expectSource names. */
+  | { t: 'addStream'; id: number; rid: string; sid: string; port: number; awaitSource?: boolean; shared?: boolean }
   | { t: 'expectSource'; id: number; rid: string; sid: string; address: string; port: number }
   | { t: 'removeStream'; id: number; rid: string; sid: string }
   | { t: 'pause'; id: number; rid: string; atMs: number; behavior: 'skip' | 'silence' }
@@ -36,6 +41,11 @@ export type ToWorker =
   | { t: 'stats'; id: number }
   | { t: 'crash'; id: number };
 
+export interface SharedSocketOpened {
+  /** Streams the socket's kernel buffer holds at one stream's recvBufferSize each; below 2 the socket was closed. */
+  capacity: number;
+}
+
 export interface WireError {
   message: string;
   /** Node errno code (EADDRINUSE…) when the failure came from the OS. */
@@ -44,7 +54,7 @@ export interface WireError {
 
 export type FromWorker =
   | { t: 'ready' }
-  | { t: 'ok'; id: number; result?: MixResult | WorkerStats }
+  | { t: 'ok'; id: number; result?: MixResult | WorkerStats | SharedSocketOpened }
   | { t: 'err'; id: number; error: WireError }
   | { t: 'silence'; rid: string }
   | { t: 'mediaTimeout'; rid: string; lastPacketAtMs: number }

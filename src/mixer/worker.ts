@@ -17,7 +17,7 @@ import { WavWriter } from '../audio/wav-writer.js';
 import { BatchReceiver } from '../media/batch-receiver.js';
 import { loadNativeUdp, nativeUdpUnavailableReason } from '../media/native/index.js';
 import { LatencyHistogram } from './histogram.js';
-import type { FromWorker, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
+import type { FromWorker, SharedSocketOpened, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
 import { RecordingPipeline, type StreamState } from './recording-pipeline.js';
 import { pollThenPlay } from './poll-then-play.js';
 import { SlotBatch } from './slot-batch.js';
@@ -26,9 +26,11 @@ if (!parentPort) throw new Error('mixer worker must run in a worker thread');
 const port = parentPort;
 const cfg = workerData as WorkerConfig;
 
-/** One stream's receive socket, whichever receiver backs it. */
+/** One stream's receive socket (its own, or its place on a shared one), whichever receiver backs it. */
 interface StreamSocket {
   close(): Promise<void>;
+  /** On a shared socket: the stream's datagrams are the ones from this source (the one Asterisk announced). */
+  expect?(address: string, port: number): void;
 }
 
 interface Rec {
@@ -120,6 +122,11 @@ function makeNativeReceiver(): BatchReceiver<NativeTarget> | null {
         // Longer than the receive slot: cannot be a slin16 frame; counted like any invalid datagram.
         if (!t.st.removed) t.st.invalid++;
       },
+      unclaimed() {
+        // On a shared socket, from a source no stream announced: foreign, of no recording (the worker's count).
+        closedTotals.foreign++;
+        unclaimed++;
+      },
     },
     now,
   );
@@ -127,6 +134,27 @@ function makeNativeReceiver(): BatchReceiver<NativeTarget> | null {
 
 const rx = makeNativeReceiver();
 let receiverPolls = 0;
+/** Foreign datagrams on the shared sockets (their recordings' counters cannot hold them). */
+let unclaimed = 0;
+/** Shared sockets by port → receiver index. They live as long as the worker: the pool fills them. */
+const sharedSockets = new Map<number, number>();
+
+function openShared(m: Extract<ToWorker, { t: 'openShared' }>): Promise<SharedSocketOpened> {
+  if (!rx) return Promise.reject(new Error('shared sockets need the native receiver'));
+  if (sharedSockets.has(m.port)) return Promise.reject(new Error(`shared socket ${m.port} is already open`));
+  let idx: number;
+  try {
+    idx = rx.openShared(cfg.bindAddress, m.port, cfg.recvBufferSize * cfg.sharedSocketStreams, isIPv6(cfg.bindAddress));
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  // Each stream gets the kernel buffer a socket of its own would (the kernel doubles every ask): a backlog after a
+  // stall fits as it did, or the socket is not worth sharing (net.core.rmem_max too low, no CAP_NET_ADMIN to pass it).
+  const capacity = Math.min(cfg.sharedSocketStreams, Math.floor(rx.recvBuffer(idx) / (2 * cfg.recvBufferSize)));
+  if (capacity < 2) rx.close(idx);
+  else sharedSockets.set(m.port, idx);
+  return Promise.resolve({ capacity });
+}
 
 /** Reads every datagram queued in this worker's sockets (native receiver; no-op with dgram). */
 function pollReceiver(): void {
@@ -139,6 +167,28 @@ function addStream(m: Extract<ToWorker, { t: 'addStream' }>): Promise<void> {
   const rec = recs.get(m.rid);
   if (!rec || rec.closing) return Promise.reject(new Error(`recording ${m.rid} is not open`));
   if (rec.sockets.has(m.sid) || rec.pipeline.getStream(m.sid)) return Promise.reject(new Error(`stream ${m.sid} already exists`));
+  if (rx && m.shared) {
+    const idx = sharedSockets.get(m.port);
+    if (idx === undefined) return Promise.reject(new Error(`no shared socket on port ${m.port}`));
+    const target: NativeTarget = { pipeline: rec.pipeline, st: rec.pipeline.addStream(m.sid, { awaitSource: true }) };
+    let source: { address: string; port: number } | null = null;
+    const forget = (): void => {
+      if (source) rx.detachSource(idx, source.address, source.port, target.st.jb.block, target);
+      source = null;
+    };
+    rec.sockets.set(m.sid, {
+      expect(address, port) {
+        forget();
+        rx.attachSource(idx, address, port, target.st.jb.block, target);
+        source = { address, port };
+      },
+      close: async () => {
+        pollReceiver(); // what already reached the socket counts
+        forget();
+      },
+    });
+    return Promise.resolve();
+  }
   if (rx) {
     const target = { pipeline: rec.pipeline } as NativeTarget;
     let idx: number;
@@ -202,6 +252,7 @@ async function expectSource(m: Extract<ToWorker, { t: 'expectSource' }>): Promis
   const rec = recs.get(m.rid);
   if (!rec) throw new Error(`recording ${m.rid} is not open`);
   rec.pipeline.expectSource(m.sid, m.address, m.port);
+  rec.sockets.get(m.sid)?.expect?.(m.address, m.port);
 }
 
 async function removeStream(m: Extract<ToWorker, { t: 'removeStream' }>): Promise<void> {
@@ -353,7 +404,7 @@ function snapshot(report = false): WorkerStats {
     slots,
     packetsReceived: received,
     packetsInvalid: invalid,
-    packetsForeign: foreign,
+    packetsForeign: foreign + unclaimed,
     packetsLate: late,
     packetsSinceReport: packetsSince({ received, lost, late, foreign }, report),
     tickLagMs,
@@ -400,6 +451,8 @@ port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'open':
       return reply(m.id, open(m));
+    case 'openShared':
+      return reply(m.id, openShared(m));
     case 'addStream':
       return reply(m.id, addStream(m));
     case 'expectSource':

@@ -1,18 +1,24 @@
 import dgram from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goertzelDb } from '../helpers/audio-analysis.js';
+import { parsePrometheusText } from '../helpers/prom-text.js';
 import { tonePacket } from '../helpers/rtp-sender.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 
 /**
  * An attacker on the network floods every port of the RTP range with valid slin16 RTP (PT 118, a 3 kHz tone)
  * before and during a recording. Only the source Asterisk announced for each externalMedia channel is accepted:
- * the file holds the call and nothing of the attacker, and the recording says foreign packets were refused.
+ * the file holds the call and nothing of the attacker, and the refused packets are counted: by the recording when
+ * its streams have ports of their own, by the worker (the foreign-packets metric) on a shared socket, where a
+ * datagram from a source nobody announced belongs to no recording.
  */
-describe('RTP hijack attempt', () => {
+describe.each([
+  { mode: 'shared sockets', streams: '512' },
+  { mode: 'a socket per stream', streams: '0' },
+])('RTP hijack attempt ($mode)', ({ streams }) => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ RTP_PORT_MIN: '41000', RTP_PORT_MAX: '41099' }, { driver: 'simulator' });
+    h = await startHarness({ RTP_PORT_MIN: '41000', RTP_PORT_MAX: '41099', RTP_SHARED_SOCKET_STREAMS: streams }, { driver: 'simulator' });
   });
   afterAll(async () => {
     await h?.close();
@@ -39,7 +45,13 @@ describe('RTP hijack attempt', () => {
       expect((await h.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`)).status).toBe(200);
       const rec = await h.waitForStatus(start.body.recording_id, 'available');
       expect(sent).toBeGreaterThan(5000);
-      expect(rec.quality?.packets_foreign).toBeGreaterThan(100);
+      if (streams === '0') {
+        expect(rec.quality?.packets_foreign).toBeGreaterThan(100);
+      } else {
+        expect(rec.quality?.packets_foreign).toBe(0);
+        const metrics = parsePrometheusText(await (await fetch(`${h.app.url}/metrics`)).text());
+        expect(metrics.value('ari_recorder_rtp_packets_foreign_total')).toBeGreaterThan(100);
+      }
       expect(rec.no_audio).toBe(false);
       const wav = await h.wav(rec.id);
       const steady = wav.samples.subarray(8000, wav.samples.length - 800);

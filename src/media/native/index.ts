@@ -31,6 +31,17 @@ export interface NativeUdp {
   streamPush(block: ArrayBuffer, seq: number, ts: number, ssrc: number, payload: Uint8Array, offset: number, arrivalMs: number): number;
   destroy(id: number): void;
   openSockets(id: number): number;
+  /** The socket's SO_RCVBUF as the kernel set it (twice the ask; capped by net.core.rmem_max unless it could force). */
+  recvBuffer(id: number, index: number): number;
+  /** The socket serves many streams, each found by its datagrams' source (attachSource); it has no block of its own. */
+  share(id: number, index: number): void;
+  /**
+   * On a shared socket, datagrams from `address` (IPv4 as a 32-bit number, −1: any address) and `port` go into
+   * `block` (the fast path checks the block's own source fields too). An attached source is taken over.
+   */
+  attachSource(id: number, index: number, address: number, port: number, block: ArrayBuffer): void;
+  /** Forgets the source, if it still leads to `block`. */
+  detachSource(id: number, index: number, address: number, port: number, block: ArrayBuffer): void;
   /** Sender side, used by the bench's load generator only: a blocking IPv4 UDP socket bound to host:0; returns its fd. */
   senderOpen(host: string, sndbuf: number): number;
   /** sendmmsg: datagram i is the `stride` bytes at i × stride of `buffer`, to host:ports[i]. Returns how many were sent. */
@@ -47,7 +58,7 @@ export interface NativeUdp {
   mix2HalfbandInt16(state: Float64Array, a: Int16Array, b: Int16Array, out: Int16Array): number;
 }
 
-export const NATIVE_ABI = 6;
+export const NATIVE_ABI = 7;
 
 /** Candidate locations: next to this file (tsx, tests), and the source tree seen from dist/src/media/native. */
 function candidates(): string[] {

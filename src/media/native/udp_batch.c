@@ -17,6 +17,11 @@
  * no record and no JS per packet; every other datagram of it (the first ones before the source is known, foreign,
  * malformed, IPv6) becomes a record for the JS path, which decides, counts, and may name the source for the block.
  *
+ * Shared sockets (share): one socket serves many streams, and a datagram's IPv4 source finds its stream block in a
+ * hash table (attachSource: the source Asterisk announced for the stream). One socket per stream costs an epoll report
+ * and a recvmmsg per datagram at 50 datagrams/s; a shared socket's recvmmsg reads 64 at once (docs/performance.md, the
+ * receive floor). A datagram from a source no stream announced, or IPv6, becomes a record: the JS path counts it.
+ *
  * Arrival times: poll(id, clockNow) takes the caller's clock read just before the call and CLOCK_REALTIME at its
  * start; a datagram's arrival is clockNow − (that realtime − its kernel stamp, SO_TIMESTAMPNS) when positive, else
  * clockNow: a datagram that waited in the socket keeps its real arrival time, in the caller's (epoch-ms) clock.
@@ -54,6 +59,17 @@
 #define MAX_EVENTS 256
 #define PER_SOCKET 512
 
+/*
+ * A stream on a shared socket: the datagrams from its source (IPv4 address and port, or any address with that port)
+ * go to its block. Key: 1<<63 | socket index<<49 | wildcard<<48 | address<<16 | port (never 0).
+ */
+typedef struct {
+  uint64_t key;
+  double *block;
+  double shape;
+  napi_ref ref;
+} source_t;
+
 typedef struct {
   int epfd;
   int *fds; /* index -> fd, -1 when free */
@@ -63,6 +79,11 @@ typedef struct {
   napi_ref *block_refs; /* keeps each attached block's ArrayBuffer alive */
   double *last_arrival; /* index -> last arrival time given (monotonic per socket) */
   uint32_t *visited;    /* index -> the poll call that last read it (each socket is read once per call) */
+  uint8_t *shared;      /* index -> 1: a shared socket, demultiplexed by source (sources[]) */
+  uint32_t *nsources;   /* index -> sources registered on that shared socket */
+  source_t *sources;    /* open-addressing table (linear probing), key 0 = empty */
+  uint32_t sources_cap; /* a power of two, or 0 */
+  uint32_t sources_count;
   uint32_t calls;
   uint32_t slots;
   uint32_t slot_size;
@@ -94,8 +115,62 @@ static void detach(napi_env env, receiver_t *r, int idx) {
   r->blocks[idx] = NULL;
 }
 
+static inline uint64_t source_key(uint32_t idx, int wildcard, uint32_t addr, uint32_t port) {
+  return (1ull << 63) | ((uint64_t)idx << 49) | ((uint64_t)(wildcard ? 1 : 0) << 48) | ((uint64_t)addr << 16) | (uint64_t)(port & 0xffff);
+}
+
+static inline uint32_t source_hash(uint64_t k, uint32_t mask) {
+  k ^= k >> 33; /* murmur3's finalizer: source ports and addresses differ in a few low bits */
+  k *= 0xff51afd7ed558ccdull;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ull;
+  k ^= k >> 33;
+  return (uint32_t)k & mask;
+}
+
+static source_t *source_find(receiver_t *r, uint64_t key) {
+  if (!r->sources_cap) return NULL;
+  const uint32_t mask = r->sources_cap - 1;
+  for (uint32_t i = source_hash(key, mask);; i = (i + 1) & mask) {
+    if (r->sources[i].key == key) return &r->sources[i];
+    if (r->sources[i].key == 0) return NULL;
+  }
+}
+
+/* Removes entry i, shifting back the entries of its probe run (no tombstones: lookups stay short). */
+static void source_remove_at(napi_env env, receiver_t *r, uint32_t i) {
+  const uint32_t mask = r->sources_cap - 1;
+  if (r->sources[i].ref && env) napi_delete_reference(env, r->sources[i].ref);
+  const uint32_t idx = (uint32_t)((r->sources[i].key >> 49) & 0x3fff);
+  if (idx < (uint32_t)r->nfds && r->nsources[idx] > 0) r->nsources[idx]--;
+  r->sources_count--;
+  for (uint32_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+    if (r->sources[j].key == 0) break;
+    const uint32_t home = source_hash(r->sources[j].key, mask);
+    /* j's entry may move into the hole at i when its home is not in (i, j] (cyclically) */
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      r->sources[i] = r->sources[j];
+      i = j;
+    }
+  }
+  memset(&r->sources[i], 0, sizeof r->sources[i]);
+}
+
+static void sources_of_socket_free(napi_env env, receiver_t *r, int idx) {
+  for (uint32_t i = 0; i < r->sources_cap;) {
+    /* removal shifts a later entry into i: look at i again */
+    if (r->sources[i].key && (int)((r->sources[i].key >> 49) & 0x3fff) == idx)
+      source_remove_at(env, r, i);
+    else
+      i++;
+  }
+}
+
 static void receiver_free(napi_env env, receiver_t *r) {
   if (!r) return;
+  for (uint32_t i = 0; i < r->sources_cap; i++)
+    if (r->sources[i].ref && env) napi_delete_reference(env, r->sources[i].ref);
+  free(r->sources);
   for (int i = 0; i < r->nfds; i++) {
     if (r->fds[i] >= 0) close(r->fds[i]);
     detach(env, r, i);
@@ -107,6 +182,8 @@ static void receiver_free(napi_env env, receiver_t *r) {
   free(r->block_refs);
   free(r->last_arrival);
   free(r->visited);
+  free(r->shared);
+  free(r->nsources);
   free(r->msgs);
   free(r->iov);
   free(r->addrs);
@@ -278,7 +355,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   int fd = socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, errno, "socket", address, port);
-  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0) {
+  /* FORCE (CAP_NET_ADMIN) may pass net.core.rmem_max; without the capability it fails and rmem_max caps the ask */
+  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) != 0) {
     int e = errno;
     close(fd);
     return throw_errno(env, e, "setsockopt", address, port);
@@ -309,17 +388,23 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     double *last = refs ? realloc(r->last_arrival, sizeof(double) * (r->nfds + 1)) : NULL;
     if (last) r->last_arrival = last;
     uint32_t *visited = last ? realloc(r->visited, sizeof(uint32_t) * (r->nfds + 1)) : NULL;
-    if (!visited) {
+    if (visited) r->visited = visited;
+    uint8_t *shared = visited ? realloc(r->shared, r->nfds + 1) : NULL;
+    if (shared) r->shared = shared;
+    uint32_t *nsources = shared ? realloc(r->nsources, sizeof(uint32_t) * (r->nfds + 1)) : NULL;
+    if (!nsources) {
       close(fd);
       return throw_errno(env, ENOMEM, "open", address, port);
     }
-    r->visited = visited;
+    r->nsources = nsources;
     idx = r->nfds++;
     r->blocks[idx] = NULL;
     r->block_refs[idx] = NULL;
   }
   r->last_arrival[idx] = -INFINITY;
   r->visited[idx] = r->calls;
+  r->shared[idx] = 0;
+  r->nsources[idx] = 0;
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN;
@@ -359,6 +444,133 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   close(r->fds[idx]);
   r->fds[idx] = -1;
   detach(env, r, idx);
+  if (r->shared[idx]) sources_of_socket_free(env, r, idx);
+  r->shared[idx] = 0;
+  return NULL;
+}
+
+/* recvBuffer(id, index) -> the socket's SO_RCVBUF as the kernel set it (twice the ask, capped unless forced). */
+static napi_value js_recv_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t idx = -1;
+  receiver_t *r = argc >= 2 ? get_socket(env, argv[0], argv[1], &idx) : NULL;
+  if (!r) return NULL;
+  int v = 0;
+  socklen_t vl = sizeof v;
+  if (getsockopt(r->fds[idx], SOL_SOCKET, SO_RCVBUF, &v, &vl) != 0) return throw_errno(env, errno, "getsockopt", NULL, 0);
+  napi_value out;
+  CHECK(napi_create_int32(env, v, &out));
+  return out;
+}
+
+#define MAX_SHARED_INDEX 0x3fff
+
+/* share(id, index): the socket serves many streams, each found by its source (attachSource); no block of its own. */
+static napi_value js_share(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t idx = -1;
+  receiver_t *r = argc >= 2 ? get_socket(env, argv[0], argv[1], &idx) : NULL;
+  if (!r) return NULL;
+  if (idx > MAX_SHARED_INDEX || r->blocks[idx]) {
+    napi_throw_range_error(env, NULL, "ari_udp: a shared socket needs an index ≤ 16383 and no block of its own");
+    return NULL;
+  }
+  r->shared[idx] = 1;
+  return NULL;
+}
+
+/* Reads (id, index of a shared socket, address: u32 or −1 for any, port) and returns the receiver and the key. */
+static receiver_t *source_args(napi_env env, napi_value *argv, int32_t *idx, uint64_t *key) {
+  receiver_t *r = get_socket(env, argv[0], argv[1], idx);
+  if (!r) return NULL;
+  double addr = 0;
+  int32_t port = 0;
+  if (!r->shared[*idx] || napi_get_value_double(env, argv[2], &addr) != napi_ok || napi_get_value_int32(env, argv[3], &port) != napi_ok ||
+      port < 1 || port > 65535 || !(addr == -1 || (addr >= 0 && addr <= 4294967295.0 && addr == floor(addr)))) {
+    napi_throw_range_error(env, NULL, "ari_udp: (shared socket, address: 0..2^32−1 or −1 for any, port: 1..65535)");
+    return NULL;
+  }
+  *key = source_key((uint32_t)*idx, addr < 0, addr < 0 ? 0 : (uint32_t)addr, (uint32_t)port);
+  return r;
+}
+
+static int sources_grow(receiver_t *r) {
+  const uint32_t cap = r->sources_cap ? r->sources_cap * 2 : 64;
+  source_t *old = r->sources;
+  const uint32_t old_cap = r->sources_cap;
+  source_t *tab = calloc(cap, sizeof *tab);
+  if (!tab) return 0;
+  for (uint32_t i = 0; i < old_cap; i++) {
+    if (!old[i].key) continue;
+    uint32_t j = source_hash(old[i].key, cap - 1);
+    while (tab[j].key) j = (j + 1) & (cap - 1);
+    tab[j] = old[i];
+  }
+  free(old);
+  r->sources = tab;
+  r->sources_cap = cap;
+  return 1;
+}
+
+/*
+ * attachSource(id, index, address, port, block): the shared socket's datagrams from that source go to this stream
+ * block (stream.h's fast path, which checks the source again). A source already attached is taken over: Asterisk
+ * gives a freed RTP port to its next channel, and the newest announcement is the one sending.
+ */
+static napi_value js_attach_source(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t idx = -1;
+  uint64_t key = 0;
+  receiver_t *r = argc >= 5 ? source_args(env, argv, &idx, &key) : NULL;
+  if (!r) return NULL;
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_get_arraybuffer_info(env, argv[4], &data, &len) != napi_ok || !stream_block_valid((const double *)data, len)) {
+    napi_throw_range_error(env, NULL, "ari_udp: attachSource needs a stream block (stream-block.ts)");
+    return NULL;
+  }
+  source_t *e = source_find(r, key);
+  if (!e) {
+    if ((r->sources_count + 1) * 2 > r->sources_cap && !sources_grow(r)) return throw_errno(env, ENOMEM, "attachSource", NULL, 0);
+    uint32_t j = source_hash(key, r->sources_cap - 1);
+    while (r->sources[j].key) j = (j + 1) & (r->sources_cap - 1);
+    e = &r->sources[j];
+    e->key = key;
+    r->sources_count++;
+    r->nsources[idx]++;
+  } else if (e->ref) {
+    napi_delete_reference(env, e->ref);
+  }
+  e->ref = NULL;
+  CHECK(napi_create_reference(env, argv[4], 1, &e->ref));
+  e->block = (double *)data;
+  e->shape = stream_block_shape((const double *)data, len);
+  return NULL;
+}
+
+/* detachSource(id, index, address, port, block): forgets the source, if it still leads to that block. */
+static napi_value js_detach_source(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t idx = -1;
+  uint64_t key = 0;
+  receiver_t *r = argc >= 5 ? source_args(env, argv, &idx, &key) : NULL;
+  if (!r) return NULL;
+  void *data = NULL;
+  size_t len = 0;
+  if (napi_get_arraybuffer_info(env, argv[4], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "detachSource(id, index, address, port, block: ArrayBuffer)");
+    return NULL;
+  }
+  source_t *e = source_find(r, key);
+  if (e && e->block == (double *)data) source_remove_at(env, r, (uint32_t)(e - r->sources));
   return NULL;
 }
 
@@ -425,7 +637,8 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
           more = 1;
           goto done;
         }
-        if (from_socket >= PER_SOCKET) {
+        /* a shared socket holds many streams' datagrams: its share of a call grows with them */
+        if (from_socket >= PER_SOCKET * (r->nsources[idx] > 1 ? r->nsources[idx] : 1)) {
           more = 1; /* a flood (or a long stall): the rest at the next call, after the other sockets */
           break;
         }
@@ -443,7 +656,7 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
           break; /* EAGAIN (drained) or a socket error (consumed): next socket */
         }
         uint32_t kept = n; /* records are compacted: a datagram placed by the fast path leaves none */
-        double *block = r->blocks[idx];
+        const int shared = r->shared[idx];
         for (int j = 0; j < got; j++) {
           uint32_t i = n + (uint32_t)j;
           struct msghdr *h = &r->msgs[i].msg_hdr;
@@ -479,8 +692,17 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
               addr4 = (double)ntohl(v);
             }
           }
+          double *block = r->blocks[idx];
+          double shape = r->block_shape[idx];
+          if (shared && addr4 >= 0) {
+            /* the stream of this source: exactly, else an announced wildcard address with this port */
+            source_t *e = source_find(r, source_key(idx, 0, (uint32_t)addr4, (uint32_t)sport));
+            if (!e) e = source_find(r, source_key(idx, 1, 0, (uint32_t)sport));
+            block = e ? e->block : NULL;
+            shape = e ? e->shape : 0;
+          }
           uint8_t *payload = r->buf + HDR_BYTES + (size_t)r->slots * REC_BYTES;
-          if (block && !flags && stream_fast_packet(block, r->block_shape[idx], payload + (size_t)i * r->slot_size, len, addr4, sport, arrival)) {
+          if (block && !flags && stream_fast_packet(block, shape, payload + (size_t)i * r->slot_size, len, addr4, sport, arrival)) {
             placed++;
             continue;
           }
@@ -685,6 +907,10 @@ NAPI_MODULE_INIT() {
     {"poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL},
     {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_enumerable, NULL},
     {"openSockets", NULL, js_open_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"recvBuffer", NULL, js_recv_buffer, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"share", NULL, js_share, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"attachSource", NULL, js_attach_source, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"detachSource", NULL, js_detach_source, NULL, NULL, NULL, napi_enumerable, NULL},
     {"senderOpen", NULL, js_sender_open, NULL, NULL, NULL, napi_enumerable, NULL},
     {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
     {"senderClose", NULL, js_sender_close, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -692,7 +918,7 @@ NAPI_MODULE_INIT() {
     {"mix2HalfbandInt16", NULL, js_mix2_halfband_int16, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
-  CHECK(napi_create_int32(env, 6, &abi));
+  CHECK(napi_create_int32(env, 7, &abi));
   napi_property_descriptor v = {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL};
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(napi_define_properties(env, exports, 1, &v));

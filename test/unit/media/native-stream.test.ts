@@ -129,6 +129,7 @@ describe.skipIf(!native)(`native stream placement (stream.c)${notBuilt}`, () => 
 
 const BASE = 45000 + 2 * Math.floor(Math.random() * 4000);
 const clock = () => performance.timeOrigin + performance.now();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cleanup: (() => void)[] = [];
 afterEach(() => {
   while (cleanup.length) cleanup.pop()!();
@@ -218,5 +219,136 @@ describe.skipIf(!native)(`native receiver fast path${notBuilt}`, () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(rx.poll()).toBe(1);
     expect(pipeline.counters().packets_received).toBe(4);
+  });
+});
+
+describe.skipIf(!native)(`native receiver, one socket shared by many streams${notBuilt}`, () => {
+  const NULL_WRITER = { write() {}, flush() {}, finalize: async () => ({ dataBytes: 0, sizeBytes: 0 }) };
+  type St = ReturnType<RecordingPipeline['addStream']>;
+
+  async function sockets(n: number): Promise<dgram.Socket[]> {
+    const list = Array.from({ length: n }, () => dgram.createSocket('udp4'));
+    await Promise.all(list.map((s) => new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()))));
+    cleanup.push(() => list.forEach((s) => s.close()));
+    return list;
+  }
+
+  function sharedReceiver(pipeline: RecordingPipeline) {
+    const seen: { st: St; seq: number }[] = [];
+    let unclaimed = 0;
+    const rx = new BatchReceiver<St>(
+      native!,
+      {
+        datagram: (st, buf, address, port, arrival) => {
+          seen.push({ st, seq: (buf[2]! << 8) | buf[3]! });
+          pipeline.onPacket(st, buf, address, port, arrival);
+        },
+        truncated: () => undefined,
+        unclaimed: () => void unclaimed++,
+      },
+      clock,
+    );
+    cleanup.push(() => rx.destroy());
+    return { rx, seen, unclaimed: () => unclaimed };
+  }
+
+  it('finds each stream by its announced source; a source nobody announced belongs to no stream; a source changes hands', async () => {
+    const pipeline = new RecordingPipeline('r1', { startAtMs: clock(), playoutDelayMs: 100 }, NULL_WRITER);
+    const { rx, seen, unclaimed } = sharedReceiver(pipeline);
+    const port = BASE + 8;
+    const idx = rx.openShared('127.0.0.1', port, 4 * 256 * 1024, false);
+    expect(rx.recvBuffer(idx)).toBeGreaterThanOrEqual(2 * 256 * 1024);
+    const [sa, sb, spoof] = await sockets(3);
+    const sendTo = (s: dgram.Socket, b: Uint8Array) => new Promise<void>((res, rej) => s.send(b, port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+    const a = pipeline.addStream('a', { awaitSource: true });
+    const b = pipeline.addStream('b', { awaitSource: true });
+    const announce = (st: St, sid: string, s: dgram.Socket) => {
+      pipeline.expectSource(sid, '127.0.0.1', s.address().port);
+      rx.attachSource(idx, '127.0.0.1', s.address().port, st.jb.block, st);
+    };
+
+    await sendTo(sa, rtp(1)); // before the announcement: nobody's
+    await sleep(20);
+    expect(rx.poll()).toBe(1);
+    expect(unclaimed()).toBe(1);
+    expect(seen).toEqual([]);
+
+    announce(a, 'a', sa);
+    announce(b, 'b', sb);
+    for (let q = 2; q <= 4; q++) {
+      await sendTo(sa, rtp(q));
+      await sendTo(sb, rtp(q));
+    }
+    await sendTo(spoof, rtp(5));
+    await sendTo(sa, rtp(6, 0)); // wrong payload type: to a's JS path, counted invalid there
+    await sleep(20);
+    expect(rx.poll()).toBe(8);
+    expect(seen).toEqual([{ st: a, seq: 6 }]); // everything else was placed natively, or unclaimed
+    expect(unclaimed()).toBe(2);
+    expect(a.jb.f[F.received]).toBe(3);
+    expect(b.jb.f[F.received]).toBe(3);
+    expect(a.invalid).toBe(1);
+    expect(pipeline.counters().packets_foreign).toBe(0); // the spoof was no stream's
+
+    // Asterisk gives b's source to a new channel: the newest announcement takes it; b's later detach leaves it there
+    const c = pipeline.addStream('c', { awaitSource: true });
+    announce(c, 'c', sb);
+    rx.detachSource(idx, '127.0.0.1', sb.address().port, b.jb.block, b);
+    await sendTo(sb, rtp(7));
+    await sleep(20);
+    rx.poll();
+    expect(c.jb.f[F.received]).toBe(1);
+    expect(b.jb.f[F.received]).toBe(3);
+
+    rx.detachSource(idx, '127.0.0.1', sb.address().port, c.jb.block, c);
+    await sendTo(sb, rtp(8));
+    await sleep(20);
+    rx.poll();
+    expect(unclaimed()).toBe(3);
+    expect(c.jb.f[F.received]).toBe(1);
+
+    // closing the shared socket forgets its sources (the blocks are released)
+    rx.close(idx);
+    expect(rx.openSockets).toBe(0);
+  });
+
+  it('an announced wildcard address takes that port from any address', async () => {
+    const pipeline = new RecordingPipeline('r2', { startAtMs: clock(), playoutDelayMs: 100 }, NULL_WRITER);
+    const { rx, unclaimed } = sharedReceiver(pipeline);
+    const port = BASE + 10;
+    const idx = rx.openShared('0.0.0.0', port, 4 * 256 * 1024, false);
+    const [s] = await sockets(1);
+    const st = pipeline.addStream('w', { awaitSource: true });
+    pipeline.expectSource('w', '0.0.0.0', s.address().port);
+    rx.attachSource(idx, '0.0.0.0', s.address().port, st.jb.block, st);
+    await new Promise<void>((res, rej) => s.send(rtp(1), port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+    await sleep(20);
+    rx.poll();
+    expect(st.jb.f[F.received]).toBe(1);
+    expect(unclaimed()).toBe(0);
+  });
+
+  it('keeps 300 sources routed through the table growing and half of them leaving in random order', async () => {
+    const pipeline = new RecordingPipeline('r3', { startAtMs: clock(), playoutDelayMs: 100 }, NULL_WRITER);
+    const { rx, seen, unclaimed } = sharedReceiver(pipeline);
+    const port = BASE + 12;
+    const idx = rx.openShared('127.0.0.1', port, 4 * 256 * 1024, false);
+    const socks = await sockets(300);
+    const streams = socks.map((s, i) => {
+      const st = pipeline.addStream(`s${i}`, { awaitSource: true });
+      pipeline.expectSource(`s${i}`, '127.0.0.1', s.address().port);
+      rx.attachSource(idx, '127.0.0.1', s.address().port, st.jb.block, st);
+      return st;
+    });
+    const r = makeRng(7);
+    const order = socks.map((_, i) => i).sort(() => r() - 0.5);
+    const leaving = new Set(order.slice(0, 150));
+    for (const i of order) if (leaving.has(i)) rx.detachSource(idx, '127.0.0.1', socks[i]!.address().port, streams[i]!.jb.block, streams[i]!);
+    for (const s of socks) await new Promise<void>((res, rej) => s.send(rtp(1), port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+    await sleep(50);
+    rx.poll();
+    expect(unclaimed()).toBe(150);
+    expect(seen).toEqual([]); // all placed by the addon's table (the JS map would otherwise find them)
+    streams.forEach((st, i) => expect(st.jb.f[F.received], `stream ${i}`).toBe(leaving.has(i) ? 0 : 1));
   });
 });
