@@ -10,6 +10,8 @@ export interface GenStream {
   seq: number;
   /** Global tick (20 ms from startAtEpochMs) of its first packet; default 0. Streams added with --ramp start later. */
   startPkt?: number;
+  /** The IPv4 address (32-bit number) it sends from, from GenStart.sourcePort: as each Asterisk channel has its own. */
+  source?: number;
 }
 
 /** --ramp: streams of calls admitted while the generator runs. */
@@ -44,6 +46,8 @@ export interface GenStart {
   nice: number;
   /** Streams may be added (`add`) until `close`; otherwise it ends after `streams`. */
   open?: boolean;
+  /** The port every stream with a `source` sends from (all generators bind it, SO_REUSEPORT; native sender only). */
+  sourcePort?: number;
 }
 
 export interface LatenessSummary {

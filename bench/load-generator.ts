@@ -61,7 +61,9 @@ async function run(cfg: GenStart): Promise<void> {
   if (cfg.sender === 'native' && !native) throw new Error(`--gen-sender native: ${nativeUdpUnavailableReason()}`);
   const socks: dgram.Socket[] = [];
   if (!native) for (let i = 0; i < Math.max(1, cfg.sockets); i++) socks.push(await bindSocket(host));
-  const fd = native ? native.senderOpen(host, 4 * 1024 * 1024) : -1;
+  if (cfg.sourcePort && !native) throw new Error('streams with their own source addresses need the native sender');
+  // With sources: bound to any address, so that each datagram may leave from its stream's own 127/8 address.
+  const fd = native ? (cfg.sourcePort ? native.senderOpen('0.0.0.0', 4 * 1024 * 1024, cfg.sourcePort) : native.senderOpen(host, 4 * 1024 * 1024)) : -1;
   let sendErrors = 0;
   for (const s of socks) s.on('error', () => sendErrors++);
 
@@ -69,6 +71,7 @@ async function run(cfg: GenStart): Promise<void> {
   const hdr: Buffer[] = [];
   const table: Buffer[][] = [];
   const port: number[] = [];
+  const source: number[] = [];
   const seq: number[] = [];
   /** the global tick of each stream's first packet (0 unless added later) */
   const startPkt: number[] = [];
@@ -85,6 +88,7 @@ async function run(cfg: GenStart): Promise<void> {
   let batch = new ArrayBuffer(0);
   let batchBytes = new Uint8Array(batch);
   let batchPorts = new Int32Array(0);
+  let batchSources = new Uint32Array(0);
   const addStreams = (list: GenStream[]): void => {
     for (const st of list) {
       const i = hdr.length;
@@ -95,6 +99,7 @@ async function run(cfg: GenStart): Promise<void> {
       hdr.push(h);
       table.push(payloads.get(`${st.call % SIGNAL_PAIRS}:${st.dir}`)!);
       port.push(st.port);
+      source.push(st.source ?? 0);
       seq.push(st.seq & 0xffff);
       startPkt.push(st.startPkt ?? 0);
       firstSend.push(0);
@@ -108,6 +113,7 @@ async function run(cfg: GenStart): Promise<void> {
       batch = new ArrayBuffer(maxGroup * DGRAM);
       batchBytes = new Uint8Array(batch);
       batchPorts = new Int32Array(maxGroup);
+      batchSources = new Uint32Array(maxGroup);
     }
   };
   addStreams(streams);
@@ -160,6 +166,7 @@ async function run(cfg: GenStart): Promise<void> {
             batchBytes.set(h, q * DGRAM);
             batchBytes.set(payload, q * DGRAM + 12);
             batchPorts[q] = port[i];
+            batchSources[q] = source[i];
             if (k === 0) firsts++;
             q++;
           } else {
@@ -169,7 +176,7 @@ async function run(cfg: GenStart): Promise<void> {
           }
         }
         if (native && q > 0) {
-          sent += native.sendBatch(fd, batch, q, DGRAM, batchPorts, host);
+          sent += cfg.sourcePort ? native.sendBatch(fd, batch, q, DGRAM, batchPorts, host, batchSources) : native.sendBatch(fd, batch, q, DGRAM, batchPorts, host);
           if (firsts > 0) {
             const at = epochOfPerf(performance.now());
             for (const i of g) if (pkt === startPkt[i]) firstSend[i] = at;

@@ -36,9 +36,13 @@
  *                        admission control is off (it has nothing measured to decide on).
  *   --admission-max-utilization PCT   with --ramp (default 80)
  *   --dsp D              the slot DSP: native (the addon's dsp.c) | js | auto (native when built)   default auto
+ *   --rtp-sockets M      shared (the product's default with the native receiver: a worker's streams share a socket,
+ *                        each sending from its own announced source, 127.x.y.z:P, as Asterisk's channels do) |
+ *                        per-stream (a port per stream, the source latched from the first packet)   default shared
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -94,6 +98,7 @@ interface Options {
   ramp: number;
   admissionMaxUtilization: number;
   dsp: 'auto' | 'native' | 'js';
+  rtpSockets: 'shared' | 'per-stream';
 }
 
 function parseArgs(argv: string[]): Options {
@@ -144,12 +149,28 @@ function parseArgs(argv: string[]): Options {
       return d;
     })(get('dsp') ?? 'auto'),
     admissionMaxUtilization: num('admission-max-utilization', 80),
+    rtpSockets: ((m) => {
+      if (m !== 'shared' && m !== 'per-stream') throw new Error(`--rtp-sockets: shared or per-stream, not ${m}`);
+      return m;
+    })(get('rtp-sockets') ?? 'shared'),
   };
 }
 
 // ---------------------------------------------------------------- small utilities
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** A UDP port free now on every address (the generators' common source port). */
+function freeUdpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '0.0.0.0', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 const readSnmp = (): UdpCounters => parseSnmpUdp(fs.readFileSync('/proc/net/snmp', 'utf8'));
 function readSocketDrops(ports: ReadonlySet<number>) {
@@ -212,7 +233,7 @@ interface GenRun {
 /** --ramp: adds streams to the running generators, starting at `startPkt`; returns their global indices. */
 type AddStreams = (streams: GenStream[]) => number[];
 
-async function generate(streams: GenStream[], opts: Options, onTick: () => void, feed?: (add: AddStreams, startAtEpochMs: number) => Promise<void>): Promise<GenRun> {
+async function generate(streams: GenStream[], opts: Options & { sourcePort: number }, onTick: () => void, feed?: (add: AddStreams, startAtEpochMs: number) => Promise<void>): Promise<GenRun> {
   const count = opts.generators;
   const parts: number[][] = Array.from({ length: count }, () => []);
   streams = [...streams];
@@ -262,6 +283,7 @@ async function generate(streams: GenStream[], opts: Options, onTick: () => void,
       sender: opts.genSender,
       nice: opts.nice,
       open: feed !== undefined,
+      sourcePort: opts.sourcePort || undefined,
     };
     children[g].send(msg);
   }
@@ -488,11 +510,18 @@ async function main(): Promise<void> {
     receiver: opts.receiver,
     receiverPollMs: opts.receiverPollMs,
     dsp: opts.dsp,
+    sharedSocketStreams: opts.rtpSockets === 'shared' ? undefined : 0,
     // With --ramp: the product's admission control decides each offered call on the load measured so far.
     admission: opts.ramp > 0 ? { maxUtilization: opts.admissionMaxUtilization / 100 } : false,
   });
   await pool.ready();
   const receiver = pool.receiver;
+  // Shared sockets: every stream sends from its own announced source (an address of 127/8 and one port).
+  const shared = opts.rtpSockets === 'shared';
+  if (shared && (receiver !== 'native' || opts.genSender === 'dgram')) throw new Error('--rtp-sockets shared needs the native receiver and sender (make native)');
+  const sourcePort = shared ? await freeUdpPort() : 0;
+  const sourceOf = (stream: number): number => (127 << 24) + (1 << 16) + stream; // 127.1.0.0 + stream (< 65 536 streams)
+  const ipText = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
   log(`receiver=${receiver}${receiver === 'native' ? ` (poll every ${opts.receiverPollMs} ms)` : ''} dsp=${pool.dsp}`);
 
   // ---- open N recordings × 2 streams
@@ -504,6 +533,8 @@ async function main(): Promise<void> {
     startAtMs: number;
     worker: number;
     ports: [number, number];
+    /** the addresses its two streams send from (shared sockets), else 0 */
+    sources: [number, number];
     /** its two streams' indices in the generator run (firstSend) */
     streams: [number, number];
   }
@@ -513,9 +544,15 @@ async function main(): Promise<void> {
     const p = path.join(spool, `${rid}.wav`);
     const startAtMs = Date.now();
     await pool.open(rid, { path: p, startAtMs });
-    const a = await pool.addStream(rid, 'in');
-    const b = await pool.addStream(rid, 'out');
-    return { rid, path: p, startAtMs, worker: pool.workerOf(rid), ports: [a.port, b.port], streams: [2 * c, 2 * c + 1] };
+    const a = await pool.addStream(rid, 'in', { awaitSource: shared });
+    const b = await pool.addStream(rid, 'out', { awaitSource: shared });
+    const sources: [number, number] = shared ? [sourceOf(2 * c), sourceOf(2 * c + 1)] : [0, 0];
+    if (shared) {
+      // what the recorder does with Asterisk's UNICASTRTP_LOCAL_ADDRESS/PORT
+      await pool.expectSource(rid, 'in', { address: ipText(sources[0]), port: sourcePort });
+      await pool.expectSource(rid, 'out', { address: ipText(sources[1]), port: sourcePort });
+    }
+    return { rid, path: p, startAtMs, worker: pool.workerOf(rid), ports: [a.port, b.port], sources, streams: [2 * c, 2 * c + 1] };
   };
   const tOpen = performance.now();
   if (opts.ramp === 0) {
@@ -524,12 +561,13 @@ async function main(): Promise<void> {
       100,
       async (c) => void (calls[c] = await openCall(c)),
     );
-    log(`opened ${N} recordings / ${streamsTotal} sockets in ${(performance.now() - tOpen).toFixed(0)} ms`);
+    log(`opened ${N} recordings / ${streamsTotal} streams (${opts.rtpSockets} sockets) in ${(performance.now() - tOpen).toFixed(0)} ms`);
   }
   const streamOf = (c: Call, i: number, dir: 'in' | 'out', startPkt = 0): GenStream => ({
     call: i,
     dir,
     port: c.ports[dir === 'in' ? 0 : 1],
+    source: c.sources[dir === 'in' ? 0 : 1] || undefined,
     ssrc: Math.floor(rnd() * 2 ** 32) >>> 0,
     seq: Math.floor(rnd() * 65536),
     startPkt,
@@ -579,7 +617,7 @@ async function main(): Promise<void> {
   const drops0 = readSocketDrops(ourPorts());
   const streams = mkStreams();
   log(`sending ${streamsTotal} streams × ${packetsPerStream} packets (${fmtInt((streamsTotal * 50) / 1)} packets/s) through the mixer…`);
-  const gen = await generate(streams, opts, pollPool, opts.ramp > 0 ? feed : undefined);
+  const gen = await generate(streams, { ...opts, sourcePort }, pollPool, opts.ramp > 0 ? feed : undefined);
   const accepted = calls.length;
   const tEndSend = Date.now();
   await sleep(250); // packets in flight / queued in the kernel
@@ -665,7 +703,7 @@ async function main(): Promise<void> {
     const s0 = readSnmp();
     const d0 = readSocketDrops(ourPorts());
     log('baseline: the same load into count-only sockets…');
-    const g2 = await generate(mkStreams(), opts, () => undefined);
+    const g2 = await generate(mkStreams(), { ...opts, sourcePort }, () => undefined);
     await sleep(250);
     const d1 = readSocketDrops(ourPorts());
     const s1 = readSnmp();
@@ -718,6 +756,7 @@ async function main(): Promise<void> {
       jitterSlots: effectiveJitterSlots,
       receiver,
       receiverPollMs: receiver === 'native' ? opts.receiverPollMs : null,
+      rtpSockets: opts.rtpSockets,
       dsp: pool.dsp,
     },
     calls: N,

@@ -7,7 +7,12 @@ import dgram from 'node:dgram';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { ports, recvBufferSize, bindAddress, receiver = 'dgram', pollMs = 5 } = workerData;
+const { ports: streamPorts, recvBufferSize, bindAddress, receiver = 'dgram', pollMs = 5 } = workerData;
+// A port listed more than once is a shared socket (--rtp-sockets shared): bound once, with as much buffer as its streams'.
+const streamsOn = new Map();
+for (const p of streamPorts) streamsOn.set(p, (streamsOn.get(p) ?? 0) + 1);
+const ports = [...streamsOn.keys()];
+const bufferOf = (port) => Math.min(2 ** 30, recvBufferSize * streamsOn.get(port));
 const sockets = [];
 let count = 0;
 let bytes = 0;
@@ -19,7 +24,7 @@ if (receiver === 'native') {
   const buf = new ArrayBuffer(64 + SLOTS * (80 + SLOT));
   const i32 = new Int32Array(buf);
   const id = native.create(buf, SLOTS, SLOT);
-  for (const port of ports) native.open(id, bindAddress, port, recvBufferSize, false);
+  for (const port of ports) native.open(id, bindAddress, port, bufferOf(port), false);
   const drain = () => {
     for (;;) {
       const n = native.poll(id, Date.now());
@@ -44,7 +49,7 @@ await Promise.all(
   ports.map(
     (port) =>
       new Promise((resolve, reject) => {
-        const s = dgram.createSocket({ type: 'udp4', recvBufferSize });
+        const s = dgram.createSocket({ type: 'udp4', recvBufferSize: bufferOf(port) });
         s.once('error', reject);
         s.bind({ port, address: bindAddress, exclusive: true }, () => {
           s.off('error', reject);

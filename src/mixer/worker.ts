@@ -144,7 +144,7 @@ function openShared(m: Extract<ToWorker, { t: 'openShared' }>): Promise<SharedSo
   if (sharedSockets.has(m.port)) return Promise.reject(new Error(`shared socket ${m.port} is already open`));
   let idx: number;
   try {
-    idx = rx.openShared(cfg.bindAddress, m.port, cfg.recvBufferSize * cfg.sharedSocketStreams, isIPv6(cfg.bindAddress));
+    idx = rx.openShared(cfg.bindAddress, m.port, Math.min(2 ** 30, cfg.recvBufferSize * cfg.sharedSocketStreams), isIPv6(cfg.bindAddress));
   } catch (err) {
     return Promise.reject(err);
   }

@@ -42,10 +42,16 @@ export interface NativeUdp {
   attachSource(id: number, index: number, address: number, port: number, block: ArrayBuffer): void;
   /** Forgets the source, if it still leads to `block`. */
   detachSource(id: number, index: number, address: number, port: number, block: ArrayBuffer): void;
-  /** Sender side, used by the bench's load generator only: a blocking IPv4 UDP socket bound to host:0; returns its fd. */
-  senderOpen(host: string, sndbuf: number): number;
-  /** sendmmsg: datagram i is the `stride` bytes at i × stride of `buffer`, to host:ports[i]. Returns how many were sent. */
-  sendBatch(fd: number, buffer: ArrayBuffer, count: number, stride: number, ports: Int32Array, host: string): number;
+  /**
+   * Sender side, used by the bench's load generator only: a blocking IPv4 UDP socket bound to host:port (default 0;
+   * a given port is bound with SO_REUSEPORT); returns its fd.
+   */
+  senderOpen(host: string, sndbuf: number, port?: number): number;
+  /**
+   * sendmmsg: datagram i is the `stride` bytes at i × stride of `buffer`, to host:ports[i], from the IPv4 address
+   * sources[i] when given (IP_PKTINFO). Returns how many were sent.
+   */
+  sendBatch(fd: number, buffer: ArrayBuffer, count: number, stride: number, ports: Int32Array, host: string, sources?: Uint32Array): number;
   senderClose(fd: number): void;
   /** The slot player (player.c): a two-party recording's decimator state, its two stream blocks and its output. */
   playerAdd(state: Float64Array, blockA: ArrayBuffer, blockB: ArrayBuffer, out: Int16Array): number;

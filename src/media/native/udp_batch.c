@@ -776,30 +776,39 @@ static napi_value js_open_sockets(napi_env env, napi_callback_info info) {
  * sendmmsg of a whole batch, so the generator costs the machine under test as little as Asterisk would.
  */
 
-/* senderOpen(host, sndbuf) -> fd of a blocking IPv4 UDP socket bound to host:0 */
+/*
+ * senderOpen(host, sndbuf[, port]) -> fd of a blocking IPv4 UDP socket bound to host:port (0: any port). With a port,
+ * SO_REUSEPORT: several generator processes send from the same port, each stream from its own address (sendBatch).
+ */
 static napi_value js_sender_open(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char host[64];
   size_t hlen = 0;
-  int32_t sndbuf = 0;
+  int32_t sndbuf = 0, port = 0;
   if (argc < 2 || napi_get_value_string_utf8(env, argv[0], host, sizeof host, &hlen) != napi_ok ||
-      napi_get_value_int32(env, argv[1], &sndbuf) != napi_ok) {
-    napi_throw_type_error(env, NULL, "senderOpen(host: string, sndbuf: number)");
+      napi_get_value_int32(env, argv[1], &sndbuf) != napi_ok || (argc >= 3 && napi_get_value_int32(env, argv[2], &port) != napi_ok) ||
+      port < 0 || port > 65535) {
+    napi_throw_type_error(env, NULL, "senderOpen(host: string, sndbuf: number, port?: 0..65535)");
     return NULL;
   }
   struct sockaddr_in a4;
   memset(&a4, 0, sizeof a4);
   a4.sin_family = AF_INET;
-  if (inet_pton(AF_INET, host, &a4.sin_addr) != 1) return throw_errno(env, EINVAL, "bind", host, 0);
+  a4.sin_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET, host, &a4.sin_addr) != 1) return throw_errno(env, EINVAL, "bind", host, port);
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, errno, "socket", host, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", host, port);
+  if (port) {
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  }
   if (sndbuf > 0) (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   if (bind(fd, (struct sockaddr *)&a4, sizeof a4) != 0) {
     int e = errno;
     close(fd);
-    return throw_errno(env, e, "bind", host, 0);
+    return throw_errno(env, e, "bind", host, port);
   }
   napi_value out;
   CHECK(napi_create_int32(env, fd, &out));
@@ -808,11 +817,12 @@ static napi_value js_sender_open(napi_env env, napi_callback_info info) {
 
 #define SEND_CHUNK 256
 
-/* sendBatch(fd, buffer, count, stride, ports: Int32Array, host) -> datagrams sent: datagram i is the `stride`
- * bytes at i × stride of `buffer`, sent to host:ports[i]. */
+/* sendBatch(fd, buffer, count, stride, ports: Int32Array, host[, sources: Uint32Array]) -> datagrams sent: datagram i
+ * is the `stride` bytes at i × stride of `buffer`, sent to host:ports[i], from address sources[i] when given
+ * (IP_PKTINFO; on loopback every 127/8 address is ours: one socket sends as many sources). */
 static napi_value js_send_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
+  size_t argc = 7;
+  napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t fd = -1;
   uint32_t count = 0, stride = 0;
@@ -830,6 +840,17 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "sendBatch(fd, buffer: ArrayBuffer, count, stride, ports: Int32Array, host: string)");
     return NULL;
   }
+  const uint32_t *sources = NULL;
+  if (argc >= 7) {
+    napi_typedarray_type stype;
+    size_t nsrc = 0;
+    void *src_data = NULL;
+    if (napi_get_typedarray_info(env, argv[6], &stype, &nsrc, &src_data, NULL, NULL) != napi_ok || stype != napi_uint32_array || nsrc < count) {
+      napi_throw_type_error(env, NULL, "sendBatch: sources must be a Uint32Array with one address per datagram");
+      return NULL;
+    }
+    sources = (const uint32_t *)src_data;
+  }
   if (stride == 0 || nports < count || (size_t)count * stride > len) {
     napi_throw_range_error(env, NULL, "ari_udp: count × stride exceeds the buffer, or fewer ports than datagrams");
     return NULL;
@@ -840,6 +861,7 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
   struct mmsghdr msgs[SEND_CHUNK];
   struct iovec iov[SEND_CHUNK];
   struct sockaddr_in to[SEND_CHUNK];
+  static __thread uint8_t ctrl[SEND_CHUNK][CMSG_SPACE(sizeof(struct in_pktinfo))];
   uint32_t sent = 0;
   while (sent < count) {
     uint32_t n = count - sent < SEND_CHUNK ? count - sent : SEND_CHUNK;
@@ -856,6 +878,19 @@ static napi_value js_send_batch(napi_env env, napi_callback_info info) {
       msgs[j].msg_hdr.msg_namelen = sizeof to[j];
       msgs[j].msg_hdr.msg_iov = &iov[j];
       msgs[j].msg_hdr.msg_iovlen = 1;
+      if (sources) {
+        memset(ctrl[j], 0, sizeof ctrl[j]);
+        msgs[j].msg_hdr.msg_control = ctrl[j];
+        msgs[j].msg_hdr.msg_controllen = sizeof ctrl[j];
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msgs[j].msg_hdr);
+        c->cmsg_level = IPPROTO_IP;
+        c->cmsg_type = IP_PKTINFO;
+        c->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+        struct in_pktinfo pi;
+        memset(&pi, 0, sizeof pi);
+        pi.ipi_spec_dst.s_addr = htonl(sources[i]);
+        memcpy(CMSG_DATA(c), &pi, sizeof pi);
+      }
     }
     int got = sendmmsg(fd, msgs, n, 0);
     if (got < 0) {
