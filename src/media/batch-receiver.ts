@@ -45,11 +45,20 @@ export interface DatagramHandler<T> {
   unclaimed?(socketIndex: number): void;
 }
 
+/**
+ * How long a shared socket still drops the datagrams of a source whose stream ended without counting them foreign:
+ * Asterisk sends until its channel is hung up, a few ms after the stream was removed (a port of its own was
+ * closed by then, and those datagrams were not counted either).
+ */
+const ENDED_SOURCE_GRACE_MS = 5000;
+
 interface Binding<T> {
   /** The socket's stream; null for a shared socket (its streams are found by source). */
   target: T | null;
   /** Shared socket: stream by source key (sourceKey). */
   sources: Map<string, T> | null;
+  /** Shared socket: sources of streams that ended, until when their datagrams are dropped quietly. */
+  ended: Map<string, number> | null;
   /** IPv4 source cache: the string is built once per source, not per datagram. */
   lastKey: number;
   lastAddress: string;
@@ -106,7 +115,7 @@ export class BatchReceiver<T> {
   open(address: string, port: number, recvBufferSize: number, ipv6: boolean, target: T): number {
     if (this.destroyed) throw new Error('batch receiver is destroyed');
     const idx = this.native.open(this.id, address, port, recvBufferSize, ipv6);
-    this.bindings[idx] = { target, sources: null, lastKey: -1, lastAddress: '' };
+    this.bindings[idx] = { target, sources: null, ended: null, lastKey: -1, lastAddress: '' };
     return idx;
   }
 
@@ -123,7 +132,7 @@ export class BatchReceiver<T> {
       this.native.close(this.id, idx);
       throw err;
     }
-    this.bindings[idx] = { target: null, sources: new Map(), lastKey: -1, lastAddress: '' };
+    this.bindings[idx] = { target: null, sources: new Map(), ended: new Map(), lastKey: -1, lastAddress: '' };
     return idx;
   }
 
@@ -143,6 +152,7 @@ export class BatchReceiver<T> {
     const n = nativeAddress(key);
     if (n !== null) this.native.attachSource(this.id, idx, n, port, block);
     sources.set(key, target);
+    this.bindings[idx]!.ended!.delete(key);
   }
 
   /** Forgets a source attached for `target` (nothing when another stream took it over since). */
@@ -154,6 +164,10 @@ export class BatchReceiver<T> {
     sources.delete(key);
     const n = nativeAddress(key);
     if (n !== null) this.native.detachSource(this.id, idx, n, port, block);
+    const ended = this.bindings[idx]!.ended!;
+    const now = this.clock();
+    if (ended.size >= 1024) for (const [k, until] of ended) if (until <= now) ended.delete(k); // bounded: expired ones go
+    ended.set(key, now + ENDED_SOURCE_GRACE_MS);
   }
 
   private sharedSources(idx: number): Map<string, T> {
@@ -229,9 +243,11 @@ export class BatchReceiver<T> {
       }
       let target = b.target;
       if (b.sources) {
-        target = b.sources.get(sourceKey(address, port)) ?? b.sources.get(sourceKey('*', port)) ?? null;
+        const key = sourceKey(address, port);
+        target = b.sources.get(key) ?? b.sources.get(sourceKey('*', port)) ?? null;
         if (target === null) {
-          this.handler.unclaimed?.(i32[r]);
+          const until = b.ended!.get(key);
+          if (until === undefined || until <= arrival) this.handler.unclaimed?.(i32[r]);
           continue;
         }
       }

@@ -41,6 +41,8 @@ export interface RtpSenderOptions {
   spoof?: { toneHz: number; afterMs?: number; amplitude?: number };
   seed?: number;
   signal?: AbortSignal;
+  /** Called with the sending socket's port before the first packet (e.g. to announce the source to the mixer). */
+  onBound?: (localPort: number) => Promise<void> | void;
 }
 
 export interface RtpSendResult {
@@ -118,6 +120,7 @@ export async function sendRtpStream(opts: RtpSenderOptions): Promise<RtpSendResu
   const n = Math.round(opts.durationMs / 20);
   const sock = await bindSocket(host);
   const spoofSock = opts.spoof ? await bindSocket(host) : undefined;
+  await opts.onBound?.(sock.address().port);
   const res: RtpSendResult = {
     packets: n,
     sent: 0,

@@ -176,6 +176,72 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
       }
     });
 
+    it('streams that announce their source share one port per worker, told apart by source; a crash frees it', async () => {
+      const r1 = `shared-a-${receiver}`;
+      let r2 = `shared-b-${receiver}`;
+      for (let i = 0; pool.workerOf(r2) !== pool.workerOf(r1); i++) r2 = `shared-b-${receiver}-${i}`;
+      const startAt = Date.now();
+      await pool.open(r1, { path: join(dir, `${r1}.wav`), startAtMs: startAt });
+      await pool.open(r2, { path: join(dir, `${r2}.wav`), startAtMs: startAt });
+      const inUse0 = pool.stats().ports.inUse;
+      const a = await pool.addStream(r1, 'in', { awaitSource: true });
+      const b = await pool.addStream(r1, 'out', { awaitSource: true });
+      const c = await pool.addStream(r2, 'in', { awaitSource: true });
+      if (receiver === 'dgram') {
+        // node:dgram cannot tell streams apart before JS: a port each
+        expect(new Set([a.port, b.port, c.port]).size).toBe(3);
+      } else {
+        expect(new Set([a.port, b.port, c.port]).size).toBe(1);
+        expect(pool.stats().ports.inUse - inUse0).toBe(1);
+      }
+      const announce = (rid: string, sid: string) => (port: number) => pool.expectSource(rid, sid, { address: '127.0.0.1', port });
+      const [ra, rb, rc] = await Promise.all([
+        sendRtpStream({ port: a.port, toneHz: 440, durationMs: 1500, seed: 3, onBound: announce(r1, 'in'), spoof: { toneHz: 2500, afterMs: 100 } }),
+        sendRtpStream({ port: b.port, toneHz: 1000, durationMs: 1500, seed: 4, onBound: announce(r1, 'out') }),
+        sendRtpStream({ port: c.port, toneHz: 700, durationMs: 1500, seed: 5, onBound: announce(r2, 'in') }),
+      ]);
+      const endAt = Date.now();
+      const [res1, res2] = await Promise.all([pool.close(r1, endAt), pool.close(r2, endAt)]);
+      expect(res1.quality.packets_received).toBe(ra.sent + rb.sent);
+      expect(res2.quality.packets_received).toBe(rc.sent);
+      expect(res1.quality.packets_lost + res2.quality.packets_lost).toBe(0);
+      // the spoof is r1's foreign packets on a port of its own; on the shared port it belongs to no recording
+      expect(res1.quality.packets_foreign).toBe(receiver === 'dgram' ? ra.spoofSent : 0);
+      const w1 = readWavFile(join(dir, `${r1}.wav`)).samples;
+      const w2 = readWavFile(join(dir, `${r2}.wav`)).samples;
+      expect(goertzelDb(w1, 8000, 440)).toBeGreaterThan(-20);
+      expect(goertzelDb(w1, 8000, 1000)).toBeGreaterThan(-20);
+      expect(goertzelDb(w1, 8000, 700)).toBeLessThan(-60);
+      expect(goertzelDb(w1, 8000, 2500)).toBeLessThan(-60);
+      expect(goertzelDb(w2, 8000, 700)).toBeGreaterThan(-20);
+      expect(goertzelDb(w2, 8000, 440)).toBeLessThan(-60);
+      if (receiver === 'dgram') return;
+      // The shared socket outlives its streams (the next recordings use it), and goes with its worker.
+      expect(pool.stats().ports.inUse - inUse0).toBe(1);
+      const r3 = `shared-c-${receiver}`;
+      await pool.open(r3, { path: join(dir, `${r3}.wav`), startAtMs: Date.now() });
+      const d = await pool.addStream(r3, 'in', { awaitSource: true });
+      const sameWorker = pool.workerOf(r3) === pool.workerOf(r1);
+      const failedEvent = new Promise<string>((resolve) => pool.once('recordingFailed', (r: string) => resolve(r)));
+      pool.crashWorker({ recordingId: r3 });
+      expect(await failedEvent).toBe(r3);
+      await pool.ready();
+      // the crashed worker's shared port is back in the pool (r1's worker keeps its own, if it is another)
+      expect(pool.stats().ports.inUse).toBe(inUse0 + (sameWorker ? 0 : 1));
+      let bound = false;
+      for (let i = 0; i < 50 && !bound; i++) {
+        const probe = dgram.createSocket('udp4');
+        bound = await new Promise<boolean>((r) => {
+          probe.once('error', () => r(false));
+          probe.bind({ port: d.port, address: '127.0.0.1', exclusive: true }, () => r(true));
+        });
+        await new Promise<void>((r) => probe.close(() => r()));
+        if (!bound) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(bound).toBe(true);
+      failed.splice(failed.indexOf(r3), 1);
+    });
+
     it('a crashed worker releases its sockets (ports bindable again) and is replaced', async () => {
       const rid = `crash-${receiver}`;
       await pool.open(rid, { path: join(dir, `${rid}.wav`), startAtMs: Date.now() });
