@@ -342,7 +342,6 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     // A stream whose source will be announced can share a socket: its datagrams are told apart by that source.
     const sock = opts.awaitSource ? await this.sharedSocket(entry.slot) : null;
     if (sock) {
-      sock.streams++;
       try {
         await this.request(entry.slot, { t: 'addStream', id: 0, rid: recordingId, sid: streamId, port: sock.port, awaitSource: true, shared: true }, recordingId);
       } catch (err) {
@@ -381,12 +380,18 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     throw new AppError('PORTS_EXHAUSTED', `no bindable RTP port after ${this.bindAttempts} attempts (ports in use by another process?)`);
   }
 
-  /** A shared socket of the worker with room (opening one when all are full), or null: a port of its own then. */
+  /**
+   * A place on a shared socket of the worker (reserved: its `streams` counts it), opening a socket when all are full;
+   * null: a port of its own then.
+   */
   private async sharedSocket(slot: Slot): Promise<SharedSocket | null> {
     for (;;) {
       if (!this.sharing) return null;
       const room = slot.shared.find((s) => s.streams < s.capacity);
-      if (room) return room;
+      if (room) {
+        room.streams++; // now, before any await: concurrent starts never overfill it
+        return room;
+      }
       slot.sharedOpening ??= this.openShared(slot).finally(() => (slot.sharedOpening = undefined));
       if (!(await slot.sharedOpening)) return null;
     }

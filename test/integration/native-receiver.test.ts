@@ -273,3 +273,31 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
     });
   });
 });
+
+describe.skipIf(!built)(`shared sockets fill up${built ? '' : ' — SKIPPED: native addon unavailable'}`, () => {
+  it('a socket holds at most sharedSocketStreams streams, also when starts come at once; then the next one opens', async () => {
+    const BASE = 30000 + 2 * Math.floor(Math.random() * 12000);
+    const pool = new MixerPool({ portMin: BASE, portMax: BASE + 40, workers: 1, bindAddress: '127.0.0.1', statsIntervalMs: 0, sharedSocketStreams: 2 });
+    try {
+      await pool.ready();
+      await pool.open('fill', { path: join(dir, 'fill.wav'), startAtMs: Date.now() });
+      const handles = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((sid) => pool.addStream('fill', sid, { awaitSource: true })));
+      const perPort = new Map<number, number>();
+      for (const h of handles) perPort.set(h.port, (perPort.get(h.port) ?? 0) + 1);
+      expect([...perPort.values()].sort()).toEqual([1, 2, 2]);
+      expect(pool.stats().ports.inUse).toBe(3);
+      // a stream that leaves makes room on its socket for the next one
+      const sidOfFull = ['a', 'b', 'c', 'd', 'e'].find((_, i) => perPort.get(handles[i].port) === 2)!;
+      const port = handles[['a', 'b', 'c', 'd', 'e'].indexOf(sidOfFull)].port;
+      await pool.removeStream('fill', sidOfFull);
+      const single = [...perPort].find(([, n]) => n === 1)![0];
+      const next = await pool.addStream('fill', 'f', { awaitSource: true });
+      expect([port, single]).toContain(next.port);
+      expect(pool.stats().ports.inUse).toBe(3);
+      await pool.close('fill', Date.now());
+    } finally {
+      await pool.shutdown();
+    }
+    expect(pool.stats().ports.inUse).toBe(0);
+  });
+});
