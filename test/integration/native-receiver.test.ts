@@ -18,6 +18,21 @@ import { sendRtpStream } from '../helpers/rtp-sender.js';
 import { readWavFile } from '../helpers/wav-decode.js';
 
 const built = loadNativeUdp() !== null;
+
+/** Whether anyone can bind 127.0.0.1:port within a second (a dead worker's sockets close with its thread). */
+async function bindableSoon(port: number): Promise<boolean> {
+  for (let i = 0; i < 50; i++) {
+    const probe = dgram.createSocket('udp4');
+    const bound = await new Promise<boolean>((r) => {
+      probe.once('error', () => r(false));
+      probe.bind({ port, address: '127.0.0.1', exclusive: true }, () => r(true));
+    });
+    await new Promise<void>((r) => probe.close(() => r()));
+    if (bound) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
 const dir = mkdtempSync(join(tmpdir(), 'native-rx-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -228,17 +243,7 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
       await pool.ready();
       // the crashed worker's shared port is back in the pool (r1's worker keeps its own, if it is another)
       expect(pool.stats().ports.inUse).toBe(inUse0 + (sameWorker ? 0 : 1));
-      let bound = false;
-      for (let i = 0; i < 50 && !bound; i++) {
-        const probe = dgram.createSocket('udp4');
-        bound = await new Promise<boolean>((r) => {
-          probe.once('error', () => r(false));
-          probe.bind({ port: d.port, address: '127.0.0.1', exclusive: true }, () => r(true));
-        });
-        await new Promise<void>((r) => probe.close(() => r()));
-        if (!bound) await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(bound).toBe(true);
+      expect(await bindableSoon(d.port)).toBe(true);
       failed.splice(failed.indexOf(r3), 1);
     });
 
@@ -251,17 +256,7 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
       expect(await failedEvent).toBe(rid);
       await pool.ready();
       // The dead worker's socket was closed with its thread: the port can be bound by anyone.
-      let bound = false;
-      for (let i = 0; i < 50 && !bound; i++) {
-        const probe = dgram.createSocket('udp4');
-        bound = await new Promise<boolean>((r) => {
-          probe.once('error', () => r(false));
-          probe.bind({ port: s.port, address: '127.0.0.1', exclusive: true }, () => r(true));
-        });
-        await new Promise<void>((r) => probe.close(() => r()));
-        if (!bound) await new Promise((r) => setTimeout(r, 20));
-      }
-      expect(bound).toBe(true);
+      expect(await bindableSoon(s.port)).toBe(true);
       let id = `${rid}-again`;
       for (let i = 0; pool.workerOf(id) !== pool.workerOf(rid); i++) id = `${rid}-again-${i}`;
       await pool.open(id, { path: join(dir, `${id}.wav`), startAtMs: Date.now() });
