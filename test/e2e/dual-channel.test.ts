@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadNativeUdp } from '../../src/media/native/index.js';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { expectTones } from './audio-checks.js';
 import { sleep, useHarness } from './harness.js';
@@ -28,6 +29,12 @@ describe('e2e: dual-channel call recordings (channels 2)', () => {
     expect(started.status, JSON.stringify(started.body)).toBe(200);
     const id: string = started.body.recording_id;
     await h.waitForStatus(id, 'recording');
+    // Its two externalMedia channels (Asterisk names them UnicastRTP/<external_host>-…) send to one port: the
+    // worker's shared socket tells them apart by their sources (with a port each without the native receiver).
+    const ems = (await h.driver.listLeftovers()).channels.filter((c) => c.id.includes(id) && c.name.startsWith('UnicastRTP/'));
+    expect(ems).toHaveLength(2);
+    const ports = new Set(ems.map((c) => /:(\d+)-[^:]*$/.exec(c.name)?.[1]));
+    expect(ports.size).toBe(loadNativeUdp() ? 1 : 2);
     await sleep(2000);
     expect((await h.json('POST', `/v1.0/calls/${call.channelId}/recording_stop`)).status).toBe(200);
     const rec = await h.waitForStatus(id, 'available');
