@@ -72,6 +72,8 @@ export interface MixerPoolOptions {
   timeScale?: number;
   /** Enables test-only requests (crashWorker). */
   testHooks?: boolean;
+  /** Tests only (with testHooks): the workers take the kernel to grant a socket at most this receive buffer. */
+  testRecvBufferCap?: number;
   /** Override the worker entry (default: worker.js next to this file, or the tsx bootstrap under tsx/vitest). */
   workerUrl?: URL;
   /** Hears each worker's pushed report (tick lag, event-loop use, RTP packets). */
@@ -204,6 +206,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       statsIntervalMs: opts.statsIntervalMs ?? 1000,
       payloadType: opts.payloadType ?? 118,
       testHooks: opts.testHooks ?? false,
+      testRecvBufferCap: opts.testHooks ? opts.testRecvBufferCap : undefined,
       receiver: native ? 'native' : 'dgram',
       dsp: slotDsp(opts.dsp ?? 'auto'),
       receiverPollMs,

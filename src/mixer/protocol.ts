@@ -19,6 +19,8 @@ export interface WorkerConfig {
   sharedSocketStreams: number;
   /** Enables the 'crash' request (tests only). */
   testHooks: boolean;
+  /** Tests only: the kernel is taken to grant a socket at most this receive buffer (as without CAP_NET_ADMIN). */
+  testRecvBufferCap?: number;
   /**
    * Tests only: media time runs `scale`× faster than wall time from `originMs` (epoch ms), so hours of audio sent
    * faster than real time are recorded as such (soak and memory tests). Absent in production.

@@ -150,7 +150,8 @@ function openShared(m: Extract<ToWorker, { t: 'openShared' }>): Promise<SharedSo
   }
   // Each stream gets the kernel buffer a socket of its own would (the kernel doubles every ask): a backlog after a
   // stall fits as it did, or the socket is not worth sharing (net.core.rmem_max too low, no CAP_NET_ADMIN to pass it).
-  const capacity = Math.min(cfg.sharedSocketStreams, Math.floor(rx.recvBuffer(idx) / (2 * cfg.recvBufferSize)));
+  const granted = Math.min(rx.recvBuffer(idx), cfg.testRecvBufferCap ?? Infinity);
+  const capacity = Math.min(cfg.sharedSocketStreams, Math.floor(granted / (2 * cfg.recvBufferSize)));
   if (capacity < 2) rx.close(idx);
   else sharedSockets.set(m.port, idx);
   return Promise.resolve({ capacity });

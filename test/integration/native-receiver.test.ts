@@ -296,3 +296,30 @@ describe.skipIf(!built)(`shared sockets fill up${built ? '' : ' — SKIPPED: nat
     expect(pool.stats().ports.inUse).toBe(0);
   });
 });
+
+describe.skipIf(!built)(`a kernel that caps the shared buffer${built ? '' : ' — SKIPPED: native addon unavailable'}`, () => {
+  it('below two streams of buffer, the pool warns once and gives every stream a port of its own', async () => {
+    const BASE = 30000 + 2 * Math.floor(Math.random() * 12000);
+    const lines: string[] = [];
+    const logger = pino({ level: 'info' }, { write: (l: string) => void lines.push(l) });
+    // as net.core.rmem_max = 208 KiB without CAP_NET_ADMIN: 416 KiB granted, one stream needs 512 KiB
+    const pool = new MixerPool({ portMin: BASE, portMax: BASE + 40, workers: 1, bindAddress: '127.0.0.1', statsIntervalMs: 0, logger, testHooks: true, testRecvBufferCap: 416 * 1024 });
+    try {
+      await pool.ready();
+      await pool.open('capped', { path: join(dir, 'capped.wav'), startAtMs: Date.now() });
+      const a = await pool.addStream('capped', 'in', { awaitSource: true });
+      const b = await pool.addStream('capped', 'out', { awaitSource: true });
+      expect(a.port).not.toBe(b.port);
+      expect(pool.stats().ports.inUse).toBe(2); // the shared socket's port was given back
+      const warns = lines.map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 40);
+      expect(warns).toHaveLength(1);
+      expect(warns[0].msg).toMatch(/net\.core\.rmem_max/);
+      // the streams work as before
+      const r = await sendRtpStream({ port: a.port, toneHz: 440, durationMs: 400, onBound: (port) => pool.expectSource('capped', 'in', { address: '127.0.0.1', port }) });
+      const res = await pool.close('capped', Date.now());
+      expect(res.quality.packets_received).toBe(r.sent);
+    } finally {
+      await pool.shutdown();
+    }
+  });
+});
