@@ -198,11 +198,12 @@ async function demo(opts: Options, dir: string): Promise<boolean> {
 
   // the ARI simulator, as `npm run sim` starts it
   const ariUser = 'demo';
+  // base64url may begin with '-': it goes to the simulator as --password=<it>, never as a separate argument
   const ariPassword = randomBytes(9).toString('base64url');
   const sim = start(
     'ARI simulator',
     process.execPath,
-    ['--import', 'tsx', 'test/sim/cli.ts', '--port', '0', '--app', APP, '--user', ariUser, '--password', ariPassword],
+    ['--import', 'tsx', 'test/sim/cli.ts', '--port', '0', '--app', APP, `--user=${ariUser}`, `--password=${ariPassword}`],
     childEnv({}),
     join(dir, 'sim.log'),
   );
