@@ -14,6 +14,7 @@
  * never go backwards.
  */
 import type { NativeUdp } from './native/index.js';
+import { normalize } from './source-latch.js';
 import { ipv4Number } from './stream-block.js';
 
 const HDR_BYTES = 64;
@@ -64,10 +65,20 @@ interface Binding<T> {
   lastAddress: string;
 }
 
-/** `::ffff:a.b.c.d` (a dual-stack socket's view of an IPv4 peer) is a.b.c.d; the wildcards are any address. */
-function sourceKey(address: string, port: number): string {
-  const a = address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-  return `${a === '0.0.0.0' || a === '::' ? '*' : a}|${port}`;
+/** A source's address as the tables hold it: IPv4 without `::ffff:`, `*` for the wildcards (any address). */
+function sourceAddress(address: string): string {
+  const a = normalize(address);
+  return a === '0.0.0.0' || a === '::' ? '*' : a;
+}
+
+const sourceKey = (address: string, port: number): string => `${sourceAddress(address)}|${port}`;
+
+/** The addon's form of a source address: an IPv4 number, −1 for any address, null for IPv6 (JS path only). */
+function nativeAddress(address: string): number | null {
+  const a = sourceAddress(address);
+  if (a === '*') return -1;
+  const n = ipv4Number(a);
+  return n < 0 ? null : n;
 }
 
 export class BatchReceiver<T> {
@@ -149,7 +160,7 @@ export class BatchReceiver<T> {
   attachSource(idx: number, address: string, port: number, block: ArrayBuffer, target: T): void {
     const sources = this.sharedSources(idx);
     const key = sourceKey(address, port);
-    const n = nativeAddress(key);
+    const n = nativeAddress(address);
     if (n !== null) this.native.attachSource(this.id, idx, n, port, block);
     sources.set(key, target);
     this.bindings[idx]!.ended!.delete(key);
@@ -162,7 +173,7 @@ export class BatchReceiver<T> {
     const key = sourceKey(address, port);
     if (sources.get(key) !== target) return;
     sources.delete(key);
-    const n = nativeAddress(key);
+    const n = nativeAddress(address);
     if (n !== null) this.native.detachSource(this.id, idx, n, port, block);
     const ended = this.bindings[idx]!.ended!;
     const now = this.clock();
@@ -273,10 +284,3 @@ export class BatchReceiver<T> {
   }
 }
 
-/** The addon's form of a source key's address: an IPv4 number, −1 for any address, null for IPv6 (JS path only). */
-function nativeAddress(key: string): number | null {
-  const a = key.slice(0, key.lastIndexOf('|'));
-  if (a === '*') return -1;
-  const n = ipv4Number(a);
-  return n < 0 ? null : n;
-}

@@ -52,6 +52,6 @@ export class SourceLatch {
 }
 
 /** `::ffff:127.0.0.1` (a dual-stack socket's view of an IPv4 peer) is `127.0.0.1`. */
-function normalize(address: string): string {
+export function normalize(address: string): string {
   return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
 }

@@ -432,13 +432,22 @@ static receiver_t *get_socket(napi_env env, napi_value id, napi_value index, int
   return r;
 }
 
+/* A call whose first two arguments name an open socket (id, index) and that takes `want` arguments in all: fills
+ * argv and idx, returns the receiver, or NULL with an exception thrown. */
+static receiver_t *socket_call(napi_env env, napi_callback_info info, size_t want, napi_value *argv, int32_t *idx) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, NULL, "ari_udp: missing arguments");
+    return NULL;
+  }
+  return get_socket(env, argv[0], argv[1], idx);
+}
+
 /* close(id, index): closes one socket (unread datagrams are discarded, as with dgram's close). */
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t idx = -1;
-  receiver_t *r = argc >= 2 ? get_socket(env, argv[0], argv[1], &idx) : NULL;
+  receiver_t *r = socket_call(env, info, 2, argv, &idx);
   if (!r) return NULL;
   epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->fds[idx], NULL);
   close(r->fds[idx]);
@@ -451,11 +460,9 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
 
 /* recvBuffer(id, index) -> the socket's SO_RCVBUF as the kernel set it (twice the ask, capped unless forced). */
 static napi_value js_recv_buffer(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t idx = -1;
-  receiver_t *r = argc >= 2 ? get_socket(env, argv[0], argv[1], &idx) : NULL;
+  receiver_t *r = socket_call(env, info, 2, argv, &idx);
   if (!r) return NULL;
   int v = 0;
   socklen_t vl = sizeof v;
@@ -469,11 +476,9 @@ static napi_value js_recv_buffer(napi_env env, napi_callback_info info) {
 
 /* share(id, index): the socket serves many streams, each found by its source (attachSource); no block of its own. */
 static napi_value js_share(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t idx = -1;
-  receiver_t *r = argc >= 2 ? get_socket(env, argv[0], argv[1], &idx) : NULL;
+  receiver_t *r = socket_call(env, info, 2, argv, &idx);
   if (!r) return NULL;
   if (idx > MAX_SHARED_INDEX || r->blocks[idx]) {
     napi_throw_range_error(env, NULL, "ari_udp: a shared socket needs an index ≤ 16383 and no block of its own");
@@ -483,9 +488,9 @@ static napi_value js_share(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* Reads (id, index of a shared socket, address: u32 or −1 for any, port) and returns the receiver and the key. */
-static receiver_t *source_args(napi_env env, napi_value *argv, int32_t *idx, uint64_t *key) {
-  receiver_t *r = get_socket(env, argv[0], argv[1], idx);
+/* Reads (id, index of a shared socket, address: u32 or −1 for any, port, block) and returns the receiver and the key. */
+static receiver_t *source_args(napi_env env, napi_callback_info info, napi_value *argv, int32_t *idx, uint64_t *key) {
+  receiver_t *r = socket_call(env, info, 5, argv, idx);
   if (!r) return NULL;
   double addr = 0;
   int32_t port = 0;
@@ -522,12 +527,10 @@ static int sources_grow(receiver_t *r) {
  * gives a freed RTP port to its next channel, and the newest announcement is the one sending.
  */
 static napi_value js_attach_source(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t idx = -1;
   uint64_t key = 0;
-  receiver_t *r = argc >= 5 ? source_args(env, argv, &idx, &key) : NULL;
+  receiver_t *r = source_args(env, info, argv, &idx, &key);
   if (!r) return NULL;
   void *data = NULL;
   size_t len = 0;
@@ -556,12 +559,10 @@ static napi_value js_attach_source(napi_env env, napi_callback_info info) {
 
 /* detachSource(id, index, address, port, block): forgets the source, if it still leads to that block. */
 static napi_value js_detach_source(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t idx = -1;
   uint64_t key = 0;
-  receiver_t *r = argc >= 5 ? source_args(env, argv, &idx, &key) : NULL;
+  receiver_t *r = source_args(env, info, argv, &idx, &key);
   if (!r) return NULL;
   void *data = NULL;
   size_t len = 0;
@@ -576,11 +577,9 @@ static napi_value js_detach_source(napi_env env, napi_callback_info info) {
 
 /* attach(id, index, block: ArrayBuffer): the socket's ordinary packets are placed into this stream block (stream.h). */
 static napi_value js_attach(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t idx = -1;
-  receiver_t *r = argc >= 3 ? get_socket(env, argv[0], argv[1], &idx) : NULL;
+  receiver_t *r = socket_call(env, info, 3, argv, &idx);
   if (!r) return NULL;
   void *data = NULL;
   size_t len = 0;
@@ -684,12 +683,15 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
         uint32_t kept = n; /* records are compacted: a datagram placed by the fast path leaves none */
         const int shared = r->shared[idx];
         source_t *found[MAX_BATCH];
+        double src_addr[MAX_BATCH];
+        int32_t src_port[MAX_BATCH];
+        for (int j = 0; j < got; j++) src_addr[j] = source_of((const struct sockaddr *)&r->addrs[n + (uint32_t)j], &src_port[j]);
         if (shared) {
           /* Each datagram's stream first, and the first blocks' fields on their way into the cache: with thousands
            * of streams every block is a cache miss, and the misses of a batch then overlap. */
           for (int j = 0; j < got; j++) {
-            int32_t sport = 0;
-            const double addr4 = source_of((const struct sockaddr *)&r->addrs[n + (uint32_t)j], &sport);
+            const double addr4 = src_addr[j];
+            const int32_t sport = src_port[j];
             source_t *e = NULL;
             if (addr4 >= 0) {
               /* the stream of this source: exactly, else an announced wildcard address with this port */
@@ -720,8 +722,8 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
           if (arrival < r->last_arrival[idx]) arrival = r->last_arrival[idx];
           r->last_arrival[idx] = arrival;
           const struct sockaddr *sa = (const struct sockaddr *)&r->addrs[i];
-          int32_t sport = 0;
-          const double addr4 = source_of(sa, &sport);
+          const int32_t sport = src_port[j];
+          const double addr4 = src_addr[j];
           double *block = r->blocks[idx];
           double shape = r->block_shape[idx];
           if (shared) {

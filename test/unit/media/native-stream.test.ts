@@ -315,6 +315,12 @@ describe.skipIf(!native)(`native receiver, one socket shared by many streams${no
     expect(unclaimed()).toBe(3);
     expect(c.jb.f[F.received]).toBe(1);
 
+    // the addon refuses a call short of arguments, or a source on a socket that is not shared
+    expect(() => (native!.attachSource as unknown as (...a: unknown[]) => void)(0, idx, 1, 2)).toThrow(/missing arguments/);
+    const own = rx.open('127.0.0.1', BASE + 14, 256 * 1024, false, a);
+    expect(() => rx.attachSource(own, '127.0.0.1', 5000, a.jb.block, a)).toThrow(/not a shared socket/);
+    rx.close(own);
+
     // closing the shared socket forgets its sources (the blocks are released)
     rx.close(idx);
     expect(rx.openSockets).toBe(0);
