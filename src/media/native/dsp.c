@@ -78,31 +78,96 @@ static void filter_sse2(const double *restrict e, const double *restrict o, doub
   FILTER_BODY(v2d, 2)
 }
 
-static int has_avx = -1;
-
 /*
- * filterBlockInt16 + copyWithin of halfband.ts on the block [hist (66), blk (320)]; returns Σ out². The new history
- * (the block's last 66 samples) is written to `hist`. `blk` may be the state's own block or a caller's scratch: a
- * mixed slot is built on the stack, so a recording's cold state costs 66 doubles, not 386.
+ * The slot after the filter's input is laid out (e, o: the history's 33 pairs then the block's 160): filter, round to
+ * float, saturate, Σ out², and the new history (the block's last 66 samples, i.e. pairs 160..192). Inlined into
+ * each build below, so the vectorizer gives each its own lane width for these loops too.
  */
-double dsp_filter_block(double *restrict hist, const double *restrict blk, int16_t *restrict out) {
-  double e[EVEN], o[EVEN], y[OUT];
-  for (int i = 0; i < HISTORY / 2; i++) {
-    e[i] = hist[2 * i];
-    o[i] = hist[2 * i + 1];
-  }
-  for (int i = HISTORY / 2; i < EVEN; i++) {
-    e[i] = blk[2 * i - HISTORY];
-    o[i] = blk[2 * i + 1 - HISTORY];
-  }
-  if (has_avx < 0) has_avx = __builtin_cpu_supports("avx") ? 1 : 0;
-  if (has_avx) filter_avx(e, o, y);
+static inline __attribute__((always_inline)) double finish_slot(double *restrict e, double *restrict o, double *restrict hist, int16_t *restrict out, int wide) {
+  double y[OUT];
+  if (wide) filter_avx(e, o, y);
   else filter_sse2(e, o, y);
   for (int m = 0; m < OUT; m++) out[m] = saturate((float)y[m]);
   int64_t ss = 0;
   for (int m = 0; m < OUT; m++) ss += (int32_t)out[m] * (int32_t)out[m];
-  memcpy(hist, blk + BLOCK - HISTORY, HISTORY * sizeof(double));
+  for (int k = 0; k < HISTORY / 2; k++) {
+    hist[2 * k] = e[OUT + k];
+    hist[2 * k + 1] = o[OUT + k];
+  }
   return (double)ss;
+}
+
+static inline __attribute__((always_inline)) void load_history(const double *restrict hist, double *restrict e, double *restrict o) {
+  for (int i = 0; i < HISTORY / 2; i++) {
+    e[i] = hist[2 * i];
+    o[i] = hist[2 * i + 1];
+  }
+}
+
+/* The block's samples straight from the two int16 frames (either may be NULL): a + b when both (exact in int32),
+ * the one present, or silence — the JS mix — without a mixed copy in between. */
+static inline __attribute__((always_inline)) double mix_filter(double *restrict hist, const int16_t *restrict a, const int16_t *restrict b,
+                                                                int16_t *restrict out, int wide) {
+  double e[EVEN], o[EVEN];
+  load_history(hist, e, o);
+  double *restrict ev = e + HISTORY / 2, *restrict od = o + HISTORY / 2;
+  if (a && b)
+    for (int i = 0; i < OUT; i++) {
+      ev[i] = (double)((int32_t)a[2 * i] + (int32_t)b[2 * i]);
+      od[i] = (double)((int32_t)a[2 * i + 1] + (int32_t)b[2 * i + 1]);
+    }
+  else if (a || b) {
+    const int16_t *restrict f = a ? a : b;
+    for (int i = 0; i < OUT; i++) {
+      ev[i] = f[2 * i];
+      od[i] = f[2 * i + 1];
+    }
+  } else
+    for (int i = 0; i < OUT; i++) ev[i] = od[i] = 0.0;
+  return finish_slot(e, o, hist, out, wide);
+}
+
+static inline __attribute__((always_inline)) double block_filter(double *restrict hist, const double *restrict blk, int16_t *restrict out, int wide) {
+  double e[EVEN], o[EVEN];
+  load_history(hist, e, o);
+  for (int i = HISTORY / 2; i < EVEN; i++) {
+    e[i] = blk[2 * i - HISTORY];
+    o[i] = blk[2 * i + 1 - HISTORY];
+  }
+  return finish_slot(e, o, hist, out, wide);
+}
+
+/* Two builds of each: AVX2 (the conversions, saturation and sums 4–8 lanes wide, the filter 4) and x86-64's base. */
+__attribute__((target("avx2"))) static double mix_filter_avx2(double *hist, const int16_t *a, const int16_t *b, int16_t *out) {
+  return mix_filter(hist, a, b, out, 1);
+}
+static double mix_filter_base(double *hist, const int16_t *a, const int16_t *b, int16_t *out) {
+  return mix_filter(hist, a, b, out, 0);
+}
+__attribute__((target("avx2"))) static double block_filter_avx2(double *hist, const double *blk, int16_t *out) {
+  return block_filter(hist, blk, out, 1);
+}
+static double block_filter_base(double *hist, const double *blk, int16_t *out) {
+  return block_filter(hist, blk, out, 0);
+}
+
+static int has_avx2 = -1;
+static inline int avx2(void) {
+  if (has_avx2 < 0) has_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+  return has_avx2;
+}
+
+/*
+ * filterBlockInt16 + copyWithin of halfband.ts on the block [hist (66), blk (320)]; returns Σ out². The new history
+ * (the block's last 66 samples) is written to `hist`. `blk` may be the state's own block or a caller's scratch.
+ */
+double dsp_filter_block(double *restrict hist, const double *restrict blk, int16_t *restrict out) {
+  return avx2() ? block_filter_avx2(hist, blk, out) : block_filter_base(hist, blk, out);
+}
+
+/* The mix of two frames (either may be NULL) through the same filter: a recording's cold state costs 66 doubles. */
+double dsp_mix_filter(double *restrict hist, const int16_t *a, const int16_t *b, int16_t *restrict out) {
+  return avx2() ? mix_filter_avx2(hist, a, b, out) : mix_filter_base(hist, a, b, out);
 }
 
 /* halfbandInt16(state: Float64Array(386), out: Int16Array(160)) → Σ out² (the block was written by the caller). */
@@ -130,9 +195,7 @@ napi_value js_mix2_halfband_int16(napi_env env, napi_callback_info info) {
   if (!typed(env, argv[1], napi_int16_array, BLOCK, (void **)&a) || !typed(env, argv[2], napi_int16_array, BLOCK, (void **)&bb))
     FAIL("mix2HalfbandInt16: a and b must be Int16Array(320)");
   if (!typed(env, argv[3], napi_int16_array, OUT, (void **)&out)) FAIL("mix2HalfbandInt16: out must be an Int16Array(160)");
-  double x[BLOCK]; /* the state's block region is left alone (it is scratch: every JS path writes it before use) */
-  for (int i = 0; i < BLOCK; i++) x[i] = (double)((int32_t)a[i] + (int32_t)bb[i]);
-  napi_value r;
-  napi_create_double(env, dsp_filter_block(st, x, out), &r);
+  napi_value r; /* the state's block region is left alone (it is scratch: every JS path writes it before use) */
+  napi_create_double(env, dsp_mix_filter(st, a, bb, out), &r);
   return r;
 }

@@ -7,6 +7,8 @@
 
 /* The state's history (66 doubles) + a 320-sample block → 160 int16 samples; the history moves on; returns Σ out². */
 double dsp_filter_block(double *hist, const double *blk, int16_t *out);
+/* The same on the mix of two int16 frames of 320 samples (a + b, the one present, or silence when both are NULL). */
+double dsp_mix_filter(double *hist, const int16_t *a, const int16_t *b, int16_t *out);
 
 napi_value js_halfband_int16(napi_env env, napi_callback_info info);
 napi_value js_mix2_halfband_int16(napi_env env, napi_callback_info info);

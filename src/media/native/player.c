@@ -146,22 +146,13 @@ napi_value js_player_run(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  double x[BLOCK];
   for (uint32_t j = 0; j < count; j++) {
     if (j + 1 < count) prefetch(&players[jobs[2 * j + 2]], jobs[2 * j + 3]);
     player_t *p = &players[jobs[2 * j]];
     const double slot = jobs[2 * j + 1];
     const int16_t *a = stream_take(p->blk[0], p->blk_shape[0], slot);
     const int16_t *b = stream_take(p->blk[1], p->blk_shape[1], slot);
-    /* the JS mix: a + b when both (exact), the one present, or silence — then the same filter */
-    if (a && b)
-      for (int i = 0; i < BLOCK; i++) x[i] = (double)((int32_t)a[i] + (int32_t)b[i]);
-    else if (a || b) {
-      const int16_t *f = a ? a : b;
-      for (int i = 0; i < BLOCK; i++) x[i] = f[i];
-    } else
-      memset(x, 0, sizeof x);
-    ss[j] = dsp_filter_block(p->hist, x, p->out);
+    ss[j] = dsp_mix_filter(p->hist, a, b, p->out); /* the JS mix and filter, fused */
   }
   return NULL;
 }
