@@ -80,6 +80,8 @@ export class WavWriter {
   /** Byte view of the last Int16Array written (callers reuse one frame array: no view per write). */
   private lastPcm: Int16Array | null = null;
   private lastBytes: Uint8Array = new Uint8Array(0);
+  /** The buffer as samples, for callers that write in place (claimPcm); a new view when the buffer changes. */
+  private pcmView: Int16Array;
 
   private constructor(path: string, fd: number, opts: WavWriterOptions) {
     this.path = path;
@@ -89,6 +91,7 @@ export class WavWriter {
     const frameBytes = 2 * opts.channels;
     const bytes = opts.bufferBytes ?? opts.sampleRate * frameBytes;
     this.buffer = new Uint8Array(Math.max(frameBytes, bytes - (bytes % frameBytes)));
+    this.pcmView = new Int16Array(this.buffer.buffer, 0, this.buffer.length >> 1);
     this.header = wavHeader({ sampleRate: opts.sampleRate, channels: opts.channels, bitsPerSample: 16, dataBytes: 0 });
     this.patchOnFlush = opts.patchHeaderOnFlush ?? true;
     this.io = opts.io ?? 'sync';
@@ -165,6 +168,30 @@ export class WavWriter {
     }
   }
 
+  /**
+   * In-place writes (the native slot player): the index in `pcm` where the next `samples` samples go, to be filled
+   * by the caller and then accepted by commitPcm(samples); −1 when they do not fit the buffer's rest as one run, or
+   * on a big-endian host (the caller then uses write()). Throws what write() would throw.
+   */
+  claimPcm(samples: number): number {
+    if (this.closed) throw new Error(`WavWriter(${this.path}): write after finalize/close`);
+    if (this.ioError) throw this.ioError;
+    if (this.dataBytes + samples * 2 > WAV_MAX_DATA_BYTES) throw new RangeError(`WavWriter(${this.path}): WAV data would exceed 4 GiB`);
+    if (!HOST_IS_LITTLE_ENDIAN || samples * 2 > this.buffer.length - this.buffered) return -1;
+    return this.buffered >> 1;
+  }
+
+  /** The buffer claimPcm's index points into (it changes after a flush: read it after each claim). */
+  get pcm(): Int16Array {
+    return this.pcmView;
+  }
+
+  /** Accepts the `samples` written at claimPcm's index, as write() would have. */
+  commitPcm(samples: number): void {
+    this.buffered += samples * 2;
+    if (this.buffered === this.buffer.length) this.flush();
+  }
+
   /** Writes buffered samples to the file (no fsync) and, by default, refreshes the header sizes. */
   flush(): void {
     if (this.closed) return;
@@ -194,6 +221,7 @@ export class WavWriter {
     const position = WAV_HEADER_BYTES + this.written;
     if (length > 0) {
       this.buffer = this.spares.pop() ?? new Uint8Array(chunk.length);
+      this.pcmView = new Int16Array(this.buffer.buffer, 0, this.buffer.length >> 1);
       this.written += length;
       this.buffered = 0;
       this.headerStale = true;

@@ -18,8 +18,9 @@ import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from './
 
 /** The native slot player's registration (src/media/native/player.c; NativeUdp has it). */
 export interface SlotPlayerKernel {
-  playerAdd(state: Float64Array, blockA: ArrayBuffer, blockB: ArrayBuffer, out: Int16Array): number;
+  playerAdd(state: Float64Array, blockA: ArrayBuffer, blockB: ArrayBuffer): number;
   playerRemove(handle: number): void;
+  playerSetOut(handle: number, out: Int16Array): void;
 }
 
 /** What the pipeline needs from a WAV writer (WavWriter satisfies it; tests may fake it). */
@@ -30,6 +31,10 @@ export interface PcmSink {
   abort?(): Promise<void>;
   /** Cuts the audio back to `dataBytes` (never lengthens it). */
   truncate?(dataBytes: number): void;
+  /** In-place writes (WavWriter's): where in `pcm` the next samples go (−1: use write()), then accept them. */
+  claimPcm?(samples: number): number;
+  readonly pcm?: Int16Array;
+  commitPcm?(samples: number): void;
 }
 
 export interface PipelineOptions {
@@ -159,8 +164,10 @@ export class RecordingPipeline {
   onMediaTimeout: ((lastPacketAtMs: number) => void) | null = null;
 
   private readonly player: SlotPlayerKernel | null;
-  /** This recording's registration with the native slot player (−1: none). */
+  /** This recording's registration with the native slot player (−1: none), the array it writes to, and where. */
   playerHandle = -1;
+  private playerOut: Int16Array | null = null;
+  batchAt = -1;
 
   constructor(id: string, opts: PipelineOptions, sink: PcmSink) {
     this.id = id;
@@ -276,7 +283,8 @@ export class RecordingPipeline {
 
   /**
    * The slot the native player can play for this tick, or −1 (play it with tick()): exactly one slot due, two streams
-   * mixed to mono 8 kHz, neither removed, never paused. Registers with the player when it can, and leaves it when not.
+   * mixed to mono 8 kHz, neither removed, never paused, and room for it in the sink's buffer (the player writes there,
+   * at batchAt). Registers with the player when it can, and leaves it when not.
    */
   batchSlot(nowMs: number): number {
     const a = this.active;
@@ -287,13 +295,23 @@ export class RecordingPipeline {
       return -1;
     }
     if (this.dueLimit(nowMs) - this.nextSlot !== 1) return -1;
-    if (this.playerHandle < 0) this.playerHandle = this.player!.playerAdd(this.mix.sharedState(), a[0].jb.block, a[1].jb.block, this.out);
+    const sink = this.sink;
+    const at = sink.claimPcm ? sink.claimPcm(this.out.length) : -1;
+    if (at < 0) return -1;
+    if (this.playerHandle < 0) this.playerHandle = this.player!.playerAdd(this.mix.sharedState(), a[0].jb.block, a[1].jb.block);
+    const pcm = sink.pcm!;
+    if (pcm !== this.playerOut) {
+      this.player!.playerSetOut(this.playerHandle, pcm);
+      this.playerOut = pcm;
+    }
+    this.batchAt = at;
     return this.nextSlot;
   }
 
-  /** After the player played batchSlot()'s slot into the output: the rest of the slot, as playSlot does it. */
+  /** After the player played batchSlot()'s slot into the sink's buffer: the rest of the slot, as playSlot does it. */
   commitBatchSlot(sumSquares: number, nowMs: number): void {
-    this.endSlotWrite(this.nextSlot, sumSquares);
+    this.sink.commitPcm!(this.out.length);
+    this.slotWritten(this.nextSlot, sumSquares);
     this.checkMediaTimeout(nowMs);
   }
 
@@ -306,6 +324,7 @@ export class RecordingPipeline {
     if (this.playerHandle < 0) return;
     this.player!.playerRemove(this.playerHandle);
     this.playerHandle = -1;
+    this.playerOut = null;
   }
 
   private checkMediaTimeout(nowMs: number): void {
@@ -507,6 +526,10 @@ export class RecordingPipeline {
   /** A mixed slot's output is written, the timeline moves on, and the silence tracking sees it. */
   private endSlotWrite(slot: number, sumSquares: number): void {
     this.sink.write(this.out);
+    this.slotWritten(slot, sumSquares);
+  }
+
+  private slotWritten(slot: number, sumSquares: number): void {
     this.nextSlot = slot + 1;
     if ((slot + 1) % this.flushEvery === this.flushPhase) this.sink.flush();
 

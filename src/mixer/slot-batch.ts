@@ -1,7 +1,8 @@
 /**
  * One worker tick over all its recordings, with the native slot player: every recording whose due slot is a plain
  * two-party one (RecordingPipeline.batchSlot) is played in ONE native call — take both frames, mix, decimate,
- * saturate (src/media/native/player.c) — and then finished in JS (write, flush, silence tracking); the others
+ * saturate into the recording's WAV buffer (src/media/native/player.c) — and then finished in JS (accept the
+ * samples, flush, silence tracking); the others
  * play their slots with tick(). Without the player every recording uses tick(). The files are the same either way
  * (test/unit/mixer/slot-batch.test.ts compares them byte for byte).
  */
@@ -13,7 +14,7 @@ export interface SlotPlayerRunner extends SlotPlayerKernel {
 }
 
 export class SlotBatch<T extends { pipeline: RecordingPipeline }> {
-  private jobs = new Int32Array(512);
+  private jobs = new Int32Array(3 * 256);
   private ss = new Float64Array(256);
   private readonly batched: T[] = [];
 
@@ -32,9 +33,10 @@ export class SlotBatch<T extends { pipeline: RecordingPipeline }> {
           continue;
         }
         const j = batched.length;
-        if (2 * j + 2 > this.jobs.length) this.grow();
-        this.jobs[2 * j] = rec.pipeline.playerHandle;
-        this.jobs[2 * j + 1] = slot;
+        if (3 * j + 3 > this.jobs.length) this.grow();
+        this.jobs[3 * j] = rec.pipeline.playerHandle;
+        this.jobs[3 * j + 1] = slot;
+        this.jobs[3 * j + 2] = rec.pipeline.batchAt;
         batched.push(rec);
       } catch (err) {
         onError(rec, err);

@@ -53,10 +53,12 @@ export interface NativeUdp {
    */
   sendBatch(fd: number, buffer: ArrayBuffer, count: number, stride: number, ports: Int32Array, host: string, sources?: Uint32Array): number;
   senderClose(fd: number): void;
-  /** The slot player (player.c): a two-party recording's decimator state, its two stream blocks and its output. */
-  playerAdd(state: Float64Array, blockA: ArrayBuffer, blockB: ArrayBuffer, out: Int16Array): number;
+  /** The slot player (player.c): a two-party recording's decimator state and its two stream blocks. */
+  playerAdd(state: Float64Array, blockA: ArrayBuffer, blockB: ArrayBuffer): number;
   playerRemove(handle: number): void;
-  /** Plays slot jobs[2j+1] of recording jobs[2j] into its output, j < count; ss[j] = Σ out². */
+  /** The array the handle's slots go to (each job gives the index): the recording's WAV buffer. */
+  playerSetOut(handle: number, out: Int16Array): void;
+  /** Plays slot jobs[3j+1] of recording jobs[3j] into its out at index jobs[3j+2], j < count; ss[j] = Σ out². */
   playerRun(jobs: Int32Array, count: number, ss: Float64Array): void;
   /** The mixer's slot DSP (dsp.c): decimate the block in `state` (halfband.ts layout) into `out`; returns Σ out². */
   halfbandInt16(state: Float64Array, out: Int16Array): number;
@@ -64,7 +66,7 @@ export interface NativeUdp {
   mix2HalfbandInt16(state: Float64Array, a: Int16Array, b: Int16Array, out: Int16Array): number;
 }
 
-export const NATIVE_ABI = 7;
+export const NATIVE_ABI = 8;
 
 /** Candidate locations: next to this file (tsx, tests), and the source tree seen from dist/src/media/native. */
 function candidates(): string[] {

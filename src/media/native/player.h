@@ -5,6 +5,7 @@
 
 napi_value js_player_add(napi_env env, napi_callback_info info);
 napi_value js_player_remove(napi_env env, napi_callback_info info);
+napi_value js_player_set_out(napi_env env, napi_callback_info info);
 napi_value js_player_run(napi_env env, napi_callback_info info);
 /* Frees this thread's registrations (the environment's teardown). */
 void players_release_all(void);

@@ -969,6 +969,7 @@ NAPI_MODULE_INIT() {
     {"streamPush", NULL, js_stream_push, NULL, NULL, NULL, napi_enumerable, NULL},
     {"playerAdd", NULL, js_player_add, NULL, NULL, NULL, napi_enumerable, NULL},
     {"playerRemove", NULL, js_player_remove, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"playerSetOut", NULL, js_player_set_out, NULL, NULL, NULL, napi_enumerable, NULL},
     {"playerRun", NULL, js_player_run, NULL, NULL, NULL, napi_enumerable, NULL},
     {"poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL},
     {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -984,7 +985,7 @@ NAPI_MODULE_INIT() {
     {"mix2HalfbandInt16", NULL, js_mix2_halfband_int16, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
-  CHECK(napi_create_int32(env, 7, &abi));
+  CHECK(napi_create_int32(env, 8, &abi));
   napi_property_descriptor v = {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL};
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(napi_define_properties(env, exports, 1, &v));

@@ -17,6 +17,7 @@ const notBuilt = native ? '' : ` — SKIPPED: native addon unavailable (${native
 const START = 1_700_000_000_000;
 const SRC = '127.0.0.1';
 
+/** Keeps everything written, in order. */
 class MemorySink implements PcmSink {
   readonly chunks: number[] = [];
   write(pcm: Int16Array): void {
@@ -31,8 +32,44 @@ class MemorySink implements PcmSink {
   }
 }
 
-function pair(player: boolean) {
-  const sink = new MemorySink();
+/** The same with in-place writes, as WavWriter: a buffer of `room` samples, replaced by a new one at each flush. */
+class InPlaceSink extends MemorySink {
+  pcm: Int16Array;
+  private used = 0;
+  flushes = 0;
+  constructor(private readonly room: number) {
+    super();
+    this.pcm = new Int16Array(room);
+  }
+  claimPcm(samples: number): number {
+    return this.room - this.used >= samples ? this.used : -1;
+  }
+  commitPcm(samples: number): void {
+    this.used += samples;
+    if (this.used === this.room) this.flush();
+  }
+  override write(pcm: Int16Array): void {
+    this.flush();
+    super.write(pcm);
+  }
+  override flush(): void {
+    if (this.used === 0) return;
+    super.write(this.pcm.subarray(0, this.used));
+    this.used = 0;
+    this.pcm = new Int16Array(this.room);
+    this.flushes++;
+  }
+  override async finalize() {
+    this.flush();
+    return super.finalize();
+  }
+  override truncate(dataBytes: number): void {
+    this.flush();
+    super.truncate(dataBytes);
+  }
+}
+
+function pair(sink: MemorySink, player: boolean) {
   const p = new RecordingPipeline('r', { startAtMs: START, playoutDelayMs: 100, silenceTimeoutMs: 400, dsp: native, player: player ? native : null }, sink);
   const silences: number[] = [];
   p.onSilence = () => silences.push(p.nextSlot);
@@ -40,10 +77,12 @@ function pair(player: boolean) {
 }
 
 describe.skipIf(!native)(`native slot player${notBuilt}`, () => {
-  it('writes what the JS playout writes, through loss, silence, a stall, a pause, a removed stream and the end', async () => {
+  // 8000 samples: WavWriter's one second (50 slots); 1000: slots that do not fit the rest go through write()
+  it.each([8000, 1000])('writes what the JS playout writes, through loss, silence, a stall, a pause, a removed stream and the end (buffer of %i samples)', async (room) => {
     const batch = new SlotBatch<{ pipeline: RecordingPipeline }>(native);
-    const nat = pair(true);
-    const js = pair(false);
+    const sink = new InPlaceSink(room);
+    const nat = pair(sink, true);
+    const js = pair(new MemorySink(), false);
     const r = makeRng(7);
     let batched = 0;
     const errors: unknown[] = [];
@@ -80,7 +119,8 @@ describe.skipIf(!native)(`native slot player${notBuilt}`, () => {
       }
     }
     expect(errors).toEqual([]);
-    expect(batched).toBeGreaterThan(500); // most slots went through the player
+    expect(batched).toBeGreaterThan(room === 8000 ? 500 : 100); // most slots went through the player
+    expect(sink.flushes).toBeGreaterThan(10); // and into buffers that changed under it (playerSetOut)
     await nat.p.finish(START + 18_000, 'x');
     await js.p.finish(START + 18_000, 'x');
     expect(nat.sink.chunks.length).toBe(js.sink.chunks.length);
@@ -93,9 +133,27 @@ describe.skipIf(!native)(`native slot player${notBuilt}`, () => {
     expect(nat.p.playerHandle).toBe(-1); // left the player at the end
   });
 
-  it('a bad handle fails the batch with an error, never a crash', () => {
-    expect(() => native!.playerRun(Int32Array.of(12345, 0), 1, new Float64Array(1))).toThrow(/unknown handle/);
-    expect(() => native!.playerRun(new Int32Array(2), 2, new Float64Array(2))).toThrow(RangeError);
-    expect(() => native!.playerAdd(new Float64Array(10), new ArrayBuffer(8), new ArrayBuffer(8), new Int16Array(160))).toThrow(TypeError);
+  it('a bad handle, index or array fails the batch with an error, never a crash or a write outside the array', () => {
+    expect(() => native!.playerRun(Int32Array.of(12345, 0, 0), 1, new Float64Array(1))).toThrow(/unknown handle/);
+    expect(() => native!.playerRun(new Int32Array(3), 2, new Float64Array(2))).toThrow(RangeError);
+    expect(() => native!.playerAdd(new Float64Array(10), new ArrayBuffer(8), new ArrayBuffer(8))).toThrow(TypeError);
+    expect(() => native!.playerSetOut(12345, new Int16Array(160))).toThrow(/unknown handle/);
+
+    const { p } = pair(new MemorySink(), true);
+    const h = native!.playerAdd(new Float64Array(386), p.getStream('in')!.jb.block, p.getStream('out')!.jb.block);
+    try {
+      expect(() => native!.playerSetOut(h, new Int16Array(100))).toThrow(TypeError); // shorter than a slot
+      expect(() => native!.playerRun(Int32Array.of(h, 0, 0), 1, new Float64Array(1))).toThrow(/outside its out/); // no out yet
+      const out = new Int16Array(400).fill(7);
+      native!.playerSetOut(h, out);
+      expect(() => native!.playerRun(Int32Array.of(h, 0, 241), 1, new Float64Array(1))).toThrow(/outside its out/);
+      expect(() => native!.playerRun(Int32Array.of(h, 0, -1), 1, new Float64Array(1))).toThrow(/outside its out/);
+      expect(out.every((v) => v === 7)).toBe(true); // a refused batch wrote nothing
+      native!.playerRun(Int32Array.of(h, 0, 240), 1, new Float64Array(1)); // the last slot that fits: silence
+      expect(out.subarray(0, 240).every((v) => v === 7)).toBe(true);
+      expect(out.subarray(240).every((v) => v === 0)).toBe(true);
+    } finally {
+      native!.playerRemove(h);
+    }
   });
 });
