@@ -12,9 +12,10 @@
  * - finalize() flushes, writes the final sizes, fsyncs and closes.
  * - `io: 'async'` (the mixer workers): the disk writes of a flush run on libuv's thread pool, in order, while the
  *   worker's event loop goes on mixing — a disk that stalls (measured: ext4 on a virtual disk, up to 1.2 s) no
- *   longer stalls every recording of the worker. At most `maxPendingWrites` flushes wait at once (bounded memory);
- *   past that a flush writes synchronously, as in 'sync' mode. A failed write is thrown by the next write, flush
- *   or finalize.
+ *   longer stalls every recording of the worker. With `batch` (the native addon) the writes of all the worker's
+ *   writers in one loop turn go as one pool job (wav-write-batch.ts). At most `maxPendingWrites` flushes wait at
+ *   once (bounded memory); past that the writer fails. A failed write is thrown by the next write, flush or
+ *   finalize.
  * - A file left by a crash (header says less than the file holds, or 0) is fixed by
  *   repairWav() (wav-repair.ts), which derives the data size from the file length.
  *
@@ -26,6 +27,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { HOST_IS_LITTLE_ENDIAN, writeInt16LE } from './byte-order.js';
+import type { WavWriteBatch } from './wav-write-batch.js';
 import { WAV_HEADER_BYTES, WAV_MAX_DATA_BYTES, wavHeader } from './wav.js';
 
 const openAsync = promisify(fs.open);
@@ -46,7 +48,12 @@ export interface WavWriterOptions {
   io?: 'sync' | 'async';
   /** 'async': flushes waiting at once before the writer fails (default 120 = 2 min of audio). */
   maxPendingWrites?: number;
+  /** 'async': the worker's gathered writes (one pool job per loop turn); without it, one fs.write per write. */
+  batch?: WavWriteBatch | null;
 }
+
+/** A queued disk operation: `len` bytes of `buf` at `pos`, or (buf null) a cut of the file to `pos` bytes. */
+type FileOp = { buf: Uint8Array; len: number; pos: number } | { buf: null; len: -1; pos: number };
 
 export interface WavFinalizeResult {
   /** Bytes of PCM in the data chunk. */
@@ -66,9 +73,11 @@ export class WavWriter {
   private buffer: Uint8Array;
   private readonly io: 'sync' | 'async';
   private readonly maxPending: number;
-  /** 'async': the writes in flight, in order; spare buffers; the first write error. */
+  /** 'async': the writes in flight, in order (or the batch's); spare buffers; the first write error. */
   private queue: Promise<void> = Promise.resolve();
+  private readonly batch: WavWriteBatch | null;
   private pending = 0;
+  private idleWaiters: (() => void)[] = [];
   private readonly spares: Uint8Array[] = [];
   private ioError: Error | null = null;
   private buffered = 0;
@@ -96,6 +105,7 @@ export class WavWriter {
     this.patchOnFlush = opts.patchHeaderOnFlush ?? true;
     this.io = opts.io ?? 'sync';
     this.maxPending = opts.maxPendingWrites ?? 120;
+    this.batch = this.io === 'async' ? (opts.batch ?? null) : null;
   }
 
   /**
@@ -226,31 +236,66 @@ export class WavWriter {
       this.buffered = 0;
       this.headerStale = true;
     }
-    const sizes = this.patchOnFlush ? this.written : -1;
-    if (sizes >= 0) this.headerStale = false;
-    this.enqueue(async (fd) => {
+    const ops: FileOp[] = length > 0 ? [{ buf: chunk, len: length, pos: position }] : [];
+    if (this.patchOnFlush) {
+      ops.push(this.sizesOp(this.written));
+      this.headerStale = false;
+    }
+    this.enqueue(ops, length > 0 ? () => this.spares.push(chunk) : null);
+  }
+
+  /** The header's sizes for `data` bytes of PCM, as a write of its own copy (queued writes never share a buffer). */
+  private sizesOp(data: number): FileOp {
+    return { buf: Uint8Array.from(this.sizesHeader(data)), len: WAV_HEADER_BYTES, pos: 0 };
+  }
+
+  /**
+   * Runs `ops` after the writes already queued, then `after`; the first failure is kept, and nothing of this file
+   * runs after it.
+   */
+  private enqueue(ops: FileOp[], after: (() => void) | null): void {
+    const fd = this.fd;
+    this.pending++;
+    const end = (): void => {
+      after?.();
+      this.pending--;
+      if (this.pending === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    };
+    const fail = (err: unknown): void => {
+      this.ioError ??= err instanceof Error ? err : new Error(String(err));
+    };
+    const batch = this.batch;
+    if (batch) {
+      const skip = (): boolean => this.ioError !== null;
+      ops.forEach((op, i) => {
+        const done = (err: Error | null): void => {
+          if (err) fail(err);
+          if (i === ops.length - 1) end();
+        };
+        if (op.buf) batch.write(fd, op.buf, op.len, op.pos, done, skip);
+        else batch.truncate(fd, op.pos, done, skip);
+      });
+      if (ops.length === 0) end();
+      return;
+    }
+    this.queue = this.queue.then(async () => {
       try {
-        if (length > 0) await writeFullyAsync(fd, chunk, length, position);
+        for (const op of ops) {
+          if (this.ioError) break;
+          if (op.buf) await writeFullyAsync(fd, op.buf, op.len, op.pos);
+          else await ftruncateAsync(fd, op.pos);
+        }
+      } catch (err) {
+        fail(err);
       } finally {
-        if (length > 0) this.spares.push(chunk);
+        end();
       }
-      if (sizes >= 0) await writeFullyAsync(fd, this.sizesHeader(sizes), WAV_HEADER_BYTES, 0);
     });
   }
 
-  /** Runs `op` after the writes already queued; the first failure is kept and ends the queue. */
-  private enqueue(op: (fd: number) => Promise<void>): void {
-    const fd = this.fd;
-    this.pending++;
-    this.queue = this.queue.then(async () => {
-      try {
-        if (!this.ioError) await op(fd);
-      } catch (err) {
-        this.ioError ??= err instanceof Error ? err : new Error(String(err));
-      } finally {
-        this.pending--;
-      }
-    });
+  /** Resolves once no write of this writer is queued or in flight. */
+  private idle(): Promise<void> {
+    return this.pending === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** A synchronous write may only follow the queued ones: with writes still in flight it would overtake them. */
@@ -260,7 +305,7 @@ export class WavWriter {
 
   /** Waits for every queued write; throws the first write error. */
   async settled(): Promise<void> {
-    await this.queue;
+    await this.idle();
     if (this.ioError) throw this.ioError;
   }
 
@@ -277,12 +322,10 @@ export class WavWriter {
     this.buffered = 0;
     this.written = keep;
     if (this.io === 'async') {
-      const sizes = this.patchOnFlush ? keep : -1;
       this.headerStale = !this.patchOnFlush;
-      this.enqueue(async (fd) => {
-        await ftruncateAsync(fd, WAV_HEADER_BYTES + keep);
-        if (sizes >= 0) await writeFullyAsync(fd, this.sizesHeader(sizes), WAV_HEADER_BYTES, 0);
-      });
+      const ops: FileOp[] = [{ buf: null, len: -1, pos: WAV_HEADER_BYTES + keep }];
+      if (this.patchOnFlush) ops.push(this.sizesOp(keep));
+      this.enqueue(ops, null);
       return;
     }
     fs.ftruncateSync(this.fd, WAV_HEADER_BYTES + keep);
@@ -332,7 +375,7 @@ export class WavWriter {
     if (this.closed) return;
     try {
       if (!this.ioError) this.flush();
-      await this.queue;
+      await this.idle();
     } finally {
       this.closed = true;
       const fd = this.fd;

@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { FRAME_MS, OUT_RATE } from '../audio/constants.js';
+import { WavWriteBatch } from '../audio/wav-write-batch.js';
 import { WavWriter } from '../audio/wav-writer.js';
 import { BatchReceiver } from '../media/batch-receiver.js';
 import { loadNativeUdp, nativeUdpUnavailableReason } from '../media/native/index.js';
@@ -68,13 +69,16 @@ let flushPhase = 0;
 const slotDsp = cfg.dsp === 'native' ? loadNativeUdp() : null;
 /** With the native DSP, a tick plays the plain two-party slots of every recording in one native call. */
 const slotBatch = new SlotBatch<Rec>(slotDsp);
+/** With the addon, the disk writes of a loop turn (every recording's flushes) go to the thread pool as one job. */
+const addon = loadNativeUdp();
+const writeBatch = addon ? new WavWriteBatch(addon) : null;
 
 async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
   if (recs.has(m.rid)) throw new Error(`recording ${m.rid} is already open`);
   // Disk writes on the thread pool: a stalling disk must not stall the worker's mixing (wav-writer.ts).
   const sampleRate = m.sampleRate === 16000 ? 16000 : OUT_RATE;
   const channels = m.channels === 2 ? 2 : 1;
-  const writer = await WavWriter.open(m.path, { sampleRate, channels, io: 'async' });
+  const writer = await WavWriter.open(m.path, { sampleRate, channels, io: 'async', batch: writeBatch });
   const pipeline = new RecordingPipeline(
     m.rid,
     {

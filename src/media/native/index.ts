@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { NativeFileWriter } from '../../audio/wav-write-batch.js';
 
 /** The addon's functions (see udp_batch.c for the buffer layout). */
 export interface NativeUdp {
@@ -60,6 +61,8 @@ export interface NativeUdp {
   playerSetOut(handle: number, out: Int16Array): void;
   /** Plays slot jobs[3j+1] of recording jobs[3j] into its out at index jobs[3j+2], j < count; ss[j] = Σ out². */
   playerRun(jobs: Int32Array, count: number, ss: Float64Array): void;
+  /** The WAV writers' disk writes of a loop turn as one thread-pool job (file_batch.c, wav-write-batch.ts). */
+  writeBatch: NativeFileWriter['writeBatch'];
   /** The mixer's slot DSP (dsp.c): decimate the block in `state` (halfband.ts layout) into `out`; returns Σ out². */
   halfbandInt16(state: Float64Array, out: Int16Array): number;
   /** The same after writing a + b into the block (a two-party slot). */

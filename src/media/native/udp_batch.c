@@ -43,6 +43,7 @@
 #include "dsp.h"
 #include "stream.h"
 #include "player.h"
+#include "file_batch.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -983,6 +984,7 @@ NAPI_MODULE_INIT() {
     {"senderClose", NULL, js_sender_close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"halfbandInt16", NULL, js_halfband_int16, NULL, NULL, NULL, napi_enumerable, NULL},
     {"mix2HalfbandInt16", NULL, js_mix2_halfband_int16, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
   CHECK(napi_create_int32(env, 8, &abi));

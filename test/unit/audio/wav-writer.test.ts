@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WavWriteBatch } from '../../../src/audio/wav-write-batch.js';
 import { WavWriter, md5FileBase64 } from '../../../src/audio/wav-writer.js';
+import { loadNativeUdp } from '../../../src/media/native/index.js';
 import { needsRepair, repairWav } from '../../../src/audio/wav-repair.js';
 import { WavFormatError, wavHeader } from '../../../src/audio/wav.js';
 import { generateTone, sineFitSnrDb, toneLevelDb } from '../../helpers/audio-analysis.js';
@@ -18,6 +20,9 @@ afterAll(() => {
 });
 
 const OPTS = { sampleRate: 8000, channels: 1 } as const;
+const native = loadNativeUdp();
+/** The async writer's two ways to the disk: one fs.write per write, and the addon's batch (when built). */
+const ASYNC_WAYS: ['fs.write' | 'batch', WavWriteBatch | null][] = [['fs.write', null], ...(native ? [['batch', new WavWriteBatch(native)] as ['batch', WavWriteBatch]] : [])];
 
 /** 8 kHz 440 Hz tone in 20 ms frames. */
 function frames(ms: number, peak = 12000): Int16Array[] {
@@ -74,10 +79,10 @@ describe('WavWriter', () => {
     await expect(w.finalize()).rejects.toThrow(/already finalized/);
   });
 
-  it("io 'async' writes the same file as 'sync', on the thread pool: flushes, a cut-back, the final header", async () => {
+  it.each(ASYNC_WAYS)("io 'async' (%s) writes the same file as 'sync', on the thread pool: flushes, a cut-back, the final header", async (way, batch) => {
     const run = async (io: 'sync' | 'async', name: string) => {
       const path = join(dir, name);
-      const w = await WavWriter.open(path, { ...OPTS, io, bufferBytes: 3200 });
+      const w = await WavWriter.open(path, { ...OPTS, io, bufferBytes: 3200, batch });
       const fs = frames(2300);
       fs.forEach((f, i) => {
         w.write(f);
@@ -94,8 +99,8 @@ describe('WavWriter', () => {
       const res = await w.finalize();
       return { res, bytes: readFileSync(path) };
     };
-    const a = await run('sync', 'io-sync.wav');
-    const b = await run('async', 'io-async.wav');
+    const a = await run('sync', `io-sync-${way}.wav`);
+    const b = await run('async', `io-async-${way}.wav`);
     expect(b.res).toEqual(a.res);
     expect(b.bytes.equals(a.bytes)).toBe(true);
     expect(a.res.dataBytes).toBe((115 - 3) * 320);
@@ -105,7 +110,7 @@ describe('WavWriter', () => {
   it('in-place writes (claimPcm, pcm, commitPcm) give the file write() gives, through buffer swaps and flushes', async () => {
     const run = async (inPlace: boolean, name: string) => {
       const path = join(dir, name);
-      const w = await WavWriter.open(path, { ...OPTS, io: 'async', bufferBytes: 3200 - 320 / 2 }); // 1.45 slots' room at the end
+      const w = await WavWriter.open(path, { ...OPTS, io: 'async', bufferBytes: 3200 - 320 / 2, batch: ASYNC_WAYS.at(-1)![1] }); // 1.45 slots' room at the end
       const views = new Set<Int16Array>();
       frames(2300).forEach((f, i) => {
         const at = inPlace ? w.claimPcm(f.length) : -1;
@@ -128,8 +133,8 @@ describe('WavWriter', () => {
     await w.finalize();
     expect(() => w.claimPcm(160)).toThrow(/after finalize/);
   });
-  it("io 'async': a failed disk write is thrown by the next flush and by finalize, not lost", async () => {
-    const w = await WavWriter.open(join(dir, 'io-fail.wav'), { ...OPTS, io: 'async', bufferBytes: 3200 });
+  it.each(ASYNC_WAYS)("io 'async' (%s): a failed disk write is thrown by the next flush and by finalize, not lost", async (way, batch) => {
+    const w = await WavWriter.open(join(dir, `io-fail-${way}.wav`), { ...OPTS, io: 'async', bufferBytes: 3200, batch });
     for (const f of frames(200)) w.write(f);
     closeSync((w as unknown as { fd: number }).fd); // the descriptor goes away under it: the queued write fails (EBADF)
     await expect(w.settled()).rejects.toThrow(/EBADF/);
@@ -138,8 +143,8 @@ describe('WavWriter', () => {
     await expect(w.finalize()).rejects.toThrow(/EBADF/);
   });
 
-  it("io 'async': a disk that takes no write fails the writer once maxPendingWrites flushes wait (bounded memory)", async () => {
-    const w = await WavWriter.open(join(dir, 'io-stall.wav'), { ...OPTS, io: 'async', bufferBytes: 320, maxPendingWrites: 4 });
+  it.each(ASYNC_WAYS)("io 'async' (%s): a disk that takes no write fails the writer once maxPendingWrites flushes wait (bounded memory)", async (way, batch) => {
+    const w = await WavWriter.open(join(dir, `io-stall-${way}.wav`), { ...OPTS, io: 'async', bufferBytes: 320, maxPendingWrites: 4, batch });
     const f = frames(20)[0];
     // four flushes queued in this synchronous run (none can complete before it returns); the fifth is refused
     expect(() => {
