@@ -543,7 +543,8 @@ async function main(): Promise<void> {
     const rid = `bench-${runId}-${c}`;
     const p = path.join(spool, `${rid}.wav`);
     const startAtMs = Date.now();
-    await pool.open(rid, { path: p, startAtMs });
+    // the recorder's default RTP timeout (RTP_TIMEOUT_SEC 30): its check runs on every slot, as in production
+    await pool.open(rid, { path: p, startAtMs, mediaTimeoutMs: 30_000 });
     const a = await pool.addStream(rid, 'in', { awaitSource: shared });
     const b = await pool.addStream(rid, 'out', { awaitSource: shared });
     const sources: [number, number] = shared ? [sourceOf(2 * c), sourceOf(2 * c + 1)] : [0, 0];

@@ -157,6 +157,9 @@ export class RecordingPipeline {
   /** The start: no packet arrived before it (each stream keeps its last accepted arrival in its block). */
   private readonly firstPacketFloorMs: number;
   private mediaTimeoutReported = false;
+  /** The last packet time seen by the previous check: never above the real one (it only grows), so while now is
+   * closer to it than the timeout, no stream needs reading (a slot's check is then one comparison). */
+  private lastPacketBoundMs = 0;
 
   /** Called (once per silent run) when the mix has been silent for silenceTimeoutMs. */
   onSilence: (() => void) | null = null;
@@ -328,8 +331,8 @@ export class RecordingPipeline {
   }
 
   private checkMediaTimeout(nowMs: number): void {
-    if (this.mediaTimeoutMs > 0 && !this.mediaTimeoutReported) {
-      const last = this.lastPacketAtMs();
+    if (this.mediaTimeoutMs > 0 && !this.mediaTimeoutReported && nowMs - this.lastPacketBoundMs >= this.mediaTimeoutMs) {
+      const last = (this.lastPacketBoundMs = this.lastPacketAtMs());
       if (nowMs - last >= this.mediaTimeoutMs) {
         this.mediaTimeoutReported = true;
         this.onMediaTimeout?.(last);

@@ -92,23 +92,28 @@ describe('RecordingPipeline (virtual clock)', () => {
     const { p, path } = await newPipeline('dead', { mediaTimeoutMs: 2000 });
     const a = p.addStream('in');
     const timeouts: number[] = [];
-    p.onMediaTimeout = (at) => timeouts.push(at);
+    let firedAt = 0;
+    let now = 0;
+    p.onMediaTimeout = (at) => {
+      timeouts.push(at);
+      firedAt = now;
+    };
     let last = 0;
-    for (let i = 0; i < 75; i++) {
-      last = START + 20 + 20 * i;
-      p.tick(last);
+    // 3.5 s of packets: longer than the timeout, so the check's cached bound goes stale on the way
+    for (let i = 0; i < 175; i++) {
+      last = now = START + 20 + 20 * i;
+      p.tick(now);
       p.onPacket(a, tonePacket(i, { seq: i, timestamp: 320 * (i + 1), ssrc: 7 }, 440, 8000), SRC.address, SRC.port, last);
     }
-    // Then nothing: the timeline keeps being played out as silence until the timeout fires.
-    for (let t = last + 20; t < last + 1990; t += 20) p.tick(t);
-    expect(timeouts).toEqual([]);
-    for (let t = last + 1990; t < last + 3000; t += 20) p.tick(t);
+    // Then nothing: the timeline keeps being played out as silence until the timeout fires, at the first tick 2 s on.
+    for (now = last + 10; now < last + 3000; now += 10) p.tick(now);
     expect(timeouts).toEqual([last]);
-    expect(p.durationMs).toBeGreaterThan(3500); // 1.5 s of call and ~2.5 s of silence already written
+    expect(firedAt).toBe(last + 2000);
+    expect(p.durationMs).toBeGreaterThan(5500); // 3.5 s of call and ~2.5 s of silence already written
     const res = await p.finish(last, path);
-    expect(res.durationMs).toBe(1500); // round((last − start) / 20) slots: the call, and nothing after it
+    expect(res.durationMs).toBe(3500); // round((last − start) / 20) slots: the call, and nothing after it
     const wav = readWavFile(path);
-    expect(wav.durationMs).toBe(1500);
+    expect(wav.durationMs).toBe(3500);
     expect(res.sizeBytes).toBe(statSync(path).size);
     expect(goertzelDb(wav.samples.subarray(2000, 11000), 8000, 440)).toBeGreaterThan(-15);
   });
