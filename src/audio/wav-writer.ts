@@ -91,6 +91,8 @@ export class WavWriter {
   private lastBytes: Uint8Array = new Uint8Array(0);
   /** The buffer as samples, for callers that write in place (claimPcm); a new view when the buffer changes. */
   private pcmView: Int16Array;
+  /** Every buffer's size (the spares are the same): read per slot, kept here rather than behind the buffer. */
+  private readonly bufferBytes: number;
 
   private constructor(path: string, fd: number, opts: WavWriterOptions) {
     this.path = path;
@@ -101,6 +103,7 @@ export class WavWriter {
     const bytes = opts.bufferBytes ?? opts.sampleRate * frameBytes;
     this.buffer = new Uint8Array(Math.max(frameBytes, bytes - (bytes % frameBytes)));
     this.pcmView = new Int16Array(this.buffer.buffer, 0, this.buffer.length >> 1);
+    this.bufferBytes = this.buffer.length;
     this.header = wavHeader({ sampleRate: opts.sampleRate, channels: opts.channels, bitsPerSample: 16, dataBytes: 0 });
     this.patchOnFlush = opts.patchHeaderOnFlush ?? true;
     this.io = opts.io ?? 'sync';
@@ -187,7 +190,7 @@ export class WavWriter {
     if (this.closed) throw new Error(`WavWriter(${this.path}): write after finalize/close`);
     if (this.ioError) throw this.ioError;
     if (this.dataBytes + samples * 2 > WAV_MAX_DATA_BYTES) throw new RangeError(`WavWriter(${this.path}): WAV data would exceed 4 GiB`);
-    if (!HOST_IS_LITTLE_ENDIAN || samples * 2 > this.buffer.length - this.buffered) return -1;
+    if (!HOST_IS_LITTLE_ENDIAN || samples * 2 > this.bufferBytes - this.buffered) return -1;
     return this.buffered >> 1;
   }
 
@@ -199,7 +202,7 @@ export class WavWriter {
   /** Accepts the `samples` written at claimPcm's index, as write() would have. */
   commitPcm(samples: number): void {
     this.buffered += samples * 2;
-    if (this.buffered === this.buffer.length) this.flush();
+    if (this.buffered === this.bufferBytes) this.flush();
   }
 
   /** Writes buffered samples to the file (no fsync) and, by default, refreshes the header sizes. */

@@ -170,6 +170,7 @@ export class RecordingPipeline {
   /** This recording's registration with the native slot player (−1: none), the array it writes to, and where. */
   playerHandle = -1;
   private playerOut: Int16Array | null = null;
+  private plain = false;
   batchAt = -1;
 
   constructor(id: string, opts: PipelineOptions, sink: PcmSink) {
@@ -229,6 +230,7 @@ export class RecordingPipeline {
     if (this.stereo) st.channel = streamId === 'in' ? 0 : streamId === 'out' ? 1 : -1;
     this.all.set(streamId, st);
     this.active.push(st);
+    this.reshaped();
     return st;
   }
 
@@ -246,6 +248,7 @@ export class RecordingPipeline {
     if (!st || st.removed) return false;
     st.removed = true;
     st.jb.f[F.removed] = 1;
+    this.reshaped();
     return true;
   }
 
@@ -290,18 +293,15 @@ export class RecordingPipeline {
    * at batchAt). Registers with the player when it can, and leaves it when not.
    */
   batchSlot(nowMs: number): number {
-    const a = this.active;
-    const plain =
-      this.player !== null && !this.finished && !this.stereo && !this.wideband && this.pauses.length === 0 && a.length === 2 && !a[0].removed && !a[1].removed;
-    if (!plain) {
+    if (!this.plain) {
       this.leavePlayer();
       return -1;
     }
     if (this.dueLimit(nowMs) - this.nextSlot !== 1) return -1;
     const sink = this.sink;
-    const at = sink.claimPcm ? sink.claimPcm(this.out.length) : -1;
+    const at = sink.claimPcm ? sink.claimPcm(OUT_FRAME_SAMPLES) : -1;
     if (at < 0) return -1;
-    if (this.playerHandle < 0) this.playerHandle = this.player!.playerAdd(this.mix.sharedState(), a[0].jb.block, a[1].jb.block);
+    if (this.playerHandle < 0) this.playerHandle = this.player!.playerAdd(this.mix.sharedState(), this.active[0].jb.block, this.active[1].jb.block);
     const pcm = sink.pcm!;
     if (pcm !== this.playerOut) {
       this.player!.playerSetOut(this.playerHandle, pcm);
@@ -313,7 +313,7 @@ export class RecordingPipeline {
 
   /** After the player played batchSlot()'s slot into the sink's buffer: the rest of the slot, as playSlot does it. */
   commitBatchSlot(sumSquares: number, nowMs: number): void {
-    this.sink.commitPcm!(this.out.length);
+    this.sink.commitPcm!(OUT_FRAME_SAMPLES);
     this.slotWritten(this.nextSlot, sumSquares);
     this.checkMediaTimeout(nowMs);
   }
@@ -321,6 +321,16 @@ export class RecordingPipeline {
   /** The slots before this one are due at `nowMs`: slot k is due when startAt + (k+1)·20 + delay ≤ now. */
   private dueLimit(nowMs: number): number {
     return Math.min(Math.floor((nowMs - this.startAtMs - this.playoutDelayMs) / FRAME_MS), this.endSlot);
+  }
+
+  /**
+   * The streams, pauses or end changed: whether the player may play the slots (two streams mixed to mono 8 kHz,
+   * neither removed, never paused, not finished), decided here once rather than on every slot.
+   */
+  private reshaped(): void {
+    const a = this.active;
+    this.plain =
+      this.player !== null && !this.finished && !this.stereo && !this.wideband && this.pauses.length === 0 && a.length === 2 && !a[0].removed && !a[1].removed;
   }
 
   private leavePlayer(): void {
@@ -349,6 +359,7 @@ export class RecordingPipeline {
   pause(atMs: number, behavior: PauseBehavior): void {
     if (this.isPaused) throw new Error(`recording ${this.id} is already paused`);
     this.pauses.push({ from: Math.max(this.nextSlot, this.slotAt(atMs)), to: Infinity, behavior });
+    this.reshaped();
   }
 
   /** From the slot at `atMs` on, the audio is recorded again. */
@@ -401,6 +412,7 @@ export class RecordingPipeline {
     this.leavePlayer();
     while (this.nextSlot < this.endSlot) this.playSlot();
     this.finished = true;
+    this.reshaped();
     const fin = await this.sink.finalize();
     const c = this.counters();
     return {
@@ -424,6 +436,7 @@ export class RecordingPipeline {
   /** Closes the file without finalizing (worker error paths). */
   async abort(): Promise<void> {
     this.finished = true;
+    this.reshaped();
     this.leavePlayer();
     await this.sink.abort?.();
   }
@@ -552,6 +565,7 @@ export class RecordingPipeline {
   /** Removed streams whose buffered audio has been played leave the mix. */
   private dropDrained(slot: number): void {
     this.active = this.active.filter((s) => !(s.removed && s.jb.highestSlot <= slot));
+    this.reshaped();
     this.frames.fill(null);
   }
 }
