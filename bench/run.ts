@@ -27,7 +27,7 @@
  *   --playout-delay MS   MixerPool playoutDelayMs (default DEFAULT_PLAYOUT_DELAY_MS, 300)
  *   --nice N             run the bench and the generators at this nice value (root needed for N < 0)
  *   --receiver R         MixerPool receiver: native (recvmmsg addon) | dgram | auto   default auto
- *   --receiver-poll-ms M native receiver drain interval                      default 5
+ *   --receiver-poll-ms M native receiver drain interval                      default the pool's (10)
  *                        The baseline phase uses the same receive path (count-only sockets).
  *   --ramp R             admission control: offer the N calls one by one over R seconds, each sending while
  *                        the next are offered; the pool's admission control (ADMISSION_MAX_UTILIZATION, the
@@ -49,7 +49,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { MixerPool } from '../src/mixer/mixer-pool.js';
+import { DEFAULT_RECEIVER_POLL_MS, MixerPool } from '../src/mixer/mixer-pool.js';
 import type { WorkerStats } from '../src/mixer/protocol.js';
 import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from '../src/mixer/types.js';
 import { snrDetail } from '../test/helpers/audio-analysis.js';
@@ -142,7 +142,7 @@ function parseArgs(argv: string[]): Options {
     jitterSlots: get('jitter-slots') === undefined ? undefined : Number(get('jitter-slots')),
     playoutDelayMs: get('playout-delay') === undefined ? undefined : Number(get('playout-delay')),
     receiver,
-    receiverPollMs: num('receiver-poll-ms', 5),
+    receiverPollMs: num('receiver-poll-ms', DEFAULT_RECEIVER_POLL_MS),
     ramp: num('ramp', 0),
     dsp: ((d) => {
       if (d !== 'auto' && d !== 'native' && d !== 'js') throw new Error(`--dsp: native, js or auto, not ${d}`);
