@@ -129,13 +129,18 @@ static inline uint32_t source_hash(uint64_t k, uint32_t mask) {
   return (uint32_t)k & mask;
 }
 
-static source_t *source_find(receiver_t *r, uint64_t key) {
-  if (!r->sources_cap) return NULL;
+/* The entry of `key`, probing from its home slot `i` (source_hash), or NULL. */
+static source_t *source_find_from(receiver_t *r, uint64_t key, uint32_t i) {
   const uint32_t mask = r->sources_cap - 1;
-  for (uint32_t i = source_hash(key, mask);; i = (i + 1) & mask) {
+  for (;; i = (i + 1) & mask) {
     if (r->sources[i].key == key) return &r->sources[i];
     if (r->sources[i].key == 0) return NULL;
   }
+}
+
+static source_t *source_find(receiver_t *r, uint64_t key) {
+  if (!r->sources_cap) return NULL;
+  return source_find_from(r, key, source_hash(key, r->sources_cap - 1));
 }
 
 /* Removes entry i, shifting back the entries of its probe run (no tombstones: lookups stay short). */
@@ -687,16 +692,24 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
         double src_addr[MAX_BATCH];
         int32_t src_port[MAX_BATCH];
         for (int j = 0; j < got; j++) src_addr[j] = source_of((const struct sockaddr *)&r->addrs[n + (uint32_t)j], &src_port[j]);
-        if (shared) {
+        if (shared && !r->sources_cap) memset(found, 0, sizeof(found[0]) * (size_t)got); /* nothing announced yet */
+        if (shared && r->sources_cap) {
           /* Each datagram's stream first, and the first blocks' fields on their way into the cache: with thousands
-           * of streams every block is a cache miss, and the misses of a batch then overlap. */
+           * of streams every block is a cache miss, and the misses of a batch then overlap. So do the table's: every
+           * datagram's home slot is asked for before the first lookup reads one. */
+          const uint32_t mask = r->sources_cap - 1;
+          uint32_t home[MAX_BATCH];
+          for (int j = 0; j < got; j++) {
+            home[j] = source_hash(source_key(idx, 0, src_addr[j] >= 0 ? (uint32_t)src_addr[j] : 0, (uint32_t)src_port[j]), mask);
+            __builtin_prefetch(&r->sources[home[j]], 0, 3);
+          }
           for (int j = 0; j < got; j++) {
             const double addr4 = src_addr[j];
             const int32_t sport = src_port[j];
             source_t *e = NULL;
             if (addr4 >= 0) {
               /* the stream of this source: exactly, else an announced wildcard address with this port */
-              e = source_find(r, source_key(idx, 0, (uint32_t)addr4, (uint32_t)sport));
+              e = source_find_from(r, source_key(idx, 0, (uint32_t)addr4, (uint32_t)sport), home[j]);
               if (!e) e = source_find(r, source_key(idx, 1, 0, (uint32_t)sport));
             }
             found[j] = e;
