@@ -75,6 +75,8 @@ export interface GenDone {
   maxSendQueue: number;
   /** Epoch ms of the first send of each stream (same order as GenStart.streams). */
   firstSendEpochMs: number[];
+  /** the packet each stream sent first (0, or later when its start had passed before the generator knew of it) */
+  firstPacket: number[];
   lateness: LatenessSummary;
   /** Wall time of the run and the generator's own CPU over it (user+system, ms). */
   wallMs: number;

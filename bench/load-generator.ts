@@ -76,7 +76,9 @@ async function run(cfg: GenStart): Promise<void> {
   /** the global tick of each stream's first packet (0 unless added later) */
   const startPkt: number[] = [];
   const sockOf: dgram.Socket[] = [];
+  /** per stream: when its packet 0 went (or would have: a stream added late starts at a later packet), and which went first */
   const firstSend: number[] = [];
+  const firstPacket: number[] = [];
   // Group streams by phase (both streams of a call in the same phase).
   // Calls are numbered locally (this process may hold every G-th call of the bench).
   const groups: number[][] = Array.from({ length: phases }, () => []);
@@ -103,6 +105,7 @@ async function run(cfg: GenStart): Promise<void> {
       seq.push(st.seq & 0xffff);
       startPkt.push(st.startPkt ?? 0);
       firstSend.push(0);
+      firstPacket.push(-1);
       if (!native) sockOf.push(socks[i % socks.length]);
       if (!localCall.has(st.call)) localCall.set(st.call, localCall.size);
       groups[localCall.get(st.call)! % phases].push(i);
@@ -167,11 +170,14 @@ async function run(cfg: GenStart): Promise<void> {
             batchBytes.set(payload, q * DGRAM + 12);
             batchPorts[q] = port[i];
             batchSources[q] = source[i];
-            if (k === 0) firsts++;
+            if (firstPacket[i] < 0) firsts++;
             q++;
           } else {
             sockOf[i].send([h, payload], port[i], host);
-            if (k === 0) firstSend[i] = epochOfPerf(performance.now());
+            if (firstPacket[i] < 0) {
+              firstPacket[i] = k;
+              firstSend[i] = epochOfPerf(performance.now()) - 20 * k;
+            }
             sent++;
           }
         }
@@ -179,7 +185,13 @@ async function run(cfg: GenStart): Promise<void> {
           sent += cfg.sourcePort ? native.sendBatch(fd, batch, q, DGRAM, batchPorts, host, batchSources) : native.sendBatch(fd, batch, q, DGRAM, batchPorts, host);
           if (firsts > 0) {
             const at = epochOfPerf(performance.now());
-            for (const i of g) if (pkt === startPkt[i]) firstSend[i] = at;
+            for (const i of g) {
+              const k = pkt - startPkt[i];
+              if (firstPacket[i] < 0 && k >= 0 && k < packets) {
+                firstPacket[i] = k;
+                firstSend[i] = at - 20 * k;
+              }
+            }
           }
         }
         now = performance.now();
@@ -221,6 +233,7 @@ async function run(cfg: GenStart): Promise<void> {
     sendErrors,
     maxSendQueue: maxQueue,
     firstSendEpochMs: firstSend,
+    firstPacket,
     lateness: {
       startP50: percentile(sl, 0.5),
       startP99: percentile(sl, 0.99),

@@ -224,6 +224,8 @@ interface GenRun {
   startAtEpochMs: number;
   /** firstSendEpochMs per stream, in `streams` order. */
   firstSend: number[];
+  /** the first packet each stream sent (GenDone.firstPacket), in `streams` order */
+  firstPacket: number[];
 }
 
 /**
@@ -316,7 +318,12 @@ async function generate(streams: GenStream[], opts: Options & { sourcePort: numb
   const wallMs = performance.now() - wall0;
   for (const c of children) if (c.connected) c.disconnect();
   const firstSend = new Array<number>(streams.length).fill(0);
-  for (let g = 0; g < count; g++) parts[g].forEach((i, k) => (firstSend[i] = done[g]!.firstSendEpochMs[k]));
+  const firstPacket = new Array<number>(streams.length).fill(0);
+  for (let g = 0; g < count; g++)
+    parts[g].forEach((i, k) => {
+      firstSend[i] = done[g]!.firstSendEpochMs[k];
+      firstPacket[i] = done[g]!.firstPacket[k];
+    });
   return {
     done: done as GenDone[],
     cpuMs: cpuMs(cpu),
@@ -325,6 +332,7 @@ async function generate(streams: GenStream[], opts: Options & { sourcePort: numb
     wallMs,
     startAtEpochMs,
     firstSend,
+    firstPacket,
   };
 }
 
@@ -362,6 +370,8 @@ interface SnrSample {
   /** Slot corrections (in, out) that matched best vs the anchor predicted from the send time. */
   slotShift: [number, number];
   durationMs: number;
+  /** packets its streams never sent at the start (added after their start had passed); the comparison begins after */
+  skipped: number;
   /** 1-s windows compared, and those at ≥ 40 dB. */
   windows?: number;
   windowsOk?: number;
@@ -398,6 +408,8 @@ function checkSnr(
   firstSendIn: number,
   firstSendOut: number,
   packets: number,
+  /** packets never sent at the start (a stream added after its start had passed): compared from the first one sent */
+  skipped = 0,
   search = 60,
 ): SnrSample {
   const wav = readWavFile(wavPath);
@@ -424,9 +436,9 @@ function checkSnr(
   const pOut = Math.floor((firstSendOut - startAtMs) / 20);
   const aIn = locate(rIn, pIn);
   const aOut = locate(rOut, pOut);
-  const from = (Math.max(aIn, aOut) + 1) * 160 + 1600;
+  const from = (Math.max(aIn, aOut) + 1 + skipped) * 160 + 1600;
   const to = Math.min(y.length, (Math.min(aIn, aOut) + packets - 1) * 160 - 1600);
-  const out: SnrSample = { call, snrDb: -Infinity, lag: 0, gain: 0, slotShift: [aIn - pIn, aOut - pOut], durationMs: wav.durationMs };
+  const out: SnrSample = { call, snrDb: -Infinity, lag: 0, gain: 0, slotShift: [aIn - pIn, aOut - pOut], durationMs: wav.durationMs, skipped };
   if (to - from < 1600) return out;
   const ref = new Float64Array(to - from);
   for (let i = 0; i < ref.length; i++) {
@@ -689,7 +701,9 @@ async function main(): Promise<void> {
   const snr: SnrSample[] = [];
   for (const c of [...pick].sort((a, b) => a - b)) {
     if (!results[c]) continue;
-    snr.push(checkSnr(c, calls[c].path, calls[c].startAtMs, gen.firstSend[calls[c].streams[0]], gen.firstSend[calls[c].streams[1]], packetsPerStream));
+    const [sIn, sOut] = calls[c].streams;
+    const skipped = Math.max(gen.firstPacket[sIn], gen.firstPacket[sOut], 0);
+    snr.push(checkSnr(c, calls[c].path, calls[c].startAtMs, gen.firstSend[sIn], gen.firstSend[sOut], packetsPerStream, skipped));
   }
   log(`SNR (${snr.length} files): ${snr.map((s) => s.snrDb.toFixed(1)).join(' ')}`);
 
