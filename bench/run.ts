@@ -34,7 +34,7 @@
  *                        product default 80 %) accepts or refuses each. Reports accepted / refused and checks the
  *                        SNR of accepted files. Without --ramp every call is opened before the traffic starts and
  *                        admission control is off (it has nothing measured to decide on).
- *   --admission-max-utilization PCT   with --ramp (default 80)
+ *   --admission-max-utilization PCT   with --ramp (default the product's, ADMISSION_MAX_UTILIZATION: 70)
  *   --dsp D              the slot DSP: native (the addon's dsp.c) | js | auto (native when built)   default auto
  *   --rtp-sockets M      shared (the product's default with the native receiver: a worker's streams share a socket,
  *                        each sending from its own announced source, 127.x.y.z:P, as Asterisk's channels do) |
@@ -49,6 +49,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { DEFAULT_ADMISSION } from '../src/mixer/admission.js';
 import { DEFAULT_RECEIVER_POLL_MS, MixerPool } from '../src/mixer/mixer-pool.js';
 import type { WorkerStats } from '../src/mixer/protocol.js';
 import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from '../src/mixer/types.js';
@@ -148,7 +149,7 @@ function parseArgs(argv: string[]): Options {
       if (d !== 'auto' && d !== 'native' && d !== 'js') throw new Error(`--dsp: native, js or auto, not ${d}`);
       return d;
     })(get('dsp') ?? 'auto'),
-    admissionMaxUtilization: num('admission-max-utilization', 80),
+    admissionMaxUtilization: num('admission-max-utilization', DEFAULT_ADMISSION.maxUtilization * 100),
     rtpSockets: ((m) => {
       if (m !== 'shared' && m !== 'per-stream') throw new Error(`--rtp-sockets: shared or per-stream, not ${m}`);
       return m;
