@@ -47,6 +47,10 @@ describe('e2e: dual-channel call recordings (channels 2)', () => {
     expect((l.length / rate) * 1000).toBeGreaterThan(1900);
     expect(Math.abs((l.length / rate) * 1000 - (rec.duration_ms as number))).toBeLessThanOrEqual(20);
     const mid = (x: Int16Array) => x.subarray(rate * 0.3, x.length - rate * 0.2);
+    // what each side holds, in the failure's message (a swap, a silent side and a hole each look different)
+    const levels = (x: Int16Array) => `440 Hz ${goertzelDb(mid(x), rate, 440).toFixed(1)} dB, 1000 Hz ${goertzelDb(mid(x), rate, 1000).toFixed(1)} dB`;
+    const seen = `left: ${levels(l)}; right: ${levels(r)}; quality ${JSON.stringify(rec.quality)}`;
+    expect(goertzelDb(mid(l), rate, 440), seen).toBeGreaterThan(-40);
     expectTones(mid(l), { present: [440], sampleRate: rate, label: 'left' });
     expectTones(mid(r), { present: [1000], sampleRate: rate, label: 'right' });
     // crosstalk: each tone on the other side at least 60 dB under its own level
