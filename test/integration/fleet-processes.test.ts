@@ -156,7 +156,10 @@ describe('a fleet of daemon processes on one Redis', () => {
     const failed = await waitForStatus(a.base, id, 'failed', (LOST_AFTER_SEC + 20) * 1000);
     expect(Date.now() - killedAt).toBeGreaterThanOrEqual((LOST_AFTER_SEC - 2) * 1000); // not before the limit
     expect(failed.error).toMatchObject({ code: 'node_lost' });
-    await hooks.waitFor((rs) => rs.some((w) => w.body.type === 'recording_failed' && (w.body.data as { id: string }).id === id), 20_000);
+    // Within the designed takeover: B may die between handing an event over and acknowledging it, or holding a
+    // webhook job; the survivors take those over after 30 s idle (event-relay.ts, BullMQ's stalled check). Seen once
+    // under a whole CI run's load: the failure's webhook came later than 20 s.
+    await hooks.waitFor((rs) => rs.some((w) => w.body.type === 'recording_failed' && (w.body.data as { id: string }).id === id), 45_000);
     await sleep(3000); // A's and C's watches ran again: still one event
     const events = hooks.received.filter((w) => (w.body.data as { id?: string })?.id === id);
     expect(events.map((w) => w.body.type)).toEqual(['recording_started', 'recording_failed']);
@@ -166,5 +169,5 @@ describe('a fleet of daemon processes on one Redis', () => {
     const list = await fetch(`${a.base}/v1.0/nodes`, { headers: { authorization: `Bearer ${DAEMON_ADMIN_TOKEN}` } });
     expect(list.status).toBe(200);
     expect(((await list.json()) as { result: { id: string }[] }).result.map((n) => n.id).sort()).toEqual(['node-a', 'node-c']);
-  }, 90_000);
+  }, 120_000);
 });
