@@ -22,16 +22,15 @@ export interface NativeFileWriter {
 /** Called with null or the error of the op (an op after a failed one of the same file fails with it, unrun). */
 export type OpDone = (err: Error | null) => void;
 
-interface Op {
+/** A disk operation: `len` bytes of `buf` at `pos` (all of them), or (buf null, len −1) a cut of the file to `pos` bytes. */
+export type FileOp = { buf: Uint8Array; len: number; pos: number } | { buf: null; len: -1; pos: number };
+
+type Op = FileOp & {
   fd: number;
-  buf: Uint8Array | null;
-  /** bytes to write at pos, or −1: truncate the file to pos */
-  len: number;
-  pos: number;
   done: OpDone;
   /** true: the op is not run (its file failed before); it is settled as cancelled */
   skip?: () => boolean;
-}
+};
 
 export class WavWriteBatch {
   private next: Op[] = [];
@@ -41,20 +40,11 @@ export class WavWriteBatch {
   constructor(private readonly native: NativeFileWriter) {}
 
   /**
-   * Writes `len` bytes of `buf` at `pos` (all of them); `buf` must stay untouched until `done`. `skip`, asked when
-   * the batch goes out, leaves the op unrun (the caller's file failed in an earlier batch).
+   * Runs `op` on `fd` after the ops asked for before; a written buffer must stay untouched until `done`. `skip`,
+   * asked when the batch goes out, leaves the op unrun (the caller's file failed in an earlier batch).
    */
-  write(fd: number, buf: Uint8Array, len: number, pos: number, done: OpDone, skip?: () => boolean): void {
-    this.add({ fd, buf, len, pos, done, skip });
-  }
-
-  /** Cuts the file to `size` bytes, after the writes asked for before. */
-  truncate(fd: number, size: number, done: OpDone, skip?: () => boolean): void {
-    this.add({ fd, buf: null, len: -1, pos: size, done, skip });
-  }
-
-  private add(op: Op): void {
-    this.next.push(op);
+  add(fd: number, op: FileOp, done: OpDone, skip?: () => boolean): void {
+    this.next.push({ ...op, fd, done, skip });
     if (!this.inFlight && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.submit());

@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import { HOST_IS_LITTLE_ENDIAN, writeInt16LE } from './byte-order.js';
-import type { WavWriteBatch } from './wav-write-batch.js';
+import type { FileOp, WavWriteBatch } from './wav-write-batch.js';
 import { WAV_HEADER_BYTES, WAV_MAX_DATA_BYTES, wavHeader } from './wav.js';
 
 const openAsync = promisify(fs.open);
@@ -51,9 +51,6 @@ export interface WavWriterOptions {
   /** 'async': the worker's gathered writes (one pool job per loop turn); without it, one fs.write per write. */
   batch?: WavWriteBatch | null;
 }
-
-/** A queued disk operation: `len` bytes of `buf` at `pos`, or (buf null) a cut of the file to `pos` bytes. */
-type FileOp = { buf: Uint8Array; len: number; pos: number } | { buf: null; len: -1; pos: number };
 
 export interface WavFinalizeResult {
   /** Bytes of PCM in the data chunk. */
@@ -275,8 +272,7 @@ export class WavWriter {
           if (err) fail(err);
           if (i === ops.length - 1) end();
         };
-        if (op.buf) batch.write(fd, op.buf, op.len, op.pos, done, skip);
-        else batch.truncate(fd, op.pos, done, skip);
+        batch.add(fd, op, done, skip);
       });
       if (ops.length === 0) end();
       return;

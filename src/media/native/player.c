@@ -149,8 +149,7 @@ static void prefetch(const player_t *p, int32_t slot, int32_t at) {
     for (size_t b = 0; b < p->frame[k] * sizeof(int16_t); b += 64) __builtin_prefetch(frame + b, 0);
   }
   for (size_t b = 0; b < HISTORY * sizeof(double); b += 64) __builtin_prefetch((const char *)p->hist + b, 1);
-  if (p->out && at >= 0 && (size_t)at + OUT <= p->out_len)
-    for (size_t b = 0; b < OUT * sizeof(int16_t); b += 64) __builtin_prefetch((const char *)(p->out + at) + b, 1);
+  for (size_t b = 0; b < OUT * sizeof(int16_t); b += 64) __builtin_prefetch((const char *)(p->out + at) + b, 1); /* `at` checked by playerRun */
 }
 
 /* playerRun(jobs: Int32Array [handle, slot, index]…, count, ss: Float64Array): plays slot `slot` of each job's

@@ -698,9 +698,11 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
            * of streams every block is a cache miss, and the misses of a batch then overlap. So do the table's: every
            * datagram's home slot is asked for before the first lookup reads one. */
           const uint32_t mask = r->sources_cap - 1;
+          uint64_t key[MAX_BATCH];
           uint32_t home[MAX_BATCH];
           for (int j = 0; j < got; j++) {
-            home[j] = source_hash(source_key(idx, 0, src_addr[j] >= 0 ? (uint32_t)src_addr[j] : 0, (uint32_t)src_port[j]), mask);
+            key[j] = source_key(idx, 0, src_addr[j] >= 0 ? (uint32_t)src_addr[j] : 0, (uint32_t)src_port[j]);
+            home[j] = source_hash(key[j], mask);
             __builtin_prefetch(&r->sources[home[j]], 0, 3);
           }
           for (int j = 0; j < got; j++) {
@@ -709,7 +711,7 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
             source_t *e = NULL;
             if (addr4 >= 0) {
               /* the stream of this source: exactly, else an announced wildcard address with this port */
-              e = source_find_from(r, source_key(idx, 0, (uint32_t)addr4, (uint32_t)sport), home[j]);
+              e = source_find_from(r, key[j], home[j]);
               if (!e) e = source_find(r, source_key(idx, 1, 0, (uint32_t)sport));
             }
             found[j] = e;

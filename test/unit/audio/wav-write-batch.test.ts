@@ -41,9 +41,9 @@ describe.skipIf(!native)(`WavWriteBatch${notBuilt}`, () => {
     };
     for (let round = 0; round < 5; round++) {
       fds.forEach((fd, i) => {
-        if (round === 3) batch.truncate(fd, 250 + i, done); // cuts back into round 2's bytes, before round 3 writes
-        batch.write(fd, bytes(100, round + 1), 100, round * 100, done);
-        if (round === 4) batch.write(fd, bytes(4, 0xee), 4, 0, last); // a header-like patch at 0, last
+        if (round === 3) batch.add(fd, { buf: null, len: -1, pos: 250 + i }, done); // cuts back into round 2's bytes, before round 3 writes
+        batch.add(fd, { buf: bytes(100, round + 1), len: 100, pos: round * 100 }, done);
+        if (round === 4) batch.add(fd, { buf: bytes(4, 0xee), len: 4, pos: 0 }, last); // a header-like patch at 0, last
       });
       // the next rounds are asked while the first batch is in flight: they wait for it, in order
       if (round === 1) await new Promise((r) => setImmediate(r));
@@ -71,10 +71,10 @@ describe.skipIf(!native)(`WavWriteBatch${notBuilt}`, () => {
     const ro = openSync(join(dir, 'good.bin'), 'r'); // read-only: its write fails with EBADF
     const results: [string, string | null][] = [];
     await new Promise<void>((resolve) => {
-      batch.write(ro, bytes(10, 1), 10, 0, (e) => results.push(['ro-1', (e as NodeJS.ErrnoException | null)?.code ?? null]));
-      batch.write(good, bytes(10, 2), 10, 0, (e) => results.push(['good-1', e?.message ?? null]));
-      batch.truncate(ro, 0, (e) => results.push(['ro-2', (e as NodeJS.ErrnoException | null)?.code ?? null]));
-      batch.write(good, bytes(10, 3), 10, 10, (e) => {
+      batch.add(ro, { buf: bytes(10, 1), len: 10, pos: 0 }, (e) => results.push(['ro-1', (e as NodeJS.ErrnoException | null)?.code ?? null]));
+      batch.add(good, { buf: bytes(10, 2), len: 10, pos: 0 }, (e) => results.push(['good-1', e?.message ?? null]));
+      batch.add(ro, { buf: null, len: -1, pos: 0 }, (e) => results.push(['ro-2', (e as NodeJS.ErrnoException | null)?.code ?? null]));
+      batch.add(good, { buf: bytes(10, 3), len: 10, pos: 10 }, (e) => {
         results.push(['good-2', e?.message ?? null]);
         resolve();
       });
