@@ -1,6 +1,6 @@
 import { HOST_IS_LITTLE_ENDIAN } from '../audio/byte-order.js';
 import { seqDelta, tsDelta } from './rtp-packet.js';
-import { F, FIELD_COUNT, streamBlockBytes } from './stream-block.js';
+import { F, FIELD_COUNT, frameOffset, streamBlockBytes } from './stream-block.js';
 
 /**
  * Word view of the ArrayBuffer the payloads arrive in (the native receiver hands out views of one shared
@@ -73,6 +73,8 @@ export interface JitterBufferOptions {
   driftLateWindows?: number;
   /** A forward/backward sequence jump above this many packets is a restart (re-anchor). Default 1000. */
   maxDropout?: number;
+  /** Allocates the block (zero-filled, exactly `bytes`): the native addon's line-aligned one; default new ArrayBuffer. */
+  allocate?: (bytes: number) => ArrayBuffer;
 }
 
 export const Push = {
@@ -115,13 +117,13 @@ export class JitterBuffer {
   /** The block's state fields, indexed by F. */
   readonly f: Float64Array;
 
-  private readonly pcm: Int16Array;
-  /** The ring as 32-bit words (two samples each), for the word-swap copy. */
+  /** The whole block as doubles: ring entry i's tag slot (−1 when empty) at tagAt[i], its tag seq at tagAt[i] + 1. */
+  private readonly f64: Float64Array;
+  private readonly tagAt: Int32Array;
+  /** The block as 32-bit words (two samples each), for the word-swap copy; entry i's samples from word pcmWord[i]. */
   private readonly pcm32: Uint32Array;
+  private readonly pcmWord: Int32Array;
   private readonly views: Int16Array[];
-  /** Slot number held by each ring entry, −1 when empty. */
-  private readonly tagSlot: Float64Array;
-  private readonly tagSeq: Float64Array;
 
   constructor(opts: JitterBufferOptions) {
     this.startAtMs = opts.startAtMs;
@@ -132,14 +134,23 @@ export class JitterBuffer {
     const cap = this.capacity;
     const n = this.samplesPerFrame;
     if (!Number.isInteger(cap) || cap < 2 || !Number.isInteger(n) || n < 2 || n % 2 !== 0) throw new RangeError('capacity ≥ 2 and an even samplesPerFrame');
-    this.block = new ArrayBuffer(streamBlockBytes(cap, n));
+    const bytes = streamBlockBytes(cap, n);
+    this.block = opts.allocate ? opts.allocate(bytes) : new ArrayBuffer(bytes);
+    if (this.block.byteLength !== bytes) throw new RangeError(`stream block: ${this.block.byteLength} bytes allocated, ${bytes} needed`);
     const f = (this.f = new Float64Array(this.block, 0, FIELD_COUNT));
-    this.tagSlot = new Float64Array(this.block, 8 * FIELD_COUNT, cap).fill(-1);
-    this.tagSeq = new Float64Array(this.block, 8 * (FIELD_COUNT + cap), cap).fill(-1);
-    this.pcm = new Int16Array(this.block, 8 * (FIELD_COUNT + 2 * cap), cap * n);
-    this.pcm32 = new Uint32Array(this.block, 8 * (FIELD_COUNT + 2 * cap), (cap * n) >> 1);
+    this.f64 = new Float64Array(this.block);
+    this.pcm32 = new Uint32Array(this.block);
+    this.tagAt = new Int32Array(cap);
+    this.pcmWord = new Int32Array(cap);
     this.views = [];
-    for (let i = 0; i < cap; i++) this.views.push(this.pcm.subarray(i * n, (i + 1) * n));
+    for (let i = 0; i < cap; i++) {
+      const at = frameOffset(i, n);
+      this.tagAt[i] = at >> 3;
+      this.pcmWord[i] = (at + 16) >> 2;
+      this.f64[at >> 3] = -1;
+      this.f64[(at >> 3) + 1] = -1;
+      this.views.push(new Int16Array(this.block, at + 16, n));
+    }
     f[F.startAtMs] = this.startAtMs;
     f[F.frameMs] = this.frameMs;
     f[F.samplesPerFrame] = n;
@@ -226,8 +237,10 @@ export class JitterBuffer {
       return Push.EARLY;
     }
     const i = slot % this.capacity;
-    if (this.tagSlot[i] === slot) {
-      if (this.tagSeq[i] === ext) {
+    const t = this.tagAt[i];
+    const tags = this.f64;
+    if (tags[t] === slot) {
+      if (tags[t + 1] === ext) {
         f[F.duplicate]++;
         f[F.segReceived]--;
         return Push.DUPLICATE;
@@ -235,8 +248,8 @@ export class JitterBuffer {
       f[F.overlap]++;
       return Push.OVERLAP;
     }
-    this.tagSlot[i] = slot;
-    this.tagSeq[i] = ext;
+    tags[t] = slot;
+    tags[t + 1] = ext;
     const n = this.samplesPerFrame;
     const start = payload.byteOffset + offset;
     if (HOST_IS_LITTLE_ENDIAN && ((start | n) & 3) === 0 && offset + 2 * n <= payload.length && this.wordSource(payload.buffer) && start + 2 * n <= wordView.length * 4) {
@@ -244,7 +257,7 @@ export class JitterBuffer {
       // bytes within each 16-bit half gives the two host-order (little-endian) int16 of the ring.
       const src = wordView;
       const dst = this.pcm32;
-      for (let k = start >> 2, d = (i * n) >> 1, e = d + (n >> 1); d < e; k++, d++) {
+      for (let k = start >> 2, d = this.pcmWord[i], e = d + (n >> 1); d < e; k++, d++) {
         const v = src[k];
         dst[d] = ((v & 0x00ff00ff) << 8) | ((v >>> 8) & 0x00ff00ff);
       }
@@ -268,8 +281,9 @@ export class JitterBuffer {
     f[F.nextSlot] = slot + 1;
     if (slot < 0) return null;
     const i = slot % this.capacity;
-    if (this.tagSlot[i] !== slot) return null;
-    this.tagSlot[i] = -1;
+    const t = this.tagAt[i];
+    if (this.f64[t] !== slot) return null;
+    this.f64[t] = -1;
     return this.views[i];
   }
 

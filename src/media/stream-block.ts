@@ -4,53 +4,23 @@
  * fast path needs. The JS `JitterBuffer.push` and the C `stream_push` run the same algorithm on this same
  * memory, so either may place any packet and the other goes on from there (a test compares them byte for byte).
  *
- * Layout: [f64 × FIELD_COUNT state][f64 × capacity tag slot][f64 × capacity tag seq][i16 × capacity × samples pcm]
+ * Layout: [f64 × FIELD_COUNT state][capacity × frame entry], a frame entry (frameStride bytes, whole 64-byte lines):
+ * [f64 tag slot][f64 tag seq][i16 × samples pcm][padding]. The tags sit in the first line of their frame, so placing a
+ * packet or taking a frame touches the frame's lines only, not also two tag arrays elsewhere.
  * Every state field is a double (counters, sequence numbers, 32-bit SSRC/timestamps are exact in a double).
  * The order below is the C enum's order (stream.c); `native.streamFields()` returns it, and a test checks both.
  */
 export const STREAM_FIELDS = [
-  // jitter buffer options (written once)
-  'startAtMs',
-  'frameMs',
-  'samplesPerFrame',
-  'clockRate',
+  // Ordered by use, 8 doubles to a 64-byte line: lines 0–3 hold every field an ordinary packet's placement reads or
+  // writes (the native receiver prefetches these 4 lines, not all 6), line 0 also all the take needs. The rest —
+  // counters and state of rare events — come after.
+  // line 0: the block's shape (capacity, samplesPerFrame), the playout point, the fast path's source checks
   'capacity',
-  'driftFrames',
-  'driftWindow',
-  'maxDropout',
-  // playout
+  'samplesPerFrame',
+  /** Next slot to be played out (everything below is gone). */
   'nextSlot',
-  'highestSlot',
-  // anchor / mapping
-  'anchored',
-  'ssrc',
-  'prevSsrc',
-  'maxExt',
-  'baseExt',
-  'baseSlot',
-  // loss per SSRC segment
-  'segFirstExt',
-  'segReceived',
-  'lostClosed',
-  // drift window
-  'winCount',
-  'winMin',
-  // RFC 3550 jitter
-  'prevArrivalMs',
-  'prevTs',
-  'haveTransit',
-  'jitterTs',
-  'maxJitterTs',
-  // counters
-  'received',
-  'late',
-  'duplicate',
-  'early',
-  'overlap',
-  'beforeStart',
-  'reanchors',
-  'ssrcChanges',
-  // stream fields for the native fast path (see RecordingPipeline / BatchReceiver.attach)
+  /** 1 once the stream is removed: packets are dropped. */
+  'removed',
   /** The accepted source's port; 0: not known yet (every packet goes to the JS path, which decides). */
   'srcPort',
   /** The accepted IPv4 source as a 32-bit number (a.b.c.d = a·2^24 + …); −1: an IPv6 source (JS path only). */
@@ -59,18 +29,50 @@ export const STREAM_FIELDS = [
   'srcAny',
   /** RTP payload type and payload bytes a valid packet has (slin16: 118, 640). */
   'payloadType',
+  // line 1
   'payloadBytes',
-  /** 1 once the stream is removed: packets are dropped. */
-  'removed',
   /** Arrival time of the last packet accepted from the source (media timeout); 0: none. */
   'lastAcceptedMs',
-  // late-side drift (appended: the fields above keep their places)
+  'received',
+  'startAtMs',
+  'frameMs',
+  'anchored',
+  'ssrc',
+  'maxExt',
+  // line 2: sequence window and RFC 3550 jitter
+  'maxDropout',
+  'segReceived',
+  'haveTransit',
+  'prevArrivalMs',
+  'clockRate',
+  'prevTs',
+  'jitterTs',
+  'maxJitterTs',
+  // line 3: drift window and the slot mapping
+  'winMin',
+  'winCount',
+  'driftWindow',
+  'baseSlot',
+  'baseExt',
+  'highestSlot',
+  'driftFrames',
   /** Re-anchor at once when the sender is later than this many frames (≥ driftFrames; the playout delay's room). */
   'driftLateFrames',
+  // lines 4–5: rare events
   /** Consecutive windows later than driftFrames (but within driftLateFrames) before re-anchoring for alignment. */
   'driftLateWindows',
   /** Windows in a row so far that were later than driftFrames. */
   'lateWindows',
+  'prevSsrc',
+  'segFirstExt',
+  'lostClosed',
+  'late',
+  'duplicate',
+  'early',
+  'overlap',
+  'beforeStart',
+  'reanchors',
+  'ssrcChanges',
 ] as const;
 
 export type StreamField = (typeof STREAM_FIELDS)[number];
@@ -83,9 +85,19 @@ export const FIELD_COUNT = 48;
 
 if (STREAM_FIELDS.length > FIELD_COUNT) throw new Error('stream block: too many fields');
 
+/** Bytes of one ring entry: the two f64 tags and the frame's samples, rounded up to whole 64-byte lines. */
+export function frameStride(samplesPerFrame: number): number {
+  return Math.ceil((16 + 2 * samplesPerFrame) / 64) * 64;
+}
+
+/** Byte offset of ring entry `i` (its tag slot; tag seq at +8, samples at +16). */
+export function frameOffset(i: number, samplesPerFrame: number): number {
+  return 8 * FIELD_COUNT + i * frameStride(samplesPerFrame);
+}
+
 /** Bytes of a block for a ring of `capacity` frames of `samplesPerFrame` samples. */
 export function streamBlockBytes(capacity: number, samplesPerFrame: number): number {
-  return 8 * (FIELD_COUNT + 2 * capacity) + 2 * capacity * samplesPerFrame;
+  return frameOffset(capacity, samplesPerFrame);
 }
 
 /** 32-bit number of a dotted IPv4 address (after `::ffff:` is removed), or −1 when it is not one. */

@@ -61,6 +61,8 @@ export interface PipelineOptions {
   dsp?: SlotDspKernel | null;
   /** The native slot player (mixer/slot-batch.ts): plays a plain two-party slot in the worker's one call per tick. */
   player?: SlotPlayerKernel | null;
+  /** Allocates the streams' blocks (JitterBufferOptions.allocate: the addon's line-aligned ones); default new ArrayBuffer. */
+  allocateBlock?: (bytes: number) => ArrayBuffer;
   /** The output rate: 8000 (mixed at 16 kHz and decimated, default) or 16000 (wideband: mixed, not decimated). */
   sampleRate?: 8000 | 16000;
   /**
@@ -167,6 +169,7 @@ export class RecordingPipeline {
   onMediaTimeout: ((lastPacketAtMs: number) => void) | null = null;
 
   private readonly player: SlotPlayerKernel | null;
+  private readonly allocateBlock: ((bytes: number) => ArrayBuffer) | undefined;
   /** This recording's registration with the native slot player (−1: none), the array it writes to, and where. */
   playerHandle = -1;
   private playerOut: Int16Array | null = null;
@@ -177,6 +180,7 @@ export class RecordingPipeline {
     this.id = id;
     this.mix = new MixPipeline(opts.dsp ?? null);
     this.player = opts.player ?? null;
+    this.allocateBlock = opts.allocateBlock;
     this.wideband = opts.sampleRate === 16000;
     const n = this.wideband ? IN_FRAME_SAMPLES : OUT_FRAME_SAMPLES;
     this.stereo =
@@ -222,6 +226,7 @@ export class RecordingPipeline {
         // A sender late by less than the playout delay (less 2 frames of jitter room) still makes its slots: a stall
         // it catches up from is absorbed whole (at a 100 ms delay this is driftFrames' 3: no change).
         driftLateFrames: Math.floor(this.playoutDelayMs / FRAME_MS) - 2,
+        allocate: this.allocateBlock,
       }),
       opts.awaitSource ?? false,
       this.payloadType,

@@ -92,6 +92,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
       flushPhase: flushPhase++ % 50,
       dsp: slotDsp,
       player: slotDsp,
+      allocateBlock: addon ? (bytes) => addon.streamBlock(bytes) : undefined,
       sampleRate,
       channels,
     },

@@ -28,6 +28,8 @@ export interface NativeUdp {
   attach(id: number, index: number, block: ArrayBuffer): void;
   /** The stream block's field names in the C layout's order. */
   streamFields(): string[];
+  /** A zero-filled stream block of `bytes` starting on a 64-byte line (stream.h's hot lines and ring entries line up). */
+  streamBlock(bytes: number): ArrayBuffer;
   /** stream.c's push on a block (JitterBuffer.push's twin; tests compare them). */
   streamPush(block: ArrayBuffer, seq: number, ts: number, ssrc: number, payload: Uint8Array, offset: number, arrivalMs: number): number;
   destroy(id: number): void;
@@ -69,7 +71,7 @@ export interface NativeUdp {
   mix2HalfbandInt16(state: Float64Array, a: Int16Array, b: Int16Array, out: Int16Array): number;
 }
 
-export const NATIVE_ABI = 8;
+export const NATIVE_ABI = 9;
 
 /** Candidate locations: next to this file (tsx, tests), and the source tree seen from dist/src/media/native. */
 function candidates(): string[] {

@@ -141,12 +141,9 @@ static void prefetch(const player_t *p, int32_t slot, int32_t at) {
   for (int k = 0; k < 2; k++) {
     const double *f = p->blk[k];
     if (slot < 0) return;
-    const size_t i = (size_t)(slot % p->cap[k]);
-    __builtin_prefetch(f + S_capacity, 1);
-    __builtin_prefetch(f + S_nextSlot, 1);
-    __builtin_prefetch(f + STREAM_FIELD_COUNT + i, 1);
-    const char *frame = (const char *)(f + STREAM_FIELD_COUNT + 2 * (size_t)p->cap[k]) + i * p->frame[k] * sizeof(int16_t);
-    for (size_t b = 0; b < p->frame[k] * sizeof(int16_t); b += 64) __builtin_prefetch(frame + b, 0);
+    __builtin_prefetch(f, 1); /* line 0: capacity, samplesPerFrame, nextSlot (stream.h) */
+    const char *e = (const char *)stream_entry((double *)f, (size_t)(slot % p->cap[k]), p->frame[k]); /* tags, then the samples */
+    for (size_t b = 0; b < 16 + p->frame[k] * sizeof(int16_t); b += 64) __builtin_prefetch(e + b, 1);
   }
   for (size_t b = 0; b < HISTORY * sizeof(double); b += 64) __builtin_prefetch((const char *)p->hist + b, 1);
   for (size_t b = 0; b < OUT * sizeof(int16_t); b += 64) __builtin_prefetch((const char *)(p->out + at) + b, 1); /* `at` checked by playerRun */

@@ -5,21 +5,21 @@
  * integer wraps (seqDelta: int16, tsDelta: int32), so both leave identical bytes (test/unit/media/native-stream.test.ts).
  */
 #include "stream.h"
+#include "block_pool.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RTP_HEADER_MIN 12
 #define FIELD(name) f[S_##name]
 
-static inline double *tag_slot(double *f) { return f + STREAM_FIELD_COUNT; }
-static inline double *tag_seq(double *f) { return f + STREAM_FIELD_COUNT + (size_t)FIELD(capacity); }
-static inline int16_t *ring(double *f) { return (int16_t *)(f + STREAM_FIELD_COUNT + 2 * (size_t)FIELD(capacity)); }
+static inline double *entry(double *f, size_t i) { return stream_entry(f, i, (size_t)FIELD(samplesPerFrame)); }
 
 double stream_block_shape(const double *f, size_t bytes) {
   if (bytes < STREAM_FIELD_COUNT * 8) return 0;
   double cap = f[S_capacity], n = f[S_samplesPerFrame];
   if (!(cap >= 2 && cap <= 4096 && cap == floor(cap) && n >= 2 && n <= 8192 && n == floor(n))) return 0;
-  if (bytes < 8 * (STREAM_FIELD_COUNT + 2 * (size_t)cap) + 2 * (size_t)cap * (size_t)n) return 0;
+  if (bytes < STREAM_FIELD_COUNT * 8 + (size_t)cap * stream_frame_stride((size_t)n)) return 0;
   return cap * 65536 + n;
 }
 
@@ -126,9 +126,9 @@ int stream_push(double *f, uint32_t seq32, uint32_t ts32, uint32_t ssrc32, const
     return PUSH_EARLY;
   }
   const size_t i = (size_t)((int64_t)slot % (int64_t)cap);
-  double *tags = tag_slot(f), *seqs = tag_seq(f);
-  if (tags[i] == slot) {
-    if (seqs[i] == ext) {
+  double *tags = entry(f, i); /* [0] slot, [1] seq, then the samples */
+  if (tags[0] == slot) {
+    if (tags[1] == ext) {
       FIELD(duplicate)++;
       FIELD(segReceived)--;
       return PUSH_DUPLICATE;
@@ -136,10 +136,10 @@ int stream_push(double *f, uint32_t seq32, uint32_t ts32, uint32_t ssrc32, const
     FIELD(overlap)++;
     return PUSH_OVERLAP;
   }
-  tags[i] = slot;
-  seqs[i] = ext;
+  tags[0] = slot;
+  tags[1] = ext;
   const size_t n = (size_t)FIELD(samplesPerFrame);
-  int16_t *out = ring(f) + i * n;
+  int16_t *out = (int16_t *)(tags + 2);
   for (size_t k = 0; k < n; k++) out[k] = (int16_t)(uint16_t)(((uint16_t)payload[2 * k] << 8) | payload[2 * k + 1]);
   if (slot > FIELD(highestSlot)) FIELD(highestSlot) = slot;
   return PUSH_ACCEPTED;
@@ -181,10 +181,52 @@ const int16_t *stream_take(double *f, double shape, double slot) {
   FIELD(nextSlot) = slot + 1;
   if (slot < 0) return NULL;
   const size_t i = (size_t)((int64_t)slot % (int64_t)FIELD(capacity));
-  double *tags = tag_slot(f);
-  if (tags[i] != slot) return NULL;
-  tags[i] = -1;
-  return ring(f) + i * (size_t)FIELD(samplesPerFrame);
+  double *tags = entry(f, i);
+  if (tags[0] != slot) return NULL;
+  tags[0] = -1;
+  return (const int16_t *)(tags + 2);
+}
+
+#define BLOCK_MAX (64u << 20)
+
+/* hint: the block's size, its low bit set when it came from aligned_alloc (too big for the pool) */
+static void block_free(napi_env env, void *data, void *hint) {
+  const uintptr_t h = (uintptr_t)hint;
+  int64_t ignored;
+  if (env) napi_adjust_external_memory(env, -(int64_t)(h >> 1), &ignored);
+  if (h & 1) free(data);
+  else block_pool_free(data);
+}
+
+/* streamBlock(bytes) -> a zero-filled ArrayBuffer of `bytes` starting on a cache line (the hot fields are 4 lines, a
+ * ring entry whole lines: stream.h), on a transparent huge page (block_pool.c), returned when collected. An ordinary
+ * ArrayBuffer starts on 16 bytes, on 4 KiB pages. */
+napi_value js_stream_block(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  uint32_t bytes = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_uint32(env, argv[0], &bytes) != napi_ok ||
+      bytes == 0 || bytes > BLOCK_MAX) {
+    napi_throw_range_error(env, NULL, "streamBlock(bytes: 1..64 MiB)");
+    return NULL;
+  }
+  const int pooled = block_pool_fits(bytes);
+  void *p = pooled ? block_pool_alloc(bytes) : aligned_alloc(64, ((size_t)bytes + 63) / 64 * 64);
+  if (!p) {
+    napi_throw_error(env, "ENOMEM", "streamBlock: out of memory");
+    return NULL;
+  }
+  if (!pooled) memset(p, 0, bytes);
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, p, bytes, block_free, (void *)(((uintptr_t)bytes << 1) | (pooled ? 0 : 1)), &ab) != napi_ok) {
+    if (pooled) block_pool_free(p);
+    else free(p);
+    napi_throw_error(env, NULL, "streamBlock: external ArrayBuffer refused");
+    return NULL;
+  }
+  int64_t ignored;
+  napi_adjust_external_memory(env, (int64_t)bytes, &ignored); /* so the GC weighs what it would free */
+  return ab;
 }
 
 /* streamFields() -> the field names in block order (the JS layout is checked against it). */

@@ -6,17 +6,25 @@
 #include <stdint.h>
 
 /* The state fields, in stream-block.ts's STREAM_FIELDS order (streamFields() returns these names; a test compares). */
-#define STREAM_FIELD_LIST(X)                                                                                        \
-  X(startAtMs) X(frameMs) X(samplesPerFrame) X(clockRate) X(capacity) X(driftFrames) X(driftWindow) X(maxDropout) \
-  X(nextSlot) X(highestSlot) X(anchored) X(ssrc) X(prevSsrc) X(maxExt) X(baseExt) X(baseSlot) X(segFirstExt)      \
-  X(segReceived) X(lostClosed) X(winCount) X(winMin) X(prevArrivalMs) X(prevTs) X(haveTransit) X(jitterTs)        \
-  X(maxJitterTs) X(received) X(late) X(duplicate) X(early) X(overlap) X(beforeStart) X(reanchors) X(ssrcChanges)  \
-  X(srcPort) X(srcAddr) X(srcAny) X(payloadType) X(payloadBytes) X(removed) X(lastAcceptedMs) \
-  X(driftLateFrames) X(driftLateWindows) X(lateWindows)
+/* Lines 0–3 (8 doubles each) hold all an ordinary packet's placement touches (STREAM_HOT_LINES), line 0 all a take does. */
+#define STREAM_FIELD_LIST(X)                                                                                          \
+  X(capacity) X(samplesPerFrame) X(nextSlot) X(removed) X(srcPort) X(srcAddr) X(srcAny) X(payloadType)              \
+  X(payloadBytes) X(lastAcceptedMs) X(received) X(startAtMs) X(frameMs) X(anchored) X(ssrc) X(maxExt)               \
+  X(maxDropout) X(segReceived) X(haveTransit) X(prevArrivalMs) X(clockRate) X(prevTs) X(jitterTs) X(maxJitterTs)    \
+  X(winMin) X(winCount) X(driftWindow) X(baseSlot) X(baseExt) X(highestSlot) X(driftFrames) X(driftLateFrames)      \
+  X(driftLateWindows) X(lateWindows) X(prevSsrc) X(segFirstExt) X(lostClosed) X(late) X(duplicate) X(early)          \
+  X(overlap) X(beforeStart) X(reanchors) X(ssrcChanges)
+#define STREAM_HOT_LINES 4
 
 #define STREAM_FIELD_ENUM(name) S_##name,
 enum { STREAM_FIELD_LIST(STREAM_FIELD_ENUM) S_FIELD_USED };
 #define STREAM_FIELD_COUNT 48
+
+/* A ring entry: [f64 tag slot][f64 tag seq][i16 × samplesPerFrame], rounded up to whole 64-byte lines (stream-block.ts). */
+static inline size_t stream_frame_stride(size_t samples) { return (16 + 2 * samples + 63) / 64 * 64; }
+static inline double *stream_entry(double *f, size_t i, size_t samples) {
+  return (double *)((char *)f + STREAM_FIELD_COUNT * 8 + i * stream_frame_stride(samples));
+}
 
 /* Push results, as jitter-buffer.ts's Push. */
 enum { PUSH_ACCEPTED = 0, PUSH_DUPLICATE = 1, PUSH_LATE = 2, PUSH_EARLY = 3, PUSH_OVERLAP = 4 };
@@ -43,6 +51,7 @@ int stream_fast_packet(double *f, double shape, const uint8_t *buf, uint32_t len
 const int16_t *stream_take(double *f, double shape, double slot);
 
 napi_value js_stream_fields(napi_env env, napi_callback_info info);
+napi_value js_stream_block(napi_env env, napi_callback_info info);
 napi_value js_stream_push(napi_env env, napi_callback_info info);
 
 #endif

@@ -621,9 +621,9 @@ static inline double source_of(const struct sockaddr *sa, int32_t *sport) {
 
 #define PREFETCH_AHEAD 8
 
-/* The stream block's state fields (STREAM_FIELD_COUNT doubles, 6 cache lines), about to be read and written. */
+/* The stream block's hot state fields (stream.h: the lines an ordinary packet's placement uses), about to be read and written. */
 static inline void prefetch_fields(const double *f) {
-  for (int k = 0; k < STREAM_FIELD_COUNT * 8; k += 64) __builtin_prefetch((const char *)f + k, 1, 3);
+  for (int k = 0; k < STREAM_HOT_LINES * 64; k += 64) __builtin_prefetch((const char *)f + k, 1, 3);
 }
 
 static inline double timespec_ms(const struct timespec *t) { return (double)t->tv_sec * 1000.0 + (double)t->tv_nsec / 1e6; }
@@ -983,6 +983,7 @@ NAPI_MODULE_INIT() {
     {"attach", NULL, js_attach, NULL, NULL, NULL, napi_enumerable, NULL},
     {"streamFields", NULL, js_stream_fields, NULL, NULL, NULL, napi_enumerable, NULL},
     {"streamPush", NULL, js_stream_push, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"streamBlock", NULL, js_stream_block, NULL, NULL, NULL, napi_enumerable, NULL},
     {"playerAdd", NULL, js_player_add, NULL, NULL, NULL, napi_enumerable, NULL},
     {"playerRemove", NULL, js_player_remove, NULL, NULL, NULL, napi_enumerable, NULL},
     {"playerSetOut", NULL, js_player_set_out, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1002,7 +1003,7 @@ NAPI_MODULE_INIT() {
     {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
-  CHECK(napi_create_int32(env, 8, &abi));
+  CHECK(napi_create_int32(env, 9, &abi));
   napi_property_descriptor v = {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL};
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(napi_define_properties(env, exports, 1, &v));

@@ -8,17 +8,30 @@
  * Skipped with the reason in its name when the addon is not built (never faked).
  */
 import dgram from 'node:dgram';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchReceiver } from '../../../src/media/batch-receiver.js';
 import { JitterBuffer, Push } from '../../../src/media/jitter-buffer.js';
 import { loadNativeUdp, nativeUdpUnavailableReason } from '../../../src/media/native/index.js';
 import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
-import { F, ipv4Number, STREAM_FIELDS } from '../../../src/media/stream-block.js';
+import { F, frameOffset, frameStride, ipv4Number, STREAM_FIELDS, streamBlockBytes } from '../../../src/media/stream-block.js';
 import { RecordingPipeline } from '../../../src/mixer/recording-pipeline.js';
 import { makeRng } from '../../sim/impairments.js';
 
 const native = loadNativeUdp();
+
+/** A full garbage collection (finalizers of external ArrayBuffers run after it, on a later turn). */
+function collector(): () => Promise<void> {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  return async () => {
+    gc();
+    await new Promise((r) => setTimeout(r, 10));
+    gc();
+  };
+}
 const notBuilt = native ? '' : ` — SKIPPED: native addon unavailable (${nativeUdpUnavailableReason()})`;
 
 interface Pkt {
@@ -92,7 +105,8 @@ describe.skipIf(!native)(`native stream placement (stream.c)${notBuilt}`, () => 
       const late = seed % 2 === 1 ? { driftLateFrames: 8, driftLateWindows: 3 } : {};
       const opts = { startAtMs: 0, capacity: 16, driftWindow: 25, driftFrames: 3, maxDropout: 1000, ...late };
       const js = new JitterBuffer(opts);
-      const c = new JitterBuffer(opts);
+      // half of the C side's blocks from the addon's line-aligned allocator (the worker's), half ordinary ones
+      const c = new JitterBuffer(seed % 4 < 2 ? { ...opts, allocate: (n) => native!.streamBlock(n) } : opts);
       let played = 0;
       for (const p of scenario(seed, 600)) {
         // playout runs 100 ms behind arrival, as the pipeline's
@@ -118,6 +132,46 @@ describe.skipIf(!native)(`native stream placement (stream.c)${notBuilt}`, () => 
     for (const r of Object.values(Push)) expect(results.get(r) ?? 0, `push result ${r}`).toBeGreaterThan(0);
     expect(waitedLate, 'packets placed while a late window was being waited out').toBeGreaterThan(0);
     expect(packets).toBeGreaterThan(40 * 600);
+  });
+
+  it("allocates zero-filled blocks of the exact size, and the ring's tags share their frame's first line", () => {
+    for (const n of [160, 320, 640]) {
+      const bytes = streamBlockBytes(16, n);
+      const ab = native!.streamBlock(bytes);
+      expect(ab.byteLength).toBe(bytes);
+      expect(new Uint8Array(ab).every((b) => b === 0)).toBe(true);
+      const jb = new JitterBuffer({ startAtMs: 0, capacity: 16, samplesPerFrame: n, clockRate: n * 50, allocate: () => ab });
+      expect(frameStride(n) % 64).toBe(0);
+      const payload = new Uint8Array(12 + 2 * n).fill(1);
+      for (let i = 0; i < 16; i++) {
+        expect(native!.streamPush(jb.block, 100 + i, 0, 5, payload, 12, 20 * i)).toBe(Push.ACCEPTED);
+        // entry i: its slot tag at the entry's start, the sequence tag after it, the samples from +16
+        const at = frameOffset(i, n);
+        expect(new Float64Array(ab, at, 2)[0]).toBe(i);
+        const frame = jb.take(i)!;
+        expect(frame.byteOffset).toBe(at + 16);
+        expect(frame.every((v) => v === 0x0101)).toBe(true);
+      }
+    }
+    for (const bad of [0, -1, 2 ** 27, 'x', NaN]) expect(() => native!.streamBlock(bad as number)).toThrow(RangeError);
+    expect(() => new JitterBuffer({ startAtMs: 0, allocate: () => new ArrayBuffer(64) })).toThrow(RangeError);
+  });
+
+  it('gives blocks that never overlap, across many huge-page chunks, and zero-filled again after the old ones are collected', async () => {
+    const gc = collector();
+    const sizes = [streamBlockBytes(64, 320), streamBlockBytes(16, 160), 100, 3 << 20 /* too big for a chunk: its own allocation */];
+    for (let round = 0; round < 3; round++) {
+      let blocks: Uint32Array[] = [];
+      for (let i = 0; i < 300; i++) {
+        const b = new Uint32Array(native!.streamBlock(sizes[i % sizes.length] & ~3));
+        expect(b.every((v) => v === 0), `round ${round}, block ${i} zero-filled`).toBe(true);
+        b.fill(i + 1);
+        blocks.push(b);
+      }
+      blocks.forEach((b, i) => expect(b[0] === i + 1 && b[b.length - 1] === i + 1, `block ${i} kept its own bytes`).toBe(true));
+      blocks = [];
+      await gc(); // their finalizers return them to the pool: the next round takes the same memory
+    }
   });
 
   it('refuses a block that is not one, or a payload too short for a frame', () => {
