@@ -73,6 +73,15 @@ const slotBatch = new SlotBatch<Rec>(slotDsp);
 const addon = loadNativeUdp();
 const writeBatch = addon ? new WavWriteBatch(addon) : null;
 
+/** A stream block on the addon's huge pages; an ordinary ArrayBuffer where the runtime refuses external memory. */
+function allocateBlock(bytes: number): ArrayBuffer {
+  try {
+    return addon!.streamBlock(bytes);
+  } catch {
+    return new ArrayBuffer(bytes);
+  }
+}
+
 async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
   if (recs.has(m.rid)) throw new Error(`recording ${m.rid} is already open`);
   // Disk writes on the thread pool: a stalling disk must not stall the worker's mixing (wav-writer.ts).
@@ -92,7 +101,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
       flushPhase: flushPhase++ % 50,
       dsp: slotDsp,
       player: slotDsp,
-      allocateBlock: addon ? (bytes) => addon.streamBlock(bytes) : undefined,
+      allocateBlock: addon ? allocateBlock : undefined,
       sampleRate,
       channels,
     },
