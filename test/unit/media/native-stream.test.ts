@@ -10,6 +10,8 @@
 import dgram from 'node:dgram';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BatchReceiver } from '../../../src/media/batch-receiver.js';
@@ -172,6 +174,31 @@ describe.skipIf(!native)(`native stream placement (stream.c)${notBuilt}`, () => 
       blocks = [];
       await gc(); // their finalizers return them to the pool: the next round takes the same memory
     }
+  });
+
+  it("returns a worker thread's blocks when the worker ends (finalizers at teardown), with no crash and no growth", async () => {
+    const addonPath = process.env.ARI_UDP_NATIVE_PATH ?? fileURLToPath(new URL('../../../src/media/native/build/Release/ari_udp.node', import.meta.url));
+    // a plain-JS worker (no TypeScript loader needed): it takes 500 blocks, fills them, and exits holding them
+    const source = `const { parentPort, workerData } = require('node:worker_threads');
+      const n = require(workerData);
+      const keep = [];
+      for (let i = 0; i < 500; i++) keep.push(new Uint8Array(n.streamBlock(45440)).fill(7));
+      parentPort.postMessage(keep.length);`;
+    const rss: number[] = [];
+    for (let round = 0; round < 6; round++) {
+      const w = new Worker(source, { eval: true, workerData: addonPath });
+      let got = 0;
+      w.on('message', (m: number) => (got = m));
+      const code = await new Promise<number>((resolve, reject) => {
+        w.once('exit', resolve);
+        w.once('error', reject);
+      });
+      expect(got).toBe(500);
+      expect(code).toBe(0); // it ended on its own, its environment torn down with the blocks still referenced
+      rss.push(process.memoryUsage().rss);
+    }
+    // 500 blocks are 22 MB: six workers' worth kept would show as 100+ MB of growth
+    expect(rss[5] - rss[1], `rss by round: ${rss.map((r) => Math.round(r / 1e6)).join(', ')} MB`).toBeLessThan(40e6);
   });
 
   it('refuses a block that is not one, or a payload too short for a frame', () => {
