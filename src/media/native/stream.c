@@ -175,6 +175,16 @@ int stream_fast_packet(double *f, double shape, const uint8_t *b, uint32_t len, 
   return 1;
 }
 
+void stream_prefetch_entry(const double *f, double shape, const uint8_t *b, uint32_t len) {
+  if (len < RTP_HEADER_MIN || !same_shape(f, shape) || FIELD(anchored) != 1) return;
+  const double ext = FIELD(maxExt) + seq_delta((double)((int64_t)FIELD(maxExt) & 0xffff), (double)(((uint32_t)b[2] << 8) | b[3]));
+  const double slot = FIELD(baseSlot) + (ext - FIELD(baseExt));
+  if (!(slot >= 0 && slot >= FIELD(nextSlot) && slot - FIELD(nextSlot) < FIELD(capacity))) return;
+  const size_t n = (size_t)FIELD(samplesPerFrame);
+  const char *e = (const char *)stream_entry((double *)f, (size_t)((int64_t)slot % (int64_t)FIELD(capacity)), n);
+  for (size_t k = 0; k < 16 + 2 * n; k += 64) __builtin_prefetch(e + k, 1, 3);
+}
+
 const int16_t *stream_take(double *f, double shape, double slot) {
   if (!same_shape(f, shape)) return NULL;
   if (slot < FIELD(nextSlot)) return NULL;

@@ -620,6 +620,7 @@ static inline double source_of(const struct sockaddr *sa, int32_t *sport) {
 }
 
 #define PREFETCH_AHEAD 8
+#define ENTRY_AHEAD 4 /* < PREFETCH_AHEAD: a datagram's entry is asked for once its block's fields have arrived */
 
 /* The stream block's hot state fields (stream.h: the lines an ordinary packet's placement uses), about to be read and written. */
 static inline void prefetch_fields(const double *f) {
@@ -742,13 +743,17 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
           const double addr4 = src_addr[j];
           double *block = r->blocks[idx];
           double shape = r->block_shape[idx];
+          uint8_t *payload = r->buf + HDR_BYTES + (size_t)r->slots * REC_BYTES;
           if (shared) {
             source_t *e = found[j];
             block = e ? e->block : NULL;
             shape = e ? e->shape : 0;
             if (j + PREFETCH_AHEAD < got && found[j + PREFETCH_AHEAD]) prefetch_fields(found[j + PREFETCH_AHEAD]->block);
+            /* the fields asked for PREFETCH_AHEAD datagrams ago are here: ask for the ring entry it will be written to */
+            const int k = j + ENTRY_AHEAD;
+            if (k < got && found[k])
+              stream_prefetch_entry(found[k]->block, found[k]->shape, payload + (size_t)(n + (uint32_t)k) * r->slot_size, r->msgs[n + (uint32_t)k].msg_len);
           }
-          uint8_t *payload = r->buf + HDR_BYTES + (size_t)r->slots * REC_BYTES;
           if (block && !flags && stream_fast_packet(block, shape, payload + (size_t)i * r->slot_size, len, addr4, sport, arrival)) {
             placed++;
             continue;
