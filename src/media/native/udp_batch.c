@@ -749,7 +749,7 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
             block = e ? e->block : NULL;
             shape = e ? e->shape : 0;
             if (j + PREFETCH_AHEAD < got && found[j + PREFETCH_AHEAD]) prefetch_fields(found[j + PREFETCH_AHEAD]->block);
-            /* the fields asked for PREFETCH_AHEAD datagrams ago are here: ask for the ring entry it will be written to */
+            /* datagram k's block fields, asked for PREFETCH_AHEAD datagrams ago, are here: ask for the ring entry k will go to */
             const int k = j + ENTRY_AHEAD;
             if (k < got && found[k])
               stream_prefetch_entry(found[k]->block, found[k]->shape, payload + (size_t)(n + (uint32_t)k) * r->slot_size, r->msgs[n + (uint32_t)k].msg_len);
