@@ -1,6 +1,6 @@
 import { HOST_IS_LITTLE_ENDIAN } from '../audio/byte-order.js';
 import { seqDelta, tsDelta } from './rtp-packet.js';
-import { F, FIELD_COUNT, frameOffset, streamBlockBytes } from './stream-block.js';
+import { F, FIELD_COUNT, frameStride, streamBlockBytes } from './stream-block.js';
 
 /**
  * Word view of the ArrayBuffer the payloads arrive in (the native receiver hands out views of one shared
@@ -117,12 +117,12 @@ export class JitterBuffer {
   /** The block's state fields, indexed by F. */
   readonly f: Float64Array;
 
-  /** The whole block as doubles: ring entry i's tag slot (−1 when empty) at tagAt[i], its tag seq at tagAt[i] + 1. */
+  /** The whole block as doubles: ring entry i's tag slot (−1 when empty) at tagAt(i), its tag seq next to it. */
   private readonly f64: Float64Array;
-  private readonly tagAt: Int32Array;
-  /** The block as 32-bit words (two samples each), for the word-swap copy; entry i's samples from word pcmWord[i]. */
+  /** A ring entry's size in doubles (frameStride / 8). */
+  private readonly entryDoubles: number;
+  /** The block as 32-bit words (two samples each), for the word-swap copy; entry i's samples from word 2·tagAt(i) + 4. */
   private readonly pcm32: Uint32Array;
-  private readonly pcmWord: Int32Array;
   private readonly views: Int16Array[];
 
   constructor(opts: JitterBufferOptions) {
@@ -140,16 +140,13 @@ export class JitterBuffer {
     const f = (this.f = new Float64Array(this.block, 0, FIELD_COUNT));
     this.f64 = new Float64Array(this.block);
     this.pcm32 = new Uint32Array(this.block);
-    this.tagAt = new Int32Array(cap);
-    this.pcmWord = new Int32Array(cap);
+    this.entryDoubles = frameStride(n) >> 3;
     this.views = [];
     for (let i = 0; i < cap; i++) {
-      const at = frameOffset(i, n);
-      this.tagAt[i] = at >> 3;
-      this.pcmWord[i] = (at + 16) >> 2;
-      this.f64[at >> 3] = -1;
-      this.f64[(at >> 3) + 1] = -1;
-      this.views.push(new Int16Array(this.block, at + 16, n));
+      const t = this.tagAt(i);
+      this.f64[t] = -1;
+      this.f64[t + 1] = -1;
+      this.views.push(new Int16Array(this.block, 8 * t + 16, n));
     }
     f[F.startAtMs] = this.startAtMs;
     f[F.frameMs] = this.frameMs;
@@ -237,7 +234,7 @@ export class JitterBuffer {
       return Push.EARLY;
     }
     const i = slot % this.capacity;
-    const t = this.tagAt[i];
+    const t = this.tagAt(i);
     const tags = this.f64;
     if (tags[t] === slot) {
       if (tags[t + 1] === ext) {
@@ -257,7 +254,7 @@ export class JitterBuffer {
       // bytes within each 16-bit half gives the two host-order (little-endian) int16 of the ring.
       const src = wordView;
       const dst = this.pcm32;
-      for (let k = start >> 2, d = this.pcmWord[i], e = d + (n >> 1); d < e; k++, d++) {
+      for (let k = start >> 2, d = 2 * t + 4, e = d + (n >> 1); d < e; k++, d++) {
         const v = src[k];
         dst[d] = ((v & 0x00ff00ff) << 8) | ((v >>> 8) & 0x00ff00ff);
       }
@@ -281,10 +278,15 @@ export class JitterBuffer {
     f[F.nextSlot] = slot + 1;
     if (slot < 0) return null;
     const i = slot % this.capacity;
-    const t = this.tagAt[i];
+    const t = this.tagAt(i);
     if (this.f64[t] !== slot) return null;
     this.f64[t] = -1;
     return this.views[i];
+  }
+
+  /** Index in f64 of ring entry i's tag slot (stream-block.ts frameOffset / 8). */
+  private tagAt(i: number): number {
+    return FIELD_COUNT + i * this.entryDoubles;
   }
 
   /** True when `wordView` covers `ab` (made on the second consecutive payload from the same buffer). */
