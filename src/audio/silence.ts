@@ -45,6 +45,8 @@ export interface SilenceTrackerOptions {
   thresholdDbfs?: number;
   /** Duration of one frame fed to push() (default 20 ms). */
   frameMs?: number;
+  /** Where the three counts live (total, silent, run), e.g. in memory the native slot player also counts in. */
+  cells?: Float64Array;
 }
 
 /**
@@ -57,18 +59,31 @@ export interface SilenceTrackerOptions {
 export class SilenceTracker {
   readonly frameMs: number;
   readonly thresholdDbfs: number;
-  private readonly thresholdRms: number;
-  /** Frames fed so far. */
-  totalFrames = 0;
-  /** Silent frames fed so far. */
-  silentFrames = 0;
-  /** Consecutive silent frames at the end of what was fed. */
-  runFrames = 0;
+  readonly thresholdRms: number;
+  /** [frames fed, silent frames fed, consecutive silent frames at the end]. */
+  private readonly c: Float64Array;
 
   constructor(opts: SilenceTrackerOptions = {}) {
     this.thresholdDbfs = opts.thresholdDbfs ?? -50;
     this.frameMs = opts.frameMs ?? FRAME_MS;
     this.thresholdRms = dbfsToRms(this.thresholdDbfs);
+    this.c = opts.cells ?? new Float64Array(3);
+    if (this.c.length < 3) throw new RangeError('SilenceTracker: cells must hold 3 counts');
+  }
+
+  /** Frames fed so far. */
+  get totalFrames(): number {
+    return this.c[0];
+  }
+
+  /** Silent frames fed so far. */
+  get silentFrames(): number {
+    return this.c[1];
+  }
+
+  /** Consecutive silent frames at the end of what was fed. */
+  get runFrames(): number {
+    return this.c[2];
   }
 
   /** Feeds one frame; returns true if it was silent. */
@@ -104,18 +119,17 @@ export class SilenceTracker {
   }
 
   reset(): void {
-    this.totalFrames = 0;
-    this.silentFrames = 0;
-    this.runFrames = 0;
+    this.c.fill(0, 0, 3);
   }
 
   private count(silent: boolean): void {
-    this.totalFrames++;
+    const c = this.c;
+    c[0]++;
     if (silent) {
-      this.silentFrames++;
-      this.runFrames++;
+      c[1]++;
+      c[2]++;
     } else {
-      this.runFrames = 0;
+      c[2] = 0;
     }
   }
 }

@@ -77,8 +77,13 @@ export class WavWriter {
   private idleWaiters: (() => void)[] = [];
   private readonly spares: Uint8Array[] = [];
   private ioError: Error | null = null;
-  private buffered = 0;
-  private written = 0; // PCM bytes already on disk
+  /**
+   * [0] PCM bytes buffered, [1] how far in-place writes may fill the buffer: its size, less what the 4 GiB cap leaves,
+   * 0 once closed or failed. Shared with the native slot player (shareCursor), which writes slots in place.
+   */
+  private cur: Float64Array = new Float64Array(2);
+  private writtenBytes = 0; // PCM bytes already on disk
+  private fenced = !HOST_IS_LITTLE_ENDIAN;
   private readonly header: Buffer;
   private readonly patchOnFlush: boolean;
   private headerStale = false;
@@ -106,6 +111,42 @@ export class WavWriter {
     this.io = opts.io ?? 'sync';
     this.maxPending = opts.maxPendingWrites ?? 120;
     this.batch = this.io === 'async' ? (opts.batch ?? null) : null;
+    this.written = 0;
+  }
+
+  private get buffered(): number {
+    return this.cur[0];
+  }
+
+  private set buffered(bytes: number) {
+    this.cur[0] = bytes;
+  }
+
+  private get written(): number {
+    return this.writtenBytes;
+  }
+
+  private set written(bytes: number) {
+    this.writtenBytes = bytes;
+    this.cur[1] = this.fenced ? 0 : Math.min(this.bufferBytes, WAV_MAX_DATA_BYTES - bytes);
+  }
+
+  /** No more in-place writes (closed, or a write failed: write() and flush() say why). */
+  private fence(): void {
+    this.fenced = true;
+    this.cur[1] = 0;
+  }
+
+  /**
+   * The cursor ([buffered bytes, fill limit]) lives in `cells` from now on (2 doubles): whoever shares them writes
+   * samples at pcm[cells[0] / 2] while cells[0] + their bytes ≤ cells[1], adds their bytes to cells[0], and calls
+   * flush() when cells[0] reaches the buffer's size (as commitPcm does).
+   */
+  shareCursor(cells: Float64Array): void {
+    if (cells.length < 2) throw new RangeError('shareCursor: cells must hold 2 doubles');
+    cells[0] = this.cur[0];
+    cells[1] = this.cur[1];
+    this.cur = cells;
   }
 
   /**
@@ -209,6 +250,7 @@ export class WavWriter {
     if (this.io === 'async') {
       if (this.pending >= this.maxPending) {
         this.ioError = new Error(`WavWriter(${this.path}): the disk has not taken ${this.pending} flushes (stalled)`);
+        this.fence();
         throw this.ioError;
       }
       this.flushAsync();
@@ -263,6 +305,7 @@ export class WavWriter {
     };
     const fail = (err: unknown): void => {
       this.ioError ??= err instanceof Error ? err : new Error(String(err));
+      this.fence();
     };
     const batch = this.batch;
     if (batch) {
@@ -345,11 +388,13 @@ export class WavWriter {
       this.writeSizes();
     } catch (err) {
       this.closed = true;
+      this.fence();
       this.fd = -1;
       await closeAsync(fd).catch(() => undefined);
       throw err;
     }
     this.closed = true;
+    this.fence();
     try {
       await fsyncAsync(fd);
     } finally {
@@ -377,6 +422,7 @@ export class WavWriter {
       await this.idle();
     } finally {
       this.closed = true;
+      this.fence();
       const fd = this.fd;
       this.fd = -1;
       await closeAsync(fd);

@@ -14,13 +14,16 @@ import { JitterBuffer, type JitterStats } from '../media/jitter-buffer.js';
 import { newRtpHeader, parseRtp, RtpParse, type RtpHeader } from '../media/rtp-packet.js';
 import { SourceLatch } from '../media/source-latch.js';
 import { F, ipv4Number } from '../media/stream-block.js';
+import { SLOT, SLOT_STATE_DOUBLES, SlotEvent } from './slot-state.js';
 import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from './types.js';
 
-/** The native slot player's registration (src/media/native/player.c; NativeUdp has it). */
-export interface SlotPlayerKernel {
-  playerAdd(state: Float64Array, blockA: ArrayBuffer, blockB: ArrayBuffer): number;
-  playerRemove(handle: number): void;
-  playerSetOut(handle: number, out: Int16Array): void;
+/** Where a plain two-party recording has its slots played by the native player (slot-batch.ts's SlotBatch). */
+export interface PlayerSeat {
+  /** Registers the recording's slot state, decimator state and two stream blocks; returns its handle. */
+  join(p: RecordingPipeline, state: Float64Array, hist: Float64Array, blockA: ArrayBuffer, blockB: ArrayBuffer): number;
+  leave(p: RecordingPipeline, handle: number): void;
+  /** The array the recording's slots are written into from now on (the WAV writer's buffer). */
+  setOut(handle: number, out: Int16Array): void;
 }
 
 /** What the pipeline needs from a WAV writer (WavWriter satisfies it; tests may fake it). */
@@ -31,10 +34,9 @@ export interface PcmSink {
   abort?(): Promise<void>;
   /** Cuts the audio back to `dataBytes` (never lengthens it). */
   truncate?(dataBytes: number): void;
-  /** In-place writes (WavWriter's): where in `pcm` the next samples go (−1: use write()), then accept them. */
-  claimPcm?(samples: number): number;
+  /** In-place writes (WavWriter's): the buffer, and its cursor kept in the cells given (WavWriter.shareCursor). */
   readonly pcm?: Int16Array;
-  commitPcm?(samples: number): void;
+  shareCursor?(cells: Float64Array): void;
 }
 
 export interface PipelineOptions {
@@ -60,7 +62,7 @@ export interface PipelineOptions {
   /** The native slot DSP (bit-identical to the JS one); default: JS. */
   dsp?: SlotDspKernel | null;
   /** The native slot player (mixer/slot-batch.ts): plays a plain two-party slot in the worker's one call per tick. */
-  player?: SlotPlayerKernel | null;
+  seat?: PlayerSeat | null;
   /** Allocates the streams' blocks (JitterBufferOptions.allocate: the addon's line-aligned ones); default new ArrayBuffer. */
   allocateBlock?: (bytes: number) => ArrayBuffer;
   /** The output rate: 8000 (mixed at 16 kHz and decimated, default) or 16000 (wideband: mixed, not decimated). */
@@ -127,6 +129,8 @@ export class RecordingPipeline {
   private readonly payloadType: number;
   private readonly flushEvery: number;
   private readonly flushPhase: number;
+  /** The slot bookkeeping, shared with the native player (slot-state.ts): timeline, silence, media timeout, cursor. */
+  private readonly state: Float64Array;
 
   private readonly sink: PcmSink;
   private readonly mix: MixPipeline;
@@ -144,43 +148,35 @@ export class RecordingPipeline {
   private readonly all = new Map<string, StreamState>();
   private frames: (Int16Array | null)[] = [];
 
-  /** Next slot to play out (slots of the timeline; a `skip` pause writes none of its slots). */
-  nextSlot = 0;
   /** Pauses in timeline slots, [from, to) (`to` Infinity while paused), oldest first. */
   private readonly pauses: Array<{ from: number; to: number; behavior: PauseBehavior }> = [];
   /** Slots left out of the file by `skip` pauses so far. */
   private skipped = 0;
   /** Slots at and beyond this are never written (the max duration, then finish/setEnd). */
   private readonly maxEndSlot: number;
-  private endSlot: number;
-  private silenceReported = false;
   private finished = false;
   private readonly mediaTimeoutMs: number;
   /** The start: no packet arrived before it (each stream keeps its last accepted arrival in its block). */
   private readonly firstPacketFloorMs: number;
-  private mediaTimeoutReported = false;
-  /** The last packet time seen by the previous check: never above the real one (it only grows), so while now is
-   * closer to it than the timeout, no stream needs reading (a slot's check is then one comparison). */
-  private lastPacketBoundMs = 0;
 
   /** Called (once per silent run) when the mix has been silent for silenceTimeoutMs. */
   onSilence: (() => void) | null = null;
   /** Called once when no packet arrived on any stream for mediaTimeoutMs, with the last arrival time. */
   onMediaTimeout: ((lastPacketAtMs: number) => void) | null = null;
 
-  private readonly player: SlotPlayerKernel | null;
+  private readonly seat: PlayerSeat | null;
   private readonly allocateBlock: ((bytes: number) => ArrayBuffer) | undefined;
-  /** This recording's registration with the native slot player (−1: none), the array it writes to, and where. */
+  /** This recording's registration with the native slot player (−1: none), and the array it writes to. */
   playerHandle = -1;
   private playerOut: Int16Array | null = null;
-  private plain = false;
-  batchAt = -1;
 
   constructor(id: string, opts: PipelineOptions, sink: PcmSink) {
     this.id = id;
     this.mix = new MixPipeline(opts.dsp ?? null);
-    this.player = opts.player ?? null;
     this.allocateBlock = opts.allocateBlock;
+    this.state = opts.allocateBlock ? new Float64Array(opts.allocateBlock(8 * SLOT_STATE_DOUBLES)) : new Float64Array(SLOT_STATE_DOUBLES);
+    // without in-place writes the player cannot write the slots
+    this.seat = sink.shareCursor && sink.pcm ? (opts.seat ?? null) : null;
     this.wideband = opts.sampleRate === 16000;
     const n = this.wideband ? IN_FRAME_SAMPLES : OUT_FRAME_SAMPLES;
     this.stereo =
@@ -197,11 +193,37 @@ export class RecordingPipeline {
     this.payloadType = opts.payloadType ?? 118;
     this.flushEvery = opts.flushEverySlots ?? 50;
     this.flushPhase = (opts.flushPhase ?? 0) % this.flushEvery;
-    this.silence = new SilenceTracker({ thresholdDbfs: opts.silenceThresholdDbfs });
+    this.silence = new SilenceTracker({ thresholdDbfs: opts.silenceThresholdDbfs, cells: this.state.subarray(SLOT.silenceTotal, SLOT.silenceRun + 1) });
+    const st = this.state;
+    st[SLOT.startAtMs] = this.startAtMs;
+    st[SLOT.playoutDelayMs] = this.playoutDelayMs;
+    st[SLOT.flushEvery] = this.flushEvery;
+    st[SLOT.flushPhase] = this.flushPhase;
+    st[SLOT.silenceThresholdRms] = this.silence.thresholdRms;
+    st[SLOT.silenceTimeoutMs] = this.silenceTimeoutMs;
+    st[SLOT.mediaTimeoutMs] = this.mediaTimeoutMs;
     this.sink = sink;
+    if (this.seat) sink.shareCursor!(st.subarray(SLOT.cursor, SLOT.cursor + 2));
     if (this.jitterSlots * FRAME_MS <= this.playoutDelayMs + FRAME_MS) {
       throw new RangeError(`jitterSlots (${this.jitterSlots}) too small for playoutDelayMs ${this.playoutDelayMs}`);
     }
+  }
+
+  /** Next slot to play out (slots of the timeline; a `skip` pause writes none of its slots). */
+  get nextSlot(): number {
+    return this.state[SLOT.nextSlot];
+  }
+
+  private set nextSlot(slot: number) {
+    this.state[SLOT.nextSlot] = slot;
+  }
+
+  private get endSlot(): number {
+    return this.state[SLOT.endSlot];
+  }
+
+  private set endSlot(slot: number) {
+    this.state[SLOT.endSlot] = slot;
   }
 
   get streamCount(): number {
@@ -289,38 +311,22 @@ export class RecordingPipeline {
       n++;
     }
     this.checkMediaTimeout(nowMs);
+    this.syncOut();
     return n;
   }
 
   /**
-   * The slot the native player can play for this tick, or −1 (play it with tick()): exactly one slot due, two streams
-   * mixed to mono 8 kHz, neither removed, never paused, and room for it in the sink's buffer (the player writes there,
-   * at batchAt). Registers with the player when it can, and leaves it when not.
+   * After the native player's tick (slot-batch.ts): its events for this recording (SlotEvent bits), handled as
+   * playSlot handles them in JS. Returns the slots played here.
    */
-  batchSlot(nowMs: number): number {
-    if (!this.plain) {
-      this.leavePlayer();
-      return -1;
-    }
-    if (this.dueLimit(nowMs) - this.nextSlot !== 1) return -1;
-    const sink = this.sink;
-    const at = sink.claimPcm ? sink.claimPcm(OUT_FRAME_SAMPLES) : -1;
-    if (at < 0) return -1;
-    if (this.playerHandle < 0) this.playerHandle = this.player!.playerAdd(this.mix.sharedState(), this.active[0].jb.block, this.active[1].jb.block);
-    const pcm = sink.pcm!;
-    if (pcm !== this.playerOut) {
-      this.player!.playerSetOut(this.playerHandle, pcm);
-      this.playerOut = pcm;
-    }
-    this.batchAt = at;
-    return this.nextSlot;
-  }
-
-  /** After the player played batchSlot()'s slot into the sink's buffer: the rest of the slot, as playSlot does it. */
-  commitBatchSlot(sumSquares: number, nowMs: number): void {
-    this.sink.commitPcm!(OUT_FRAME_SAMPLES);
-    this.slotWritten(this.nextSlot, sumSquares);
-    this.checkMediaTimeout(nowMs);
+  playerEvents(events: number, nowMs: number): number {
+    let n = 0;
+    if (events & SlotEvent.playInJs) n = this.tick(nowMs);
+    if (events & SlotEvent.flush) this.sink.flush();
+    if (events & SlotEvent.silence) this.onSilence?.();
+    if (events & SlotEvent.mediaTimeout) this.checkMediaTimeout(nowMs);
+    this.syncOut();
+    return n;
   }
 
   /** The slots before this one are due at `nowMs`: slot k is due when startAt + (k+1)·20 + delay ≤ now. */
@@ -334,22 +340,40 @@ export class RecordingPipeline {
    */
   private reshaped(): void {
     const a = this.active;
-    this.plain =
-      this.player !== null && !this.finished && !this.stereo && !this.wideband && this.pauses.length === 0 && a.length === 2 && !a[0].removed && !a[1].removed;
+    const plain =
+      this.seat !== null && !this.finished && !this.stereo && !this.wideband && this.pauses.length === 0 && a.length === 2 && !a[0].removed && !a[1].removed;
+    if (!plain) this.leavePlayer();
+    else if (this.playerHandle < 0) {
+      this.playerHandle = this.seat!.join(this, this.state, this.mix.sharedState(), a[0].jb.block, a[1].jb.block);
+      this.syncOut();
+    }
   }
 
   private leavePlayer(): void {
     if (this.playerHandle < 0) return;
-    this.player!.playerRemove(this.playerHandle);
+    this.seat!.leave(this, this.playerHandle);
     this.playerHandle = -1;
     this.playerOut = null;
   }
 
+  /** The player writes into the sink's current buffer (a flush may have swapped it). */
+  private syncOut(): void {
+    if (this.playerHandle < 0) return;
+    const pcm = this.sink.pcm!;
+    if (pcm !== this.playerOut) {
+      this.seat!.setOut(this.playerHandle, pcm);
+      this.playerOut = pcm;
+    }
+  }
+
   private checkMediaTimeout(nowMs: number): void {
-    if (this.mediaTimeoutMs > 0 && !this.mediaTimeoutReported && nowMs - this.lastPacketBoundMs >= this.mediaTimeoutMs) {
-      const last = (this.lastPacketBoundMs = this.lastPacketAtMs());
+    const st = this.state;
+    if (this.mediaTimeoutMs > 0 && st[SLOT.mediaTimeoutReported] === 0 && nowMs - st[SLOT.lastPacketBoundMs] >= this.mediaTimeoutMs) {
+      // The bound is never above the last packet's time (it only grows): while now is closer to it than the timeout,
+      // no stream needs reading (the player's check is then one comparison).
+      const last = (st[SLOT.lastPacketBoundMs] = this.lastPacketAtMs());
       if (nowMs - last >= this.mediaTimeoutMs) {
-        this.mediaTimeoutReported = true;
+        st[SLOT.mediaTimeoutReported] = 1;
         this.onMediaTimeout?.(last);
       }
     }
@@ -547,22 +571,19 @@ export class RecordingPipeline {
   /** A mixed slot's output is written, the timeline moves on, and the silence tracking sees it. */
   private endSlotWrite(slot: number, sumSquares: number): void {
     this.sink.write(this.out);
-    this.slotWritten(slot, sumSquares);
-  }
-
-  private slotWritten(slot: number, sumSquares: number): void {
     this.nextSlot = slot + 1;
     if ((slot + 1) % this.flushEvery === this.flushPhase) this.sink.flush();
 
     this.silence.pushSumSquares(sumSquares, this.out.length);
     if (this.silenceTimeoutMs > 0) {
+      const st = this.state;
       if (this.silence.silentMs >= this.silenceTimeoutMs) {
-        if (!this.silenceReported) {
-          this.silenceReported = true;
+        if (st[SLOT.silenceReported] === 0) {
+          st[SLOT.silenceReported] = 1;
           this.onSilence?.();
         }
       } else if (this.silence.runFrames === 0) {
-        this.silenceReported = false;
+        st[SLOT.silenceReported] = 0;
       }
     }
   }

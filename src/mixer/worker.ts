@@ -68,7 +68,7 @@ let flushPhase = 0;
 /** The native slot DSP (the pool chose it: the addon loads there too), else the JS one. */
 const slotDsp = cfg.dsp === 'native' ? loadNativeUdp() : null;
 /** With the native DSP, a tick plays the plain two-party slots of every recording in one native call. */
-const slotBatch = new SlotBatch<Rec>(slotDsp);
+const slotBatch = new SlotBatch(slotDsp);
 /** With the addon, the disk writes of a loop turn (every recording's flushes) go to the thread pool as one job. */
 const addon = loadNativeUdp();
 const writeBatch = addon ? new WavWriteBatch(addon) : null;
@@ -100,7 +100,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
       payloadType: cfg.payloadType,
       flushPhase: flushPhase++ % 50,
       dsp: slotDsp,
-      player: slotDsp,
+      seat: slotBatch.seat,
       allocateBlock: addon ? allocateBlock : undefined,
       sampleRate,
       channels,
@@ -110,6 +110,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
   pipeline.onSilence = () => post({ t: 'silence', rid: m.rid });
   pipeline.onMediaTimeout = (lastPacketAtMs) => post({ t: 'mediaTimeout', rid: m.rid, lastPacketAtMs });
   recs.set(m.rid, { id: m.rid, path: m.path, pipeline, sockets: new Map(), closing: false });
+  slotBatch.add(pipeline);
 }
 
 let datagrams = 0;
@@ -300,6 +301,7 @@ async function close(m: Extract<ToWorker, { t: 'close' }>) {
   } finally {
     closedCounts(rec.pipeline);
     recs.delete(m.rid);
+    slotBatch.delete(rec.pipeline);
   }
 }
 
@@ -307,6 +309,7 @@ async function abortRec(rid: string): Promise<void> {
   const rec = recs.get(rid);
   if (!rec) return;
   recs.delete(rid);
+  slotBatch.delete(rec.pipeline);
   closedCounts(rec.pipeline);
   rec.closing = true;
   await Promise.all([...rec.sockets.values()].map((s) => s.close()));
@@ -348,9 +351,10 @@ let ticks = 0;
 let slots = 0;
 let windowStart = performance.now();
 
-function failRecording(rec: Rec, err: unknown): void {
-  post({ t: 'failed', rid: rec.id, error: wireError(err) });
-  void abortRec(rec.id);
+function failRecording(p: RecordingPipeline, err: unknown): void {
+  if (!recs.has(p.id)) return;
+  post({ t: 'failed', rid: p.id, error: wireError(err) });
+  void abortRec(p.id);
 }
 
 const t0 = performance.now();
@@ -374,7 +378,7 @@ function playout(): void {
   if (lagSamples.length < MAX_LAG_SAMPLES) lagSamples.push(late > 0 ? late : 0);
   ticks++;
   // Native receiver: read what queued since the last poll before playing the slots due when the poll began.
-  slots += pollThenPlay(now, pollReceiver, (dueAt) => slotBatch.tick(recs.values(), dueAt, failRecording));
+  slots += pollThenPlay(now, pollReceiver, (dueAt) => slotBatch.tick(dueAt, failRecording));
   const end = performance.now();
   work.record(end - start);
   k++;

@@ -56,13 +56,20 @@ export interface NativeUdp {
    */
   sendBatch(fd: number, buffer: ArrayBuffer, count: number, stride: number, ports: Int32Array, host: string, sources?: Uint32Array): number;
   senderClose(fd: number): void;
-  /** The slot player (player.c): a two-party recording's decimator state and its two stream blocks. */
-  playerAdd(state: Float64Array, blockA: ArrayBuffer, blockB: ArrayBuffer): number;
+  /**
+   * The slot player (player.c): a two-party recording's slot state (mixer/slot-state.ts, 24 doubles), decimator
+   * state (386 doubles) and two stream blocks.
+   */
+  playerAdd(slotState: Float64Array, hist: Float64Array, blockA: ArrayBuffer, blockB: ArrayBuffer): number;
   playerRemove(handle: number): void;
-  /** The array the handle's slots go to (each job gives the index): the recording's WAV buffer. */
+  /** The array the handle's slots go to, at its slot state's cursor: the recording's WAV buffer. */
   playerSetOut(handle: number, out: Int16Array): void;
-  /** Plays slot jobs[3j+1] of recording jobs[3j] into its out at index jobs[3j+2], j < count; ss[j] = Σ out². */
-  playerRun(jobs: Int32Array, count: number, ss: Float64Array): void;
+  /**
+   * Plays the slot due at nowMs of every registered recording, with its bookkeeping; events[0] = slots played, then
+   * the returned count of [handle, SlotEvent bits] pairs. events must hold 1 + 2 × playerCount().
+   */
+  playerTick(nowMs: number, events: Int32Array): number;
+  playerCount(): number;
   /** The WAV writers' disk writes of a loop turn as one thread-pool job (file_batch.c, wav-write-batch.ts). */
   writeBatch: NativeFileWriter['writeBatch'];
   /** The mixer's slot DSP (dsp.c): decimate the block in `state` (halfband.ts layout) into `out`; returns Σ out². */
@@ -71,7 +78,7 @@ export interface NativeUdp {
   mix2HalfbandInt16(state: Float64Array, a: Int16Array, b: Int16Array, out: Int16Array): number;
 }
 
-export const NATIVE_ABI = 9;
+export const NATIVE_ABI = 10;
 
 /** Candidate locations: next to this file (tsx, tests), and the source tree seen from dist/src/media/native. */
 function candidates(): string[] {

@@ -1,9 +1,10 @@
 /*
  * The slot player: one call per worker tick plays the due slot of every two-party recording registered here — takes
  * each stream's frame from its block (JitterBuffer.take), mixes the two, decimates and saturates its 160 samples
- * straight into the recording's WAV buffer (dsp.c) — instead of one JS take per stream, one DSP call and one copy per
- * recording. What it writes is what the JS path writes (test/unit/mixer/slot-batch.test.ts compares the files byte
- * for byte).
+ * straight into the recording's WAV buffer (dsp.c) — and does the slot's bookkeeping in the recording's slot state
+ * (src/mixer/slot-state.ts): the timeline, the WAV buffer's cursor, the flush phase, the silence count and the media
+ * timeout's bound. JS sees only the events (a flush, a silence, a possible media timeout, a slot it must play itself).
+ * What it writes is what the JS path writes (test/unit/mixer/slot-batch.test.ts compares the files byte for byte).
  *
  * Registrations are per thread (each worker has its own), hold references to the JS memory they point into, and are
  * released by playerRemove or with the worker's environment.
@@ -12,16 +13,28 @@
 #include "dsp.h"
 #include "napi_args.h"
 #include "stream.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define HISTORY 66
 #define BLOCK 320
 #define OUT 160
-#define JOB 3 /* Int32 per playerRun job */
+#define FRAME_MS 20.0
+
+/* The slot state's indices: slot-state.ts's SLOT. */
+enum {
+  SL_next = 0, SL_end = 1, SL_start = 2, SL_delay = 3, SL_flush_every = 4, SL_flush_phase = 5,
+  SL_sil_threshold = 8, SL_sil_timeout = 9, SL_sil_total = 10, SL_sil_silent = 11, SL_sil_run = 12, SL_sil_reported = 13,
+  SL_media_timeout = 14, SL_media_bound = 15, SL_buffered = 16, SL_limit = 17, SL_media_reported = 18, SL_DOUBLES = 24
+};
+/* A recording's events after a tick: slot-state.ts's SlotEvent. */
+enum { EV_PLAY_JS = 1, EV_FLUSH = 2, EV_SILENCE = 4, EV_MEDIA = 8 };
 
 typedef struct {
   int used;
+  int live_at; /* its place in `live` */
+  double *state; /* SL_DOUBLES */
   double *hist;
   int16_t *out; /* where the slots go (the WAV writer's buffer), `out_len` samples; set by playerSetOut */
   size_t out_len;
@@ -29,36 +42,43 @@ typedef struct {
   double blk_shape[2];
   int64_t cap[2]; /* each block's ring size and frame size, to prefetch without reading the block */
   size_t frame[2];
-  napi_ref refs[4]; /* state, blockA, blockB, out */
+  napi_ref refs[5]; /* state, hist, blockA, blockB, out */
 } player_t;
 
 static _Thread_local player_t *players;
 static _Thread_local int nplayers;
+/* The handles in use, packed (a tick walks these, not the free ones); `live_cap` allocated. */
+static _Thread_local int *live;
+static _Thread_local int nlive, live_cap;
 
 static void release(napi_env env, player_t *p) {
-  for (int k = 0; k < 4; k++)
+  for (int k = 0; k < 5; k++)
     if (p->refs[k] && env) napi_delete_reference(env, p->refs[k]);
   memset(p, 0, sizeof *p);
 }
 
 void players_release_all(void) {
   free(players); /* the environment is going away: its references go with it */
+  free(live);
   players = NULL;
-  nplayers = 0;
+  live = NULL;
+  nplayers = nlive = live_cap = 0;
 }
 
-/* playerAdd(state: Float64Array(386), blockA: ArrayBuffer, blockB: ArrayBuffer) -> handle (its output: playerSetOut) */
+/* playerAdd(slotState: Float64Array(24), hist: Float64Array(386), blockA: ArrayBuffer, blockB: ArrayBuffer) -> handle
+ * (its output: playerSetOut) */
 napi_value js_player_add(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   player_t p;
   memset(&p, 0, sizeof p);
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) FAIL("playerAdd(state, blockA, blockB)");
-  if (!typed(env, argv[0], napi_float64_array, HISTORY + BLOCK, (void **)&p.hist)) FAIL("playerAdd: state must be a Float64Array(386)");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) FAIL("playerAdd(slotState, hist, blockA, blockB)");
+  if (!typed(env, argv[0], napi_float64_array, SL_DOUBLES, (void **)&p.state)) FAIL("playerAdd: slotState must be a Float64Array(24)");
+  if (!typed(env, argv[1], napi_float64_array, HISTORY + BLOCK, (void **)&p.hist)) FAIL("playerAdd: hist must be a Float64Array(386)");
   for (int k = 0; k < 2; k++) {
     void *data = NULL;
     size_t bytes = 0;
-    if (napi_get_arraybuffer_info(env, argv[1 + k], &data, &bytes) != napi_ok || (p.blk_shape[k] = stream_block_shape((double *)data, bytes)) == 0 ||
+    if (napi_get_arraybuffer_info(env, argv[2 + k], &data, &bytes) != napi_ok || (p.blk_shape[k] = stream_block_shape((double *)data, bytes)) == 0 ||
         ((double *)data)[S_samplesPerFrame] != BLOCK)
       FAIL("playerAdd: blockA and blockB must be stream blocks of 320-sample frames");
     p.blk[k] = (double *)data;
@@ -71,6 +91,15 @@ napi_value js_player_add(napi_env env, napi_callback_info info) {
       h = i;
       break;
     }
+  if (nlive == live_cap) {
+    int *grown = realloc(live, sizeof(int) * (size_t)(live_cap + 64));
+    if (!grown) {
+      napi_throw_error(env, "ENOMEM", "playerAdd: out of memory");
+      return NULL;
+    }
+    live = grown;
+    live_cap += 64;
+  }
   if (h < 0) {
     player_t *grown = realloc(players, sizeof(player_t) * (size_t)(nplayers + 1));
     if (!grown) {
@@ -80,7 +109,7 @@ napi_value js_player_add(napi_env env, napi_callback_info info) {
     players = grown;
     h = nplayers++;
   }
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < 4; k++) {
     if (napi_create_reference(env, argv[k], 1, &p.refs[k]) != napi_ok) {
       release(env, &p);
       napi_throw_error(env, NULL, "playerAdd: cannot keep a reference");
@@ -88,6 +117,8 @@ napi_value js_player_add(napi_env env, napi_callback_info info) {
     }
   }
   p.used = 1;
+  p.live_at = nlive;
+  live[nlive++] = h;
   players[h] = p;
   napi_value out;
   napi_create_int32(env, h, &out);
@@ -100,13 +131,17 @@ napi_value js_player_remove(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t h = -1;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 1 && napi_get_value_int32(env, argv[0], &h) == napi_ok && h >= 0 &&
-      h < nplayers && players[h].used)
+      h < nplayers && players[h].used) {
+    const int at = players[h].live_at, last = live[--nlive];
+    live[at] = last;
+    players[last].live_at = at;
     release(env, &players[h]);
+  }
   return NULL;
 }
 
-/* playerSetOut(handle, out: Int16Array): the array the handle's slots are written into from now on, at the index
- * each job gives (the WAV writer's buffer, which changes when a full one goes to the disk). */
+/* playerSetOut(handle, out: Int16Array): the array the handle's slots are written into from now on, at the cursor of
+ * its slot state (the WAV writer's buffer, which changes when a full one goes to the disk). */
 napi_value js_player_set_out(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -128,65 +163,118 @@ napi_value js_player_set_out(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "playerSetOut: cannot keep a reference");
     return NULL;
   }
-  if (p->refs[3]) napi_delete_reference(env, p->refs[3]);
-  p->refs[3] = ref;
+  if (p->refs[4]) napi_delete_reference(env, p->refs[4]);
+  p->refs[4] = ref;
   p->out = data;
   p->out_len = len;
   return NULL;
 }
 
-/* Asks for the lines the next job will read (each recording's data is cold by the next tick): they arrive while this
- * job filters. Addresses come from the registration, never from the cold block itself. */
-static void prefetch(const player_t *p, int32_t slot, int32_t at) {
+/* The lines of the recording after next: its slot state, which says where the next one's other lines are. */
+static void prefetch_state(const player_t *p) {
+  for (int b = 0; b < SL_DOUBLES; b += 8) __builtin_prefetch(p->state + b, 1);
+}
+
+/* Asks for the lines the next recording's slot will read (each recording's data is cold by the next tick): they arrive
+ * while this one filters. Its state was asked for a recording earlier; the block addresses come from the registration. */
+static void prefetch_slot(const player_t *p) {
+  const double slot = p->state[SL_next], buffered = p->state[SL_buffered];
+  if (!(slot >= 0) || !(buffered >= 0) || (size_t)buffered / 2 + OUT > p->out_len) return;
   for (int k = 0; k < 2; k++) {
-    const double *f = p->blk[k];
-    if (slot < 0) return;
-    __builtin_prefetch(f, 1); /* line 0: capacity, samplesPerFrame, nextSlot (stream.h) */
-    const char *e = (const char *)stream_entry((double *)f, (size_t)(slot % p->cap[k]), p->frame[k]); /* tags, then the samples */
+    __builtin_prefetch(p->blk[k], 1); /* line 0: capacity, samplesPerFrame, nextSlot (stream.h) */
+    const char *e = (const char *)stream_entry(p->blk[k], (size_t)((int64_t)slot % p->cap[k]), p->frame[k]); /* tags, then the samples */
     for (size_t b = 0; b < 16 + p->frame[k] * sizeof(int16_t); b += 64) __builtin_prefetch(e + b, 1);
   }
   for (size_t b = 0; b < HISTORY * sizeof(double); b += 64) __builtin_prefetch((const char *)p->hist + b, 1);
-  for (size_t b = 0; b < OUT * sizeof(int16_t); b += 64) __builtin_prefetch((const char *)(p->out + at) + b, 1); /* `at` checked by playerRun */
+  const char *o = (const char *)(p->out + (size_t)buffered / 2);
+  for (size_t b = 0; b < OUT * sizeof(int16_t); b += 64) __builtin_prefetch(o + b, 1);
 }
 
-/* playerRun(jobs: Int32Array [handle, slot, index]…, count, ss: Float64Array): plays slot `slot` of each job's
- * recording into its out at `index` (160 samples); ss[j] = Σ out². Every job is checked before any is played. */
-napi_value js_player_run(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  int32_t *jobs;
-  double *ss;
-  uint32_t count = 0;
-  napi_typedarray_type type;
-  size_t njobs = 0, nss = 0;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
-      napi_get_typedarray_info(env, argv[0], &type, &njobs, (void **)&jobs, NULL, NULL) != napi_ok || type != napi_int32_array ||
-      napi_get_value_uint32(env, argv[1], &count) != napi_ok ||
-      napi_get_typedarray_info(env, argv[2], &type, &nss, (void **)&ss, NULL, NULL) != napi_ok || type != napi_float64_array)
-    FAIL("playerRun(jobs: Int32Array, count, ss: Float64Array)");
-  if ((size_t)count * JOB > njobs || count > nss) {
-    napi_throw_range_error(env, NULL, "playerRun: count exceeds jobs or ss");
-    return NULL;
-  }
-  for (uint32_t j = 0; j < count; j++) {
-    const int32_t h = jobs[JOB * j], at = jobs[JOB * j + 2];
-    if (h < 0 || h >= nplayers || !players[h].used) {
-      napi_throw_error(env, NULL, "playerRun: unknown handle");
-      return NULL;
-    }
-    if (!players[h].out || at < 0 || (size_t)at + OUT > players[h].out_len) {
-      napi_throw_range_error(env, NULL, "playerRun: a job's index is outside its out");
-      return NULL;
-    }
-  }
-  for (uint32_t j = 0; j < count; j++) {
-    const int32_t *job = jobs + JOB * j;
-    if (j + 1 < count) prefetch(&players[job[JOB]], job[JOB + 1], job[JOB + 2]);
-    player_t *p = &players[job[0]];
-    const double slot = job[1];
+/* One recording's tick, as RecordingPipeline.tick with its slot's bookkeeping (playSlot, endSlotWrite,
+ * checkMediaTimeout's first comparison): plays the slot due at `now` when exactly one is and it fits the buffer, and
+ * returns the events JS must handle (EV_*). `*played` counts the slot. */
+static int tick_one(player_t *p, double now, uint32_t *played) {
+  double *s = p->state;
+  double limit = floor((now - s[SL_start] - s[SL_delay]) / FRAME_MS);
+  if (limit > s[SL_end]) limit = s[SL_end];
+  const double slot = s[SL_next];
+  int ev = 0;
+  if (limit > slot) {
+    const double buffered = s[SL_buffered];
+    const size_t at = (size_t)buffered / 2;
+    if (limit - slot != 1 || !(buffered >= 0) || buffered + 2 * OUT > s[SL_limit] || ((size_t)buffered & 1) || !p->out || at + OUT > p->out_len)
+      return EV_PLAY_JS; /* tick() plays it (and checks the media timeout) */
     const int16_t *a = stream_take(p->blk[0], p->blk_shape[0], slot);
     const int16_t *b = stream_take(p->blk[1], p->blk_shape[1], slot);
-    ss[j] = dsp_mix_filter(p->hist, a, b, p->out + job[2]); /* the JS mix and filter, fused */
+    const double ss = dsp_mix_filter(p->hist, a, b, p->out + at); /* the JS mix and filter, fused */
+    (*played)++;
+    s[SL_buffered] = buffered + 2 * OUT;
+    s[SL_next] = slot + 1;
+    const int64_t every = (int64_t)s[SL_flush_every];
+    if (s[SL_buffered] >= 2.0 * (double)p->out_len || (every > 0 && ((int64_t)slot + 1) % every == (int64_t)s[SL_flush_phase])) ev |= EV_FLUSH;
+    /* SilenceTracker.pushSumSquares, then the silence event as endSlotWrite raises it */
+    s[SL_sil_total] += 1;
+    if (sqrt(ss / OUT) < s[SL_sil_threshold]) {
+      s[SL_sil_silent] += 1;
+      s[SL_sil_run] += 1;
+    } else {
+      s[SL_sil_run] = 0;
+    }
+    if (s[SL_sil_timeout] > 0) {
+      if (s[SL_sil_run] * FRAME_MS >= s[SL_sil_timeout]) {
+        if (s[SL_sil_reported] == 0) {
+          s[SL_sil_reported] = 1;
+          ev |= EV_SILENCE;
+        }
+      } else if (s[SL_sil_run] == 0) {
+        s[SL_sil_reported] = 0;
+      }
+    }
   }
-  return NULL;
+  if (s[SL_media_timeout] > 0 && now - s[SL_media_bound] >= s[SL_media_timeout] && s[SL_media_reported] == 0) ev |= EV_MEDIA;
+  return ev;
+}
+
+/* playerTick(nowMs, events: Int32Array) -> n: plays every registered recording's slot due at nowMs (tick_one);
+ * events[0] = the slots played, then n pairs [handle, EV_* bits] for the recordings JS must see to. `events` holds
+ * 1 + 2 × playerCount() at least, or nothing is played. */
+napi_value js_player_tick(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  double now = 0;
+  int32_t *events;
+  napi_typedarray_type type;
+  size_t nev = 0;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || napi_get_value_double(env, argv[0], &now) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], &type, &nev, (void **)&events, NULL, NULL) != napi_ok || type != napi_int32_array || !isfinite(now))
+    FAIL("playerTick(nowMs, events: Int32Array)");
+  if (nev < 1 + 2 * (size_t)nlive) {
+    napi_throw_range_error(env, NULL, "playerTick: events holds fewer than 1 + 2 × playerCount() entries");
+    return NULL;
+  }
+  uint32_t played = 0, n = 0;
+  if (nlive > 0) prefetch_state(&players[live[0]]);
+  if (nlive > 1) prefetch_state(&players[live[1]]);
+  for (int i = 0; i < nlive; i++) {
+    if (i + 2 < nlive) prefetch_state(&players[live[i + 2]]);
+    if (i + 1 < nlive) prefetch_slot(&players[live[i + 1]]);
+    const int ev = tick_one(&players[live[i]], now, &played);
+    if (ev) {
+      events[1 + 2 * n] = live[i];
+      events[2 + 2 * n] = ev;
+      n++;
+    }
+  }
+  events[0] = (int32_t)played;
+  napi_value out;
+  napi_create_uint32(env, n, &out);
+  return out;
+}
+
+/* playerCount() -> the recordings registered in this thread. */
+napi_value js_player_count(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value out;
+  napi_create_int32(env, nlive, &out);
+  return out;
 }

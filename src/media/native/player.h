@@ -1,4 +1,4 @@
-/* The slot player (player.c): the due slot of every registered two-party recording, in one call per tick. */
+/* The slot player (player.c): the due slot of every registered two-party recording, and its bookkeeping, in one call per tick. */
 #ifndef ARI_PLAYER_H
 #define ARI_PLAYER_H
 #include <node_api.h>
@@ -6,7 +6,8 @@
 napi_value js_player_add(napi_env env, napi_callback_info info);
 napi_value js_player_remove(napi_env env, napi_callback_info info);
 napi_value js_player_set_out(napi_env env, napi_callback_info info);
-napi_value js_player_run(napi_env env, napi_callback_info info);
+napi_value js_player_tick(napi_env env, napi_callback_info info);
+napi_value js_player_count(napi_env env, napi_callback_info info);
 /* Frees this thread's registrations (the environment's teardown). */
 void players_release_all(void);
 

@@ -992,7 +992,8 @@ NAPI_MODULE_INIT() {
     {"playerAdd", NULL, js_player_add, NULL, NULL, NULL, napi_enumerable, NULL},
     {"playerRemove", NULL, js_player_remove, NULL, NULL, NULL, napi_enumerable, NULL},
     {"playerSetOut", NULL, js_player_set_out, NULL, NULL, NULL, napi_enumerable, NULL},
-    {"playerRun", NULL, js_player_run, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"playerTick", NULL, js_player_tick, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"playerCount", NULL, js_player_count, NULL, NULL, NULL, napi_enumerable, NULL},
     {"poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL},
     {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_enumerable, NULL},
     {"openSockets", NULL, js_open_sockets, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1008,7 +1009,7 @@ NAPI_MODULE_INIT() {
     {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
-  CHECK(napi_create_int32(env, 9, &abi));
+  CHECK(napi_create_int32(env, 10, &abi));
   napi_property_descriptor v = {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL};
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(napi_define_properties(env, exports, 1, &v));
