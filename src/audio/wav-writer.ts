@@ -91,7 +91,7 @@ export class WavWriter {
   /** Byte view of the last Int16Array written (callers reuse one frame array: no view per write). */
   private lastPcm: Int16Array | null = null;
   private lastBytes: Uint8Array = new Uint8Array(0);
-  /** The buffer as samples, for callers that write in place (claimPcm); a new view when the buffer changes. */
+  /** The buffer as samples, for in-place writers (shareCursor); a new view when the buffer changes. */
   private pcmView: Int16Array;
   /** Every buffer's size (the spares are the same): read per slot, kept here rather than behind the buffer. */
   private readonly bufferBytes: number;
@@ -219,28 +219,9 @@ export class WavWriter {
     }
   }
 
-  /**
-   * In-place writes (the native slot player): the index in `pcm` where the next `samples` samples go, to be filled
-   * by the caller and then accepted by commitPcm(samples); −1 when they do not fit the buffer's rest as one run, or
-   * on a big-endian host (the caller then uses write()). Throws what write() would throw.
-   */
-  claimPcm(samples: number): number {
-    if (this.closed) throw new Error(`WavWriter(${this.path}): write after finalize/close`);
-    if (this.ioError) throw this.ioError;
-    if (this.dataBytes + samples * 2 > WAV_MAX_DATA_BYTES) throw new RangeError(`WavWriter(${this.path}): WAV data would exceed 4 GiB`);
-    if (!HOST_IS_LITTLE_ENDIAN || samples * 2 > this.bufferBytes - this.buffered) return -1;
-    return this.buffered >> 1;
-  }
-
-  /** The buffer claimPcm's index points into (it changes after a flush: read it after each claim). */
+  /** The buffer in-place writers fill (shareCursor); a new array after a flush swapped the buffer. */
   get pcm(): Int16Array {
     return this.pcmView;
-  }
-
-  /** Accepts the `samples` written at claimPcm's index, as write() would have. */
-  commitPcm(samples: number): void {
-    this.buffered += samples * 2;
-    if (this.buffered === this.bufferBytes) this.flush();
   }
 
   /** Writes buffered samples to the file (no fsync) and, by default, refreshes the header sizes. */

@@ -317,13 +317,13 @@ export class RecordingPipeline {
 
   /**
    * After the native player's tick (slot-batch.ts): its events for this recording (SlotEvent bits), handled as
-   * playSlot handles them in JS. Returns the slots played here.
+   * playSlot handles them in JS, then the slots it left to JS. Returns the slots played here.
    */
   playerEvents(events: number, nowMs: number): number {
     let n = 0;
-    if (events & SlotEvent.playInJs) n = this.tick(nowMs);
     if (events & SlotEvent.flush) this.sink.flush();
     if (events & SlotEvent.silence) this.onSilence?.();
+    if (events & SlotEvent.playInJs) n = this.tick(nowMs);
     if (events & SlotEvent.mediaTimeout) this.checkMediaTimeout(nowMs);
     this.syncOut();
     return n;

@@ -30,7 +30,7 @@ export const SLOT_STATE_DOUBLES = 24;
 
 /** The player's events for a recording after a tick (bits of its entry; player.c's EV_*). */
 export const SlotEvent = {
-  /** Not played: more or less than one slot due, or no room in the buffer (tick() plays it). */
+  /** Slots due that the player left: no room in the buffer's rest, or after a slot with an event (tick() plays them). */
   playInJs: 1,
   /** The WAV buffer is full, or the slot was the flush phase's. */
   flush: 2,

@@ -190,20 +190,20 @@ static void prefetch_slot(const player_t *p) {
   for (size_t b = 0; b < OUT * sizeof(int16_t); b += 64) __builtin_prefetch(o + b, 1);
 }
 
-/* One recording's tick, as RecordingPipeline.tick with its slot's bookkeeping (playSlot, endSlotWrite,
- * checkMediaTimeout's first comparison): plays the slot due at `now` when exactly one is and it fits the buffer, and
- * returns the events JS must handle (EV_*). `*played` counts the slot. */
+/* One recording's tick, as RecordingPipeline.tick with each slot's bookkeeping (playSlot, endSlotWrite,
+ * checkMediaTimeout's first comparison): plays the slots due at `now` while they fit the buffer, and returns the
+ * events JS must handle (EV_*). A slot with an event ends the run: JS handles it, then tick() plays what is left
+ * (EV_PLAY_JS), in the order the JS path would. `*played` counts the slots. */
 static int tick_one(player_t *p, double now, uint32_t *played) {
   double *s = p->state;
   double limit = floor((now - s[SL_start] - s[SL_delay]) / FRAME_MS);
   if (limit > s[SL_end]) limit = s[SL_end];
-  const double slot = s[SL_next];
   int ev = 0;
-  if (limit > slot) {
-    const double buffered = s[SL_buffered];
+  while (s[SL_next] < limit) {
+    const double slot = s[SL_next], buffered = s[SL_buffered];
     const size_t at = (size_t)buffered / 2;
-    if (limit - slot != 1 || !(buffered >= 0) || buffered + 2 * OUT > s[SL_limit] || ((size_t)buffered & 1) || !p->out || at + OUT > p->out_len)
-      return EV_PLAY_JS; /* tick() plays it (and checks the media timeout) */
+    if (ev || !(buffered >= 0) || buffered + 2 * OUT > s[SL_limit] || ((size_t)buffered & 1) || !p->out || at + OUT > p->out_len)
+      return ev | EV_PLAY_JS; /* tick() plays the rest (and checks the media timeout) */
     const int16_t *a = stream_take(p->blk[0], p->blk_shape[0], slot);
     const int16_t *b = stream_take(p->blk[1], p->blk_shape[1], slot);
     const double ss = dsp_mix_filter(p->hist, a, b, p->out + at); /* the JS mix and filter, fused */

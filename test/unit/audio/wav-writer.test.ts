@@ -107,31 +107,44 @@ describe('WavWriter', () => {
   });
 
 
-  it('in-place writes (claimPcm, pcm, commitPcm) give the file write() gives, through buffer swaps and flushes', async () => {
+  it('in-place writes (pcm at a shared cursor) give the file write() gives, through buffer swaps, flushes and the end', async () => {
     const run = async (inPlace: boolean, name: string) => {
       const path = join(dir, name);
       const w = await WavWriter.open(path, { ...OPTS, io: 'async', bufferBytes: 3200 - 320 / 2, batch: ASYNC_WAYS.at(-1)![1] }); // 1.45 slots' room at the end
+      const cur = new Float64Array(2);
+      if (inPlace) w.shareCursor(cur);
       const views = new Set<Int16Array>();
       frames(2300).forEach((f, i) => {
-        const at = inPlace ? w.claimPcm(f.length) : -1;
-        if (at >= 0) {
-          w.pcm.set(f, at);
+        if (inPlace && cur[0] + 2 * f.length <= cur[1]) {
+          // as the native player does: write at the cursor, move it, flush when the buffer is full
+          w.pcm.set(f, cur[0] / 2);
           views.add(w.pcm);
-          w.commitPcm(f.length);
+          cur[0] += 2 * f.length;
+          if (cur[0] === 2 * w.pcm.length) w.flush();
         } else w.write(f); // the slot that does not fit the buffer's rest (or the write() run)
         if (i % 7 === 3) w.flush();
       });
       const res = await w.finalize();
-      return { res, bytes: readFileSync(path), views: views.size };
+      return { res, bytes: readFileSync(path), views: views.size, cur };
     };
     const a = await run(false, 'inplace-ref.wav');
     const b = await run(true, 'inplace.wav');
     expect(b.views).toBeGreaterThan(5); // the buffer went to the disk and a spare took its place, many times
     expect(b.res).toEqual(a.res);
     expect(b.bytes.equals(a.bytes)).toBe(true);
-    const w = await WavWriter.open(join(dir, 'inplace-closed.wav'), OPTS);
-    await w.finalize();
-    expect(() => w.claimPcm(160)).toThrow(/after finalize/);
+    expect(b.cur[1]).toBe(0); // finalized: no room for in-place writes any more
+    const w = await WavWriter.open(join(dir, 'inplace-fenced.wav'), { ...OPTS, io: 'async', bufferBytes: 3200, batch: ASYNC_WAYS.at(-1)![1] });
+    const cur = new Float64Array(2);
+    w.shareCursor(cur);
+    expect(cur[1]).toBe(3200);
+    w.write(frames(20)[0]);
+    expect(cur[0]).toBe(320); // write() moves the shared cursor too
+    closeSync((w as unknown as { fd: number }).fd); // a write fails: in-place writes stop at once, write() says why
+    w.flush();
+    await expect(w.settled()).rejects.toThrow(/EBADF/);
+    expect(cur[1]).toBe(0);
+    expect(() => w.write(frames(20)[0])).toThrow(/EBADF/);
+    await w.abort().catch(() => undefined);
   });
   it.each(ASYNC_WAYS)("io 'async' (%s): a failed disk write is thrown by the next flush and by finalize, not lost", async (way, batch) => {
     const w = await WavWriter.open(join(dir, `io-fail-${way}.wav`), { ...OPTS, io: 'async', bufferBytes: 3200, batch });

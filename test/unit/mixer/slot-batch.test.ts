@@ -2,8 +2,8 @@
  * The native slot player (SlotBatch + player.c) against the JS playout (tick), byte for byte: the same packets into two
  * pipelines on one virtual clock, one ticked through SlotBatch with the player into a WavWriter, one with tick() and
  * the native DSP; the PCM written, the silence and media-timeout events and the counters must be identical — through
- * loss on either side, silence, a slot caught up after a stall (played by tick), a pause and a resume, a stream
- * removed, and the end.
+ * loss on either side, silence, slots caught up after stalls (by the player, and past a flush by tick), a pause and
+ * a resume, a stream removed, and the end.
  * Skipped with the reason in its name when the addon is not built (never faked).
  */
 import { describe, expect, it } from 'vitest';
@@ -72,7 +72,7 @@ function countingPlayer() {
 describe.skipIf(!native)(`native slot player${notBuilt}`, () => {
   // 8000 samples: WavWriter's one second (50 slots); 1000: a buffer that fills in the middle of a slot (tick() writes it)
   it.each([8000, 1000])(
-    'writes what the JS playout writes, through loss, silence, a media timeout, a stall, a pause, a removed stream and the end (buffer of %i samples)',
+    'writes what the JS playout writes, through loss, silence, a media timeout, stalls, a pause, a removed stream and the end (buffer of %i samples)',
     async (room) => {
       const dir = mkdtempSync(join(tmpdir(), 'slot-batch-'));
       const kernel = countingPlayer();
@@ -85,7 +85,8 @@ describe.skipIf(!native)(`native slot player${notBuilt}`, () => {
       const errors: unknown[] = [];
       for (let i = 0; i < 900; i++) {
         let t = START + 20 * i + 7;
-        if (i === 300) t += 95; // a stall: two slots due in one tick (played by tick(), not the player)
+        if (i === 300) t += 95; // a stall: five slots due in one tick (the player plays them)
+        if (i === 500) t += 1100; // a longer one: 56 slots, past a flush (the player stops there, tick() plays the rest)
         const quiet = i >= 400 && i < 460; // both sides silent: the silence event, and the media timeout (1 s)
         if (i === 600) {
           nat.p.pause(t, 'silence');
@@ -167,6 +168,10 @@ describe.skipIf(!native)(`native slot player${notBuilt}`, () => {
       expect([state[SLOT.nextSlot], state[SLOT.cursor], state[SLOT.silenceTotal], state[SLOT.silenceSilent]]).toEqual([1, 800, 1, 1]);
       expect(native!.playerTick(25, ev)).toBe(0); // nothing more due
       expect(ev[0]).toBe(0);
+      state[SLOT.cursor] = 0;
+      expect(native!.playerTick(85, ev)).toBe(1); // three due (a stall): two fit, the third is left to JS
+      expect([ev[0], ev[2]]).toEqual([2, SlotEvent.playInJs]);
+      expect([state[SLOT.nextSlot], state[SLOT.cursor]]).toEqual([3, 640]);
     } finally {
       native!.playerRemove(h);
     }
