@@ -44,7 +44,8 @@ export class WavWriteBatch {
    * asked when the batch goes out, leaves the op unrun (the caller's file failed in an earlier batch).
    */
   add(fd: number, op: FileOp, done: OpDone, skip?: () => boolean): void {
-    this.next.push({ ...op, fd, done, skip });
+    // one object shape for every op (a spread of the two FileOp kinds made each read site megamorphic)
+    this.next.push({ buf: op.buf, len: op.len, pos: op.pos, fd, done, skip } as Op);
     if (!this.inFlight && !this.scheduled) {
       this.scheduled = true;
       setImmediate(() => this.submit());
