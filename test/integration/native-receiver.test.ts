@@ -72,12 +72,14 @@ describe('receiver option', () => {
   });
 });
 
-const variants: ['dgram' | 'native', string][] = [
-  ['dgram', 'dgram'],
-  ['native', built ? 'native (recvmmsg)' : `native — SKIPPED: addon unavailable (${nativeUdpUnavailableReason()})`],
+// The slot DSP: 'auto' is the addon's (and its slot player) when built; 'js' plays every slot in JS, the fallback.
+const variants: ['dgram' | 'native', 'auto' | 'js', string][] = [
+  ['dgram', 'auto', 'dgram'],
+  ['dgram', 'js', 'dgram, JS slot DSP (no slot player)'],
+  ['native', 'auto', built ? 'native (recvmmsg)' : `native — SKIPPED: addon unavailable (${nativeUdpUnavailableReason()})`],
 ];
 
-describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
+describe.each(variants)('MixerPool receiver=%s dsp=%s', (receiver, dsp, title) => {
   const run = receiver === 'native' && !built ? describe.skip : describe;
   run(title, () => {
     const BASE = 30000 + 2 * Math.floor(Math.random() * 12000);
@@ -85,7 +87,7 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
     const failed: string[] = [];
 
     beforeAll(async () => {
-      pool = new MixerPool({ portMin: BASE, portMax: BASE + 99, workers: 2, bindAddress: '127.0.0.1', statsIntervalMs: 250, testHooks: true, receiver });
+      pool = new MixerPool({ portMin: BASE, portMax: BASE + 99, workers: 2, bindAddress: '127.0.0.1', statsIntervalMs: 250, testHooks: true, receiver, dsp });
       pool.on('recordingFailed', (rid) => failed.push(rid));
       await pool.ready();
     });
@@ -95,7 +97,8 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
 
     it('two tones, a spoofed source dropped, every counter exact', async () => {
       expect(pool.receiver).toBe(receiver);
-      const rid = `two-${receiver}`;
+      expect(pool.dsp).toBe(dsp === 'js' || !built ? 'js' : 'native');
+      const rid = `two-${receiver}-${dsp}`;
       const path = join(dir, `${rid}.wav`);
       const startAt = Date.now();
       await pool.open(rid, { path, startAtMs: startAt });
@@ -131,7 +134,7 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
     });
 
     it('loss, a 300 ms burst, reordering, duplicates and garbage datagrams', async () => {
-      const rid = `impaired-${receiver}`;
+      const rid = `impaired-${receiver}-${dsp}`;
       const path = join(dir, `${rid}.wav`);
       const startAt = Date.now();
       await pool.open(rid, { path, startAtMs: startAt });
@@ -170,7 +173,7 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
       const squatter = dgram.createSocket('udp4');
       await new Promise<void>((r) => squatter.bind(base, '127.0.0.1', () => r()));
       try {
-        await small.open('r1', { path: join(dir, `r1-${receiver}.wav`), startAtMs: Date.now() });
+        await small.open('r1', { path: join(dir, `r1-${receiver}-${dsp}.wav`), startAtMs: Date.now() });
         // ports are picked at random: whatever the order, the squatted one is skipped
         const s1 = (await small.addStream('r1', 's1')).port;
         const s2 = (await small.addStream('r1', 's2')).port;
@@ -192,9 +195,9 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
     });
 
     it('streams that announce their source share one port per worker, told apart by source; a crash frees it', async () => {
-      const r1 = `shared-a-${receiver}`;
-      let r2 = `shared-b-${receiver}`;
-      for (let i = 0; pool.workerOf(r2) !== pool.workerOf(r1); i++) r2 = `shared-b-${receiver}-${i}`;
+      const r1 = `shared-a-${receiver}-${dsp}`;
+      let r2 = `shared-b-${receiver}-${dsp}`;
+      for (let i = 0; pool.workerOf(r2) !== pool.workerOf(r1); i++) r2 = `shared-b-${receiver}-${dsp}-${i}`;
       const startAt = Date.now();
       await pool.open(r1, { path: join(dir, `${r1}.wav`), startAtMs: startAt });
       await pool.open(r2, { path: join(dir, `${r2}.wav`), startAtMs: startAt });
@@ -233,7 +236,7 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
       if (receiver === 'dgram') return;
       // The shared socket outlives its streams (the next recordings use it), and goes with its worker.
       expect(pool.stats().ports.inUse - inUse0).toBe(1);
-      const r3 = `shared-c-${receiver}`;
+      const r3 = `shared-c-${receiver}-${dsp}`;
       await pool.open(r3, { path: join(dir, `${r3}.wav`), startAtMs: Date.now() });
       const d = await pool.addStream(r3, 'in', { awaitSource: true });
       const sameWorker = pool.workerOf(r3) === pool.workerOf(r1);
@@ -248,7 +251,7 @@ describe.each(variants)('MixerPool receiver=%s', (receiver, title) => {
     });
 
     it('a crashed worker releases its sockets (ports bindable again) and is replaced', async () => {
-      const rid = `crash-${receiver}`;
+      const rid = `crash-${receiver}-${dsp}`;
       await pool.open(rid, { path: join(dir, `${rid}.wav`), startAtMs: Date.now() });
       const s = await pool.addStream(rid, 'in');
       const failedEvent = new Promise<string>((resolve) => pool.once('recordingFailed', (r: string) => resolve(r)));
