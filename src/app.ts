@@ -180,6 +180,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       playoutDelayMs: config.mixer.playoutDelayMs,
       receiver: config.mixer.receiver,
       admission: config.mixer.admission,
+      capacityFile: join(config.spoolDir, 'mixer-capacity.json'),
       logger: log.child({ component: 'mixer' }),
       testHooks: opts.mixerTestHooks,
       timeScale: opts.timeScale,

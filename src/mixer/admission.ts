@@ -75,7 +75,7 @@ export function nextCeiling(cap: number, report: NonNullable<WorkerLoad['report'
     if (n < p.minSample) return cap;
     const byUse = u >= p.maxUtilization ? Math.min(0.95, (p.maxUtilization - p.idleUtilization) / (u - p.idleUtilization)) : 1;
     const byLag = lag >= p.maxLagMs ? 0.9 : 1;
-    return Math.min(cap, Math.floor(n * Math.min(byUse, byLag)));
+    return Math.min(cap, Math.max(0, Math.floor(n * Math.min(byUse, byLag)))); // (a threshold under the idle cost: 0)
   }
   if (Number.isFinite(cap) && n >= cap && u < p.maxUtilization - p.reopenMargin && lag < p.maxLagMs / 2) return Math.ceil(cap * 1.05);
   return cap;
@@ -85,7 +85,7 @@ export function nextCeiling(cap: number, report: NonNullable<WorkerLoad['report'
 export function workerRefusal(load: WorkerLoad, nowMs: number, p: AdmissionPolicy): Refusal | undefined {
   if (!load.alive) return 'worker_unavailable';
   const r = load.report;
-  if (!r) return undefined; // just started: nothing measured, nothing running
+  if (!r) return load.recordings >= (load.learnedCap ?? Infinity) ? 'capacity' : undefined; // just started: nothing measured yet but what an earlier run learned
   if (nowMs - r.atMs > p.staleReportMs) return 'stale_report';
   if (r.lagP99Ms >= p.maxLagMs) return 'tick_lag';
   if (r.utilization >= p.maxUtilization) return 'utilization';

@@ -20,6 +20,7 @@ import { loadNativeUdp, nativeUdpUnavailableReason } from '../media/native/index
 import { PortPool } from '../media/port-pool.js';
 import type { MixerMetrics } from '../metrics/ports.js';
 import { GuardedEmitter } from '../util/guarded-emitter.js';
+import { CapacityMemory } from './capacity-memory.js';
 import { chooseWorker, DEFAULT_ADMISSION, nextCeiling, workerCapacity, workerRefusal, type AdmissionPolicy, type Refusal, type WorkerLoad } from './admission.js';
 import type { FromWorker, SharedSocketOpened, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
 import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type Mixer, type MixerEvents, type MixResult, type OpenRecordingOptions, type StreamHandle } from './types.js';
@@ -90,6 +91,11 @@ export interface MixerPoolOptions {
    * Partial values override the defaults (maxLagMs defaults to 60 % of the playout delay); `false` turns it off.
    */
   admission?: Partial<AdmissionPolicy> | false;
+  /**
+   * With admission control: the file where the workers' learned ceilings are kept across restarts
+   * (capacity-memory.ts; the daemon's is `mixer-capacity.json` in its spool directory). Unset: learned anew each start.
+   */
+  capacityFile?: string;
 }
 
 export interface MixerPoolStats {
@@ -181,6 +187,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
   private readonly log?: Logger;
   private readonly metrics?: MixerMetrics;
   private readonly admissionPolicy: AdmissionPolicy | false;
+  private readonly capacityMemory: CapacityMemory | null;
   private nextId = 1;
   /** Streams that announce their source go on shared sockets (off when the kernel's buffers are too small). */
   private sharing: boolean;
@@ -236,6 +243,12 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       this.log?.warn({ reason: nativeUdpUnavailableReason() }, 'native recvmmsg RTP receiver unavailable (run `make native`): using node:dgram, about half the calls per core');
     }
     const n = Math.max(1, opts.workers ?? os.availableParallelism());
+    this.capacityMemory =
+      this.admissionPolicy && opts.capacityFile
+        ? new CapacityMemory(opts.capacityFile, { workers: n, receiver: this.cfg.receiver, playoutDelayMs: this.cfg.playoutDelayMs })
+        : null;
+    const remembered = this.capacityMemory?.load() ?? null;
+    if (remembered) this.log?.info({ ceilings: remembered.map((c) => (Number.isFinite(c) ? c : null)) }, 'admission: the capacity learned before on this machine');
     for (let i = 0; i < n; i++) {
       const slot: Slot = {
         index: i,
@@ -244,7 +257,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         recordings: new Set(),
         stats: null,
         statsAtMs: 0,
-        learnedCap: Infinity,
+        learnedCap: remembered?.[i] ?? Infinity,
         shared: [],
         ready: false,
         earlyDeaths: 0,
@@ -566,6 +579,15 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
 
   // ---- internals ------------------------------------------------------------------------------------
 
+  /** Keeps the ceilings for the next start; a failed write is logged and admission goes on without it. */
+  private rememberCeilings(): void {
+    try {
+      this.capacityMemory?.save(this.slots.map((s) => s.learnedCap));
+    } catch (err) {
+      this.log?.warn({ err }, 'admission: cannot keep the learned capacity');
+    }
+  }
+
   private assertRunning(): void {
     if (this.shuttingDown) throw new AppError('SHUTTING_DOWN', 'mixer is shutting down');
   }
@@ -697,7 +719,9 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         slot.statsAtMs = Date.now();
         if (this.admissionPolicy) {
           const st = m.stats;
+          const before = slot.learnedCap;
           slot.learnedCap = nextCeiling(slot.learnedCap, { atMs: slot.statsAtMs, recordings: st.recordings, utilization: st.eventLoopUtilization, lagP99Ms: st.lagP99Ms }, this.admissionPolicy);
+          if (slot.learnedCap !== before) this.rememberCeilings();
         }
         this.metrics?.mixerWorkerReport({
           worker: slot.index,

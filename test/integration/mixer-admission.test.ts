@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -52,6 +52,49 @@ describe('MixerPool admission control', () => {
       expect(pool.capacity()).toEqual([{ recordings: 0, capacity: Infinity }]);
     } finally {
       await pool.shutdown();
+    }
+  });
+
+  it('a restart remembers the capacity it learned: a burst of starts before any report stops at it', async () => {
+    const base = 40000 + 2 * Math.floor(Math.random() * 5000);
+    const capacityFile = join(dir, 'mixer-capacity.json');
+    const opts = { portMin: base, portMax: base + 19, workers: 1, bindAddress: '127.0.0.1', statsIntervalMs: 200, capacityFile };
+    // a first run overloads its worker with 20 recordings (minSample): it learns a ceiling and keeps it
+    const first = new MixerPool({ ...opts, admission: { maxUtilization: 1e-6 } });
+    try {
+      await first.ready();
+      for (let i = 0; i < 20; i++) await first.open(`r${i}`, { path: join(dir, `first-${i}.wav`), startAtMs: Date.now() });
+      await new Promise((r) => setTimeout(r, 700));
+      expect(first.admission()).toBe('utilization');
+    } finally {
+      await first.shutdown();
+    }
+    const kept = JSON.parse(readFileSync(capacityFile, 'utf8')) as { ceilings: number[] };
+    expect(kept.ceilings[0]).toBeGreaterThanOrEqual(0);
+    expect(kept.ceilings[0]).toBeLessThan(20);
+    // (a ceiling of 5, as a run with a real threshold learns it: the first one's absurd threshold learned 0)
+    writeFileSync(capacityFile, JSON.stringify({ ...kept, ceilings: [5] }));
+    kept.ceilings[0] = 5;
+    // the next start (a normal threshold) refuses past it at once, with nothing measured yet
+    const refusals: string[] = [];
+    const metrics = { mixerWorkerReport: () => undefined, admissionRefused: (r: string) => void refusals.push(r) };
+    const second = new MixerPool({ ...opts, statsIntervalMs: 60_000, metrics });
+    try {
+      await second.ready();
+      for (let i = 0; i < kept.ceilings[0]; i++) await second.open(`s${i}`, { path: join(dir, `second-${i}.wav`), startAtMs: Date.now() });
+      const err = await second.open('one-more', { path: join(dir, 'one-more.wav'), startAtMs: Date.now() }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'overloaded', status: 503, details: { reason: 'capacity' } });
+      expect(refusals).toEqual(['capacity']);
+    } finally {
+      await second.shutdown();
+    }
+    // another machine or setup ignores it
+    const other = new MixerPool({ ...opts, workers: 2, statsIntervalMs: 60_000 });
+    try {
+      await other.ready();
+      for (let i = 0; i < 25; i++) await other.open(`o${i}`, { path: join(dir, `other-${i}.wav`), startAtMs: Date.now() });
+    } finally {
+      await other.shutdown();
     }
   });
 });

@@ -28,6 +28,9 @@ describe('admission control', () => {
     expect(workerRefusal(load(200, 0.4, { now: 415 }), NOW, p)).toBeUndefined();
     expect(workerRefusal(load(0, 0, { alive: false }), NOW, p)).toBe('worker_unavailable');
     expect(workerRefusal({ alive: true, recordings: 3 }, NOW, p)).toBeUndefined(); // just started, nothing measured
+    // just started, with a ceiling an earlier run learned (capacity-memory.ts): a burst stops there before any report
+    expect(workerRefusal({ alive: true, recordings: 499, learnedCap: 500 }, NOW, p)).toBeUndefined();
+    expect(workerRefusal({ alive: true, recordings: 500, learnedCap: 500 }, NOW, p)).toBe('capacity');
   });
 
   it("takes the id's preferred worker when it has room, else the one with the most room, else refuses", () => {
@@ -74,6 +77,7 @@ describe('admission control', () => {
     expect(cap).toBe(662); // at the ceiling with room (< 0.65, ticks on time): +5 %
     cap = nextCeiling(cap, rep(10, 0.95), p);
     expect(cap).toBe(662); // too few recordings to learn from
+    expect(nextCeiling(Infinity, rep(100, 0.5), { ...p, maxUtilization: 0.01 })).toBe(0); // a threshold under the idle cost: 0, never negative
     // the estimate never exceeds the ceiling, and a worker at it refuses
     const w: WorkerLoad = { ...load(600, 0.3, { now: 662 }), learnedCap: 662 };
     expect(workerCapacity(w, p)).toBe(662);
