@@ -31,10 +31,13 @@
  *                        The baseline phase uses the same receive path (count-only sockets).
  *   --ramp R             admission control: offer the N calls one by one over R seconds, each sending while
  *                        the next are offered; the pool's admission control (ADMISSION_MAX_UTILIZATION, the
- *                        product default 80 %) accepts or refuses each. Reports accepted / refused and checks the
+ *                        product default 65 %) accepts or refuses each. Reports accepted / refused and checks the
  *                        SNR of accepted files. Without --ramp every call is opened before the traffic starts and
  *                        admission control is off (it has nothing measured to decide on).
- *   --admission-max-utilization PCT   with --ramp (default the product's, ADMISSION_MAX_UTILIZATION: 70)
+ *   --admission-max-utilization PCT   with --ramp (default the product's, ADMISSION_MAX_UTILIZATION: 65)
+ *   --capacity-file F    admission control keeps its learned ceilings in F across runs, as the daemon does in its
+ *                        spool dir (mixer-capacity.json). With it, calls opened at once (no --ramp) go through
+ *                        admission control too: those past the ceiling an earlier run learned are refused.
  *   --dsp D              the slot DSP: native (the addon's dsp.c) | js | auto (native when built)   default auto
  *   --rtp-sockets M      shared (the product's default with the native receiver: a worker's streams share a socket,
  *                        each sending from its own announced source, 127.x.y.z:P, as Asterisk's channels do) |
@@ -97,6 +100,7 @@ interface Options {
   receiver: 'auto' | 'dgram' | 'native';
   receiverPollMs: number;
   ramp: number;
+  capacityFile: string | undefined;
   admissionMaxUtilization: number;
   dsp: 'auto' | 'native' | 'js';
   rtpSockets: 'shared' | 'per-stream';
@@ -145,11 +149,12 @@ function parseArgs(argv: string[]): Options {
     receiver,
     receiverPollMs: num('receiver-poll-ms', DEFAULT_RECEIVER_POLL_MS),
     ramp: num('ramp', 0),
+    capacityFile: get('capacity-file'),
     dsp: ((d) => {
       if (d !== 'auto' && d !== 'native' && d !== 'js') throw new Error(`--dsp: native, js or auto, not ${d}`);
       return d;
     })(get('dsp') ?? 'auto'),
-    admissionMaxUtilization: num('admission-max-utilization', DEFAULT_ADMISSION.maxUtilization * 100),
+    admissionMaxUtilization: num('admission-max-utilization', Math.round(DEFAULT_ADMISSION.maxUtilization * 1000) / 10),
     rtpSockets: ((m) => {
       if (m !== 'shared' && m !== 'per-stream') throw new Error(`--rtp-sockets: shared or per-stream, not ${m}`);
       return m;
@@ -512,6 +517,8 @@ async function main(): Promise<void> {
   const effectiveJitterSlots = opts.jitterSlots ?? defaultJitterSlots(opts.playoutDelayMs ?? DEFAULT_PLAYOUT_DELAY_MS);
   const rmemMax = Number(fs.readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim());
   const recvBufferSize = opts.rcvbuf ?? 2 * 1024 * 1024;
+  // Admission control decides when calls are offered over time (--ramp), or at once against a remembered capacity.
+  const admitting = opts.ramp > 0 || opts.capacityFile !== undefined;
   const pool = new MixerPool({
     portMin: opts.portMin,
     portMax: opts.portMin + 4 * N + 256,
@@ -525,7 +532,8 @@ async function main(): Promise<void> {
     dsp: opts.dsp,
     sharedSocketStreams: opts.rtpSockets === 'shared' ? undefined : 0,
     // With --ramp: the product's admission control decides each offered call on the load measured so far.
-    admission: opts.ramp > 0 ? { maxUtilization: opts.admissionMaxUtilization / 100 } : false,
+    admission: admitting ? { maxUtilization: opts.admissionMaxUtilization / 100 } : false,
+    capacityFile: opts.capacityFile,
   });
   await pool.ready();
   const receiver = pool.receiver;
@@ -569,13 +577,31 @@ async function main(): Promise<void> {
     return { rid, path: p, startAtMs, worker: pool.workerOf(rid), ports: [a.port, b.port], sources, streams: [2 * c, 2 * c + 1] };
   };
   const tOpen = performance.now();
+  const refusedBy: Record<string, number> = {};
+  const countRefusal = (err: unknown): void => {
+    const reason = (err as { details?: { reason?: string }; code?: string }).details?.reason ?? (err as { code?: string }).code ?? 'error';
+    refusedBy[reason] = (refusedBy[reason] ?? 0) + 1;
+  };
   if (opts.ramp === 0) {
+    const opened: (Call | undefined)[] = [];
     await inBatches(
       Array.from({ length: N }, (_, c) => c),
       100,
-      async (c) => void (calls[c] = await openCall(c)),
+      async (c) => {
+        try {
+          opened[c] = await openCall(c);
+        } catch (err) {
+          if (!admitting || (err as { code?: string }).code !== 'overloaded') throw err;
+          countRefusal(err);
+        }
+      },
     );
-    log(`opened ${N} recordings / ${streamsTotal} streams (${opts.rtpSockets} sockets) in ${(performance.now() - tOpen).toFixed(0)} ms`);
+    for (const call of opened) {
+      if (!call) continue;
+      call.streams = [2 * calls.length, 2 * calls.length + 1];
+      calls.push(call);
+    }
+    log(`opened ${calls.length} recordings / ${2 * calls.length} streams (${opts.rtpSockets} sockets) in ${(performance.now() - tOpen).toFixed(0)} ms` + (calls.length < N ? `; ${N - calls.length} refused ${JSON.stringify(refusedBy)}` : ''));
   }
   const streamOf = (c: Call, i: number, dir: 'in' | 'out', startPkt = 0): GenStream => ({
     call: i,
@@ -588,7 +614,6 @@ async function main(): Promise<void> {
   });
   const mkStreams = (): GenStream[] => calls.flatMap((c, i) => [streamOf(c, i, 'in'), streamOf(c, i, 'out')]);
   // --ramp: the calls are offered one by one over opts.ramp seconds while the admitted ones send.
-  const refusedBy: Record<string, number> = {};
   const feed = async (add: AddStreams, startAtEpochMs: number): Promise<void> => {
     const every = (opts.ramp * 1000) / N;
     for (let c = 0; c < N; c++) {
@@ -597,8 +622,7 @@ async function main(): Promise<void> {
       try {
         call = await openCall(c);
       } catch (err) {
-        const reason = (err as { details?: { reason?: string }; code?: string }).details?.reason ?? (err as { code?: string }).code ?? 'error';
-        refusedBy[reason] = (refusedBy[reason] ?? 0) + 1;
+        countRefusal(err);
         continue;
       }
       const i = calls.length;
@@ -630,7 +654,8 @@ async function main(): Promise<void> {
   const snmp0 = readSnmp();
   const drops0 = readSocketDrops(ourPorts());
   const streams = mkStreams();
-  log(`sending ${streamsTotal} streams × ${packetsPerStream} packets (${fmtInt((streamsTotal * 50) / 1)} packets/s) through the mixer…`);
+  const sending = opts.ramp > 0 ? streamsTotal : 2 * calls.length;
+  log(`sending ${sending} streams × ${packetsPerStream} packets (${fmtInt(sending * 50)} packets/s) through the mixer…`);
   const gen = await generate(streams, { ...opts, sourcePort }, pollPool, opts.ramp > 0 ? feed : undefined);
   const accepted = calls.length;
   const tEndSend = Date.now();
@@ -776,7 +801,7 @@ async function main(): Promise<void> {
       dsp: pool.dsp,
     },
     calls: N,
-    admission: opts.ramp > 0 ? { rampSeconds: opts.ramp, maxUtilization: opts.admissionMaxUtilization, offered: N, accepted, refused: N - accepted, refusedBy } : null,
+    admission: admitting ? { rampSeconds: opts.ramp, capacityFile: opts.capacityFile ?? null, maxUtilization: opts.admissionMaxUtilization, offered: N, accepted, refused: N - accepted, refusedBy } : null,
     streams: 2 * accepted,
     packetsExpected: expected,
     packetsPerSecond: 2 * accepted * 50,
@@ -821,8 +846,8 @@ async function main(): Promise<void> {
   const MiB = (b: number): string => fmt(b / 2 ** 20, 0) + ' MiB';
   const rows: string[][] = [
     ['metric', `mixer (sidecar media path, ${receiver})`, `bare UDP receive (${receiver})`],
-    ...(opts.ramp > 0
-      ? [['admission: offered over ramp / accepted / refused (by reason)', `${N} over ${opts.ramp} s / ${accepted} / ${N - accepted} ${JSON.stringify(refusedBy)}`, '—']]
+    ...(admitting
+      ? [['admission: offered / accepted / refused (by reason)', `${N} ${opts.ramp > 0 ? `over ${opts.ramp} s` : 'at once'} / ${accepted} / ${N - accepted} ${JSON.stringify(refusedBy)}`, '—']]
       : []),
     ['calls / streams', `${accepted} / ${2 * accepted}`, base ? `${accepted} / ${2 * accepted}` : '—'],
     ['packets/s (all calls sending)', fmtInt(2 * accepted * 50), base ? fmtInt(2 * accepted * 50) : '—'],

@@ -38,7 +38,7 @@ export interface AdmissionPolicy {
  * The defaults of every threshold but maxLagMs, which depends on the playout delay: the pool (mixer-pool.ts) sets it
  * to 60 % of its delay unless configured (ADMISSION_MAX_LAG_MS).
  */
-export const DEFAULT_ADMISSION: Omit<AdmissionPolicy, 'maxLagMs'> = { maxUtilization: 0.7, staleReportMs: 3000, minSample: 20, idleUtilization: 0.03, reopenMargin: 0.15 };
+export const DEFAULT_ADMISSION: Omit<AdmissionPolicy, 'maxLagMs'> = { maxUtilization: 0.65, staleReportMs: 3000, minSample: 20, idleUtilization: 0.03, reopenMargin: 0.15 };
 
 export interface WorkerLoad {
   /** running and ready for work */

@@ -76,7 +76,7 @@ describe('loadConfig', () => {
   });
 
   it('admission control: a utilization percentage (0: off) and a tick lag', () => {
-    expect(loadConfig({}).mixer.admission).toEqual({ maxUtilization: 0.7 });
+    expect(loadConfig({}).mixer.admission).toEqual({ maxUtilization: 0.65 });
     expect(loadConfig({ ADMISSION_MAX_UTILIZATION: '65.5', ADMISSION_MAX_LAG_MS: '45' }).mixer.admission).toEqual({ maxUtilization: 0.655, maxLagMs: 45 });
     expect(loadConfig({ ADMISSION_MAX_UTILIZATION: '0' }).mixer.admission).toBe(false);
     for (const bad of ['101', '-1', 'high', '1e2']) expect(() => loadConfig({ ADMISSION_MAX_UTILIZATION: bad }), bad).toThrow(/ADMISSION_MAX_UTILIZATION: expected a percentage/);
