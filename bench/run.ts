@@ -33,7 +33,7 @@
  *                        the next are offered; the pool's admission control (ADMISSION_MAX_UTILIZATION, the
  *                        product default 65 %) accepts or refuses each. Reports accepted / refused and checks the
  *                        SNR of accepted files. Without --ramp every call is opened before the traffic starts and
- *                        admission control is off (it has nothing measured to decide on).
+ *                        admission control is off (it has nothing measured to decide on), unless --capacity-file.
  *   --admission-max-utilization PCT   with --ramp (default the product's, ADMISSION_MAX_UTILIZATION: 65)
  *   --capacity-file F    admission control keeps its learned ceilings in F across runs, as the daemon does in its
  *                        spool dir (mixer-capacity.json). With it, calls opened at once (no --ramp) go through

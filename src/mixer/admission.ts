@@ -47,17 +47,25 @@ export interface WorkerLoad {
   recordings: number;
   /** the ceiling learned from its overloads (Infinity: none), see nextCeiling */
   learnedCap?: number;
-  /** its last report; undefined before the first */
-  report?: { atMs: number; recordings: number; utilization: number; lagP99Ms: number };
+  /**
+   * its last report; undefined before the first. `previousRecordings`: what the report before it counted — a load
+   * that changed by more than a tenth in between is a burst of opens, whose own work the utilization still holds.
+   */
+  report?: { atMs: number; recordings: number; utilization: number; lagP99Ms: number; previousRecordings?: number };
 }
 
 export type Refusal = 'worker_unavailable' | 'stale_report' | 'tick_lag' | 'utilization' | 'capacity';
 
-/** How many recordings the worker can hold (Infinity until a report covers `minSample` recordings). */
+/**
+ * How many recordings the worker can hold: its learned ceiling, and the estimate from its last report once that
+ * covers `minSample` recordings of a steady load (during a burst of opens the utilization also holds the opening
+ * work, and the estimate would read low: the ceiling alone counts then).
+ */
 export function workerCapacity(load: WorkerLoad, p: AdmissionPolicy): number {
   const cap = load.learnedCap ?? Infinity;
   const r = load.report;
   if (!r || r.recordings < p.minSample) return cap;
+  if (r.previousRecordings !== undefined && Math.abs(r.recordings - r.previousRecordings) > 0.1 * r.recordings) return cap;
   const perRecording = (r.utilization - p.idleUtilization) / r.recordings;
   if (perRecording <= 0) return cap;
   return Math.min(cap, Math.floor((p.maxUtilization - p.idleUtilization) / perRecording));

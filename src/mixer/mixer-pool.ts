@@ -120,6 +120,8 @@ interface Slot {
   stats: WorkerStats | null;
   /** when `stats` arrived (Date.now()) */
   statsAtMs: number;
+  /** the recordings counted by the pushed report before `stats` (admission: a steady load or a burst) */
+  previousRecordings?: number;
   /** admission control's ceiling learned from this worker's overloads (admission.ts nextCeiling) */
   learnedCap: number;
   ready: boolean;
@@ -603,7 +605,9 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       alive: !s.dead,
       recordings: s.recordings.size,
       learnedCap: s.learnedCap,
-      report: s.stats ? { atMs: s.statsAtMs, recordings: s.stats.recordings, utilization: s.stats.eventLoopUtilization, lagP99Ms: s.stats.lagP99Ms } : undefined,
+      report: s.stats
+        ? { atMs: s.statsAtMs, recordings: s.stats.recordings, utilization: s.stats.eventLoopUtilization, lagP99Ms: s.stats.lagP99Ms, previousRecordings: s.previousRecordings }
+        : undefined,
     }));
   }
 
@@ -715,6 +719,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         return;
       }
       case 'stats':
+        slot.previousRecordings = slot.stats?.recordings;
         slot.stats = m.stats;
         slot.statsAtMs = Date.now();
         if (this.admissionPolicy) {

@@ -17,6 +17,11 @@ describe('admission control', () => {
     expect(workerCapacity(load(10, 0.5), p)).toBe(Infinity); // too few recordings to tell
     expect(workerCapacity({ alive: true, recordings: 0 }, p)).toBe(Infinity); // no report yet
     expect(workerCapacity(load(50, 0.02), p)).toBe(Infinity); // below the idle cost: nothing to scale
+    // a burst of opens since the report before (more than a tenth): its work is in the utilization, the ceiling alone counts
+    const burst = (previousRecordings: number, learnedCap?: number): WorkerLoad => ({ ...load(200, 0.4), learnedCap, report: { ...load(200, 0.4).report!, previousRecordings } });
+    expect(workerCapacity(burst(181), p)).toBe(416); // steady enough
+    expect(workerCapacity(burst(179), p)).toBe(Infinity);
+    expect(workerCapacity(burst(0, 1200), p)).toBe(1200);
   });
 
   it('a worker is full when its report is stale, its ticks run late, it is busy, or it holds its capacity', () => {
