@@ -56,6 +56,11 @@ export interface WorkerLoad {
 
 export type Refusal = 'worker_unavailable' | 'stale_report' | 'tick_lag' | 'utilization' | 'capacity';
 
+/** The report's load changed by more than a tenth since the one before: a burst of opens (or closes). */
+function opening(r: NonNullable<WorkerLoad['report']>): boolean {
+  return r.previousRecordings !== undefined && Math.abs(r.recordings - r.previousRecordings) > 0.1 * r.recordings;
+}
+
 /**
  * How many recordings the worker can hold: its learned ceiling, and the estimate from its last report once that
  * covers `minSample` recordings of a steady load (during a burst of opens the utilization also holds the opening
@@ -64,8 +69,7 @@ export type Refusal = 'worker_unavailable' | 'stale_report' | 'tick_lag' | 'util
 export function workerCapacity(load: WorkerLoad, p: AdmissionPolicy): number {
   const cap = load.learnedCap ?? Infinity;
   const r = load.report;
-  if (!r || r.recordings < p.minSample) return cap;
-  if (r.previousRecordings !== undefined && Math.abs(r.recordings - r.previousRecordings) > 0.1 * r.recordings) return cap;
+  if (!r || r.recordings < p.minSample || opening(r)) return cap;
   const perRecording = (r.utilization - p.idleUtilization) / r.recordings;
   if (perRecording <= 0) return cap;
   return Math.min(cap, Math.floor((p.maxUtilization - p.idleUtilization) / perRecording));
@@ -80,7 +84,8 @@ export function workerCapacity(load: WorkerLoad, p: AdmissionPolicy): number {
 export function nextCeiling(cap: number, report: NonNullable<WorkerLoad['report']>, p: AdmissionPolicy): number {
   const { recordings: n, utilization: u, lagP99Ms: lag } = report;
   if (u >= p.maxUtilization || lag >= p.maxLagMs) {
-    if (n < p.minSample) return cap;
+    // a burst of opens: the utilization holds their own work, not what the recordings cost (late ticks still count)
+    if (n < p.minSample || (opening(report) && lag < p.maxLagMs)) return cap;
     const byUse = u >= p.maxUtilization ? Math.min(0.95, (p.maxUtilization - p.idleUtilization) / (u - p.idleUtilization)) : 1;
     const byLag = lag >= p.maxLagMs ? 0.9 : 1;
     return Math.min(cap, Math.max(0, Math.floor(n * Math.min(byUse, byLag)))); // (a threshold under the idle cost: 0)

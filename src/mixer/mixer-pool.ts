@@ -719,7 +719,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         return;
       }
       case 'stats':
-        slot.previousRecordings = slot.stats?.recordings;
+        slot.previousRecordings = slot.stats?.recordings ?? 0;
         slot.stats = m.stats;
         slot.statsAtMs = Date.now();
         if (this.admissionPolicy) {

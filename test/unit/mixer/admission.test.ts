@@ -83,6 +83,10 @@ describe('admission control', () => {
     cap = nextCeiling(cap, rep(10, 0.95), p);
     expect(cap).toBe(662); // too few recordings to learn from
     expect(nextCeiling(Infinity, rep(100, 0.5), { ...p, maxUtilization: 0.01 })).toBe(0); // a threshold under the idle cost: 0, never negative
+    // a burst of opens (from 500 to 800 since the report before): busy with the opening itself, nothing learned…
+    expect(nextCeiling(662, { ...rep(800, 0.93), previousRecordings: 500 }, p)).toBe(662);
+    // …unless its ticks ran late
+    expect(nextCeiling(Infinity, { ...rep(800, 0.93, 90), previousRecordings: 500 }, p)).toBe(684);
     // the estimate never exceeds the ceiling, and a worker at it refuses
     const w: WorkerLoad = { ...load(600, 0.3, { now: 662 }), learnedCap: 662 };
     expect(workerCapacity(w, p)).toBe(662);
