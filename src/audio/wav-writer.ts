@@ -140,7 +140,7 @@ export class WavWriter {
   /**
    * The cursor ([buffered bytes, fill limit]) lives in `cells` from now on (2 doubles): whoever shares them writes
    * samples at pcm[cells[0] / 2] while cells[0] + their bytes ≤ cells[1], adds their bytes to cells[0], and calls
-   * flush() when cells[0] reaches the buffer's size (as commitPcm does).
+   * flush() when cells[0] reaches the buffer's size (after which `pcm` may be another array).
    */
   shareCursor(cells: Float64Array): void {
     if (cells.length < 2) throw new RangeError('shareCursor: cells must hold 2 doubles');

@@ -15,6 +15,9 @@
  * thresholds also remembers a ceiling (`learnedCap`: what it held then, scaled down to the threshold) and takes no more than that until
  * a report shows room again (utilization under the threshold by `reopenMargin`), then lets the ceiling up slowly.
  * Without the ceiling the admissions oscillate around the limit and settle above it (measured: bench --ramp).
+ * The ceilings outlive a restart (capacity-memory.ts): before its first report a worker takes no more than its ceiling.
+ * A report whose load changed by more than a tenth since the one before comes from a burst of opens, whose own work
+ * the utilization holds: neither the estimate nor the ceiling learns from its utilization (from late ticks it does).
  */
 export interface AdmissionPolicy {
   /** event-loop utilization a worker may reach (0…1) */
