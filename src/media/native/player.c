@@ -108,6 +108,7 @@ napi_value js_player_add(napi_env env, napi_callback_info info) {
     }
     players = grown;
     h = nplayers++;
+    memset(&players[h], 0, sizeof *players); /* unused until registered below (a failed reference leaves it so) */
   }
   for (int k = 0; k < 4; k++) {
     if (napi_create_reference(env, argv[k], 1, &p.refs[k]) != napi_ok) {
