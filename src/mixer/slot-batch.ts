@@ -17,6 +17,7 @@ export interface SlotPlayerKernel {
   playerTick(nowMs: number, events: Int32Array): number;
 }
 
+/** One per thread: the player's registrations are the thread's, and playerTick plays them all. */
 export class SlotBatch implements PlayerSeat {
   /** events[0]: slots the player played; then [handle, SlotEvent bits] pairs. Holds 1 + 2 × the handles in use. */
   private events = new Int32Array(1 + 2 * 256);
