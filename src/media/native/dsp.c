@@ -14,9 +14,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define HISTORY 66
-#define BLOCK 320
-#define OUT (BLOCK / 2)
 
 /* h[33 ± (2j+1)], j = 0..16: src/audio/halfband.ts HALFBAND_SIDE_TAPS (the same decimal literals, the same doubles). */
 static const double C[17] = {
@@ -46,7 +43,7 @@ static inline int16_t saturate(float f) {
  * outputs are computed side by side in vector lanes, each lane the same sequence of operations as the scalar code.
  */
 /* E and O entries used: up to E[159 + 33] (b[384], b[385] for O): 193, all inside the 386-sample block */
-#define EVEN (OUT + 33)
+#define EVEN (DSP_OUT + 33)
 
 typedef double v2d __attribute__((vector_size(16)));
 typedef double v4d __attribute__((vector_size(32)));
@@ -54,7 +51,7 @@ typedef double v4d __attribute__((vector_size(32)));
 /* Four independent accumulators per step (4·W outputs): the additions of one output form a chain, four chains keep
  * the adder busy. Each lane still adds its terms in the scalar order. */
 #define FILTER_BODY(VT, W)                                                                               \
-  for (int m = 0; m < OUT; m += 4 * (W)) {                                                               \
+  for (int m = 0; m < DSP_OUT; m += 4 * (W)) {                                                               \
     VT acc[4], x, y;                                                                                     \
     for (int u = 0; u < 4; u++) {                                                                        \
       memcpy(&x, o + m + u * (W) + 16, sizeof x);                                                        \
@@ -84,21 +81,21 @@ static void filter_sse2(const double *restrict e, const double *restrict o, doub
  * each build below, so the vectorizer gives each its own lane width for these loops too.
  */
 static inline __attribute__((always_inline)) double finish_slot(double *restrict e, double *restrict o, double *restrict hist, int16_t *restrict out, int wide) {
-  double y[OUT];
+  double y[DSP_OUT];
   if (wide) filter_avx(e, o, y);
   else filter_sse2(e, o, y);
-  for (int m = 0; m < OUT; m++) out[m] = saturate((float)y[m]);
+  for (int m = 0; m < DSP_OUT; m++) out[m] = saturate((float)y[m]);
   int64_t ss = 0;
-  for (int m = 0; m < OUT; m++) ss += (int32_t)out[m] * (int32_t)out[m];
-  for (int k = 0; k < HISTORY / 2; k++) {
-    hist[2 * k] = e[OUT + k];
-    hist[2 * k + 1] = o[OUT + k];
+  for (int m = 0; m < DSP_OUT; m++) ss += (int32_t)out[m] * (int32_t)out[m];
+  for (int k = 0; k < DSP_HISTORY / 2; k++) {
+    hist[2 * k] = e[DSP_OUT + k];
+    hist[2 * k + 1] = o[DSP_OUT + k];
   }
   return (double)ss;
 }
 
 static inline __attribute__((always_inline)) void load_history(const double *restrict hist, double *restrict e, double *restrict o) {
-  for (int i = 0; i < HISTORY / 2; i++) {
+  for (int i = 0; i < DSP_HISTORY / 2; i++) {
     e[i] = hist[2 * i];
     o[i] = hist[2 * i + 1];
   }
@@ -110,29 +107,29 @@ static inline __attribute__((always_inline)) double mix_filter(double *restrict 
                                                                 int16_t *restrict out, int wide) {
   double e[EVEN], o[EVEN];
   load_history(hist, e, o);
-  double *restrict ev = e + HISTORY / 2, *restrict od = o + HISTORY / 2;
+  double *restrict ev = e + DSP_HISTORY / 2, *restrict od = o + DSP_HISTORY / 2;
   if (a && b)
-    for (int i = 0; i < OUT; i++) {
+    for (int i = 0; i < DSP_OUT; i++) {
       ev[i] = (double)((int32_t)a[2 * i] + (int32_t)b[2 * i]);
       od[i] = (double)((int32_t)a[2 * i + 1] + (int32_t)b[2 * i + 1]);
     }
   else if (a || b) {
     const int16_t *restrict f = a ? a : b;
-    for (int i = 0; i < OUT; i++) {
+    for (int i = 0; i < DSP_OUT; i++) {
       ev[i] = f[2 * i];
       od[i] = f[2 * i + 1];
     }
   } else
-    for (int i = 0; i < OUT; i++) ev[i] = od[i] = 0.0;
+    for (int i = 0; i < DSP_OUT; i++) ev[i] = od[i] = 0.0;
   return finish_slot(e, o, hist, out, wide);
 }
 
 static inline __attribute__((always_inline)) double block_filter(double *restrict hist, const double *restrict blk, int16_t *restrict out, int wide) {
   double e[EVEN], o[EVEN];
   load_history(hist, e, o);
-  for (int i = HISTORY / 2; i < EVEN; i++) {
-    e[i] = blk[2 * i - HISTORY];
-    o[i] = blk[2 * i + 1 - HISTORY];
+  for (int i = DSP_HISTORY / 2; i < EVEN; i++) {
+    e[i] = blk[2 * i - DSP_HISTORY];
+    o[i] = blk[2 * i + 1 - DSP_HISTORY];
   }
   return finish_slot(e, o, hist, out, wide);
 }
@@ -177,10 +174,10 @@ napi_value js_halfband_int16(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) FAIL("halfbandInt16(state, out)");
   double *b;
   int16_t *out;
-  if (!typed(env, argv[0], napi_float64_array, HISTORY + BLOCK, (void **)&b)) FAIL("halfbandInt16: state must be a Float64Array(386)");
-  if (!typed(env, argv[1], napi_int16_array, OUT, (void **)&out)) FAIL("halfbandInt16: out must be an Int16Array(160)");
+  if (!typed(env, argv[0], napi_float64_array, DSP_HISTORY + DSP_BLOCK, (void **)&b)) FAIL("halfbandInt16: state must be a Float64Array(386)");
+  if (!typed(env, argv[1], napi_int16_array, DSP_OUT, (void **)&out)) FAIL("halfbandInt16: out must be an Int16Array(160)");
   napi_value r;
-  napi_create_double(env, dsp_filter_block(b, b + HISTORY, out), &r);
+  napi_create_double(env, dsp_filter_block(b, b + DSP_HISTORY, out), &r);
   return r;
 }
 
@@ -191,10 +188,10 @@ napi_value js_mix2_halfband_int16(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) FAIL("mix2HalfbandInt16(state, a, b, out)");
   double *st;
   int16_t *a, *bb, *out;
-  if (!typed(env, argv[0], napi_float64_array, HISTORY + BLOCK, (void **)&st)) FAIL("mix2HalfbandInt16: state must be a Float64Array(386)");
-  if (!typed(env, argv[1], napi_int16_array, BLOCK, (void **)&a) || !typed(env, argv[2], napi_int16_array, BLOCK, (void **)&bb))
+  if (!typed(env, argv[0], napi_float64_array, DSP_HISTORY + DSP_BLOCK, (void **)&st)) FAIL("mix2HalfbandInt16: state must be a Float64Array(386)");
+  if (!typed(env, argv[1], napi_int16_array, DSP_BLOCK, (void **)&a) || !typed(env, argv[2], napi_int16_array, DSP_BLOCK, (void **)&bb))
     FAIL("mix2HalfbandInt16: a and b must be Int16Array(320)");
-  if (!typed(env, argv[3], napi_int16_array, OUT, (void **)&out)) FAIL("mix2HalfbandInt16: out must be an Int16Array(160)");
+  if (!typed(env, argv[3], napi_int16_array, DSP_OUT, (void **)&out)) FAIL("mix2HalfbandInt16: out must be an Int16Array(160)");
   napi_value r; /* the state's block region is left alone (it is scratch: every JS path writes it before use) */
   napi_create_double(env, dsp_mix_filter(st, a, bb, out), &r);
   return r;

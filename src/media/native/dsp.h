@@ -5,6 +5,11 @@
 
 #include <stdint.h>
 
+/* The slot's sizes (halfband.ts): the state's history, a 16 kHz block in, an 8 kHz slot out. */
+#define DSP_HISTORY 66
+#define DSP_BLOCK 320
+#define DSP_OUT (DSP_BLOCK / 2)
+
 /* The state's history (66 doubles) + a 320-sample block → 160 int16 samples; the history moves on; returns Σ out². */
 double dsp_filter_block(double *hist, const double *blk, int16_t *out);
 /* The same on the mix of two int16 frames of 320 samples (a + b, the one present, or silence when both are NULL). */

@@ -17,9 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HISTORY 66
-#define BLOCK 320
-#define OUT 160
 #define FRAME_MS 20.0
 
 /* The slot state's indices: slot-state.ts's SLOT. */
@@ -74,12 +71,12 @@ napi_value js_player_add(napi_env env, napi_callback_info info) {
   memset(&p, 0, sizeof p);
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) FAIL("playerAdd(slotState, hist, blockA, blockB)");
   if (!typed(env, argv[0], napi_float64_array, SL_DOUBLES, (void **)&p.state)) FAIL("playerAdd: slotState must be a Float64Array(24)");
-  if (!typed(env, argv[1], napi_float64_array, HISTORY + BLOCK, (void **)&p.hist)) FAIL("playerAdd: hist must be a Float64Array(386)");
+  if (!typed(env, argv[1], napi_float64_array, DSP_HISTORY + DSP_BLOCK, (void **)&p.hist)) FAIL("playerAdd: hist must be a Float64Array(386)");
   for (int k = 0; k < 2; k++) {
     void *data = NULL;
     size_t bytes = 0;
     if (napi_get_arraybuffer_info(env, argv[2 + k], &data, &bytes) != napi_ok || (p.blk_shape[k] = stream_block_shape((double *)data, bytes)) == 0 ||
-        ((double *)data)[S_samplesPerFrame] != BLOCK)
+        ((double *)data)[S_samplesPerFrame] != DSP_BLOCK)
       FAIL("playerAdd: blockA and blockB must be stream blocks of 320-sample frames");
     p.blk[k] = (double *)data;
     p.cap[k] = (int64_t)p.blk[k][S_capacity];
@@ -156,7 +153,7 @@ napi_value js_player_set_out(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "playerSetOut: unknown handle");
     return NULL;
   }
-  if (napi_get_typedarray_info(env, argv[1], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_int16_array || len < OUT)
+  if (napi_get_typedarray_info(env, argv[1], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_int16_array || len < DSP_OUT)
     FAIL("playerSetOut: out must be an Int16Array of at least 160 samples");
   player_t *p = &players[h];
   napi_ref ref;
@@ -180,15 +177,15 @@ static void prefetch_state(const player_t *p) {
  * while this one filters. Its state was asked for a recording earlier; the block addresses come from the registration. */
 static void prefetch_slot(const player_t *p) {
   const double slot = p->state[SL_next], buffered = p->state[SL_buffered];
-  if (!(slot >= 0) || !(buffered >= 0) || (size_t)buffered / 2 + OUT > p->out_len) return;
+  if (!(slot >= 0) || !(buffered >= 0) || (size_t)buffered / 2 + DSP_OUT > p->out_len) return;
   for (int k = 0; k < 2; k++) {
     __builtin_prefetch(p->blk[k], 1); /* line 0: capacity, samplesPerFrame, nextSlot (stream.h) */
     const char *e = (const char *)stream_entry(p->blk[k], (size_t)((int64_t)slot % p->cap[k]), p->frame[k]); /* tags, then the samples */
     for (size_t b = 0; b < 16 + p->frame[k] * sizeof(int16_t); b += 64) __builtin_prefetch(e + b, 1);
   }
-  for (size_t b = 0; b < HISTORY * sizeof(double); b += 64) __builtin_prefetch((const char *)p->hist + b, 1);
+  for (size_t b = 0; b < DSP_HISTORY * sizeof(double); b += 64) __builtin_prefetch((const char *)p->hist + b, 1);
   const char *o = (const char *)(p->out + (size_t)buffered / 2);
-  for (size_t b = 0; b < OUT * sizeof(int16_t); b += 64) __builtin_prefetch(o + b, 1);
+  for (size_t b = 0; b < DSP_OUT * sizeof(int16_t); b += 64) __builtin_prefetch(o + b, 1);
 }
 
 /* One recording's tick, as RecordingPipeline.tick with each slot's bookkeeping (playSlot, endSlotWrite,
@@ -203,19 +200,19 @@ static int tick_one(player_t *p, double now, uint32_t *played) {
   while (s[SL_next] < limit) {
     const double slot = s[SL_next], buffered = s[SL_buffered];
     const size_t at = (size_t)buffered / 2;
-    if (ev || !(buffered >= 0) || buffered + 2 * OUT > s[SL_limit] || ((size_t)buffered & 1) || !p->out || at + OUT > p->out_len)
+    if (ev || !(buffered >= 0) || buffered + 2 * DSP_OUT > s[SL_limit] || ((size_t)buffered & 1) || !p->out || at + DSP_OUT > p->out_len)
       return ev | EV_PLAY_JS; /* tick() plays the rest (and checks the media timeout) */
     const int16_t *a = stream_take(p->blk[0], p->blk_shape[0], slot);
     const int16_t *b = stream_take(p->blk[1], p->blk_shape[1], slot);
     const double ss = dsp_mix_filter(p->hist, a, b, p->out + at); /* the JS mix and filter, fused */
     (*played)++;
-    s[SL_buffered] = buffered + 2 * OUT;
+    s[SL_buffered] = buffered + 2 * DSP_OUT;
     s[SL_next] = slot + 1;
     const int64_t every = (int64_t)s[SL_flush_every];
     if (s[SL_buffered] >= 2.0 * (double)p->out_len || (every > 0 && ((int64_t)slot + 1) % every == (int64_t)s[SL_flush_phase])) ev |= EV_FLUSH;
     /* SilenceTracker.pushSumSquares, then the silence event as endSlotWrite raises it */
     s[SL_sil_total] += 1;
-    if (sqrt(ss / OUT) < s[SL_sil_threshold]) {
+    if (sqrt(ss / DSP_OUT) < s[SL_sil_threshold]) {
       s[SL_sil_silent] += 1;
       s[SL_sil_run] += 1;
     } else {

@@ -29,6 +29,13 @@ static inline int same_shape(const double *f, double shape) { return f[S_capacit
 
 /* rtp-packet.ts seqDelta / tsDelta */
 static inline double seq_delta(double a, double b) { return (double)(int16_t)(uint16_t)((uint32_t)b - (uint32_t)a); }
+/* `seq` extended next to the highest sequence number seen (its dropout not checked), and an extended number's slot in
+ * the timeline (the anchor of its segment): how push maps an in-order packet, and what prefetch_entry guesses. */
+static inline double ext_near_max(const double *f, double seq) {
+  const double max_ext = FIELD(maxExt);
+  return max_ext + seq_delta((double)((int64_t)max_ext & 0xffff), seq);
+}
+static inline double slot_of_ext(const double *f, double ext) { return FIELD(baseSlot) + (ext - FIELD(baseExt)); }
 static inline double ts_delta(double a, double b) { return (double)(int32_t)((uint32_t)b - (uint32_t)a); }
 
 static void anchor(double *f, double ssrc, double ext, double arrival_frames, int reanchor) {
@@ -99,9 +106,8 @@ int stream_push(double *f, uint32_t seq32, uint32_t ts32, uint32_t ssrc32, const
     anchor(f, ssrc, ext, arrival_frames, 1);
     update_jitter(f, ts, arrival_ms);
   } else {
-    const double max_ext = FIELD(maxExt);
-    const double delta = seq_delta((double)((int64_t)max_ext & 0xffff), seq);
-    ext = max_ext + delta;
+    ext = ext_near_max(f, seq);
+    const double delta = ext - FIELD(maxExt);
     if (delta > FIELD(maxDropout) || delta < -FIELD(maxDropout)) {
       ext = seq;
       anchor(f, ssrc, ext, arrival_frames, 1);
@@ -110,11 +116,11 @@ int stream_push(double *f, uint32_t seq32, uint32_t ts32, uint32_t ssrc32, const
       if (delta > 0) FIELD(maxExt) = ext;
       FIELD(segReceived)++;
       update_jitter(f, ts, arrival_ms);
-      track_drift(f, arrival_frames - (FIELD(baseSlot) + (ext - FIELD(baseExt))));
+      track_drift(f, arrival_frames - slot_of_ext(f, ext));
     }
   }
 
-  const double slot = FIELD(baseSlot) + (ext - FIELD(baseExt));
+  const double slot = slot_of_ext(f, ext);
   if (slot < FIELD(nextSlot)) {
     if (slot < 0) FIELD(beforeStart)++;
     else FIELD(late)++;
@@ -177,8 +183,7 @@ int stream_fast_packet(double *f, double shape, const uint8_t *b, uint32_t len, 
 
 void stream_prefetch_entry(const double *f, double shape, const uint8_t *b, uint32_t len) {
   if (len < RTP_HEADER_MIN || !same_shape(f, shape) || FIELD(anchored) != 1) return;
-  const double ext = FIELD(maxExt) + seq_delta((double)((int64_t)FIELD(maxExt) & 0xffff), (double)(((uint32_t)b[2] << 8) | b[3]));
-  const double slot = FIELD(baseSlot) + (ext - FIELD(baseExt));
+  const double slot = slot_of_ext(f, ext_near_max(f, (double)(((uint32_t)b[2] << 8) | b[3])));
   if (!(slot >= 0 && slot >= FIELD(nextSlot) && slot - FIELD(nextSlot) < FIELD(capacity))) return;
   const size_t n = (size_t)FIELD(samplesPerFrame);
   const char *e = (const char *)stream_entry((double *)f, (size_t)((int64_t)slot % (int64_t)FIELD(capacity)), n);
