@@ -51,6 +51,7 @@
  *   --no-save          do not write bench/results/asterisk-cost-<timestamp>.json
  *   --label TEXT       free text stored in the result
  */
+import { cpuLabel } from '../src/util/cpu-identity.js';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -1010,15 +1011,6 @@ interface RunResult {
   ratio_both_to_split?: number;
 }
 
-function cpuModel(): string {
-  try {
-    const m = /^Model name:\s*(.+)$/m.exec(execFileSync('lscpu', { encoding: 'utf8' }));
-    return m ? m[1].trim() : os.cpus()[0]?.model ?? 'unknown';
-  } catch {
-    return os.cpus()[0]?.model ?? 'unknown';
-  }
-}
-
 function git(args: string[]): string {
   try {
     return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -1168,7 +1160,7 @@ async function main(): Promise<void> {
       rtp_ports: `${o.rtpMin}-${o.rtpMax}`,
       reconcile_every_sec: o.reconcileEverySec,
     },
-    host: { cpu_model: cpuModel(), cores: os.cpus().length, clk_tck: CLK_TCK, kernel: os.release(), node: process.version },
+    host: { cpu_model: cpuLabel(), cores: os.cpus().length, clk_tck: CLK_TCK, kernel: os.release(), node: process.version },
     asterisk: { version, pid: astPid },
     git: { commit: git(['rev-parse', 'HEAD']), dirty_src: git(['status', '--short', '--', 'src']).split('\n').filter(Boolean) },
     call:

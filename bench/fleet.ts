@@ -58,6 +58,7 @@
  *   --keep              keep the temp dir (logs, spools, storage)
  *   --no-save           do not write bench/results/fleet-<timestamp>-<N>c-<S>s.json
  */
+import { cpuLabel } from '../src/util/cpu-identity.js';
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
@@ -616,21 +617,12 @@ interface Call {
   final?: Record<string, unknown>;
 }
 
-function cpuModel(): string {
-  try {
-    const m = /^Model name:\s*(.+)$/m.exec(execFileSync('lscpu', { env: { ...process.env, LC_ALL: 'C' } }).toString());
-    if (m) return m[1].trim();
-  } catch {
-    /* no lscpu */
-  }
-  return /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1].trim() ?? os.cpus()[0]?.model ?? 'unknown';
-}
 
 async function main(): Promise<void> {
   const command = `npx tsx bench/fleet.ts ${process.argv.slice(2).join(' ')}`.trim();
   const uptimeBefore = execFileSync('uptime').toString().trim();
   const machine = {
-    cpu_model: cpuModel(),
+    cpu_model: cpuLabel(),
     cores: os.cpus().length,
     mem_gib: r1(os.totalmem() / 2 ** 30),
     node: process.version,

@@ -43,6 +43,7 @@
  *                        each sending from its own announced source, 127.x.y.z:P, as Asterisk's channels do) |
  *                        per-stream (a port per stream, the source latched from the first packet)   default shared
  */
+import { cpuIdentity, cpuLabel } from '../src/util/cpu-identity.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -776,7 +777,8 @@ async function main(): Promise<void> {
     command: `npm run bench -- ${process.argv.slice(2).join(' ')}`,
     machine: {
       cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? '',
+      cpuModel: cpuLabel(),
+      cpu: cpuIdentity(),
       availableParallelism: os.availableParallelism(),
       memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
       node: process.version,
@@ -846,6 +848,7 @@ async function main(): Promise<void> {
   const MiB = (b: number): string => fmt(b / 2 ** 20, 0) + ' MiB';
   const rows: string[][] = [
     ['metric', `mixer (sidecar media path, ${receiver})`, `bare UDP receive (${receiver})`],
+    ['CPU (cores, clock)', `${result.machine.cpuModel} (${result.machine.availableParallelism} cores, ${result.machine.cpu.mhz ?? '?'} MHz)`, '—'],
     ...(admitting
       ? [['admission: offered / accepted / refused (by reason)', `${N} ${opts.ramp > 0 ? `over ${opts.ramp} s` : 'at once'} / ${accepted} / ${N - accepted} ${JSON.stringify(refusedBy)}`, '—']]
       : []),

@@ -6,11 +6,13 @@
  * this machine carried before, and the ceiling moves on from there (down at an overload, up by 5 % a report with room).
  *
  * A small JSON file (the spool directory's `mixer-capacity.json`), read once at start and written when a ceiling
- * changes. It only counts for the same machine and setup (CPU model, cores, workers, receiver, playout delay): on
- * other hardware it is ignored. A damaged or foreign file is ignored, never trusted: the worst it can do is nothing.
+ * changes. It only counts for the same machine and setup (CPU model with its family, model and stepping — a VM's
+ * brand string alone names two hosts that differ by half — cores, workers, receiver, playout delay): on other
+ * hardware it is ignored. A damaged or foreign file is ignored, never trusted: the worst it can do is nothing.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { cpuLabel } from '../util/cpu-identity.js';
 
 /** What the ceilings depend on besides the load itself. */
 export interface CapacityKey {
@@ -20,7 +22,7 @@ export interface CapacityKey {
 }
 
 interface Stored extends CapacityKey {
-  version: 1;
+  version: 2;
   cpuModel: string;
   cpus: number;
   /** per worker: its ceiling (null: none learned) */
@@ -36,7 +38,7 @@ export class CapacityMemory {
     private readonly path: string,
     key: CapacityKey,
   ) {
-    this.key = { version: 1, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', cpus: os.availableParallelism(), ...key };
+    this.key = { version: 2, cpuModel: cpuLabel(), cpus: os.availableParallelism(), ...key };
   }
 
   /** Each worker's remembered ceiling (Infinity: none), or null when there is none for this machine and setup. */

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CapacityMemory } from '../../../src/mixer/capacity-memory.js';
+import { cpuIdentity, cpuLabel } from '../../../src/util/cpu-identity.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'capacity-memory-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,12 +20,20 @@ describe('CapacityMemory', () => {
     new CapacityMemory(file, KEY).save([1180, Infinity]);
     expect(new CapacityMemory(file, KEY).load()).toEqual([1180, Infinity]);
     const stored = JSON.parse(readFileSync(file, 'utf8'));
-    expect(stored).toMatchObject({ version: 1, workers: 2, receiver: 'native', playoutDelayMs: 300, ceilings: [1180, null] });
-    expect(typeof stored.cpuModel).toBe('string');
+    expect(stored).toMatchObject({ version: 2, workers: 2, receiver: 'native', playoutDelayMs: 300, ceilings: [1180, null], cpuModel: cpuLabel() });
     expect(new CapacityMemory(file, { ...KEY, workers: 4 }).load()).toBeNull();
     expect(new CapacityMemory(file, { ...KEY, receiver: 'dgram' }).load()).toBeNull();
     expect(new CapacityMemory(file, { ...KEY, playoutDelayMs: 100 }).load()).toBeNull();
     writeFileSync(file, JSON.stringify({ ...stored, cpuModel: 'another CPU' }));
+    expect(new CapacityMemory(file, KEY).load()).toBeNull();
+    // the same brand on another microarchitecture (a VM shows "AMD EPYC" on Zen 3 and Zen 5 alike) is another machine
+    const id = cpuIdentity();
+    if (id.family !== null) {
+      writeFileSync(file, JSON.stringify({ ...stored, cpuModel: cpuLabel({ ...id, family: id.family + 1 }) }));
+      expect(new CapacityMemory(file, KEY).load()).toBeNull();
+    }
+    // a file of the first format (brand only) is ignored: it cannot say which host it was learned on
+    writeFileSync(file, JSON.stringify({ ...stored, version: 1, cpuModel: id.model }));
     expect(new CapacityMemory(file, KEY).load()).toBeNull();
   });
 
@@ -47,7 +56,7 @@ describe('CapacityMemory', () => {
     const m = new CapacityMemory(file, KEY);
     m.save([100, 200]);
     const good = JSON.parse(readFileSync(file, 'utf8'));
-    for (const bad of ['{', 'null', '[]', JSON.stringify({ ...good, ceilings: [100] }), JSON.stringify({ ...good, ceilings: [-1, 5] }), JSON.stringify({ ...good, ceilings: [1.5, 5] }), JSON.stringify({ ...good, ceilings: ['100', 5] }), JSON.stringify({ ...good, ceilings: [1e9, 5] }), JSON.stringify({ ...good, version: 2 })]) {
+    for (const bad of ['{', 'null', '[]', JSON.stringify({ ...good, ceilings: [100] }), JSON.stringify({ ...good, ceilings: [-1, 5] }), JSON.stringify({ ...good, ceilings: [1.5, 5] }), JSON.stringify({ ...good, ceilings: ['100', 5] }), JSON.stringify({ ...good, ceilings: [1e9, 5] }), JSON.stringify({ ...good, version: 3 })]) {
       writeFileSync(file, bad);
       expect(new CapacityMemory(file, KEY).load(), bad).toBeNull();
     }
