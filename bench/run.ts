@@ -53,7 +53,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { DEFAULT_ADMISSION } from '../src/mixer/admission.js';
+import { DEFAULT_MAX_UTILIZATION_PERCENT } from '../src/mixer/admission.js';
 import { DEFAULT_RECEIVER_POLL_MS, MixerPool } from '../src/mixer/mixer-pool.js';
 import type { WorkerStats } from '../src/mixer/protocol.js';
 import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from '../src/mixer/types.js';
@@ -155,7 +155,7 @@ function parseArgs(argv: string[]): Options {
       if (d !== 'auto' && d !== 'native' && d !== 'js') throw new Error(`--dsp: native, js or auto, not ${d}`);
       return d;
     })(get('dsp') ?? 'auto'),
-    admissionMaxUtilization: num('admission-max-utilization', Math.round(DEFAULT_ADMISSION.maxUtilization * 1000) / 10),
+    admissionMaxUtilization: num('admission-max-utilization', DEFAULT_MAX_UTILIZATION_PERCENT),
     rtpSockets: ((m) => {
       if (m !== 'shared' && m !== 'per-stream') throw new Error(`--rtp-sockets: shared or per-stream, not ${m}`);
       return m;

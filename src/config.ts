@@ -2,7 +2,7 @@ import { CUSTOMER_ID_RULE, isCustomerId } from './domain/customer-id.js';
 import { WEBHOOK_SECRET_RULE, webhookKey } from './jobs/webhook-signature.js';
 import { checkRtpHosts } from './media/rtp-hosts.js';
 import { DEFAULT_PLAYOUT_DELAY_MS } from './mixer/types.js';
-import { DEFAULT_ADMISSION } from './mixer/admission.js';
+import { DEFAULT_MAX_UTILIZATION_PERCENT } from './mixer/admission.js';
 import { isNodeId } from './fleet/node-id.js';
 import type { HostPort, RedisTarget } from './store/redis-target.js';
 
@@ -123,7 +123,7 @@ function redisTarget(env: Env): RedisTarget | undefined {
 
 /** ADMISSION_MAX_UTILIZATION (%, 0: off) and ADMISSION_MAX_LAG_MS (default: 60 % of the playout delay). */
 function admission(env: Env): { maxUtilization: number; maxLagMs?: number } | false {
-  const raw = str(env, 'ADMISSION_MAX_UTILIZATION', String(Math.round(DEFAULT_ADMISSION.maxUtilization * 1000) / 10)).trim();
+  const raw = str(env, 'ADMISSION_MAX_UTILIZATION', String(DEFAULT_MAX_UTILIZATION_PERCENT)).trim();
   const pct = Number(raw);
   if (!/^\d+(\.\d+)?$/.test(raw) || pct > 100) throw new ConfigError('ADMISSION_MAX_UTILIZATION', `expected a percentage 0…100 (0: off), got "${raw}"`);
   if (pct === 0) return false;

@@ -42,6 +42,8 @@ export interface AdmissionPolicy {
  * to 60 % of its delay unless configured (ADMISSION_MAX_LAG_MS).
  */
 export const DEFAULT_ADMISSION: Omit<AdmissionPolicy, 'maxLagMs'> = { maxUtilization: 0.65, staleReportMs: 3000, minSample: 20, idleUtilization: 0.03, reopenMargin: 0.15 };
+/** The default utilization threshold as ADMISSION_MAX_UTILIZATION writes it (%, one decimal). */
+export const DEFAULT_MAX_UTILIZATION_PERCENT = Math.round(DEFAULT_ADMISSION.maxUtilization * 1000) / 10;
 
 export interface WorkerLoad {
   /** running and ready for work */

@@ -177,6 +177,12 @@ export function hashId(id: string): number {
 
 const MAX_EARLY_DEATHS = 5;
 
+/** A worker's last report as admission control reads it (the same for its decisions and for the ceiling it learns). */
+function reportOf(s: Slot): WorkerLoad['report'] {
+  const st = s.stats;
+  return st ? { atMs: s.statsAtMs, recordings: st.recordings, utilization: st.eventLoopUtilization, lagP99Ms: st.lagP99Ms, previousRecordings: s.previousRecordings } : undefined;
+}
+
 /** Listeners are guarded (util/guarded-emitter.ts): one that throws is logged and cannot break the message loop. */
 export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
   readonly ports: PortPool;
@@ -605,9 +611,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       alive: !s.dead,
       recordings: s.recordings.size,
       learnedCap: s.learnedCap,
-      report: s.stats
-        ? { atMs: s.statsAtMs, recordings: s.stats.recordings, utilization: s.stats.eventLoopUtilization, lagP99Ms: s.stats.lagP99Ms, previousRecordings: s.previousRecordings }
-        : undefined,
+      report: reportOf(s),
     }));
   }
 
@@ -723,9 +727,8 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         slot.stats = m.stats;
         slot.statsAtMs = Date.now();
         if (this.admissionPolicy) {
-          const st = m.stats;
           const before = slot.learnedCap;
-          slot.learnedCap = nextCeiling(slot.learnedCap, { atMs: slot.statsAtMs, recordings: st.recordings, utilization: st.eventLoopUtilization, lagP99Ms: st.lagP99Ms }, this.admissionPolicy);
+          slot.learnedCap = nextCeiling(slot.learnedCap, reportOf(slot)!, this.admissionPolicy);
           if (slot.learnedCap !== before) this.rememberCeilings();
         }
         this.metrics?.mixerWorkerReport({

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -59,13 +59,20 @@ describe('MixerPool admission control', () => {
     const base = 40000 + 2 * Math.floor(Math.random() * 5000);
     const capacityFile = join(dir, 'mixer-capacity.json');
     const opts = { portMin: base, portMax: base + 19, workers: 1, bindAddress: '127.0.0.1', statsIntervalMs: 200, capacityFile };
-    // a first run overloads its worker with 20 recordings (minSample): it learns a ceiling and keeps it
-    const first = new MixerPool({ ...opts, admission: { maxUtilization: 1e-6 } });
+    // a first run overloads its worker with 20 recordings (minSample): it learns a ceiling and keeps it — but not from
+    // the first report after their opens, a burst whose own work its utilization holds (admission.ts): from the next
+    const keptAtReport: boolean[] = [];
+    let opened = false;
+    const watch = { mixerWorkerReport: () => void (opened && keptAtReport.push(existsSync(capacityFile))), admissionRefused: () => undefined };
+    const first = new MixerPool({ ...opts, admission: { maxUtilization: 1e-6 }, metrics: watch });
     try {
       await first.ready();
       for (let i = 0; i < 20; i++) await first.open(`r${i}`, { path: join(dir, `first-${i}.wav`), startAtMs: Date.now() });
+      opened = true;
       await new Promise((r) => setTimeout(r, 700));
       expect(first.admission()).toBe('utilization');
+      expect(keptAtReport[0]).toBe(false);
+      expect(keptAtReport.at(-1)).toBe(true);
     } finally {
       await first.shutdown();
     }

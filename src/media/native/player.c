@@ -168,6 +168,12 @@ napi_value js_player_set_out(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* A slot's 160 samples fit the output at the cursor `buffered` (bytes; JS memory, so anything: checked as a double
+ * before it becomes an index). */
+static inline int cursor_fits(const player_t *p, double buffered) {
+  return buffered >= 0 && buffered + 2 * DSP_OUT <= 2.0 * (double)p->out_len;
+}
+
 /* The lines of the recording after next: its slot state, which says where the next one's other lines are. */
 static void prefetch_state(const player_t *p) {
   for (int b = 0; b < SL_DOUBLES; b += 8) __builtin_prefetch(p->state + b, 1);
@@ -177,7 +183,7 @@ static void prefetch_state(const player_t *p) {
  * while this one filters. Its state was asked for a recording earlier; the block addresses come from the registration. */
 static void prefetch_slot(const player_t *p) {
   const double slot = p->state[SL_next], buffered = p->state[SL_buffered];
-  if (!(slot >= 0) || !(buffered >= 0) || (size_t)buffered / 2 + DSP_OUT > p->out_len) return;
+  if (!(slot >= 0) || !cursor_fits(p, buffered)) return;
   for (int k = 0; k < 2; k++) {
     __builtin_prefetch(p->blk[k], 1); /* line 0: capacity, samplesPerFrame, nextSlot (stream.h) */
     const char *e = (const char *)stream_entry(p->blk[k], (size_t)((int64_t)slot % p->cap[k]), p->frame[k]); /* tags, then the samples */
@@ -199,9 +205,9 @@ static int tick_one(player_t *p, double now, uint32_t *played) {
   int ev = 0;
   while (s[SL_next] < limit) {
     const double slot = s[SL_next], buffered = s[SL_buffered];
-    const size_t at = (size_t)buffered / 2;
-    if (ev || !(buffered >= 0) || buffered + 2 * DSP_OUT > s[SL_limit] || ((size_t)buffered & 1) || !p->out || at + DSP_OUT > p->out_len)
+    if (ev || !cursor_fits(p, buffered) || buffered + 2 * DSP_OUT > s[SL_limit] || ((size_t)buffered & 1) || !p->out)
       return ev | EV_PLAY_JS; /* tick() plays the rest (and checks the media timeout) */
+    const size_t at = (size_t)buffered / 2;
     const int16_t *a = stream_take(p->blk[0], p->blk_shape[0], slot);
     const int16_t *b = stream_take(p->blk[1], p->blk_shape[1], slot);
     const double ss = dsp_mix_filter(p->hist, a, b, p->out + at); /* the JS mix and filter, fused */
