@@ -17,7 +17,8 @@
  * Without the ceiling the admissions oscillate around the limit and settle above it (measured: bench --ramp).
  * The ceilings outlive a restart (capacity-memory.ts): before its first report a worker takes no more than its ceiling.
  * A report whose load changed by more than a tenth since the one before comes from a burst of opens, whose own work
- * the utilization holds: neither the estimate nor the ceiling learns from its utilization (from late ticks it does).
+ * the utilization holds: neither the estimate nor the ceiling learns from its utilization (from late ticks it does),
+ * and a worker with a ceiling is not refused on it (its ceiling and its ticks are).
  */
 export interface AdmissionPolicy {
   /** event-loop utilization a worker may reach (0…1) */
@@ -106,7 +107,9 @@ export function workerRefusal(load: WorkerLoad, nowMs: number, p: AdmissionPolic
   if (!r) return load.recordings >= (load.learnedCap ?? Infinity) ? 'capacity' : undefined; // just started: nothing measured yet but what an earlier run learned
   if (nowMs - r.atMs > p.staleReportMs) return 'stale_report';
   if (r.lagP99Ms >= p.maxLagMs) return 'tick_lag';
-  if (r.utilization >= p.maxUtilization) return 'utilization';
+  // A burst's report holds the opening work: with a ceiling learned from steady loads, that ceiling and the ticks
+  // decide (refusing on it took half of what a worker could carry, bench 3000 at once); without one, caution.
+  if (r.utilization >= p.maxUtilization && !(opening(r) && Number.isFinite(load.learnedCap ?? Infinity))) return 'utilization';
   if (load.recordings >= workerCapacity(load, p)) return 'capacity';
   return undefined;
 }

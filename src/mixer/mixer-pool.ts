@@ -120,8 +120,14 @@ interface Slot {
   stats: WorkerStats | null;
   /** when `stats` arrived (Date.now()) */
   statsAtMs: number;
-  /** the recordings counted by the pushed report before `stats` (admission: a steady load or a burst) */
+  /**
+   * Of the two pushed reports before `stats`, the recordings counted by the one furthest from its count (admission: a
+   * steady load or a burst). Two: the window after a burst still holds its aftermath (measured: a ceiling of 1 500
+   * learned down to 770 from the report after 3 000 opens, which then read as steady).
+   */
   previousRecordings?: number;
+  /** the recordings counted by the report before the one before `stats` */
+  recordingsTwoBefore?: number;
   /** admission control's ceiling learned from this worker's overloads (admission.ts nextCeiling) */
   learnedCap: number;
   ready: boolean;
@@ -722,8 +728,12 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         this.emit('recordingFailed', m.rid, err);
         return;
       }
-      case 'stats':
-        slot.previousRecordings = slot.stats?.recordings ?? 0;
+      case 'stats': {
+        const one = slot.stats?.recordings ?? 0;
+        const two = slot.recordingsTwoBefore ?? one;
+        const n = m.stats.recordings;
+        slot.previousRecordings = Math.abs(two - n) > Math.abs(one - n) ? two : one;
+        slot.recordingsTwoBefore = one;
         slot.stats = m.stats;
         slot.statsAtMs = Date.now();
         if (this.admissionPolicy) {
@@ -738,6 +748,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
           packets: m.stats.packetsSinceReport,
         });
         return;
+      }
     }
   }
 

@@ -38,6 +38,23 @@ describe('admission control', () => {
     expect(workerRefusal({ alive: true, recordings: 500, learnedCap: 500 }, NOW, p)).toBe('capacity');
   });
 
+  it('during a burst of opens, a worker with a learned ceiling is refused by that ceiling and its ticks, not by the opening work', () => {
+    // 700 opened since the report before: the utilization (95 %) holds their opening, not what they will cost
+    const burst = (o: { learnedCap?: number; now?: number; lagP99Ms?: number; previousRecordings?: number } = {}): WorkerLoad => ({
+      alive: true,
+      recordings: o.now ?? 900,
+      learnedCap: o.learnedCap,
+      report: { atMs: NOW - 500, recordings: 900, utilization: 0.95, lagP99Ms: o.lagP99Ms ?? 5, previousRecordings: o.previousRecordings ?? 200 },
+    });
+    expect(workerRefusal(burst({ learnedCap: 1400 }), NOW, p)).toBeUndefined();
+    expect(workerRefusal(burst({ learnedCap: 1400, now: 1399 }), NOW, p)).toBeUndefined();
+    expect(workerRefusal(burst({ learnedCap: 1400, now: 1400 }), NOW, p)).toBe('capacity');
+    expect(workerRefusal(burst({ learnedCap: 1400, lagP99Ms: 60 }), NOW, p)).toBe('tick_lag'); // the ticks still say no
+    expect(workerRefusal(burst(), NOW, p)).toBe('utilization'); // nothing learned yet: the utilization is all there is
+    expect(workerRefusal(burst({ learnedCap: 1400, previousRecordings: 850 }), NOW, p)).toBe('utilization'); // a steady load: busy is busy
+    expect(chooseWorker([burst({ learnedCap: 1400 }), burst()], 1, NOW, p)).toEqual({ index: 0 });
+  });
+
   it("takes the id's preferred worker when it has room, else the one with the most room, else refuses", () => {
     const free = load(100, 0.2);
     const busier = load(300, 0.6);
