@@ -54,8 +54,9 @@ export interface WorkerLoad {
   /** the ceiling learned from its overloads (Infinity: none), see nextCeiling */
   learnedCap?: number;
   /**
-   * its last report; undefined before the first. `previousRecordings`: what the report before it counted — a load
-   * that changed by more than a tenth in between is a burst of opens, whose own work the utilization still holds.
+   * its last report; undefined before the first. `previousRecordings`: what a report before it counted (the pool
+   * gives the further of the two before: the window after a burst still holds its aftermath) — a load that changed by
+   * more than a tenth in between is a burst of opens, whose own work the utilization still holds.
    */
   report?: { atMs: number; recordings: number; utilization: number; lagP99Ms: number; previousRecordings?: number };
 }
