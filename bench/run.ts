@@ -466,6 +466,18 @@ function checkSnr(
 
 // ---------------------------------------------------------------- baseline: bare UDP receive
 
+/** "worker µs / rest µs" per packet: the process's CPU split between its receiving threads and everything else. */
+function threadSplit(workerThreadsCpuMs: number | undefined, processCpuMs: number, packets: number): string {
+  if (workerThreadsCpuMs === undefined || packets <= 0) return '—';
+  const us = (ms: number): string => fmt((ms * 1000) / packets, 2);
+  return `${us(workerThreadsCpuMs)} / ${us(Math.max(0, processCpuMs - workerThreadsCpuMs))}`;
+}
+
+/** The sum, or undefined when any part is unknown (thread CPU is read on Linux only). */
+function sumDefined(xs: (number | undefined)[]): number | undefined {
+  return xs.every((x) => x !== undefined) ? (xs as number[]).reduce((a, b) => a + b, 0) : undefined;
+}
+
 async function baselineSinks(portsByWorker: number[][], recvBufferSize: number, receiver: 'native' | 'dgram', pollMs: number) {
   const workers = await Promise.all(
     portsByWorker.map(
@@ -479,20 +491,21 @@ async function baselineSinks(portsByWorker: number[][], recvBufferSize: number, 
         }),
     ),
   );
-  const stop = async (): Promise<number> => {
-    const counts = await Promise.all(
+  /** The datagrams the sinks counted, and their threads' CPU (ms, since they started: idle until the load). */
+  const stop = async (): Promise<{ received: number; threadCpuMs: number | undefined }> => {
+    const stopped = await Promise.all(
       workers.map(
         (w) =>
-          new Promise<number>((resolve) => {
-            w.on('message', (m: { t: string; count: number }) => {
-              if (m.t === 'stopped') resolve(m.count);
+          new Promise<{ count: number; threadCpuMs?: number }>((resolve) => {
+            w.on('message', (m: { t: string; count: number; threadCpuMs?: number }) => {
+              if (m.t === 'stopped') resolve(m);
             });
             w.postMessage({ t: 'stop' });
           }),
       ),
     );
     await Promise.all(workers.map((w) => w.terminate()));
-    return counts.reduce((a, b) => a + b, 0);
+    return { received: stopped.reduce((a, s) => a + s.count, 0), threadCpuMs: sumDefined(stopped.map((s) => s.threadCpuMs)) };
   };
   return { stop };
 }
@@ -657,6 +670,7 @@ async function main(): Promise<void> {
   const streams = mkStreams();
   const sending = opts.ramp > 0 ? streamsTotal : 2 * calls.length;
   log(`sending ${sending} streams × ${packetsPerStream} packets (${fmtInt(sending * 50)} packets/s) through the mixer…`);
+  const workerCpu0 = (await pool.collectStats()).workers.map((w) => w?.threadCpuMs);
   const gen = await generate(streams, { ...opts, sourcePort }, pollPool, opts.ramp > 0 ? feed : undefined);
   const accepted = calls.length;
   const tEndSend = Date.now();
@@ -665,6 +679,9 @@ async function main(): Promise<void> {
   const drops1 = readSocketDrops(ourPorts());
   const snmp1 = readSnmp();
   const finalStats = await pool.collectStats();
+  // The workers' own threads against the whole process (the rest: WAV writes in the thread pool, the main thread, V8's
+  // helpers), over the load (from just before it to 250 ms after, a little more than the process's CPU window)
+  const workerThreadsCpuMs = sumDefined(finalStats.workers.map((w, i) => (w?.threadCpuMs !== undefined && workerCpu0[i] !== undefined ? w.threadCpuMs - workerCpu0[i]! : undefined)));
   // Cross-check of what the workers read (1-s windows + the current partial one): still valid when a
   // close() fails and its MixResult is missing.
   const datagramsRead =
@@ -736,7 +753,17 @@ async function main(): Promise<void> {
 
   // ---- phase 2: bare UDP receive of the same packets, same sockets, same threads
   let base:
-    | { received: number; cpuMs: number; cpuUserMs: number; cpuSystemMs: number; wallMs: number; socketDrops: number; snmp: UdpCounters; gen: ReturnType<typeof generatorSummary> }
+    | {
+        received: number;
+        cpuMs: number;
+        cpuUserMs: number;
+        cpuSystemMs: number;
+        workerThreadsCpuMs: number | undefined;
+        wallMs: number;
+        socketDrops: number;
+        snmp: UdpCounters;
+        gen: ReturnType<typeof generatorSummary>;
+      }
     | undefined;
   if (opts.baseline) {
     const portsByWorker: number[][] = Array.from({ length: opts.workers }, () => []);
@@ -749,12 +776,13 @@ async function main(): Promise<void> {
     await sleep(250);
     const d1 = readSocketDrops(ourPorts());
     const s1 = readSnmp();
-    const received = await sinks.stop();
+    const { received, threadCpuMs } = await sinks.stop();
     base = {
       received,
       cpuMs: g2.cpuMs,
       cpuUserMs: g2.cpuUserMs,
       cpuSystemMs: g2.cpuSystemMs,
+      workerThreadsCpuMs: threadCpuMs,
       wallMs: g2.wallMs,
       socketDrops: d1.drops - d0.drops,
       snmp: diffUdp(s0, s1),
@@ -822,6 +850,7 @@ async function main(): Promise<void> {
       cpuMs: gen.cpuMs,
       cpuUserMs: gen.cpuUserMs,
       cpuSystemMs: gen.cpuSystemMs,
+      workerThreadsCpuMs,
       cpuPercentOfOneCore: (gen.cpuMs / gen.wallMs) * 100,
       cpuMsPerCallMinute: callMin,
       rssPeakBytes: rssPeak,
@@ -876,6 +905,7 @@ async function main(): Promise<void> {
     ['CPU ms per call-minute (per packet received)', fmt(callMin), base ? fmt(baseCallMin) : '—'],
     ['CPU µs per packet', fmt((callMin * 1000) / 6000, 2), base ? fmt((baseCallMin * 1000) / 6000, 2) : '—'],
     ['CPU per packet, mixer ÷ bare receive (target ≤ 1.5)', base ? fmt(callMin / baseCallMin, 2) : '— (--no-baseline)', '—'],
+    ['  µs per packet in the worker threads / the rest', threadSplit(workerThreadsCpuMs, gen.cpuMs, mixerRecv), base ? threadSplit(base.workerThreadsCpuMs, base.cpuMs, base.received) : '—'],
     ['RSS peak / end', `${MiB(rssPeak)} / ${MiB(rssEnd)}`, '—'],
     ['tick lag p50 / p99 / max (ms)', `${fmt(lagP50, 2)} / ${fmt(lagP99, 2)} / ${fmt(lagMax, 1)}`, '—'],
     ['tick lag p99 1st half / 2nd half (ms)', `${fmt(lagP99FirstHalf, 2)} / ${fmt(lagP99SecondHalf, 2)}`, '—'],

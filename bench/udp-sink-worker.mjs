@@ -4,10 +4,19 @@
 // receiver 'native': the same sockets through the recvmmsg addon (src/media/native), drained every
 // `pollMs` like the mixer worker does, counting the records of each batch (no per-datagram JS).
 import dgram from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 
 const { ports: streamPorts, recvBufferSize, bindAddress, receiver = 'dgram', pollMs = 5 } = workerData;
+// This thread's CPU (ms; Linux's schedstat, as src/util/thread-cpu.ts reads it), for the report's split of the process.
+const threadCpuMs = () => {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return undefined;
+  }
+};
 // A port listed more than once is a shared socket (--rtp-sockets shared): bound once, with as much buffer as its streams'.
 const streamsOn = new Map();
 for (const p of streamPorts) streamsOn.set(p, (streamsOn.get(p) ?? 0) + 1);
@@ -41,7 +50,7 @@ if (receiver === 'native') {
       clearInterval(timer);
       drain();
       native.destroy(id);
-      parentPort.postMessage({ t: 'stopped', count, bytes });
+      parentPort.postMessage({ t: 'stopped', count, bytes, threadCpuMs: threadCpuMs() });
     }
   });
 } else {
@@ -69,7 +78,7 @@ parentPort.on('message', async (m) => {
   if (m.t === 'count') parentPort.postMessage({ t: 'count', count, bytes });
   if (m.t === 'stop') {
     await Promise.all(sockets.map((s) => new Promise((r) => s.close(r))));
-    parentPort.postMessage({ t: 'stopped', count, bytes });
+    parentPort.postMessage({ t: 'stopped', count, bytes, threadCpuMs: threadCpuMs() });
   }
 });
 }

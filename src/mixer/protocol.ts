@@ -99,6 +99,8 @@ export interface WorkerStats {
   receiverPolls: number;
   /** V8 heap of this worker's isolate. */
   heapUsedBytes: number;
+  /** This worker thread's own CPU time since it started (ms; Linux, else undefined): the bench's split of a process's CPU. */
+  threadCpuMs?: number;
   /** Window length (ms) these numbers cover; at: epoch ms of the report. */
   windowMs: number;
   at: number;

@@ -22,6 +22,7 @@ import type { FromWorker, SharedSocketOpened, ToWorker, WireError, WorkerConfig,
 import { RecordingPipeline, type StreamState } from './recording-pipeline.js';
 import { pollThenPlay } from './poll-then-play.js';
 import { SlotBatch } from './slot-batch.js';
+import { threadCpuMs } from '../util/thread-cpu.js';
 
 if (!parentPort) throw new Error('mixer worker must run in a worker thread');
 const port = parentPort;
@@ -431,6 +432,7 @@ function snapshot(report = false): WorkerStats {
     receiver: rx ? 'native' : 'dgram',
     receiverPolls,
     heapUsedBytes: getHeapStatistics().used_heap_size,
+    threadCpuMs: threadCpuMs(),
     windowMs: performance.now() - windowStart,
     at: Date.now(),
   };
