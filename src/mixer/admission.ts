@@ -16,7 +16,8 @@
  * a report shows room again (utilization under the threshold by `reopenMargin`), then lets the ceiling up slowly.
  * Without the ceiling the admissions oscillate around the limit and settle above it (measured: bench --ramp).
  * The ceilings outlive a restart (capacity-memory.ts): before its first report a worker takes no more than its ceiling.
- * A report whose load changed by more than a tenth since the one before comes from a burst of opens, whose own work
+ * A report whose load changed by more than a tenth since a report before (the pool compares the two before it: the
+ * window after a burst still holds its aftermath) comes from a burst of opens, whose own work
  * the utilization holds: neither the estimate nor the ceiling learns from its utilization (from late ticks it does),
  * and a worker with a ceiling is not refused on it (its ceiling and its ticks are).
  */
@@ -63,7 +64,7 @@ export interface WorkerLoad {
 
 export type Refusal = 'worker_unavailable' | 'stale_report' | 'tick_lag' | 'utilization' | 'capacity';
 
-/** The report's load changed by more than a tenth since the one before: a burst of opens (or closes). */
+/** The report's load changed by more than a tenth since `previousRecordings`: a burst of opens (or closes). */
 function opening(r: NonNullable<WorkerLoad['report']>): boolean {
   return r.previousRecordings !== undefined && Math.abs(r.recordings - r.previousRecordings) > 0.1 * r.recordings;
 }
