@@ -17,6 +17,12 @@ import { F, ipv4Number } from '../media/stream-block.js';
 import { SLOT, SLOT_STATE_DOUBLES, SlotEvent } from './slot-state.js';
 import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from './types.js';
 
+/**
+ * Slots one tick plays at most (5 s of media: a few flushes of the WAV writer, whose queue is bounded); the rest of a
+ * backlog goes to the next ticks, every 20 ms, so a catch-up runs at 250× real time.
+ */
+export const MAX_CATCH_UP_SLOTS = 250;
+
 /** Where a plain two-party recording has its slots played by the native player (slot-batch.ts's SlotBatch). */
 export interface PlayerSeat {
   /** Registers the recording's slot state, decimator state and two stream blocks; returns its handle. */
@@ -301,10 +307,15 @@ export class RecordingPipeline {
     st.jb.push(h.seq, h.timestamp, h.ssrc, buf, h.payloadOffset, arrivalMs);
   }
 
-  /** Plays out every slot that is due at `nowMs` (epoch ms). Returns the number of slots written. */
+  /**
+   * Plays out the slots due at `nowMs` (epoch ms), at most MAX_CATCH_UP_SLOTS of them: after a freeze of the process
+   * or a step of the clock, the backlog is played over the next ticks, not in one synchronous run (one that queued a
+   * flush per second of it failed the writer as a stalled disk: two minutes of backlog lost the whole recording).
+   * Returns the number of slots written.
+   */
   tick(nowMs: number): number {
     if (this.finished) return 0;
-    const limit = this.dueLimit(nowMs);
+    const limit = Math.min(this.dueLimit(nowMs), this.nextSlot + MAX_CATCH_UP_SLOTS);
     let n = 0;
     while (this.nextSlot < limit) {
       this.playSlot();

@@ -6,7 +6,7 @@ import vm from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WavWriter } from '../../../src/audio/wav-writer.js';
 import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
-import { RecordingPipeline } from '../../../src/mixer/recording-pipeline.js';
+import { MAX_CATCH_UP_SLOTS, RecordingPipeline } from '../../../src/mixer/recording-pipeline.js';
 import { goertzelDb } from '../../helpers/audio-analysis.js';
 import { tonePacket } from '../../helpers/rtp-sender.js';
 import { readWavFile } from '../../helpers/wav-decode.js';
@@ -116,6 +116,29 @@ describe('RecordingPipeline (virtual clock)', () => {
     expect(wav.durationMs).toBe(3500);
     expect(res.sizeBytes).toBe(statSync(path).size);
     expect(goertzelDb(wav.samples.subarray(2000, 11000), 8000, 440)).toBeGreaterThan(-15);
+  });
+
+  it('a freeze of 5 minutes (or a clock step) is played over the next ticks: the writer keeps up, the file is whole', async () => {
+    // async writes as in the worker: each flush waits for the thread pool, at most 120 at once (a stalled disk)
+    const path = join(dir, 'freeze.wav');
+    const writer = await WavWriter.open(path, { sampleRate: 8000, channels: 1, io: 'async' });
+    const p = new RecordingPipeline('freeze', { startAtMs: START, playoutDelayMs: 100 }, writer);
+    const st = p.addStream('in');
+    for (let i = 0; i < 50; i++) p.onPacket(st, tonePacket(i, { seq: i, timestamp: 320 * (i + 1), ssrc: 9 }, 440, 8000), SRC.address, SRC.port, START + 20 * i);
+    const resume = START + 300_000;
+    const first = p.tick(resume); // one synchronous run held a flush per second of the backlog: 300 > 120
+    expect(first).toBe(MAX_CATCH_UP_SLOTS);
+    let ticks = 1;
+    while (p.tick(resume) > 0) {
+      ticks++;
+      await writer.settled(); // the flushes of a tick reach the disk before the next, 20 ms later in the worker
+    }
+    expect(ticks).toBe(Math.ceil((300_000 - 100) / 20 / MAX_CATCH_UP_SLOTS));
+    const res = await p.finish(resume, path);
+    expect(res.durationMs).toBe(300_000);
+    const wav = readWavFile(path);
+    expect(wav.durationMs).toBe(300_000);
+    expect(goertzelDb(wav.samples.subarray(800, 8000), 8000, 440)).toBeGreaterThan(-20); // the second before the freeze
   });
 
   it('a pipeline that never gets a packet times out from its start', async () => {
