@@ -38,6 +38,8 @@ export interface PcmSink {
   flush(): void;
   finalize(): Promise<{ dataBytes: number; sizeBytes: number }>;
   abort?(): Promise<void>;
+  /** Resolves once every flush so far is on the disk (rejects with a write's error). */
+  settled?(): Promise<void>;
   /** Cuts the audio back to `dataBytes` (never lengthens it). */
   truncate?(dataBytes: number): void;
   /** In-place writes (WavWriter's): the buffer, and its cursor kept in the cells given (WavWriter.shareCursor). */
@@ -450,7 +452,12 @@ export class RecordingPipeline {
     }
     this.setEnd(endAtMs);
     this.leavePlayer();
-    while (this.nextSlot < this.endSlot) this.playSlot();
+    // a backlog (a stop right after a freeze) in runs of MAX_CATCH_UP_SLOTS, each on the disk before the next (tick())
+    while (this.nextSlot < this.endSlot) {
+      const stop = Math.min(this.endSlot, this.nextSlot + MAX_CATCH_UP_SLOTS);
+      while (this.nextSlot < stop) this.playSlot();
+      if (this.nextSlot < this.endSlot) await this.sink.settled?.();
+    }
     this.finished = true;
     this.reshaped();
     const fin = await this.sink.finalize();

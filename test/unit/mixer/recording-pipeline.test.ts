@@ -141,6 +141,20 @@ describe('RecordingPipeline (virtual clock)', () => {
     expect(goertzelDb(wav.samples.subarray(800, 8000), 8000, 440)).toBeGreaterThan(-20); // the second before the freeze
   });
 
+  it('a stop right after a freeze of 5 minutes writes the backlog in runs the writer keeps up with', async () => {
+    const path = join(dir, 'freeze-stop.wav');
+    const writer = await WavWriter.open(path, { sampleRate: 8000, channels: 1, io: 'async' });
+    const p = new RecordingPipeline('freeze-stop', { startAtMs: START, playoutDelayMs: 100 }, writer);
+    const st = p.addStream('in');
+    for (let i = 0; i < 50; i++) p.onPacket(st, tonePacket(i, { seq: i, timestamp: 320 * (i + 1), ssrc: 9 }, 440, 8000), SRC.address, SRC.port, START + 20 * i);
+    p.tick(START + 500);
+    const res = await p.finish(START + 300_000, path); // 15 000 slots left at once: 150 flushes > the 120 the queue holds
+    expect(res.durationMs).toBe(300_000);
+    const wav = readWavFile(path);
+    expect(wav.durationMs).toBe(300_000);
+    expect(goertzelDb(wav.samples.subarray(800, 8000), 8000, 440)).toBeGreaterThan(-20);
+  });
+
   it('a pipeline that never gets a packet times out from its start', async () => {
     const { p, path } = await newPipeline('never', { mediaTimeoutMs: 500 });
     p.addStream('in');
