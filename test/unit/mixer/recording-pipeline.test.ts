@@ -24,6 +24,17 @@ async function newPipeline(name: string, opts: { silenceTimeoutMs?: number; maxD
   return { p, path };
 }
 
+/** A pipeline writing asynchronously as in the worker (each flush waits for the thread pool, at most 120 at once: more
+ * is a stalled disk), given 1 s of a 440 Hz tone; then nothing, as if the process froze. */
+async function toneThenFreeze(name: string) {
+  const path = join(dir, `${name}.wav`);
+  const writer = await WavWriter.open(path, { sampleRate: 8000, channels: 1, io: 'async' });
+  const p = new RecordingPipeline(name, { startAtMs: START, playoutDelayMs: 100 }, writer);
+  const st = p.addStream('in');
+  for (let i = 0; i < 50; i++) p.onPacket(st, tonePacket(i, { seq: i, timestamp: 320 * (i + 1), ssrc: 9 }, 440, 8000), SRC.address, SRC.port, START + 20 * i);
+  return { p, path, writer };
+}
+
 describe('RecordingPipeline (virtual clock)', () => {
   it('pause: skip leaves the paused slots out, silence writes them silent; a stop dated back cuts the file right', async () => {
     for (const behavior of ['skip', 'silence'] as const) {
@@ -119,12 +130,7 @@ describe('RecordingPipeline (virtual clock)', () => {
   });
 
   it('a freeze of 5 minutes (or a clock step) is played over the next ticks: the writer keeps up, the file is whole', async () => {
-    // async writes as in the worker: each flush waits for the thread pool, at most 120 at once (a stalled disk)
-    const path = join(dir, 'freeze.wav');
-    const writer = await WavWriter.open(path, { sampleRate: 8000, channels: 1, io: 'async' });
-    const p = new RecordingPipeline('freeze', { startAtMs: START, playoutDelayMs: 100 }, writer);
-    const st = p.addStream('in');
-    for (let i = 0; i < 50; i++) p.onPacket(st, tonePacket(i, { seq: i, timestamp: 320 * (i + 1), ssrc: 9 }, 440, 8000), SRC.address, SRC.port, START + 20 * i);
+    const { p, path, writer } = await toneThenFreeze('freeze');
     const resume = START + 300_000;
     const first = p.tick(resume); // one synchronous run held a flush per second of the backlog: 300 > 120
     expect(first).toBe(MAX_CATCH_UP_SLOTS);
@@ -142,11 +148,7 @@ describe('RecordingPipeline (virtual clock)', () => {
   });
 
   it('a stop right after a freeze of 5 minutes writes the backlog in runs the writer keeps up with', async () => {
-    const path = join(dir, 'freeze-stop.wav');
-    const writer = await WavWriter.open(path, { sampleRate: 8000, channels: 1, io: 'async' });
-    const p = new RecordingPipeline('freeze-stop', { startAtMs: START, playoutDelayMs: 100 }, writer);
-    const st = p.addStream('in');
-    for (let i = 0; i < 50; i++) p.onPacket(st, tonePacket(i, { seq: i, timestamp: 320 * (i + 1), ssrc: 9 }, 440, 8000), SRC.address, SRC.port, START + 20 * i);
+    const { p, path } = await toneThenFreeze('freeze-stop');
     p.tick(START + 500);
     const res = await p.finish(START + 300_000, path); // 15 000 slots left at once: 150 flushes > the 120 the queue holds
     expect(res.durationMs).toBe(300_000);
