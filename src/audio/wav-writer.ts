@@ -219,6 +219,11 @@ export class WavWriter {
     }
   }
 
+  /** Flushes queued or in flight (async io), not yet on the disk. */
+  get backlog(): number {
+    return this.pending;
+  }
+
   /** The buffer in-place writers fill (shareCursor); a new array after a flush swapped the buffer. */
   get pcm(): Int16Array {
     return this.pcmView;

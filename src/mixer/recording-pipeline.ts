@@ -23,6 +23,13 @@ import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from './
  */
 export const MAX_CATCH_UP_SLOTS = 250;
 
+/**
+ * A writer with this many flushes not yet on the disk gets no catch-up from tick(), one slot a tick (real time) until
+ * it drains: many recordings catching up at once, or the ticks and a finishing backlog together, must not outrun the
+ * disk into the writer's stalled-disk limit.
+ */
+export const CATCH_UP_MAX_BACKLOG = 8;
+
 /** Where a plain two-party recording has its slots played by the native player (slot-batch.ts's SlotBatch). */
 export interface PlayerSeat {
   /** Registers the recording's slot state, decimator state and two stream blocks; returns its handle. */
@@ -40,6 +47,8 @@ export interface PcmSink {
   abort?(): Promise<void>;
   /** Resolves once every flush so far is on the disk (rejects with a write's error). */
   settled?(): Promise<void>;
+  /** Flushes queued or in flight, not yet on the disk. */
+  readonly backlog?: number;
   /** Cuts the audio back to `dataBytes` (never lengthens it). */
   truncate?(dataBytes: number): void;
   /** In-place writes (WavWriter's): the buffer, and its cursor kept in the cells given (WavWriter.shareCursor). */
@@ -312,12 +321,14 @@ export class RecordingPipeline {
   /**
    * Plays out the slots due at `nowMs` (epoch ms), at most MAX_CATCH_UP_SLOTS of them: after a freeze of the process
    * or a step of the clock, the backlog is played over the next ticks, not in one synchronous run (one that queued a
-   * flush per second of it failed the writer as a stalled disk: two minutes of backlog lost the whole recording).
+   * flush per second of it failed the writer as a stalled disk: two minutes of backlog lost the whole recording), and
+   * only while the writer keeps up (CATCH_UP_MAX_BACKLOG).
    * Returns the number of slots written.
    */
   tick(nowMs: number): number {
     if (this.finished) return 0;
-    const limit = Math.min(this.dueLimit(nowMs), this.nextSlot + MAX_CATCH_UP_SLOTS);
+    const cap = (this.sink.backlog ?? 0) >= CATCH_UP_MAX_BACKLOG ? 1 : MAX_CATCH_UP_SLOTS;
+    const limit = Math.min(this.dueLimit(nowMs), this.nextSlot + cap);
     let n = 0;
     while (this.nextSlot < limit) {
       this.playSlot();

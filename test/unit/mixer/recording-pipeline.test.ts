@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import v8 from 'node:v8';
@@ -155,6 +155,25 @@ describe('RecordingPipeline (virtual clock)', () => {
     const wav = readWavFile(path);
     expect(wav.durationMs).toBe(300_000);
     expect(goertzelDb(wav.samples.subarray(800, 8000), 8000, 440)).toBeGreaterThan(-20);
+  });
+
+  it("the worker's ticks during a finishing backlog change nothing in the file", async () => {
+    // finish() awaits the disk between its runs; the worker keeps ticking the same pipeline meanwhile
+    const ref = await toneThenFreeze('finish-alone');
+    const mixed = await toneThenFreeze('finish-ticked');
+    const end = START + 300_000;
+    const alone = await ref.p.finish(end, ref.path);
+    let done = false;
+    const finishing = mixed.p.finish(end, mixed.path).finally(() => (done = true));
+    let played = 0;
+    while (!done) {
+      played += mixed.p.tick(end);
+      await new Promise((r) => setImmediate(r));
+    }
+    const ticked = await finishing;
+    expect(played).toBeGreaterThan(0); // the ticks did play some of the backlog
+    expect(ticked).toEqual({ ...alone, path: mixed.path });
+    expect(readFileSync(mixed.path).equals(readFileSync(ref.path))).toBe(true);
   });
 
   it('a pipeline that never gets a packet times out from its start', async () => {
