@@ -29,6 +29,7 @@
  *   --receiver R         MixerPool receiver: native (recvmmsg addon) | dgram | auto   default auto
  *   --receiver-poll-ms M native receiver drain interval                      default the pool's (10)
  *                        The baseline phase uses the same receive path (count-only sockets).
+ *   --tick-ms T          MixerPool tickMs: how often the workers play their due slots  default the pool's (100)
  *   --ramp R             admission control: offer the N calls one by one over R seconds, each sending while
  *                        the next are offered; the pool's admission control (ADMISSION_MAX_UTILIZATION, the
  *                        product default 65 %) accepts or refuses each. Reports accepted / refused and checks the
@@ -54,7 +55,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { DEFAULT_MAX_UTILIZATION_PERCENT } from '../src/mixer/admission.js';
-import { DEFAULT_RECEIVER_POLL_MS, MixerPool } from '../src/mixer/mixer-pool.js';
+import { DEFAULT_RECEIVER_POLL_MS, DEFAULT_TICK_MS, MixerPool } from '../src/mixer/mixer-pool.js';
 import type { WorkerStats } from '../src/mixer/protocol.js';
 import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from '../src/mixer/types.js';
 import { snrDetail } from '../test/helpers/audio-analysis.js';
@@ -100,6 +101,7 @@ interface Options {
   playoutDelayMs?: number;
   receiver: 'auto' | 'dgram' | 'native';
   receiverPollMs: number;
+  tickMs: number;
   ramp: number;
   capacityFile: string | undefined;
   admissionMaxUtilization: number;
@@ -149,6 +151,7 @@ function parseArgs(argv: string[]): Options {
     playoutDelayMs: get('playout-delay') === undefined ? undefined : Number(get('playout-delay')),
     receiver,
     receiverPollMs: num('receiver-poll-ms', DEFAULT_RECEIVER_POLL_MS),
+    tickMs: num('tick-ms', DEFAULT_TICK_MS),
     ramp: num('ramp', 0),
     capacityFile: get('capacity-file'),
     dsp: ((d) => {
@@ -543,6 +546,7 @@ async function main(): Promise<void> {
     playoutDelayMs: opts.playoutDelayMs,
     receiver: opts.receiver,
     receiverPollMs: opts.receiverPollMs,
+    tickMs: opts.tickMs,
     dsp: opts.dsp,
     sharedSocketStreams: opts.rtpSockets === 'shared' ? undefined : 0,
     // With --ramp: the product's admission control decides each offered call on the load measured so far.
@@ -557,7 +561,7 @@ async function main(): Promise<void> {
   const sourcePort = shared ? await freeUdpPort() : 0;
   const sourceOf = (stream: number): number => (127 << 24) + (1 << 16) + stream; // 127.1.0.0 + stream (< 65 536 streams)
   const ipText = (n: number): string => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-  log(`receiver=${receiver}${receiver === 'native' ? ` (poll every ${opts.receiverPollMs} ms)` : ''} dsp=${pool.dsp}`);
+  log(`receiver=${receiver}${receiver === 'native' ? ` (poll every ${opts.receiverPollMs} ms)` : ''} dsp=${pool.dsp} tick=${opts.tickMs} ms`);
 
   // ---- open N recordings × 2 streams
   const rnd = prng(0xbe9c4 ^ N);
@@ -827,6 +831,7 @@ async function main(): Promise<void> {
       jitterSlots: effectiveJitterSlots,
       receiver,
       receiverPollMs: receiver === 'native' ? opts.receiverPollMs : null,
+      tickMs: opts.tickMs,
       rtpSockets: opts.rtpSockets,
       dsp: pool.dsp,
     },

@@ -32,6 +32,15 @@ import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type Mixer, type MixerEve
  */
 export const DEFAULT_RECEIVER_POLL_MS = 10;
 
+/**
+ * How often a worker plays out its recordings' due slots: 100 ms, five slots of each recording in one run. A
+ * recording's own lines (its slot state, decimator history, WAV buffer, ring entries) are cold every time its turn
+ * comes; played five slots at a time they are fetched once per five, and the ring entries and the WAV buffer are
+ * read and written in order. About a quarter less CPU per packet than a 20 ms tick (docs/performance.md); a slot is
+ * played up to 100 ms later, which a recording never hears (late packets are those after their slot is played).
+ */
+export const DEFAULT_TICK_MS = 100;
+
 export interface MixerPoolOptions {
   /** RTP port range (inclusive). */
   portMin: number;
@@ -67,8 +76,10 @@ export interface MixerPoolOptions {
   receiver?: 'auto' | 'dgram' | 'native';
   /** The slot DSP (mix + decimate): 'native' (the addon's dsp.c, bit-identical), 'js', or 'auto' (native when built). */
   dsp?: 'auto' | 'native' | 'js';
-  /** Native receiver: drain interval in ms (also drained before every 20 ms playout). Default DEFAULT_RECEIVER_POLL_MS. */
+  /** Native receiver: drain interval in ms (also drained before every playout tick). Default DEFAULT_RECEIVER_POLL_MS. */
   receiverPollMs?: number;
+  /** Playout tick, a multiple of 20 ms within 20…200. Default DEFAULT_TICK_MS (20 under a test's timeScale). */
+  tickMs?: number;
   /**
    * Native receiver: streams that announce their source (Asterisk's externalMedia) share a worker's socket, up to
    * this many on one, found by source (docs/media.md). Each gets the kernel buffer a socket of its own would; where
@@ -222,6 +233,12 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
     }
     const receiverPollMs = opts.receiverPollMs ?? DEFAULT_RECEIVER_POLL_MS;
     if (!(receiverPollMs >= 1 && receiverPollMs <= 20)) throw new AppError('VALIDATION', `receiverPollMs ${receiverPollMs} must be within 1…20 ms`);
+    const scaled = !!opts.timeScale && opts.timeScale !== 1;
+    // a scaled clock keeps 20 ms ticks: 100 ms at 100× would be 10 s of media a tick, past a tick's catch-up cap
+    const tickMs = opts.tickMs ?? (scaled ? 20 : DEFAULT_TICK_MS);
+    if (!(Number.isInteger(tickMs) && tickMs % 20 === 0 && tickMs >= 20 && tickMs <= 200)) {
+      throw new AppError('VALIDATION', `tickMs ${tickMs} must be a multiple of 20 within 20…200 ms`);
+    }
     this.cfg = {
       bindAddress: opts.bindAddress ?? '0.0.0.0',
       // Deep enough for a GC pause, shallow enough that a worker that fell behind is not served seconds-old
@@ -238,10 +255,12 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
       receiver: native ? 'native' : 'dgram',
       dsp: slotDsp(opts.dsp ?? 'auto'),
       receiverPollMs,
+      tickMs,
       sharedSocketStreams: opts.sharedSocketStreams ?? 512,
-      clock: opts.timeScale && opts.timeScale !== 1 ? { originMs: Date.now(), scale: opts.timeScale } : undefined,
+      clock: scaled ? { originMs: Date.now(), scale: opts.timeScale! } : undefined,
     };
-    if (this.cfg.jitterSlots * 20 <= this.cfg.playoutDelayMs + 20) {
+    // a frame may arrive the playout delay plus a tick before its slot is played
+    if (this.cfg.jitterSlots * 20 <= this.cfg.playoutDelayMs + tickMs) {
       throw new AppError('VALIDATION', `jitterSlots ${this.cfg.jitterSlots} is too small for playoutDelayMs ${this.cfg.playoutDelayMs}`);
     }
     if (!(Number.isInteger(this.cfg.sharedSocketStreams) && this.cfg.sharedSocketStreams >= 0 && this.cfg.sharedSocketStreams <= 4096)) {

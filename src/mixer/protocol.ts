@@ -15,6 +15,8 @@ export interface WorkerConfig {
   dsp: 'native' | 'js';
   /** Native receiver: how often the sockets are drained (ms), besides before every playout tick. */
   receiverPollMs: number;
+  /** How often the worker plays its recordings' due slots (ms, a multiple of 20). */
+  tickMs: number;
   /** Streams one shared socket serves at most (its SO_RCVBUF is asked for that many streams' recvBufferSize). */
   sharedSocketStreams: number;
   /** Enables the 'crash' request (tests only). */

@@ -3,8 +3,8 @@
  * pipelines and WAV writers. RTP is received here, on sockets created in this thread, so packets never
  * cross threads; the main thread only sends control messages (see protocol.ts).
  *
- * One drift-free timer per worker (not per recording) ticks every 20 ms on performance.now():
- * tick k is scheduled at t0 + k·20 ms whatever the previous tick's lateness, and each recording plays out
+ * One drift-free timer per worker (not per recording) ticks every `tickMs` (100 ms) on performance.now():
+ * tick k is scheduled at t0 + k·tickMs whatever the previous tick's lateness, and each recording plays out
  * every slot that is due at the current time (so a late tick catches up, and never drifts).
  */
 import dgram from 'node:dgram';
@@ -12,7 +12,7 @@ import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import { FRAME_MS, OUT_RATE } from '../audio/constants.js';
+import { OUT_RATE } from '../audio/constants.js';
 import { WavWriteBatch } from '../audio/wav-write-batch.js';
 import { WavWriter } from '../audio/wav-writer.js';
 import { BatchReceiver } from '../media/batch-receiver.js';
@@ -320,7 +320,7 @@ async function abortRec(rid: string): Promise<void> {
 // ---- timer and stats ----------------------------------------------------------------------------------
 
 const lag = new LatencyHistogram(0.25, 2000);
-/** Each tick's lateness since the last pushed report (the metrics' histogram); 50 a second, capped. */
+/** Each tick's lateness since the last pushed report (the metrics' histogram); 1000 / tickMs a second, capped. */
 let lagSamples: number[] = [];
 const MAX_LAG_SAMPLES = 1000;
 
@@ -358,6 +358,7 @@ function failRecording(p: RecordingPipeline, err: unknown): void {
   void abortRec(p.id);
 }
 
+const TICK_MS = cfg.tickMs;
 const t0 = performance.now();
 let k = 1;
 let elu = performance.eventLoopUtilization();
@@ -374,7 +375,7 @@ function loop(): void {
 
 function playout(): void {
   const start = performance.now();
-  const late = start - (t0 + k * FRAME_MS);
+  const late = start - (t0 + k * TICK_MS);
   lag.record(late);
   if (lagSamples.length < MAX_LAG_SAMPLES) lagSamples.push(late > 0 ? late : 0);
   ticks++;
@@ -384,10 +385,10 @@ function playout(): void {
   work.record(end - start);
   k++;
   // After a long stall, skip the missed ticks (the pipelines already caught up) instead of bursting.
-  if (t0 + k * FRAME_MS < end - FRAME_MS) k = Math.floor((end - t0) / FRAME_MS) + 1;
-  setTimeout(loop, Math.max(0, t0 + k * FRAME_MS - performance.now()));
+  if (t0 + k * TICK_MS < end - TICK_MS) k = Math.floor((end - t0) / TICK_MS) + 1;
+  setTimeout(loop, Math.max(0, t0 + k * TICK_MS - performance.now()));
 }
-setTimeout(loop, FRAME_MS);
+setTimeout(loop, TICK_MS);
 // Native receiver: drained on this interval (kernel timestamps keep the arrival times exact in between).
 if (rx) setInterval(pollReceiver, cfg.receiverPollMs);
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
 import { createLogger } from '../../src/logger.js';
-import { MixerPool } from '../../src/mixer/mixer-pool.js';
+import { DEFAULT_TICK_MS, MixerPool } from '../../src/mixer/mixer-pool.js';
 import { LISTENER_FAILED } from '../../src/util/guarded-emitter.js';
 import { sendRtpStream } from '../helpers/rtp-sender.js';
 
@@ -164,8 +164,8 @@ describe('MixerPool over real UDP', () => {
     expect(fresh.workers).toHaveLength(2);
     fresh.workers.forEach((w) => {
       expect(w).not.toBeNull();
-      // A 20 ms clock: one tick per 20 ms of the stats window (fewer on a loaded machine, never more).
-      const expected = w!.windowMs / 20;
+      // One tick per DEFAULT_TICK_MS of the stats window (fewer on a loaded machine, never more).
+      const expected = w!.windowMs / DEFAULT_TICK_MS;
       expect(w!.ticks).toBeLessThanOrEqual(expected + 2);
       expect(w!.ticks).toBeGreaterThanOrEqual(Math.floor(expected / 4));
       // Idle workers: their ticks run on time (a lag in seconds would mean a stuck loop).

@@ -69,6 +69,9 @@ describe('receiver option', () => {
       delete process.env.ARI_UDP_NATIVE;
     }
     expect(() => new MixerPool({ portMin: 1000, portMax: 1010, workers: 1, receiverPollMs: 0 })).toThrow(/receiverPollMs/);
+    for (const tickMs of [0, 30, 220]) expect(() => new MixerPool({ portMin: 1000, portMax: 1010, workers: 1, tickMs })).toThrow(/tickMs/);
+    // the ring must hold what arrives in the playout delay plus a tick
+    expect(() => new MixerPool({ portMin: 1000, portMax: 1010, workers: 1, playoutDelayMs: 300, jitterSlots: 20, tickMs: 100 })).toThrow(/jitterSlots/);
   });
 });
 
