@@ -196,8 +196,8 @@ static void prefetch_slot(const player_t *p) {
 
 /* One recording's tick, as RecordingPipeline.tick with each slot's bookkeeping (playSlot, endSlotWrite,
  * checkMediaTimeout's first comparison): plays the slots due at `now` while they fit the buffer, and returns the
- * events JS must handle (EV_*). A slot with an event ends the run: JS handles it, then tick() plays what is left
- * (EV_PLAY_JS), in the order the JS path would. `*played` counts the slots. */
+ * events JS must handle (EV_*). A slot with an event other than a flush ends the run: JS handles it, then tick() plays
+ * what is left (EV_PLAY_JS), in the order the JS path would. `*played` counts the slots. */
 static int tick_one(player_t *p, double now, uint32_t *played) {
   double *s = p->state;
   double limit = floor((now - s[SL_start] - s[SL_delay]) / FRAME_MS);
@@ -205,7 +205,9 @@ static int tick_one(player_t *p, double now, uint32_t *played) {
   int ev = 0;
   while (s[SL_next] < limit) {
     const double slot = s[SL_next], buffered = s[SL_buffered];
-    if (ev || !cursor_fits(p, buffered) || buffered + 2 * DSP_OUT > s[SL_limit] || ((size_t)buffered & 1) || !p->out)
+    /* A flush due does not end the run while the buffer holds the next slot (the worker's buffers hold a tick more than
+     * a flush period): JS flushes all that is buffered after the tick, the bytes in the file are the same. */
+    if ((ev & ~EV_FLUSH) || !cursor_fits(p, buffered) || buffered + 2 * DSP_OUT > s[SL_limit] || ((size_t)buffered & 1) || !p->out)
       return ev | EV_PLAY_JS; /* tick() plays the rest (and checks the media timeout) */
     const size_t at = (size_t)buffered / 2;
     const int16_t *a = stream_take(p->blk[0], p->blk_shape[0], slot);

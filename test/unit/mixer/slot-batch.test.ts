@@ -70,10 +70,15 @@ function countingPlayer() {
 }
 
 describe.skipIf(!native)(`native slot player${notBuilt}`, () => {
-  // 8000 samples: WavWriter's one second (50 slots); 1000: a buffer that fills in the middle of a slot (tick() writes it)
-  it.each([8000, 1000])(
-    'writes what the JS playout writes, through loss, silence, a media timeout, stalls, a pause, a removed stream and the end (buffer of %i samples)',
-    async (room) => {
+  // 8000 samples: WavWriter's one second (50 slots); 1000: a buffer that fills in the middle of a slot (tick() writes it);
+  // 8800: the worker's (a second and a tick), ticked every 100 ms as the worker does: the player plays on past flushes
+  it.each([
+    [8000, 1],
+    [1000, 1],
+    [8800, 5],
+  ])(
+    'writes what the JS playout writes, through loss, silence, a media timeout, stalls, a pause, a removed stream and the end (buffer of %i samples, a tick every %i slots)',
+    async (room, tickEvery) => {
       const dir = mkdtempSync(join(tmpdir(), 'slot-batch-'));
       const kernel = countingPlayer();
       const batch = new SlotBatch(kernel);
@@ -100,8 +105,10 @@ describe.skipIf(!native)(`native slot player${notBuilt}`, () => {
           nat.p.removeStream('out');
           js.p.removeStream('out');
         }
-        batch.tick(t, (_p, err) => errors.push(err));
-        js.p.tick(t);
+        if (i % tickEvery === 0) {
+          batch.tick(t, (_p, err) => errors.push(err));
+          js.p.tick(t);
+        }
         const lossA = r() < 0.05;
         const lossB = r() < 0.05;
         for (const side of [nat, js]) {
@@ -172,6 +179,14 @@ describe.skipIf(!native)(`native slot player${notBuilt}`, () => {
       expect(native!.playerTick(85, ev)).toBe(1); // three due (a stall): two fit, the third is left to JS
       expect([ev[0], ev[2]]).toEqual([2, SlotEvent.playInJs]);
       expect([state[SLOT.nextSlot], state[SLOT.cursor]]).toEqual([3, 640]);
+      // five due (a 100 ms tick), a flush due at the second: the player plays on while the buffer holds them
+      native!.playerSetOut(h, new Int16Array(1600));
+      state[SLOT.cursor] = 0;
+      state[SLOT.cursor + 1] = 3200;
+      state[SLOT.flushPhase] = 5; // (slot + 1) % 50 === 5: slot 4
+      expect(native!.playerTick(165, ev)).toBe(1);
+      expect([ev[0], ev[2]]).toEqual([5, SlotEvent.flush]);
+      expect([state[SLOT.nextSlot], state[SLOT.cursor]]).toEqual([8, 1600]);
     } finally {
       native!.playerRemove(h);
     }
