@@ -24,9 +24,9 @@ import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from './
 export const MAX_CATCH_UP_SLOTS = 250;
 
 /**
- * A writer with this many flushes not yet on the disk gets no catch-up from tick(), one slot a tick (real time) until
- * it drains: many recordings catching up at once, or the ticks and a finishing backlog together, must not outrun the
- * disk into the writer's stalled-disk limit.
+ * A writer with this many flushes not yet on the disk gets no catch-up from tick() until it drains, only the slots
+ * that fell due since the last tick (real time): many recordings catching up at once, or the ticks and a finishing
+ * backlog together, must not outrun the disk into the writer's stalled-disk limit.
  */
 export const CATCH_UP_MAX_BACKLOG = 8;
 
@@ -172,6 +172,8 @@ export class RecordingPipeline {
   /** Slots at and beyond this are never written (the max duration, then finish/setEnd). */
   private readonly maxEndSlot: number;
   private finished = false;
+  /** The due limit at the last tick (a backlogged writer gets only what fell due since). */
+  private lastDue = 0;
   private readonly mediaTimeoutMs: number;
   /** The start: no packet arrived before it (each stream keeps its last accepted arrival in its block). */
   private readonly firstPacketFloorMs: number;
@@ -327,8 +329,10 @@ export class RecordingPipeline {
    */
   tick(nowMs: number): number {
     if (this.finished) return 0;
-    const cap = (this.sink.backlog ?? 0) >= CATCH_UP_MAX_BACKLOG ? 1 : MAX_CATCH_UP_SLOTS;
-    const limit = Math.min(this.dueLimit(nowMs), this.nextSlot + cap);
+    const due = this.dueLimit(nowMs);
+    const cap = (this.sink.backlog ?? 0) >= CATCH_UP_MAX_BACKLOG ? Math.min(MAX_CATCH_UP_SLOTS, Math.max(0, due - this.lastDue)) : MAX_CATCH_UP_SLOTS;
+    this.lastDue = due;
+    const limit = Math.min(due, this.nextSlot + cap);
     let n = 0;
     while (this.nextSlot < limit) {
       this.playSlot();

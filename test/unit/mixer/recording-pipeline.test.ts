@@ -6,7 +6,7 @@ import vm from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WavWriter } from '../../../src/audio/wav-writer.js';
 import { writeRtpHeader } from '../../../src/media/rtp-packet.js';
-import { MAX_CATCH_UP_SLOTS, RecordingPipeline } from '../../../src/mixer/recording-pipeline.js';
+import { CATCH_UP_MAX_BACKLOG, MAX_CATCH_UP_SLOTS, RecordingPipeline } from '../../../src/mixer/recording-pipeline.js';
 import { goertzelDb } from '../../helpers/audio-analysis.js';
 import { tonePacket } from '../../helpers/rtp-sender.js';
 import { readWavFile } from '../../helpers/wav-decode.js';
@@ -174,6 +174,21 @@ describe('RecordingPipeline (virtual clock)', () => {
     expect(played).toBeGreaterThan(0); // the ticks did play some of the backlog
     expect(ticked).toEqual({ ...alone, path: mixed.path });
     expect(readFileSync(mixed.path).equals(readFileSync(ref.path))).toBe(true);
+  });
+
+  it('a writer 8 flushes behind gets only the slots that fell due since the last tick, no catch-up', () => {
+    let backlog = 0;
+    const sink = { write() {}, flush() {}, finalize: async () => ({ dataBytes: 0, sizeBytes: 44 }), get backlog() { return backlog; } };
+    const p = new RecordingPipeline('backlogged', { startAtMs: START, playoutDelayMs: 100 }, sink);
+    p.addStream('in');
+    const at = (slots: number) => START + 100 + 20 * slots; // when `slots` slots are due
+    expect(p.tick(at(10))).toBe(10);
+    backlog = CATCH_UP_MAX_BACKLOG;
+    expect(p.tick(at(2000))).toBe(MAX_CATCH_UP_SLOTS); // a freeze's first tick: the cap, as without a backlog
+    expect(p.tick(at(2005))).toBe(5); // then real time only: 100 ms, five slots
+    expect(p.tick(at(2005))).toBe(0);
+    backlog = CATCH_UP_MAX_BACKLOG - 1; // drained: the catch-up goes on
+    expect(p.tick(at(2005))).toBe(MAX_CATCH_UP_SLOTS);
   });
 
   it('a pipeline that never gets a packet times out from its start', async () => {
