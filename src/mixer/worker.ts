@@ -89,7 +89,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
   const sampleRate = m.sampleRate === 16000 ? 16000 : OUT_RATE;
   const channels = m.channels === 2 ? 2 : 1;
   // 1 s between flushes, and room for a tick's slots past one: the player plays on past a flush while they fit
-  const bufferBytes = ((1000 + cfg.tickMs) / 1000) * sampleRate * 2 * channels;
+  const bufferBytes = ((1000 + cfg.tickMs) * (sampleRate / 1000)) * 2 * channels; // whole: rates are multiples of 1 kHz
   const writer = await WavWriter.open(m.path, { sampleRate, channels, io: 'async', batch: writeBatch, bufferBytes });
   const pipeline = new RecordingPipeline(
     m.rid,

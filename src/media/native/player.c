@@ -181,9 +181,16 @@ static void prefetch_state(const player_t *p) {
 
 /* Asks for the lines the next recording's slot will read (each recording's data is cold by the next tick): they arrive
  * while this one filters. Its state was asked for a recording earlier; the block addresses come from the registration. */
-static void prefetch_slot(const player_t *p) {
+static void prefetch_slot(const player_t *p, double now) {
   const double slot = p->state[SL_next], buffered = p->state[SL_buffered];
   if (!(slot >= 0) || !cursor_fits(p, buffered)) return;
+  /* the output of every slot due this tick (a 100 ms tick: five, 1 600 bytes in a row of a buffer no cache holds) */
+  double due = floor((now - p->state[SL_start] - p->state[SL_delay]) / FRAME_MS) - slot;
+  if (!(due >= 1)) due = 1;
+  if (due > 8) due = 8;
+  const double room = 2.0 * (double)p->out_len - buffered;
+  double bytes = due * 2 * DSP_OUT;
+  if (bytes > room) bytes = room;
   for (int k = 0; k < 2; k++) {
     __builtin_prefetch(p->blk[k], 1); /* line 0: capacity, samplesPerFrame, nextSlot (stream.h) */
     const char *e = (const char *)stream_entry(p->blk[k], (size_t)((int64_t)slot % p->cap[k]), p->frame[k]); /* tags, then the samples */
@@ -191,7 +198,7 @@ static void prefetch_slot(const player_t *p) {
   }
   for (size_t b = 0; b < DSP_HISTORY * sizeof(double); b += 64) __builtin_prefetch((const char *)p->hist + b, 1);
   const char *o = (const char *)(p->out + (size_t)buffered / 2);
-  for (size_t b = 0; b < DSP_OUT * sizeof(int16_t); b += 64) __builtin_prefetch(o + b, 1);
+  for (size_t b = 0; b < (size_t)bytes; b += 64) __builtin_prefetch(o + b, 1);
 }
 
 /* One recording's tick, as RecordingPipeline.tick with each slot's bookkeeping (playSlot, endSlotWrite,
@@ -263,7 +270,7 @@ napi_value js_player_tick(napi_env env, napi_callback_info info) {
   if (nlive > 1) prefetch_state(&players[live[1]]);
   for (int i = 0; i < nlive; i++) {
     if (i + 2 < nlive) prefetch_state(&players[live[i + 2]]);
-    if (i + 1 < nlive) prefetch_slot(&players[live[i + 1]]);
+    if (i + 1 < nlive) prefetch_slot(&players[live[i + 1]], now);
     const int ev = tick_one(&players[live[i]], now, &played);
     if (ev) {
       events[1 + 2 * n] = live[i];
