@@ -19,7 +19,7 @@ import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type MixResult } from './
 
 /**
  * Slots one tick plays at most (5 s of media: a few flushes of the WAV writer, whose queue is bounded); the rest of a
- * backlog goes to the next ticks, every 20 ms, so a catch-up runs at 250× real time.
+ * backlog goes to the next ticks, so a catch-up runs at 50× real time with the worker's 100 ms ticks.
  */
 export const MAX_CATCH_UP_SLOTS = 250;
 

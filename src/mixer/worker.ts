@@ -360,7 +360,6 @@ function failRecording(p: RecordingPipeline, err: unknown): void {
   void abortRec(p.id);
 }
 
-const TICK_MS = cfg.tickMs;
 const t0 = performance.now();
 let k = 1;
 let elu = performance.eventLoopUtilization();
@@ -377,7 +376,7 @@ function loop(): void {
 
 function playout(): void {
   const start = performance.now();
-  const late = start - (t0 + k * TICK_MS);
+  const late = start - (t0 + k * cfg.tickMs);
   lag.record(late);
   if (lagSamples.length < MAX_LAG_SAMPLES) lagSamples.push(late > 0 ? late : 0);
   ticks++;
@@ -387,10 +386,10 @@ function playout(): void {
   work.record(end - start);
   k++;
   // After a long stall, skip the missed ticks (the pipelines already caught up) instead of bursting.
-  if (t0 + k * TICK_MS < end - TICK_MS) k = Math.floor((end - t0) / TICK_MS) + 1;
-  setTimeout(loop, Math.max(0, t0 + k * TICK_MS - performance.now()));
+  if (t0 + k * cfg.tickMs < end - cfg.tickMs) k = Math.floor((end - t0) / cfg.tickMs) + 1;
+  setTimeout(loop, Math.max(0, t0 + k * cfg.tickMs - performance.now()));
 }
-setTimeout(loop, TICK_MS);
+setTimeout(loop, cfg.tickMs);
 // Native receiver: drained on this interval (kernel timestamps keep the arrival times exact in between).
 if (rx) setInterval(pollReceiver, cfg.receiverPollMs);
 

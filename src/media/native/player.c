@@ -174,6 +174,9 @@ static inline int cursor_fits(const player_t *p, double buffered) {
   return buffered >= 0 && buffered + 2 * DSP_OUT <= 2.0 * (double)p->out_len;
 }
 
+/* The slots before this one are due at `now` (RecordingPipeline.dueLimit, before the end is applied). */
+static inline double due_limit(const double *s, double now) { return floor((now - s[SL_start] - s[SL_delay]) / FRAME_MS); }
+
 /* The lines of the recording after next: its slot state, which says where the next one's other lines are. */
 static void prefetch_state(const player_t *p) {
   for (int b = 0; b < SL_DOUBLES; b += 8) __builtin_prefetch(p->state + b, 1);
@@ -185,7 +188,7 @@ static void prefetch_slot(const player_t *p, double now) {
   const double slot = p->state[SL_next], buffered = p->state[SL_buffered];
   if (!(slot >= 0) || !cursor_fits(p, buffered)) return;
   /* the output of every slot due this tick (a 100 ms tick: five, 1 600 bytes in a row of a buffer no cache holds) */
-  double due = floor((now - p->state[SL_start] - p->state[SL_delay]) / FRAME_MS) - slot;
+  double due = due_limit(p->state, now) - slot;
   if (!(due >= 1)) due = 1;
   if (due > 8) due = 8;
   const double room = 2.0 * (double)p->out_len - buffered;
@@ -207,7 +210,7 @@ static void prefetch_slot(const player_t *p, double now) {
  * what is left (EV_PLAY_JS), in the order the JS path would. `*played` counts the slots. */
 static int tick_one(player_t *p, double now, uint32_t *played) {
   double *s = p->state;
-  double limit = floor((now - s[SL_start] - s[SL_delay]) / FRAME_MS);
+  double limit = due_limit(s, now);
   if (limit > s[SL_end]) limit = s[SL_end];
   int ev = 0;
   while (s[SL_next] < limit) {
