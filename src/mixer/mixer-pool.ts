@@ -734,7 +734,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         return;
       }
       case 'silence':
-        this.emit('silence', m.rid);
+        this.emit('silence', m.rid, m.atMs);
         return;
       case 'mediaTimeout':
         this.emit('mediaTimeout', m.rid, m.lastPacketAtMs);

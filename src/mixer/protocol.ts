@@ -60,7 +60,8 @@ export type FromWorker =
   | { t: 'ready' }
   | { t: 'ok'; id: number; result?: MixResult | WorkerStats | SharedSocketOpened }
   | { t: 'err'; id: number; error: WireError }
-  | { t: 'silence'; rid: string }
+  /** `atMs`: the end of the silence run on the recording's timeline (epoch ms) */
+  | { t: 'silence'; rid: string; atMs: number }
   | { t: 'mediaTimeout'; rid: string; lastPacketAtMs: number }
   | { t: 'failed'; rid: string; error: WireError }
   | { t: 'stats'; stats: WorkerStats };

@@ -179,7 +179,8 @@ export class RecordingPipeline {
   private readonly firstPacketFloorMs: number;
 
   /** Called (once per silent run) when the mix has been silent for silenceTimeoutMs. */
-  onSilence: (() => void) | null = null;
+  /** `atMs`: when the silence ran out on the timeline (epoch ms), however late its slot was played. */
+  onSilence: ((atMs: number) => void) | null = null;
   /** Called once when no packet arrived on any stream for mediaTimeoutMs, with the last arrival time. */
   onMediaTimeout: ((lastPacketAtMs: number) => void) | null = null;
 
@@ -350,7 +351,7 @@ export class RecordingPipeline {
   playerEvents(events: number, nowMs: number): number {
     let n = 0;
     if (events & SlotEvent.flush) this.sink.flush();
-    if (events & SlotEvent.silence) this.onSilence?.();
+    if (events & SlotEvent.silence) this.onSilence?.(this.startAtMs + this.nextSlot * FRAME_MS);
     if (events & SlotEvent.playInJs) n = this.tick(nowMs);
     if (events & SlotEvent.mediaTimeout) this.checkMediaTimeout(nowMs);
     this.syncOut();
@@ -613,7 +614,7 @@ export class RecordingPipeline {
       if (this.silence.silentMs >= this.silenceTimeoutMs) {
         if (st[SLOT.silenceReported] === 0) {
           st[SLOT.silenceReported] = 1;
-          this.onSilence?.();
+          this.onSilence?.(this.startAtMs + this.nextSlot * FRAME_MS);
         }
       } else if (this.silence.runFrames === 0) {
         st[SLOT.silenceReported] = 0;

@@ -53,7 +53,8 @@ export interface StreamHandle {
 }
 
 export interface MixerEvents {
-  silence: (recordingId: string) => void;
+  /** `atMs`: when the silence ran out (epoch ms): the stop is dated there, not when the slot happened to be played. */
+  silence: (recordingId: string, atMs: number) => void;
   /** No packet on any stream for the media timeout; `lastPacketAtMs`: when the last one arrived (or the start). */
   mediaTimeout: (recordingId: string, lastPacketAtMs: number) => void;
   /** A worker died: every recording it owned is lost from memory (the spool file is repairable). */

@@ -110,7 +110,7 @@ async function open(m: Extract<ToWorker, { t: 'open' }>): Promise<void> {
     },
     writer,
   );
-  pipeline.onSilence = () => post({ t: 'silence', rid: m.rid });
+  pipeline.onSilence = (atMs) => post({ t: 'silence', rid: m.rid, atMs });
   pipeline.onMediaTimeout = (lastPacketAtMs) => post({ t: 'mediaTimeout', rid: m.rid, lastPacketAtMs });
   recs.set(m.rid, { id: m.rid, path: m.path, pipeline, sockets: new Map(), closing: false });
   slotBatch.add(pipeline);

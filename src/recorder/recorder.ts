@@ -45,7 +45,7 @@ export class Recorder implements RecorderApi {
       everyMs: settings.reconcileEveryMs,
       settleMs: settings.reconcileSettleMs,
     });
-    ports.mixer.on('silence', (id) => void this.#byId.get(id)?.stop('silence').catch(() => undefined));
+    ports.mixer.on('silence', (id, atMs) => void this.#byId.get(id)?.stop('silence', atMs).catch(() => undefined));
     // Dead media (Asterisk gone, the snoops destroyed unseen): the file ends at the last packet, not minutes later.
     ports.mixer.on('mediaTimeout', (id, lastPacketAtMs) => {
       const s = this.#byId.get(id);

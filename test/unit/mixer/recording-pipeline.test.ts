@@ -276,7 +276,11 @@ describe('RecordingPipeline (virtual clock)', () => {
     const { p, path } = await newPipeline('silence', { silenceTimeoutMs: 500 });
     const a = p.addStream('in');
     let events = 0;
-    p.onSilence = () => events++;
+    const at: number[] = [];
+    p.onSilence = (atMs) => {
+      events++;
+      at.push(atMs);
+    };
     const zeros = new Uint8Array(652);
     for (let i = 0; i < 200; i++) {
       const t = START + 5 + 20 * i;
@@ -295,6 +299,9 @@ describe('RecordingPipeline (virtual clock)', () => {
     }
     p.tick(START + 4200);
     expect(events).toBe(2);
+    // dated where each silent run reached 500 ms on the timeline, not when its slot was played: the runs start at slots
+    // 51 and 151 (slots 50 and 150 still hold the decimator's tail of the tone)
+    expect(at).toEqual([START + 1520, START + 3520]);
     const res = await p.finish(START + 4005, path);
     expect(res.quality.silence_ratio).toBeGreaterThan(0.45);
     expect(res.quality.silence_ratio).toBeLessThan(0.55);
