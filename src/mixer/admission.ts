@@ -57,9 +57,10 @@ export interface WorkerLoad {
   /**
    * its last report; undefined before the first. `previousRecordings`: what a report before it counted (the pool
    * gives the further of the two before: the window after a burst still holds its aftermath) — a load that changed by
-   * more than a tenth in between is a burst of opens, whose own work the utilization still holds.
+   * more than a tenth in between is a burst of opens, whose own work the utilization still holds. `previousLagP99Ms`:
+   * the tick lag of the report just before (one late second of a lightly loaded worker is the host's stall, not load).
    */
-  report?: { atMs: number; recordings: number; utilization: number; lagP99Ms: number; previousRecordings?: number };
+  report?: { atMs: number; recordings: number; utilization: number; lagP99Ms: number; previousRecordings?: number; previousLagP99Ms?: number };
 }
 
 export type Refusal = 'worker_unavailable' | 'stale_report' | 'tick_lag' | 'utilization' | 'capacity';
@@ -85,7 +86,8 @@ export function workerCapacity(load: WorkerLoad, p: AdmissionPolicy): number {
 
 /**
  * The ceiling after a report. An overloaded report lowers it to what the worker can hold: the recordings it held
- * scaled to the utilization threshold (at most 95 % of them), or 90 % of them when its ticks ran late. A report
+ * scaled to the utilization threshold (at most 95 % of them), or 90 % of them when its ticks ran late (two reports in a
+ * row, or one while near the threshold: once, lightly loaded, is the host's stall). A report
  * with room (utilization under the threshold by reopenMargin, ticks on time) while at the ceiling raises it by 5 %.
  * Otherwise it stays.
  */
@@ -95,7 +97,11 @@ export function nextCeiling(cap: number, report: NonNullable<WorkerLoad['report'
     // a burst of opens: the utilization holds their own work, not what the recordings cost (late ticks still count)
     if (n < p.minSample || (opening(report) && lag < p.maxLagMs)) return cap;
     const byUse = u >= p.maxUtilization ? Math.min(0.95, (p.maxUtilization - p.idleUtilization) / (u - p.idleUtilization)) : 1;
-    const byLag = lag >= p.maxLagMs ? 0.9 : 1;
+    // Late ticks on a worker far under its utilization threshold, one second only, are the host's stall (a VM
+    // descheduled, measured: one tick 208 ms late at 26 %), not its load: they refuse for that report, they teach nothing.
+    const lagFromLoad = lag >= p.maxLagMs && (u >= p.maxUtilization - p.reopenMargin || (report.previousLagP99Ms ?? 0) >= p.maxLagMs);
+    if (u < p.maxUtilization && !lagFromLoad) return cap;
+    const byLag = lagFromLoad ? 0.9 : 1;
     return Math.min(cap, Math.max(0, Math.floor(n * Math.min(byUse, byLag)))); // (a threshold under the idle cost: 0)
   }
   if (Number.isFinite(cap) && n >= cap && u < p.maxUtilization - p.reopenMargin && lag < p.maxLagMs / 2) return Math.ceil(cap * 1.05);

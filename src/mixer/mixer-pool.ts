@@ -137,6 +137,8 @@ interface Slot {
    * learned down to 770 from the report after 3 000 opens, which then read as steady).
    */
   previousRecordings?: number;
+  /** the tick lag (p99) of the report just before `stats` */
+  previousLagP99Ms?: number;
   /** the recordings counted by the report before the one before `stats` */
   recordingsTwoBefore?: number;
   /** admission control's ceiling learned from this worker's overloads (admission.ts nextCeiling) */
@@ -197,7 +199,7 @@ const MAX_EARLY_DEATHS = 5;
 /** A worker's last report as admission control reads it (the same for its decisions and for the ceiling it learns). */
 function reportOf(s: Slot): WorkerLoad['report'] {
   const st = s.stats;
-  return st ? { atMs: s.statsAtMs, recordings: st.recordings, utilization: st.eventLoopUtilization, lagP99Ms: st.lagP99Ms, previousRecordings: s.previousRecordings } : undefined;
+  return st ? { atMs: s.statsAtMs, recordings: st.recordings, utilization: st.eventLoopUtilization, lagP99Ms: st.lagP99Ms, previousRecordings: s.previousRecordings, previousLagP99Ms: s.previousLagP99Ms } : undefined;
 }
 
 /** Listeners are guarded (util/guarded-emitter.ts): one that throws is logged and cannot break the message loop. */
@@ -753,6 +755,7 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
         const n = m.stats.recordings;
         slot.previousRecordings = Math.abs(two - n) > Math.abs(one - n) ? two : one;
         slot.recordingsTwoBefore = one;
+        slot.previousLagP99Ms = slot.stats?.lagP99Ms;
         slot.stats = m.stats;
         slot.statsAtMs = Date.now();
         if (this.admissionPolicy) {

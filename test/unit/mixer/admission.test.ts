@@ -89,8 +89,11 @@ describe('admission control', () => {
     expect(cap).toBe(Infinity); // under the thresholds: nothing learned
     cap = nextCeiling(cap, rep(800, 0.93), p);
     expect(cap).toBe(Math.floor((800 * 0.77) / 0.9)); // over: scaled down to the threshold (684)
-    cap = nextCeiling(cap, rep(700, 0.6, 90), p);
-    expect(cap).toBe(630); // late ticks count as an overload too: 90 % of what it held
+    expect(nextCeiling(cap, rep(700, 0.6, 90), p)).toBe(cap); // one late second far under the threshold: the host's stall
+    expect(nextCeiling(cap, rep(700, 0.1, 90), p)).toBe(cap);
+    cap = nextCeiling(cap, { ...rep(700, 0.6, 90), previousLagP99Ms: 70 }, p);
+    expect(cap).toBe(630); // late ticks two reports in a row count as an overload too: 90 % of what it held
+    expect(nextCeiling(Infinity, rep(700, 0.66, 90), p)).toBe(630); // or once, near the threshold (≥ 0.8 − 0.15)
     cap = nextCeiling(cap, rep(801, 0.81), p);
     expect(cap).toBe(630); // just over, scaled (780): the lower ceiling stays
     cap = nextCeiling(cap, rep(650, 0.7), p);
