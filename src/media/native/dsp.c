@@ -47,6 +47,7 @@ static inline int16_t saturate(float f) {
 
 typedef double v2d __attribute__((vector_size(16)));
 typedef double v4d __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
 
 /* Four independent accumulators per step (4·W outputs): the additions of one output form a chain, four chains keep
  * the adder busy. Each lane still adds its terms in the scalar order. */
@@ -67,7 +68,11 @@ typedef double v4d __attribute__((vector_size(32)));
     for (int u = 0; u < 4; u++) memcpy(y_out + m + u * (W), &acc[u], sizeof acc[u]);                     \
   }
 
-/* y_out[m] for m < 160 (a multiple of 16), 4·W outputs per step. Two builds: 4 lanes where the CPU has AVX, else 2 (SSE2, x86-64's base). */
+/* y_out[m] for m < 160 (a multiple of 32), 4·W outputs per step. Three builds: 8 lanes where the CPU has AVX-512 (Zen 4
+ * and later, Intel Xeons since Skylake), 4 where it has AVX, else 2 (SSE2, x86-64's base). */
+__attribute__((target("avx512f"))) static void filter_avx512(const double *restrict e, const double *restrict o, double *restrict y_out) {
+  FILTER_BODY(v8d, 8)
+}
 __attribute__((target("avx"))) static void filter_avx(const double *restrict e, const double *restrict o, double *restrict y_out) {
   FILTER_BODY(v4d, 4)
 }
@@ -80,9 +85,10 @@ static void filter_sse2(const double *restrict e, const double *restrict o, doub
  * float, saturate, Σ out², and the new history (the block's last 66 samples, i.e. pairs 160..192). Inlined into
  * each build below, so the vectorizer gives each its own lane width for these loops too.
  */
-static inline __attribute__((always_inline)) double finish_slot(double *restrict e, double *restrict o, double *restrict hist, int16_t *restrict out, int wide) {
+static inline __attribute__((always_inline)) double finish_slot(double *restrict e, double *restrict o, double *restrict hist, int16_t *restrict out, int level) {
   double y[DSP_OUT];
-  if (wide) filter_avx(e, o, y);
+  if (level == DSP_AVX512) filter_avx512(e, o, y);
+  else if (level == DSP_AVX2) filter_avx(e, o, y);
   else filter_sse2(e, o, y);
   for (int m = 0; m < DSP_OUT; m++) out[m] = saturate((float)y[m]);
   int64_t ss = 0;
@@ -104,7 +110,7 @@ static inline __attribute__((always_inline)) void load_history(const double *res
 /* The block's samples straight from the two int16 frames (either may be NULL): a + b when both (exact in int32),
  * the one present, or silence — the JS mix — without a mixed copy in between. */
 static inline __attribute__((always_inline)) double mix_filter(double *restrict hist, const int16_t *restrict a, const int16_t *restrict b,
-                                                                int16_t *restrict out, int wide) {
+                                                                int16_t *restrict out, int level) {
   double e[EVEN], o[EVEN];
   load_history(hist, e, o);
   double *restrict ev = e + DSP_HISTORY / 2, *restrict od = o + DSP_HISTORY / 2;
@@ -121,37 +127,53 @@ static inline __attribute__((always_inline)) double mix_filter(double *restrict 
     }
   } else
     for (int i = 0; i < DSP_OUT; i++) ev[i] = od[i] = 0.0;
-  return finish_slot(e, o, hist, out, wide);
+  return finish_slot(e, o, hist, out, level);
 }
 
-static inline __attribute__((always_inline)) double block_filter(double *restrict hist, const double *restrict blk, int16_t *restrict out, int wide) {
+static inline __attribute__((always_inline)) double block_filter(double *restrict hist, const double *restrict blk, int16_t *restrict out, int level) {
   double e[EVEN], o[EVEN];
   load_history(hist, e, o);
   for (int i = DSP_HISTORY / 2; i < EVEN; i++) {
     e[i] = blk[2 * i - DSP_HISTORY];
     o[i] = blk[2 * i + 1 - DSP_HISTORY];
   }
-  return finish_slot(e, o, hist, out, wide);
+  return finish_slot(e, o, hist, out, level);
 }
 
-/* Two builds of each: AVX2 (the conversions, saturation and sums 4–8 lanes wide, the filter 4) and x86-64's base. */
+/* Three builds of each: AVX-512 (the filter 8 lanes), AVX2 (the conversions, saturation and sums 4–8 lanes wide, the
+ * filter 4) and x86-64's base. */
+#define AVX512 "avx512f,avx512bw,avx512vl,avx512dq,avx2"
+__attribute__((target(AVX512))) static double mix_filter_avx512(double *hist, const int16_t *a, const int16_t *b, int16_t *out) {
+  return mix_filter(hist, a, b, out, DSP_AVX512);
+}
 __attribute__((target("avx2"))) static double mix_filter_avx2(double *hist, const int16_t *a, const int16_t *b, int16_t *out) {
-  return mix_filter(hist, a, b, out, 1);
+  return mix_filter(hist, a, b, out, DSP_AVX2);
 }
 static double mix_filter_base(double *hist, const int16_t *a, const int16_t *b, int16_t *out) {
-  return mix_filter(hist, a, b, out, 0);
+  return mix_filter(hist, a, b, out, DSP_BASE);
+}
+__attribute__((target(AVX512))) static double block_filter_avx512(double *hist, const double *blk, int16_t *out) {
+  return block_filter(hist, blk, out, DSP_AVX512);
 }
 __attribute__((target("avx2"))) static double block_filter_avx2(double *hist, const double *blk, int16_t *out) {
-  return block_filter(hist, blk, out, 1);
+  return block_filter(hist, blk, out, DSP_AVX2);
 }
 static double block_filter_base(double *hist, const double *blk, int16_t *out) {
-  return block_filter(hist, blk, out, 0);
+  return block_filter(hist, blk, out, DSP_BASE);
 }
 
-static int has_avx2 = -1;
-static inline int avx2(void) {
-  if (has_avx2 < 0) has_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-  return has_avx2;
+/* The widest build this CPU runs, and the one in use (a test runs each in turn: dspLevel). */
+static int max_level = -1, level_in_use = -1;
+static int cpu_level(void) {
+  if (max_level < 0) {
+    __builtin_cpu_init();
+    max_level = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                        __builtin_cpu_supports("avx512dq")
+                    ? DSP_AVX512
+                    : __builtin_cpu_supports("avx2") ? DSP_AVX2 : DSP_BASE;
+    level_in_use = max_level;
+  }
+  return level_in_use;
 }
 
 /*
@@ -159,12 +181,20 @@ static inline int avx2(void) {
  * (the block's last 66 samples) is written to `hist`. `blk` may be the state's own block or a caller's scratch.
  */
 double dsp_filter_block(double *restrict hist, const double *restrict blk, int16_t *restrict out) {
-  return avx2() ? block_filter_avx2(hist, blk, out) : block_filter_base(hist, blk, out);
+  switch (cpu_level()) {
+    case DSP_AVX512: return block_filter_avx512(hist, blk, out);
+    case DSP_AVX2: return block_filter_avx2(hist, blk, out);
+    default: return block_filter_base(hist, blk, out);
+  }
 }
 
 /* The mix of two frames (either may be NULL) through the same filter: a recording's cold state costs 66 doubles. */
 double dsp_mix_filter(double *restrict hist, const int16_t *a, const int16_t *b, int16_t *restrict out) {
-  return avx2() ? mix_filter_avx2(hist, a, b, out) : mix_filter_base(hist, a, b, out);
+  switch (cpu_level()) {
+    case DSP_AVX512: return mix_filter_avx512(hist, a, b, out);
+    case DSP_AVX2: return mix_filter_avx2(hist, a, b, out);
+    default: return mix_filter_base(hist, a, b, out);
+  }
 }
 
 /* halfbandInt16(state: Float64Array(386), out: Int16Array(160)) → Σ out² (the block was written by the caller). */
@@ -194,5 +224,20 @@ napi_value js_mix2_halfband_int16(napi_env env, napi_callback_info info) {
   if (!typed(env, argv[3], napi_int16_array, DSP_OUT, (void **)&out)) FAIL("mix2HalfbandInt16: out must be an Int16Array(160)");
   napi_value r; /* the state's block region is left alone (it is scratch: every JS path writes it before use) */
   napi_create_double(env, dsp_mix_filter(st, a, bb, out), &r);
+  return r;
+}
+
+/* dspLevel(level?) → the build in use (0 base, 1 AVX2, 2 AVX-512); with `level`, that build from now on, at most the
+ * widest this CPU runs: every build gives the same bits, and a test runs each against the JS. */
+napi_value js_dsp_level(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t want = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || (argc >= 1 && napi_get_value_int32(env, argv[0], &want) != napi_ok))
+    FAIL("dspLevel(level?: 0 | 1 | 2)");
+  cpu_level();
+  if (argc >= 1) level_in_use = want < DSP_BASE ? DSP_BASE : want > max_level ? max_level : want;
+  napi_value r;
+  napi_create_int32(env, level_in_use, &r);
   return r;
 }

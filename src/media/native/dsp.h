@@ -15,6 +15,10 @@ double dsp_filter_block(double *hist, const double *blk, int16_t *out);
 /* The same on the mix of two int16 frames of 320 samples (a + b, the one present, or silence when both are NULL). */
 double dsp_mix_filter(double *hist, const int16_t *a, const int16_t *b, int16_t *out);
 
+/* The builds of the DSP, narrowest first (dspLevel). */
+enum { DSP_BASE = 0, DSP_AVX2 = 1, DSP_AVX512 = 2 };
+
+napi_value js_dsp_level(napi_env env, napi_callback_info info);
 napi_value js_halfband_int16(napi_env env, napi_callback_info info);
 napi_value js_mix2_halfband_int16(napi_env env, napi_callback_info info);
 

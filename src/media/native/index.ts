@@ -76,9 +76,11 @@ export interface NativeUdp {
   halfbandInt16(state: Float64Array, out: Int16Array): number;
   /** The same after writing a + b into the block (a two-party slot). */
   mix2HalfbandInt16(state: Float64Array, a: Int16Array, b: Int16Array, out: Int16Array): number;
+  /** The DSP build in use (0 x86-64's base, 1 AVX2, 2 AVX-512); with `level`, that one from now on (at most what the CPU runs). */
+  dspLevel(level?: number): number;
 }
 
-export const NATIVE_ABI = 10;
+export const NATIVE_ABI = 11;
 
 /** Candidate locations: next to this file (tsx, tests), and the source tree seen from dist/src/media/native. */
 function candidates(): string[] {

@@ -1005,11 +1005,12 @@ NAPI_MODULE_INIT() {
     {"sendBatch", NULL, js_send_batch, NULL, NULL, NULL, napi_enumerable, NULL},
     {"senderClose", NULL, js_sender_close, NULL, NULL, NULL, napi_enumerable, NULL},
     {"halfbandInt16", NULL, js_halfband_int16, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"dspLevel", NULL, js_dsp_level, NULL, NULL, NULL, napi_enumerable, NULL},
     {"mix2HalfbandInt16", NULL, js_mix2_halfband_int16, NULL, NULL, NULL, napi_enumerable, NULL},
     {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
-  CHECK(napi_create_int32(env, 10, &abi));
+  CHECK(napi_create_int32(env, 11, &abi));
   napi_property_descriptor v = {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL};
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(napi_define_properties(env, exports, 1, &v));

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { MixPipeline } from '../../../src/audio/pipeline.js';
 import { loadNativeUdp, nativeUdpUnavailableReason } from '../../../src/media/native/index.js';
 import { makeRng } from '../../sim/impairments.js';
@@ -26,8 +26,14 @@ function frame(rng: () => number, kind: number, t: number): Int16Array {
   return f;
 }
 
+/** The DSP builds this CPU runs (dsp.c: 0 base, 1 AVX2, 2 AVX-512): each is compared, the widest is left in use. */
+const widest = native ? native.dspLevel() : 0;
+const levels = Array.from({ length: widest + 1 }, (_, l) => l);
+
 describe.runIf(native !== null)(title, () => {
-  it('gives identical output and Σ out² over a long run of two-party, N-party, float and silent slots', () => {
+  it.each(levels)('gives identical output and Σ out² over a long run of two-party, N-party, float and silent slots (build %i)', (level) => {
+    expect(native!.dspLevel(level)).toBe(level);
+    onTestFinished(() => void native!.dspLevel(widest));
     const js = new MixPipeline(null);
     const nat = new MixPipeline(native);
     const rng = makeRng(0xd5b);
@@ -65,6 +71,10 @@ describe.runIf(native !== null)(title, () => {
     expect(() => k.halfbandInt16(new Float32Array(386) as unknown as Float64Array, out)).toThrow(TypeError);
     expect(() => k.mix2HalfbandInt16(state, new Int16Array(320), new Int16Array(319), out)).toThrow(TypeError);
     expect(() => (k.mix2HalfbandInt16 as (...a: unknown[]) => number)(state, new Int16Array(320))).toThrow(TypeError);
+    expect(() => (k.dspLevel as (...a: unknown[]) => number)('2')).toThrow(TypeError);
+    expect(k.dspLevel(99)).toBe(widest); // never a build the CPU cannot run
+    expect(k.dspLevel(-1)).toBe(0);
+    k.dspLevel(widest);
     expect(k.mix2HalfbandInt16(state, new Int16Array(320).fill(1000), new Int16Array(320).fill(-1000), out)).toBe(0);
   });
 });
