@@ -172,8 +172,6 @@ export class RecordingPipeline {
   /** Slots at and beyond this are never written (the max duration, then finish/setEnd). */
   private readonly maxEndSlot: number;
   private finished = false;
-  /** The due limit at the last tick (a backlogged writer gets only what fell due since). */
-  private lastDue = 0;
   private readonly mediaTimeoutMs: number;
   /** The start: no packet arrived before it (each stream keeps its last accepted arrival in its block). */
   private readonly firstPacketFloorMs: number;
@@ -330,9 +328,11 @@ export class RecordingPipeline {
    */
   tick(nowMs: number): number {
     if (this.finished) return 0;
+    const st = this.state;
     const due = this.dueLimit(nowMs);
-    const cap = (this.sink.backlog ?? 0) >= CATCH_UP_MAX_BACKLOG ? Math.min(MAX_CATCH_UP_SLOTS, Math.max(0, due - this.lastDue)) : MAX_CATCH_UP_SLOTS;
-    this.lastDue = due;
+    // lastDue is shared with the native player: a tick's slots it played count against a backlogged writer's share
+    const cap = (this.sink.backlog ?? 0) >= CATCH_UP_MAX_BACKLOG ? Math.min(MAX_CATCH_UP_SLOTS, Math.max(0, due - st[SLOT.lastDue])) : MAX_CATCH_UP_SLOTS;
+    st[SLOT.lastDue] = due;
     const limit = Math.min(due, this.nextSlot + cap);
     let n = 0;
     while (this.nextSlot < limit) {
@@ -385,8 +385,13 @@ export class RecordingPipeline {
     this.playerOut = null;
   }
 
-  /** The player writes into the sink's current buffer (a flush may have swapped it). */
+  /**
+   * The player writes into the sink's current buffer (a flush may have swapped it), and holds back as tick() does
+   * while the writer is behind (its backlog grows only by a flush, i.e. here; a stale 1 only delays a catch-up until the
+   * recording's next flush).
+   */
   private syncOut(): void {
+    this.state[SLOT.backlogged] = (this.sink.backlog ?? 0) >= CATCH_UP_MAX_BACKLOG ? 1 : 0;
     if (this.playerHandle < 0) return;
     const pcm = this.sink.pcm!;
     if (pcm !== this.playerOut) {

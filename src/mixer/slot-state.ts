@@ -12,6 +12,10 @@ export const SLOT = {
   playoutDelayMs: 3,
   flushEvery: 4,
   flushPhase: 5,
+  /** the due limit at the last tick (a backlogged writer gets only what fell due since: CATCH_UP_MAX_BACKLOG) */
+  lastDue: 6,
+  /** 1 while the writer has CATCH_UP_MAX_BACKLOG flushes or more not yet on the disk (the JS mirrors it) */
+  backlogged: 7,
   // line 1
   silenceThresholdRms: 8,
   silenceTimeoutMs: 9,

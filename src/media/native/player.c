@@ -21,7 +21,7 @@
 
 /* The slot state's indices: slot-state.ts's SLOT. */
 enum {
-  SL_next = 0, SL_end = 1, SL_start = 2, SL_delay = 3, SL_flush_every = 4, SL_flush_phase = 5,
+  SL_next = 0, SL_end = 1, SL_start = 2, SL_delay = 3, SL_flush_every = 4, SL_flush_phase = 5, SL_last_due = 6, SL_backlogged = 7,
   SL_sil_threshold = 8, SL_sil_timeout = 9, SL_sil_total = 10, SL_sil_silent = 11, SL_sil_run = 12, SL_sil_reported = 13,
   SL_media_timeout = 14, SL_media_bound = 15, SL_buffered = 16, SL_limit = 17, SL_media_reported = 18, SL_DOUBLES = 24
 };
@@ -212,6 +212,15 @@ static int tick_one(player_t *p, double now, uint32_t *played) {
   double *s = p->state;
   double limit = due_limit(s, now);
   if (limit > s[SL_end]) limit = s[SL_end];
+  /* A writer behind on the disk gets only the slots that fell due since the last tick (recording-pipeline.ts's
+   * CATCH_UP_MAX_BACKLOG): a catch-up must not outrun the disk into its stalled-disk limit. tick() reads the same
+   * lastDue, so what is played here counts against the tick's share there too. */
+  const double last = s[SL_last_due];
+  s[SL_last_due] = limit;
+  if (s[SL_backlogged] == 1) {
+    const double share = limit > last ? limit - last : 0; /* (a NaN from JS memory: nothing) */
+    if (limit > s[SL_next] + share) limit = s[SL_next] + share;
+  }
   int ev = 0;
   while (s[SL_next] < limit) {
     const double slot = s[SL_next], buffered = s[SL_buffered];

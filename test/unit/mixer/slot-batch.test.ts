@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadNativeUdp, nativeUdpUnavailableReason } from '../../../src/media/native/index.js';
-import { RecordingPipeline, type PcmSink } from '../../../src/mixer/recording-pipeline.js';
+import { CATCH_UP_MAX_BACKLOG, RecordingPipeline, type PcmSink } from '../../../src/mixer/recording-pipeline.js';
 import { SlotBatch } from '../../../src/mixer/slot-batch.js';
 import { SLOT, SlotEvent } from '../../../src/mixer/slot-state.js';
 import { WavWriter } from '../../../src/audio/wav-writer.js';
@@ -135,6 +135,52 @@ describe.skipIf(!native)(`native slot player${notBuilt}`, () => {
       rmSync(dir, { recursive: true, force: true });
     },
   );
+
+  it('holds a writer 8 flushes behind to the slots that fell due since the last tick, as tick() does, then catches up', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'slot-batch-'));
+    const kernel = countingPlayer();
+    const batch = new SlotBatch(kernel);
+    const w = await WavWriter.open(join(dir, 'b.wav'), { sampleRate: 8000, channels: 1, bufferBytes: 2 * 8800 });
+    let behind = 0; // the flushes the disk has not taken yet, as the test says
+    const sink: PcmSink = {
+      write: (pcm) => w.write(pcm),
+      flush: () => w.flush(),
+      finalize: () => w.finalize(),
+      truncate: (bytes) => w.truncate(bytes),
+      shareCursor: (cells) => w.shareCursor(cells),
+      get pcm() {
+        return w.pcm;
+      },
+      get backlog() {
+        return behind;
+      },
+    };
+    const { p } = pair(sink, batch);
+    expect(p.playerHandle).toBeGreaterThanOrEqual(0);
+    const at = (slots: number) => START + 100 + 20 * slots; // when `slots` slots are due
+    const run = (t: number): number =>
+      batch.tick(t, (_p, err) => {
+        throw err;
+      });
+    expect(run(at(5))).toBe(5);
+    expect(kernel.played).toBe(5);
+    behind = CATCH_UP_MAX_BACKLOG;
+    p.playerEvents(0, at(5)); // JS's next visit to the recording (a flush event) mirrors the backlog into its slot state
+    const afterFreeze = run(at(200)); // a freeze's first tick: what the buffer holds (as tick()'s cap without a backlog)…
+    expect(afterFreeze).toBeGreaterThan(0);
+    expect(afterFreeze).toBeLessThanOrEqual(55);
+    expect(run(at(200))).toBe(0); // …and no catch-up after it
+    const played = kernel.played;
+    expect(run(at(205))).toBe(5); // then real time only: 100 ms, five slots, by the player
+    expect(kernel.played).toBe(played + 5);
+    expect(p.nextSlot).toBe(5 + afterFreeze + 5);
+    behind = 0; // the disk took them: from the next visit on, the catch-up goes on
+    p.playerEvents(0, at(205));
+    expect(run(at(210))).toBeGreaterThan(5);
+    await p.finish(START + 20 * 210, join(dir, 'b.wav')); // the stop: 210 slots of audio
+    expect(readWavFile(join(dir, 'b.wav')).samples.length).toBe(210 * 160); // every slot in the file, none lost
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('bad arguments fail with an error, and a cursor outside the buffer leaves the slot to JS, never a write outside it', () => {
     expect(() => native!.playerTick(Number.NaN, new Int32Array(1))).toThrow(TypeError);
