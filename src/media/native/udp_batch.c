@@ -37,6 +37,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <emmintrin.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <node_api.h>
@@ -782,7 +783,8 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
     /* level-triggered epoll lists what is still readable, read sockets last: a batch with none left unread ends it */
     if (ne < MAX_EVENTS || fresh == 0) break;
   }
-done:;
+done:
+  _mm_sfence(); /* the ring entries' streaming stores (stream_push) are ordered before whatever follows */
   {
     int32_t n32 = (int32_t)n, more32 = more, placed32 = (int32_t)placed;
     memcpy(r->buf + 8, &n32, 4);
