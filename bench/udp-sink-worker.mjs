@@ -28,8 +28,8 @@ let bytes = 0;
 
 if (receiver === 'native') {
   const native = createRequire(import.meta.url)('../src/media/native/build/Release/ari_udp.node');
-  const SLOTS = 1024;
-  const SLOT = 2048;
+  const SLOTS = 1024; // the mixer's BatchReceiver geometry (src/media/batch-receiver.ts: 1024 × DEFAULT_SLOT_BYTES)
+  const SLOT = 2112;
   const buf = new ArrayBuffer(64 + SLOTS * (80 + SLOT));
   const i32 = new Int32Array(buf);
   const id = native.create(buf, SLOTS, SLOT);

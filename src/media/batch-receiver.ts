@@ -18,6 +18,8 @@ import { normalize } from './source-latch.js';
 import { ipv4Number } from './stream-block.js';
 
 const HDR_BYTES = 64;
+/** BatchReceiverOptions.slotSize's default (the bench's bare receive uses the same geometry). */
+export const DEFAULT_SLOT_BYTES = 2112;
 const REC_BYTES = 80;
 const FLAG_TRUNCATED = 1;
 const FLAG_IPV6 = 2;
@@ -25,7 +27,11 @@ const FLAG_IPV6 = 2;
 export interface BatchReceiverOptions {
   /** Datagrams per poll batch (the buffer is reused; a full buffer is processed and polled again). Default 1024. */
   slots?: number;
-  /** Bytes reserved per datagram; longer datagrams are reported truncated (never valid slin16 RTP). Default 2048. */
+  /**
+   * Bytes reserved per datagram; longer datagrams are reported truncated (never valid slin16 RTP). Default 2112: at
+   * least 2 KiB, and an odd number of cache lines (33), so that a poll's datagrams spread over every set of the
+   * cache instead of the 1 in 32 a power-of-two stride maps them to.
+   */
   slotSize?: number;
   /**
    * Datagrams one poll() handles at most before it returns (what is left stays queued in the kernel), so that a flood
@@ -108,7 +114,7 @@ export class BatchReceiver<T> {
     opts: BatchReceiverOptions = {},
   ) {
     this.slots = opts.slots ?? 1024;
-    this.slotSize = opts.slotSize ?? 2048;
+    this.slotSize = opts.slotSize ?? DEFAULT_SLOT_BYTES;
     this.maxPerPoll = opts.maxPerPoll ?? 262_144;
     this.maxRecordsPerPoll = opts.maxRecordsPerPoll ?? 16_384;
     if (this.slotSize % 8 !== 0) throw new RangeError('slotSize must be a multiple of 8');
