@@ -331,7 +331,7 @@ export class RecordingPipeline {
     const st = this.state;
     const due = this.dueLimit(nowMs);
     // lastDue is shared with the native player: a tick's slots it played count against a backlogged writer's share
-    const cap = (this.sink.backlog ?? 0) >= CATCH_UP_MAX_BACKLOG ? Math.min(MAX_CATCH_UP_SLOTS, Math.max(0, due - st[SLOT.lastDue])) : MAX_CATCH_UP_SLOTS;
+    const cap = this.writerBehind() ? Math.min(MAX_CATCH_UP_SLOTS, Math.max(0, due - st[SLOT.lastDue])) : MAX_CATCH_UP_SLOTS;
     st[SLOT.lastDue] = due;
     const limit = Math.min(due, this.nextSlot + cap);
     let n = 0;
@@ -356,6 +356,11 @@ export class RecordingPipeline {
     if (events & SlotEvent.mediaTimeout) this.checkMediaTimeout(nowMs);
     this.syncOut();
     return n;
+  }
+
+  /** The writer has CATCH_UP_MAX_BACKLOG flushes or more not yet on the disk: no catch-up for it. */
+  private writerBehind(): boolean {
+    return (this.sink.backlog ?? 0) >= CATCH_UP_MAX_BACKLOG;
   }
 
   /** The slots before this one are due at `nowMs`: slot k is due when startAt + (k+1)·20 + delay ≤ now. */
@@ -391,7 +396,7 @@ export class RecordingPipeline {
    * recording's next flush).
    */
   private syncOut(): void {
-    this.state[SLOT.backlogged] = (this.sink.backlog ?? 0) >= CATCH_UP_MAX_BACKLOG ? 1 : 0;
+    this.state[SLOT.backlogged] = this.writerBehind() ? 1 : 0;
     if (this.playerHandle < 0) return;
     const pcm = this.sink.pcm!;
     if (pcm !== this.playerOut) {

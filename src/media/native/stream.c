@@ -88,6 +88,11 @@ static void update_jitter(double *f, double ts, double arrival_ms) {
   FIELD(prevTs) = ts;
 }
 
+/* Samples [from, to) of a big-endian payload into `out` in host order. */
+static inline void swap_copy(int16_t *out, const uint8_t *payload, size_t from, size_t to) {
+  for (size_t k = from; k < to; k++) out[k] = (int16_t)(uint16_t)(((uint16_t)payload[2 * k] << 8) | payload[2 * k + 1]);
+}
+
 int stream_push(double *f, uint32_t seq32, uint32_t ts32, uint32_t ssrc32, const uint8_t *payload, double arrival_ms) {
   const double seq = seq32, ts = ts32, ssrc = ssrc32;
   FIELD(received)++;
@@ -149,15 +154,14 @@ int stream_push(double *f, uint32_t seq32, uint32_t ts32, uint32_t ssrc32, const
   int16_t *out = (int16_t *)(tags + 2);
   /* The entry's first line (its tags, just read) is written as usual; the rest straight to memory (streaming stores:
    * no read for ownership of lines that are wholly overwritten, and no cache taken by audio read 300 ms later). */
-  const size_t head = n < 24 ? n : 24; /* 16 bytes of tags + 48 of samples: line 0 */
-  for (size_t k = 0; k < head; k++) out[k] = (int16_t)(uint16_t)(((uint16_t)payload[2 * k] << 8) | payload[2 * k + 1]);
-  size_t k = head;
+  size_t k = n < 24 ? n : 24; /* 16 bytes of tags + 48 of samples: line 0 */
+  swap_copy(out, payload, 0, k);
   if (((uintptr_t)(out + k) & 15) == 0) /* (a test's plain ArrayBuffer may start off 16 bytes) */
     for (; k + 8 <= n; k += 8) {
       __m128i v = _mm_loadu_si128((const __m128i *)(payload + 2 * k));
       _mm_stream_si128((__m128i *)(out + k), _mm_or_si128(_mm_slli_epi16(v, 8), _mm_srli_epi16(v, 8)));
     }
-  for (; k < n; k++) out[k] = (int16_t)(uint16_t)(((uint16_t)payload[2 * k] << 8) | payload[2 * k + 1]);
+  swap_copy(out, payload, k, n);
   if (slot > FIELD(highestSlot)) FIELD(highestSlot) = slot;
   return PUSH_ACCEPTED;
 }
