@@ -54,6 +54,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { DEFAULT_SLOT_BYTES, DEFAULT_SLOTS } from '../src/media/batch-receiver.js';
 import { DEFAULT_MAX_UTILIZATION_PERCENT } from '../src/mixer/admission.js';
 import { DEFAULT_RECEIVER_POLL_MS, DEFAULT_TICK_MS, MixerPool } from '../src/mixer/mixer-pool.js';
 import type { WorkerStats } from '../src/mixer/protocol.js';
@@ -487,7 +488,8 @@ async function baselineSinks(portsByWorker: number[][], recvBufferSize: number, 
       (ports) =>
         new Promise<Worker>((resolve, reject) => {
           const w = new Worker(new URL('./udp-sink-worker.mjs', import.meta.url), {
-            workerData: { ports, recvBufferSize, bindAddress: '0.0.0.0', receiver, pollMs },
+            // the mixer's receive geometry, so that the bare receive differs from it only by doing nothing with the datagrams
+            workerData: { ports, recvBufferSize, bindAddress: '0.0.0.0', receiver, pollMs, slots: DEFAULT_SLOTS, slotBytes: DEFAULT_SLOT_BYTES },
           });
           w.once('error', reject);
           w.once('message', (m: { t: string }) => (m.t === 'ready' ? resolve(w) : reject(new Error(String(m.t)))));

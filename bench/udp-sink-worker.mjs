@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { ports: streamPorts, recvBufferSize, bindAddress, receiver = 'dgram', pollMs = 5 } = workerData;
+const { ports: streamPorts, recvBufferSize, bindAddress, receiver = 'dgram', pollMs = 5, slots: SLOTS, slotBytes: SLOT } = workerData;
 // This thread's CPU (ms; Linux's schedstat, as src/util/thread-cpu.ts reads it), for the report's split of the process.
 const threadCpuMs = () => {
   try {
@@ -28,8 +28,7 @@ let bytes = 0;
 
 if (receiver === 'native') {
   const native = createRequire(import.meta.url)('../src/media/native/build/Release/ari_udp.node');
-  const SLOTS = 1024; // the mixer's BatchReceiver geometry (src/media/batch-receiver.ts: 1024 × DEFAULT_SLOT_BYTES)
-  const SLOT = 2112;
+  // SLOTS × SLOT: the mixer's BatchReceiver geometry, given by run.ts (src/media/batch-receiver.ts's defaults)
   const buf = new ArrayBuffer(64 + SLOTS * (80 + SLOT));
   const i32 = new Int32Array(buf);
   const id = native.create(buf, SLOTS, SLOT);

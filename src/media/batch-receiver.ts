@@ -18,7 +18,9 @@ import { normalize } from './source-latch.js';
 import { ipv4Number } from './stream-block.js';
 
 const HDR_BYTES = 64;
-/** BatchReceiverOptions.slotSize's default (the bench's bare receive uses the same geometry). */
+/** BatchReceiverOptions.slots' default (the bench's bare receive is given the same geometry). */
+export const DEFAULT_SLOTS = 1024;
+/** BatchReceiverOptions.slotSize's default. */
 export const DEFAULT_SLOT_BYTES = 2112;
 const REC_BYTES = 80;
 const FLAG_TRUNCATED = 1;
@@ -113,7 +115,7 @@ export class BatchReceiver<T> {
     private readonly clock: () => number,
     opts: BatchReceiverOptions = {},
   ) {
-    this.slots = opts.slots ?? 1024;
+    this.slots = opts.slots ?? DEFAULT_SLOTS;
     this.slotSize = opts.slotSize ?? DEFAULT_SLOT_BYTES;
     this.maxPerPoll = opts.maxPerPoll ?? 262_144;
     this.maxRecordsPerPoll = opts.maxRecordsPerPoll ?? 16_384;

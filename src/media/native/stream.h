@@ -48,7 +48,8 @@ int stream_push(double *f, uint32_t seq, uint32_t ts, uint32_t ssrc, const uint8
 int stream_fast_packet(double *f, double shape, const uint8_t *buf, uint32_t len, double addr, int32_t port, double arrival_ms);
 
 /*
- * Asks for the ring entry that the datagram `buf` (`len` bytes) will most likely be placed into: its sequence number
+ * Asks for the tags' line of the ring entry that the datagram `buf` (`len` bytes) will most likely be placed into (the
+ * rest of the entry is written with streaming stores, stream_push): its sequence number
  * mapped as stream_push maps an in-order packet, from the block's (already fetched) hot fields. A guess: nothing is
  * written, and a wrong one costs a wasted prefetch.
  */
