@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NPM ?= npm
 
-.PHONY: run test build bench deps typecheck clean native redis-server demo
+.PHONY: run test build bench deps typecheck clean native redis-server demo sanitize
 
 node_modules/.package-lock.json: package.json package-lock.json
 	$(NPM) ci --no-audit --no-fund
@@ -62,6 +62,22 @@ test: deps native redis-server
 	npx vitest run test/unit test/integration --exclude test/integration/memory-soak.test.ts
 	npx vitest run test/e2e
 	npx vitest run test/integration/memory-soak.test.ts
+
+## The addon under AddressSanitizer and UBSan (it reads every datagram from the network): built beside the normal one,
+## loaded through ARI_UDP_NATIVE_PATH by the tests that drive it, the sanitizers' runtimes preloaded; a report aborts
+## the test's process and fails the run. Add ARI_URL=… (docs/real-asterisk.md) for the e2e suite against a real
+## Asterisk. Not part of `make test`: a few minutes more.
+SANITIZE_NODE := $(NATIVE_DIR)/build/Sanitize/ari_udp.node
+SANITIZE_TESTS := test/unit/media test/unit/audio test/unit/mixer test/integration/native-receiver.test.ts \
+  test/integration/mixer-pool.test.ts test/integration/mixer-admission.test.ts test/integration/fuzz.test.ts \
+  test/integration/rtp-hijack.test.ts test/integration/jitter-sim.test.ts test/e2e
+sanitize: deps redis-server
+	@mkdir -p $(dir $(SANITIZE_NODE))
+	nodeinc="$$(dirname "$$(dirname "$$(readlink -f "$$(command -v node)")")")/include/node"; \
+	gcc -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined -ffp-contract=off \
+	  -std=gnu11 -fPIC -shared -DNAPI_VERSION=8 -I"$$nodeinc" -o $(SANITIZE_NODE) $(NATIVE_DIR)/*.c -lm
+	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" ASAN_OPTIONS=detect_leaks=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1 ARI_UDP_NATIVE_PATH=$(abspath $(SANITIZE_NODE)) npx vitest run $(SANITIZE_TESTS)
 
 bench: deps native
 	npx tsx bench/run.ts $(ARGS)

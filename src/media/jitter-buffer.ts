@@ -224,12 +224,14 @@ export class JitterBuffer {
     }
 
     const slot = f[F.baseSlot] + (ext - f[F.baseExt]);
-    if (slot < f[F.nextSlot]) {
+    // "not (≥ …)": a slot before the start is never placed, even past a playout point set before it, and the ring
+    // index stays inside the block whatever its fields say (a NaN counts as late); stream.c's twin does the same.
+    if (!(slot >= f[F.nextSlot] && slot >= 0)) {
       if (slot < 0) f[F.beforeStart]++;
       else f[F.late]++;
       return Push.LATE;
     }
-    if (slot - f[F.nextSlot] >= this.capacity) {
+    if (slot - f[F.nextSlot] >= this.capacity || slot > Number.MAX_SAFE_INTEGER) {
       f[F.early]++;
       return Push.EARLY;
     }
@@ -276,7 +278,7 @@ export class JitterBuffer {
     const f = this.f;
     if (slot < f[F.nextSlot]) return null;
     f[F.nextSlot] = slot + 1;
-    if (slot < 0) return null;
+    if (!(slot >= 0 && slot <= Number.MAX_SAFE_INTEGER)) return null;
     const i = slot % this.capacity;
     const t = this.tagAt(i);
     if (this.f64[t] !== slot) return null;

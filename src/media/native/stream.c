@@ -12,6 +12,9 @@
 #include <string.h>
 
 #define RTP_HEADER_MIN 12
+/* The last slot a ring index is computed for (2^53 − 1, JS's Number.MAX_SAFE_INTEGER): (int64_t) of a double beyond
+ * is undefined. 20 ms slots: 5.7 million years. */
+#define SLOT_MAX 9007199254740991.0
 #define FIELD(name) f[S_##name]
 
 static inline double *entry(double *f, size_t i) { return stream_entry(f, i, (size_t)FIELD(samplesPerFrame)); }
@@ -127,13 +130,15 @@ int stream_push(double *f, uint32_t seq32, uint32_t ts32, uint32_t ssrc32, const
   }
 
   const double slot = slot_of_ext(f, ext);
-  if (slot < FIELD(nextSlot)) {
+  /* Written as "not (≥ …)": a slot before the start is never placed, even past a playout point JS set before it, and
+   * the ring index below stays inside the block whatever its fields say (a NaN counts as late). */
+  if (!(slot >= FIELD(nextSlot) && slot >= 0)) {
     if (slot < 0) FIELD(beforeStart)++;
     else FIELD(late)++;
     return PUSH_LATE;
   }
   const double cap = FIELD(capacity);
-  if (slot - FIELD(nextSlot) >= cap) {
+  if (slot - FIELD(nextSlot) >= cap || slot > SLOT_MAX) {
     FIELD(early)++;
     return PUSH_EARLY;
   }
@@ -199,7 +204,7 @@ int stream_fast_packet(double *f, double shape, const uint8_t *b, uint32_t len, 
 void stream_prefetch_entry(const double *f, double shape, const uint8_t *b, uint32_t len) {
   if (len < RTP_HEADER_MIN || !same_shape(f, shape) || FIELD(anchored) != 1) return;
   const double slot = slot_of_ext(f, ext_near_max(f, (double)(((uint32_t)b[2] << 8) | b[3])));
-  if (!(slot >= 0 && slot >= FIELD(nextSlot) && slot - FIELD(nextSlot) < FIELD(capacity))) return;
+  if (!(slot >= 0 && slot <= SLOT_MAX && slot >= FIELD(nextSlot) && slot - FIELD(nextSlot) < FIELD(capacity))) return;
   const size_t n = (size_t)FIELD(samplesPerFrame);
   const char *e = (const char *)stream_entry((double *)f, (size_t)((int64_t)slot % (int64_t)FIELD(capacity)), n);
   __builtin_prefetch(e, 1, 3); /* the tags' line: the rest is written with streaming stores (stream_push) */
@@ -209,7 +214,7 @@ const int16_t *stream_take(double *f, double shape, double slot) {
   if (!same_shape(f, shape)) return NULL;
   if (slot < FIELD(nextSlot)) return NULL;
   FIELD(nextSlot) = slot + 1;
-  if (slot < 0) return NULL;
+  if (!(slot >= 0 && slot <= SLOT_MAX)) return NULL;
   const size_t i = (size_t)((int64_t)slot % (int64_t)FIELD(capacity));
   double *tags = entry(f, i);
   if (tags[0] != slot) return NULL;

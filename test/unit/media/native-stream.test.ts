@@ -136,6 +136,38 @@ describe.skipIf(!native)(`native stream placement (stream.c)${notBuilt}`, () => 
     expect(packets).toBeGreaterThan(40 * 600);
   });
 
+  it('places nothing before the start, even past a playout point set before it (the ring index stays in the block)', () => {
+    // A playout point before the start is not one the pipeline sets (its slots start at 0), but the block's fields are
+    // JS memory: whatever they say, a slot < 0 must not become a negative ring index (found by test/native/stream-fuzz.c).
+    for (const n of [2, 320]) {
+      const opts = { startAtMs: 0, capacity: 16, samplesPerFrame: n, clockRate: n * 50 };
+      const js = new JitterBuffer(opts);
+      const c = new JitterBuffer({ ...opts, allocate: (b) => native!.streamBlock(b) });
+      js.nextSlot = c.nextSlot = -6;
+      const fieldsBefore = Buffer.from(js.block, 0, 8 * 48);
+      const payload = new Uint8Array(12 + 2 * n).fill(0x7f);
+      const results: number[] = [];
+      // slots −6 … 1 (20 ms apart from 120 ms before the start), in order on one SSRC
+      for (let k = 0; k < 8; k++) {
+        const at = -120 + 20 * k;
+        const rj = js.push(1000 + k, 320 * k, 9, payload, 12, at);
+        expect(native!.streamPush(c.block, 1000 + k, 320 * k, 9, payload, 12, at)).toBe(rj);
+        results.push(rj);
+        expect(Buffer.from(c.block).equals(Buffer.from(js.block)), `n ${n}, packet ${k}: ${firstDifference(bytes(js), bytes(c))}`).toBe(true);
+      }
+      expect(results).toEqual([Push.LATE, Push.LATE, Push.LATE, Push.LATE, Push.LATE, Push.LATE, Push.ACCEPTED, Push.ACCEPTED]);
+      expect(js.stats().beforeStart).toBe(6);
+      // the ring holds slots 0 and 1 only, and no field was written but the counters and the stream's state
+      for (const jb of [js, c]) {
+        for (let s = -6; s < 0; s++) expect(jb.take(s)).toBeNull();
+        expect(jb.take(0)?.[0]).toBe(0x7f7f);
+        expect(jb.take(1)?.[0]).toBe(0x7f7f);
+      }
+      expect(new Float64Array(js.block, 0, 48)[F.capacity]).toBe(fieldsBefore.readDoubleLE(8 * F.capacity));
+      expect(new Float64Array(c.block, 0, 48)[F.samplesPerFrame]).toBe(n);
+    }
+  });
+
   it("allocates zero-filled blocks of the exact size, and the ring's tags share their frame's first line", () => {
     for (const n of [160, 320, 640]) {
       const bytes = streamBlockBytes(16, n);
