@@ -125,7 +125,7 @@ static void take_due(double *f, size_t bytes, double shape, double now_ms, doubl
   for (double slot = f[S_nextSlot]; slot <= due; slot++) {
     const double before = f[S_nextSlot];
     const int16_t *pcm = stream_take(f, shape, slot);
-    if (f[S_capacity] * 65536 + f[S_samplesPerFrame] == shape && f[S_nextSlot] < before) FAIL("nextSlot went back");
+    if (stream_block_shape(f, bytes) == shape && f[S_nextSlot] < before) FAIL("nextSlot went back");
     if (!pcm) continue;
     const char *p = (const char *)pcm;
     if (p < ring + 16 || p + 2 * n > (const char *)f + bytes || (size_t)(p - 16 - ring) % stride) FAIL("take outside the ring");
