@@ -262,6 +262,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       auth: new CompositeAuthenticator(authenticators),
       logger: log,
       limits: config.http.limits,
+      trustProxy: config.http.trustProxy,
       metrics,
       readiness: async () => {
         const checks = { redis: redis.status === 'ready', ari: ari.events.connected, accepting: !stopping };

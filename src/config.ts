@@ -1,5 +1,7 @@
+import { isIP } from 'node:net';
 import { CUSTOMER_ID_RULE, isCustomerId } from './domain/customer-id.js';
 import { WEBHOOK_SECRET_RULE, webhookKey } from './jobs/webhook-signature.js';
+import { webhookUrlProblem } from './jobs/webhook-url.js';
 import { checkRtpHosts } from './media/rtp-hosts.js';
 import { DEFAULT_PLAYOUT_DELAY_MS } from './mixer/types.js';
 import { DEFAULT_MAX_UTILIZATION_PERCENT } from './mixer/admission.js';
@@ -19,7 +21,14 @@ export class ConfigError extends Error {
 
 export interface Config {
   ari: { url: string; username: string; password: string; app: string; reconnectMaxMs: number; timeoutMs: number };
-  http: { host: string; port: number; tokensFile?: string; limits: { authFailures: number; exports: number; windowMs: number } };
+  http: {
+    host: string;
+    port: number;
+    tokensFile?: string;
+    limits: { authFailures: number; exports: number; windowMs: number };
+    /** The load balancers whose X-Forwarded-For is believed (addresses, CIDRs, proxy-addr's names); none: the peer's address. */
+    trustProxy: string[];
+  };
   /** `target` unset: the embedded redis-server (`make run`). */
   redis: { target?: RedisTarget; prefix: string };
   rtp: { bindHost: string; advertiseHost: string; portMin: number; portMax: number; recvBufferBytes: number; sharedSocketStreams: number };
@@ -170,6 +179,25 @@ function perCustomerDays(env: Env, name: string): Record<string, number> {
   return out;
 }
 
+/**
+ * "10.0.0.0/8, 192.168.1.10" → the proxies the API believes about a client's address. Only addresses, CIDRs and
+ * proxy-addr's names: trusting every hop (`true`) would let any client pick the address its failed logins count against.
+ */
+function trustedProxies(env: Env, name: string): string[] {
+  const out: string[] = [];
+  for (const part of str(env, name, '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [addr, bits, extra] = part.split('/');
+    const family = isIP(addr);
+    const ok =
+      PROXY_NAMES.has(part) ||
+      (family !== 0 && extra === undefined && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128))));
+    if (!ok) throw new ConfigError(name, `"${part}" is not an address, a CIDR or one of ${[...PROXY_NAMES].join(', ')}`);
+    out.push(part);
+  }
+  return out;
+}
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
 /** `localAddresses`: this machine's IP addresses (tests); see media/rtp-hosts.ts for the RTP address rules. */
 export function loadConfig(env: Env = process.env, opts: { localAddresses?: () => string[] } = {}): Config {
   const portMin = int(env, 'RTP_PORT_MIN', 20000, 1024, 65535);
@@ -182,7 +210,10 @@ export function loadConfig(env: Env = process.env, opts: { localAddresses?: () =
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  for (const w of webhookUrls) url({ WEBHOOK_URLS: w }, 'WEBHOOK_URLS', undefined, ['http:', 'https:']);
+  webhookUrls.forEach((w, i) => {
+    const problem = webhookUrlProblem(w);
+    if (problem) throw new ConfigError('WEBHOOK_URLS', `entry ${i + 1} ${problem}`);
+  });
   const webhookSecret = str(env, 'WEBHOOK_SECRET', '');
   if (webhookUrls.length > 0 && !webhookKey(webhookSecret)) {
     throw new ConfigError('WEBHOOK_SECRET', `required with WEBHOOK_URLS: ${WEBHOOK_SECRET_RULE}`);
@@ -203,6 +234,7 @@ export function loadConfig(env: Env = process.env, opts: { localAddresses?: () =
       host: host(env, 'HTTP_HOST', '127.0.0.1'),
       port: int(env, 'HTTP_PORT', 8080, 0, 65535),
       tokensFile: env.TOKENS_FILE || undefined,
+      trustProxy: trustedProxies(env, 'TRUST_PROXY'),
       limits: {
         authFailures: int(env, 'AUTH_FAILURES_PER_MINUTE', 20, 1, 1_000_000),
         exports: int(env, 'EXPORTS_PER_MINUTE', 20, 1, 1_000_000),

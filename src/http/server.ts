@@ -44,6 +44,8 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
     exposeHeadRoutes: false,
     return503OnClosing: true,
     frameworkErrors: handleError,
+    // Behind a load balancer every client would share its address, and one guesser would lock all out (auth limits).
+    ...(deps.trustProxy?.length ? { trustProxy: deps.trustProxy } : {}),
   }) as unknown as FastifyInstance;
 
   app.decorateRequest('principal', null);

@@ -50,6 +50,8 @@ export interface HttpServerDeps {
   now?(): Date;
   /** Abuse limits per window: failed authentications per client address and per token, exports per customer. */
   limits?: HttpLimits;
+  /** Proxies whose X-Forwarded-For gives the client's address (TRUST_PROXY); none: the connection's peer. */
+  trustProxy?: string[];
   /** The fleet's nodes for `GET /v1.0/nodes` (permission recording.admin); without it the route does not exist. */
   listNodes?(): Promise<(NodeInfo & { lease_age_ms: number })[]>;
   /** `GET /metrics` (Prometheus text format, public) and every request counted; without it there is no /metrics. */

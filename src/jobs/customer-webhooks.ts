@@ -1,6 +1,7 @@
 import { CUSTOMER_ID_RULE, isCustomerId } from '../domain/customer-id.js';
 import { readJsonFile } from '../util/read-json-file.js';
 import { WEBHOOK_SECRET_RULE, webhookKey } from './webhook-signature.js';
+import { webhookUrlProblem } from './webhook-url.js';
 
 /** A customer's own webhook destinations, signed with its own secret. */
 export interface CustomerWebhooks {
@@ -23,7 +24,7 @@ export const MAX_CUSTOMER_WEBHOOK_URLS = 10;
 
 /**
  * One customer's destinations, checked wherever they come from (the tokens file, Redis, the operator CLI): a customer
- * id, 1 to 10 http(s) URLs (duplicates dropped), a Standard Webhooks secret. Throws an Error whose message starts with
+ * id, 1 to 10 http(s) URLs without credentials (duplicates dropped), a Standard Webhooks secret. Throws an Error whose message starts with
  * `where` and names the bad field; the message never contains the secret.
  */
 export function parseCustomerWebhookEntry(customer: unknown, v: unknown, where: string): CustomerWebhooks {
@@ -33,15 +34,10 @@ export function parseCustomerWebhookEntry(customer: unknown, v: unknown, where: 
   if (!Array.isArray(urls) || urls.length === 0 || urls.length > MAX_CUSTOMER_WEBHOOK_URLS) {
     throw new Error(`${where}.urls: expected 1 to ${MAX_CUSTOMER_WEBHOOK_URLS} URLs`);
   }
-  for (const u of urls) {
-    let url: URL;
-    try {
-      url = new URL(String(u));
-    } catch {
-      throw new Error(`${where}.urls: ${JSON.stringify(u)} is not a URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${where}.urls: ${JSON.stringify(u)} must be http(s)`);
-  }
+  urls.forEach((u: unknown, i) => {
+    const problem = typeof u === 'string' ? webhookUrlProblem(u) : 'is not a string';
+    if (problem) throw new Error(`${where}.urls[${i}] ${problem}`);
+  });
   if (typeof secret !== 'string' || !webhookKey(secret)) throw new Error(`${where}.secret: expected ${WEBHOOK_SECRET_RULE}`);
   return { urls: [...new Set(urls as string[])], secret };
 }

@@ -6,6 +6,7 @@ import { AppError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import type { CustomerWebhookSource, CustomerWebhooks } from './customer-webhooks.js';
 import { WebhookSigner } from './webhook-signature.js';
+import { shownUrl, webhookUrlProblem } from './webhook-url.js';
 import type { RedisKeys } from '../store/keys.js';
 import { MAX_COUNTER } from '../store/lua/max-counter.js';
 import { cappedBackoff, closeAll, closeWithDeadline, QueueNames, unrecoverableIfPermanent, type BackoffPolicy, type QueueFactory } from './queues.js';
@@ -68,6 +69,7 @@ export interface WebhookOptions {
 
 interface WebhookJobData {
   event: WebhookEnvelope;
+  /** the destination for whoever inspects the queue (shownUrl: no query, no user part) */
   url: string;
   endpoint: string;
   chain: string;
@@ -83,6 +85,8 @@ const jobIdOf = (endpoint: string, chain: string, seq: number) => `wh_${endpoint
 
 interface Endpoint {
   url: string;
+  /** the URL for logs and errors (shownUrl) */
+  shown: string;
   key: string;
   queue: Queue<WebhookJobData>;
   worker?: Worker<WebhookJobData>;
@@ -156,13 +160,13 @@ export class WebhookPublisher {
   /** One queue per URL, every delivery signed with `secret` (no webhook leaves unsigned or with a guessable key). */
   #makeEndpoints(urls: string[], secret: string, keyOf: (url: string) => string): Endpoint[] {
     for (const url of urls) {
-      const u = new URL(url);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`webhook url must be http(s): ${url}`);
+      const problem = webhookUrlProblem(url);
+      if (problem) throw new Error(`webhook url ${problem}`);
     }
     const signer = new WebhookSigner(secret);
     return [...new Set(urls)].map((url) => {
       const key = shortHash(keyOf(url));
-      return { url, key, signer, queue: this.#makeQueue(key) };
+      return { url, shown: shownUrl(url), key, signer, queue: this.#makeQueue(key) };
     });
   }
 
@@ -201,9 +205,9 @@ export class WebhookPublisher {
     let ep = this.#fromSource.get(key);
     if (ep) return ep;
     if (this.#queuesClosed) throw new AppError('STORE_UNAVAILABLE', 'webhook publisher closed');
-    ep = { url, key, customer, queue: this.#makeQueue(key) };
+    ep = { url, shown: shownUrl(url), key, customer, queue: this.#makeQueue(key) };
     this.#fromSource.set(key, ep);
-    this.#log.info({ customer_id: customer, url, queue: ep.queue.name }, 'webhook endpoint of a customer (redis) ready');
+    this.#log.info({ customer_id: customer, url: ep.shown, queue: ep.queue.name }, 'webhook endpoint of a customer (redis) ready');
     if (this.#starting && !this.#workersClosed) this.#startWorker(ep);
     return ep;
   }
@@ -251,7 +255,7 @@ export class WebhookPublisher {
       await this.#factory.enqueue(ep.queue.name, async () => {
         const seq = opts.seq ?? (await this.#nextSeq(ep, chain));
         // The job id is (endpoint, chain, seq): handing the same event over twice adds nothing.
-        await ep.queue.add(type, { event, url: ep.url, endpoint: ep.key, chain, seq }, { jobId: jobIdOf(ep.key, chain, seq) });
+        await ep.queue.add(type, { event, url: ep.shown, endpoint: ep.key, chain, seq }, { jobId: jobIdOf(ep.key, chain, seq) });
       });
     }
     return id;
@@ -295,9 +299,9 @@ export class WebhookPublisher {
       settings: { backoffStrategy: cappedBackoff(this.#opts.backoff) },
     });
     ep.worker.on('failed', (job, err) => {
-      this.#log.warn({ event_id: job?.data.event.id, type: job?.data.event.type, url: ep.url, attempts: job?.attemptsMade, err: err.message }, 'webhook delivery failed');
+      this.#log.warn({ event_id: job?.data.event.id, type: job?.data.event.type, url: ep.shown, attempts: job?.attemptsMade, err: err.message }, 'webhook delivery failed');
     });
-    void ep.worker.run().catch((err: Error) => this.#log.error({ err: err.message, url: ep.url }, 'webhook worker stopped'));
+    void ep.worker.run().catch((err: Error) => this.#log.error({ err: err.message, url: ep.shown }, 'webhook worker stopped'));
   }
 
   /** One queue per endpoint (the metrics read their depths). */
@@ -335,7 +339,7 @@ export class WebhookPublisher {
       const dest = await this.#destinations(ep.customer);
       if (!dest?.urls.has(ep.url)) {
         await this.#settle(ep, job);
-        this.#log.info({ event_id: event.id, type: event.type, customer_id: ep.customer, url: ep.url }, 'webhook not delivered: no longer a destination of its customer');
+        this.#log.info({ event_id: event.id, type: event.type, customer_id: ep.customer, url: ep.shown }, 'webhook not delivered: no longer a destination of its customer');
         return 'destination removed';
       }
       signer = dest.signer;
@@ -360,20 +364,20 @@ export class WebhookPublisher {
       await res.body?.cancel().catch(() => undefined);
     } catch (err) {
       await this.#settleIfLastAttempt(ep, job);
-      throw new Error(`POST ${ep.url} failed: ${(err as Error).message}`);
+      throw new Error(`POST ${ep.shown} failed: ${(err as Error).message}`);
     }
     if (status >= 200 && status < 300) {
       await this.#settle(ep, job);
-      this.#log.debug({ event_id: event.id, type: event.type, url: ep.url, status }, 'webhook delivered');
+      this.#log.debug({ event_id: event.id, type: event.type, url: ep.shown, status }, 'webhook delivered');
       return `delivered ${status}`;
     }
     if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
       // The receiver refused this event: retrying will not help; let the chain go on.
       await this.#settle(ep, job);
-      throw new UnrecoverableError(`POST ${ep.url} refused event ${event.id} with ${status}`);
+      throw new UnrecoverableError(`POST ${ep.shown} refused event ${event.id} with ${status}`);
     }
     await this.#settleIfLastAttempt(ep, job);
-    throw new Error(`POST ${ep.url} answered ${status}`);
+    throw new Error(`POST ${ep.shown} answered ${status}`);
   }
 
   /** Whether the predecessor is still pending (so this job must wait), or is a gap to skip. */
@@ -387,7 +391,7 @@ export class WebhookPublisher {
 
   async #settleIfLastAttempt(ep: Endpoint, job: Job<WebhookJobData>): Promise<void> {
     if (job.attemptsMade + 1 >= (job.opts.attempts ?? 1)) {
-      this.#log.error({ event_id: job.data.event.id, type: job.data.event.type, url: ep.url }, 'webhook given up after the last attempt');
+      this.#log.error({ event_id: job.data.event.id, type: job.data.event.type, url: ep.shown }, 'webhook given up after the last attempt');
       await this.#settle(ep, job);
     }
   }

@@ -53,6 +53,13 @@ describe('e2e: storage usage', () => {
     for (const [q, field] of [
       ['from=yesterday', 'from'],
       ['to=2026-13-45', 'to'],
+      ['from=2026-02-30', 'from'], // Date.parse would roll it over to March 2
+      ['from=2025-02-29', 'from'],
+      ['to=2026-04-31T00:00:00Z', 'to'],
+      ['to=2026-04-30T24:00:00Z', 'to'],
+      ['to=2026-04-30T12:60:00Z', 'to'],
+      ['to=2026-04-30T12:00:00+24:00', 'to'],
+      ['to=2026-04-30T12:00:00', 'to'], // no offset: whose midnight?
       ['from=2026-02-01&to=2026-01-01', 'from'],
       ['from=2024-01-01&to=2026-01-01', 'from'],
     ] as const) {
@@ -60,7 +67,12 @@ describe('e2e: storage usage', () => {
       expect(r.status, q).toBe(400);
       expect(r.body, q).toMatchObject({ code: 'validation_failed', field });
     }
-    expect((await h.json('GET', '/v1.0/recordings/usage?bogus=1')).status).toBe(400);
+    const leap = await h.json('GET', '/v1.0/recordings/usage?from=2024-02-29&to=2024-03-01T00:00:00.5%2B01:00');
+    expect(leap.body).toMatchObject({ from: '2024-02-29T00:00:00.000Z', to: '2024-02-29T23:00:00.500Z', count: 0 });
+    // unknown parameters are ignored, as on the list; ?token= is the token (as on every route)
+    expect((await h.json('GET', '/v1.0/recordings/usage?bogus=1')).status).toBe(200);
+    const byQuery = await h.json('GET', `/v1.0/recordings/usage?token=${encodeURIComponent(TOKENS.a)}`, { token: null });
+    expect(byQuery.status, JSON.stringify(byQuery.body)).toBe(200);
     expect((await h.json('GET', '/v1.0/recordings/usage', { token: null })).status).toBe(401);
   });
 });

@@ -113,8 +113,8 @@ describe('the store', () => {
     ['../x', { urls: ['https://a/'], secret: SECRETS.r1 }, /not a customer id/],
     ['c1', { urls: [], secret: SECRETS.r1 }, /c1"\]\.urls: expected 1 to 10 URLs/],
     ['c1', { urls: Array.from({ length: 11 }, (_, i) => `https://a/${i}`), secret: SECRETS.r1 }, /urls: expected 1 to 10 URLs/],
-    ['c1', { urls: ['ftp://a/'], secret: SECRETS.r1 }, /"ftp:\/\/a\/" must be http\(s\)/],
-    ['c1', { urls: ['not a url'], secret: SECRETS.r1 }, /"not a url" is not a URL/],
+    ['c1', { urls: ['ftp://a/'], secret: SECRETS.r1 }, /urls\[0\] ftp:\/\/a\/ must be http\(s\)/],
+    ['c1', { urls: ['not a url'], secret: SECRETS.r1 }, /urls\[0\] is not a URL/],
     ['c1', { urls: ['https://a/'], secret: 'whsec_short' }, /secret: expected whsec_/],
     ['c1', { urls: ['https://a/'], secret: '' }, /secret: expected whsec_/],
   ])('put(%j, %j) is refused with a clear message', async (customer, w, re) => {

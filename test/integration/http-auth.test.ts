@@ -272,6 +272,30 @@ describe('abuse limits', () => {
     }
   });
 
+  it('behind a trusted load balancer (TRUST_PROXY) the client is X-Forwarded-For: one guesser does not lock out the rest', async () => {
+    const lb = '10.1.2.3';
+    const via = (g: HttpHarness, client: string, token: string) =>
+      g.app.inject({ method: 'GET', url: '/v1.0/recordings', remoteAddress: lb, headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': client } });
+    const behind = await createHttpHarness({ limits: { authFailures: 5, exports: 100, windowMs: 60_000 }, trustProxy: ['10.0.0.0/8'] });
+    try {
+      for (let i = 0; i < 5; i++) expect((await via(behind, '198.51.100.7', `guess-${i}-0123456789abcdef`)).statusCode).toBe(401);
+      expect((await via(behind, '198.51.100.7', TOKENS.aAll)).statusCode).toBe(429); // the guesser is blocked…
+      expect((await via(behind, '198.51.100.8', TOKENS.aAll)).statusCode).toBe(200); // …the other clients of the balancer are not
+      // a client cannot escape by naming itself: the hop before the trusted balancer counts, not what the client wrote
+      expect((await via(behind, '1.2.3.4, 198.51.100.7', TOKENS.aAll)).statusCode).toBe(429);
+    } finally {
+      await behind.close();
+    }
+    // Without TRUST_PROXY the header is ignored: a client cannot pick the address its failures count against.
+    const direct = await createHttpHarness({ limits: { authFailures: 5, exports: 100, windowMs: 60_000 } });
+    try {
+      for (let i = 0; i < 5; i++) expect((await via(direct, `198.51.100.${i + 1}`, `guess-${i}-0123456789abcdef`)).statusCode).toBe(401);
+      expect((await via(direct, '198.51.100.99', TOKENS.aAll)).statusCode).toBe(429);
+    } finally {
+      await direct.close();
+    }
+  });
+
   it('exports per customer are limited: 429 with Retry-After', async () => {
     const g = await createHttpHarness({ limits: { authFailures: 100, exports: 3, windowMs: 60_000 } });
     try {

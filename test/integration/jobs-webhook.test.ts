@@ -12,7 +12,10 @@ import { testRedis, connectTestRedis, dropTestRedis } from '../helpers/redis.js'
 import { startWebhookReceiver, TEST_WEBHOOK_SECRET, WebhookReceiver, type ReceivedWebhook } from '../helpers/webhook-receiver.js';
 
 const { url, prefix } = testRedis();
-const logger = createLogger('silent');
+const logLines: string[] = [];
+const logger = createLogger('debug', { write: (line) => void logLines.push(line) });
+/** A receiver's key in the dead endpoint's query: it must reach no log and no job's failure reason. */
+const DEAD_KEY = 'k3y-of-the-dead-receiver';
 let redis: Redis;
 let receiver: WebhookReceiver;
 let jobs: Jobs;
@@ -21,7 +24,7 @@ let deadUrl: string;
 beforeAll(async () => {
   redis = await connectTestRedis(url);
   receiver = await startWebhookReceiver();
-  deadUrl = `http://127.0.0.1:${await freePort()}/nobody-listens`;
+  deadUrl = `http://127.0.0.1:${await freePort()}/nobody-listens?key=${DEAD_KEY}`;
   jobs = createJobs({
     redis: url,
     prefix,
@@ -152,5 +155,17 @@ describe('webhooks', () => {
     expect(Date.now() - t0).toBeLessThan(1000);
     await receiver.waitFor(() => deliveredFor(rid).length === 1, 5000);
     expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it("logs a destination without its query: the dead endpoint's failures name it, never its key", async () => {
+    const failures = logLines.filter((l) => l.includes('webhook delivery failed'));
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures[0]).toContain('/nobody-listens?…');
+    expect(logLines.join('\n')).not.toContain(DEAD_KEY);
+    // nor the failure reasons BullMQ keeps in Redis
+    const stored: string[] = [];
+    for (const key of await redis.keys(`*${prefix}*`)) if ((await redis.type(key)) === 'hash') stored.push(JSON.stringify(await redis.hgetall(key)));
+    expect(stored.join('\n')).toContain('nobody-listens');
+    expect(stored.join('\n')).not.toContain(DEAD_KEY);
   });
 });

@@ -94,6 +94,7 @@ describe('loadConfig', () => {
     expect(c.retention.perCustomer).toEqual({ a: 7, b: 90 });
     expect(c.webhooks.urls).toEqual(['http://x/1', 'https://y/2']);
     expect(() => loadConfig({ WEBHOOK_URLS: 'nope', WEBHOOK_SECRET: secret })).toThrow(/WEBHOOK_URLS/);
+    expect(() => loadConfig({ WEBHOOK_URLS: 'https://a/1, https://u:s3cret@b/2', WEBHOOK_SECRET: secret })).toThrow(/WEBHOOK_URLS: entry 2 https:\/\/b\/2 must not hold a user/);
   });
 
   it('WEBHOOK_URLS needs a Standard Webhooks secret: a guessable (empty, short, not base64) key is a start-up error', () => {
@@ -101,5 +102,13 @@ describe('loadConfig', () => {
       expect(() => loadConfig({ WEBHOOK_URLS: 'http://x/1', ...(bad === undefined ? {} : { WEBHOOK_SECRET: bad }) }), String(bad)).toThrow(/WEBHOOK_SECRET: required with WEBHOOK_URLS/);
     }
     expect(loadConfig({ WEBHOOK_SECRET: '' }).webhooks.urls).toEqual([]); // no URLs, no secret needed
+  });
+
+  it('TRUST_PROXY: addresses, CIDRs and proxy-addr names; trusting every hop or a malformed entry is a start-up error', () => {
+    expect(loadConfig({}).http.trustProxy).toEqual([]);
+    expect(loadConfig({ TRUST_PROXY: ' 10.0.0.0/8, 192.168.1.10 ,fd00::/8, loopback' }).http.trustProxy).toEqual(['10.0.0.0/8', '192.168.1.10', 'fd00::/8', 'loopback']);
+    for (const bad of ['true', '*', '10.0.0.0/33', '::/129', 'lb.example', '10.0.0.1/8/1', '10.0.0.0/', '1']) {
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY/);
+    }
   });
 });

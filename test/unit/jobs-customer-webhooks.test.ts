@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCustomerWebhookEntry, parseCustomerWebhooks } from '../../src/jobs/customer-webhooks.js';
+import { shownUrl, webhookUrlProblem } from '../../src/jobs/webhook-url.js';
 
 const SECRET_A = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
 
@@ -17,6 +18,8 @@ describe('tokens file: webhooks per customer', () => {
     [{ c1: { urls: [], secret: SECRET_A } }, /urls: expected 1 to 10 URLs/],
     [{ c1: { urls: ['ftp://a/'], secret: SECRET_A } }, /must be http\(s\)/],
     [{ c1: { urls: ['not a url'], secret: SECRET_A } }, /is not a URL/],
+    [{ c1: { urls: ['https://u:p4ss@a.example/h?key=k3y'], secret: SECRET_A } }, /urls\[0\] https:\/\/a\.example\/h\?… must not hold a user or password/],
+    [{ c1: { urls: ['https://a/', 42], secret: SECRET_A } }, /urls\[1\] is not a string/],
     [{ c1: { urls: ['https://a/'], secret: 'whsec_short' } }, /secret: expected whsec_/],
     [{ c1: { urls: ['https://a/'] } }, /secret: expected whsec_/],
     [{ c1: 'https://a/' }, /expected \{"urls"/],
@@ -51,5 +54,26 @@ describe('one entry (the tokens file, Redis and the CLI check with it)', () => {
     } catch (e) {
       expect((e as Error).message).not.toContain(bad);
     }
+  });
+});
+
+describe('a destination\'s URL where it enters, and in logs', () => {
+  it('refuses credentials in the URL (fetch would refuse every delivery) and keeps the password out of the reason', () => {
+    expect(webhookUrlProblem('https://hooks.example/x?key=1')).toBeNull();
+    expect(webhookUrlProblem('http://10.0.0.5:8080/x')).toBeNull();
+    for (const u of ['https://user:s3cret@hooks.example/x', 'https://user@hooks.example/x', 'https://:s3cret@hooks.example/x']) {
+      const why = webhookUrlProblem(u);
+      expect(why, u).toMatch(/must not hold a user or password/);
+      expect(why, u).not.toMatch(/s3cret|user@/);
+    }
+    expect(webhookUrlProblem('file:///etc/passwd')).toMatch(/must be http\(s\)/);
+    expect(webhookUrlProblem('::')).toBe('is not a URL');
+  });
+
+  it('shows scheme, host and path only: a query (a receiver\'s key) and a user part are left out', () => {
+    expect(shownUrl('https://hooks.example:8443/a/b?key=s3cret&x=1#f')).toBe('https://hooks.example:8443/a/b?…');
+    expect(shownUrl('https://u:s3cret@hooks.example/a')).toBe('https://hooks.example/a');
+    expect(shownUrl('http://[::1]:9/h')).toBe('http://[::1]:9/h');
+    expect(shownUrl('not a url')).toBe('(not a URL)');
   });
 });

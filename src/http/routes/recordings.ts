@@ -74,9 +74,9 @@ export function recordingRoutes(deps: {
             'Recordings created in [from, to) (ISO 8601 dates or date-times; default: the last 30 days), available ones only (deleted ' +
             'and expired ones no longer count). `days` holds the UTC days with at least one recording. At most 366 days.',
           security,
+          // Unknown parameters are ignored, as on the list: `?token=` is one (the auth hook reads it).
           querystring: {
             type: 'object',
-            additionalProperties: false,
             properties: { from: { type: 'string', maxLength: 40 }, to: { type: 'string', maxLength: 40 } },
           },
           response: { 200: { $ref: 'Usage#' }, ...errors(400, 503) },
@@ -173,9 +173,21 @@ export function recordingRoutes(deps: {
 
 const DAY_MS = 86_400_000;
 
-/** An ISO 8601 date (`2026-12-01`, midnight UTC) or date-time; anything else is a 400 naming the field. */
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-](\d{2}):(\d{2})))?$/;
+
+/**
+ * An ISO 8601 date (`2026-12-01`, midnight UTC) or date-time with its offset; anything else is a 400 naming the field.
+ * Every part is range-checked: Date.parse would roll `2026-02-30` over to March 2 instead of refusing it.
+ */
 function parseInstant(v: string, field: string): number {
-  const ms = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/.test(v) ? Date.parse(v) : NaN;
+  const m = INSTANT.exec(v);
+  const [y, mo, d, h = 0, mi = 0, s = 0, , oh = 0, om = 0] = m ? m.slice(1).map((x) => (x === undefined ? undefined : Number(x))) : [];
+  const valid =
+    m !== null &&
+    mo! >= 1 && mo! <= 12 &&
+    d! >= 1 && d! <= new Date(Date.UTC(y!, mo!, 0)).getUTCDate() &&
+    h! <= 23 && mi! <= 59 && s! <= 59 && oh! <= 23 && om! <= 59;
+  const ms = valid ? Date.parse(v) : NaN;
   if (!Number.isFinite(ms)) throw new AppError('VALIDATION', `${field} must be an ISO 8601 date or date-time`, { field });
   return ms;
 }
