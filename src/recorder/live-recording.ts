@@ -1,4 +1,4 @@
-import { AppError, clientMessage, isAppError } from '../domain/errors.js';
+import { AppError, clientMessage, isAppError, type ErrorCode } from '../domain/errors.js';
 import type { RecordingOptions, RecordingPause, ReferenceType, StopReason } from '../domain/recording.js';
 import { storageKey } from '../domain/storage-key.js';
 import type { Logger } from '../logger.js';
@@ -6,6 +6,7 @@ import type { MixResult } from '../mixer/types.js';
 import { closeStream, type CapturedStream, type ExpectSource } from './capture.js';
 import type { TransitionPatch } from '../store/types.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
+import { retryWhileStoreDown } from './store-retry.js';
 
 /** What a conference's capture (conference-capture.ts) answers to; the recording owns it and closes it. */
 export interface ParticipantsCapture {
@@ -361,19 +362,9 @@ export class LiveRecording {
   }
 
   async #persistLater(patch: TransitionPatch): Promise<void> {
-    for (let delay = 500; ; delay = Math.min(delay * 2, 30_000)) {
-      await new Promise((r) => setTimeout(r, delay).unref());
-      try {
-        await this.#persistStop(patch);
-        this.log.info('recording handed over after the store came back');
-        return;
-      } catch (err) {
-        if (!(isAppError(err) && err.code === 'store_unavailable')) {
-          this.log.error({ err }, 'recording hand-over failed; restart recovery will pick it up');
-          return;
-        }
-      }
-    }
+    const err = await retryWhileStoreDown(() => this.#persistStop(patch), this.settings.storeRetry);
+    if (err) this.log.error({ err }, 'recording hand-over failed; restart recovery will pick it up');
+    else this.log.info('recording handed over after the store came back');
   }
 
   async #failNow(err: unknown): Promise<void> {
@@ -388,12 +379,28 @@ export class LiveRecording {
         await this.ports.mixer.close(this.id, this.now()).catch(() => undefined);
       }
       await this.ports.spool.remove(this.id);
-      await this.ports.store.transition(this.id, 'failed', { stop_reason: 'error', error: { code, message: clientMessage(err, 'the recording could not be set up') } });
-      this.ports.metrics?.recordingFailed(code);
+      const write = () => this.#recordFailure(code, err);
+      await write().catch(async (e: unknown) => {
+        if (!(isAppError(e) && e.code === 'store_unavailable')) throw e;
+        // Redis is down: without the write the recording would stay active in Redis (and its call blocked) until a
+        // restart. Retried in the background until Redis answers.
+        this.log.warn('store unavailable: the failure will be recorded when Redis returns');
+        void retryWhileStoreDown(write, this.settings.storeRetry).then((e2) => e2 && this.log.error({ err: e2 }, 'recording failure could not be recorded'));
+      });
     } catch (e) {
       this.log.error({ err: e }, 'recording failure could not be recorded');
     } finally {
       this.#ended();
+    }
+  }
+
+  /** `failed`, unless the recording already ended otherwise (another node's lost-node watch, a repeated write). */
+  async #recordFailure(code: ErrorCode | 'recording_setup_failed', err: unknown): Promise<void> {
+    try {
+      await this.ports.store.transition(this.id, 'failed', { stop_reason: 'error', error: { code, message: clientMessage(err, 'the recording could not be set up') } });
+      this.ports.metrics?.recordingFailed(code);
+    } catch (e) {
+      if (!(isAppError(e) && e.code === 'invalid_transition')) throw e;
     }
   }
 

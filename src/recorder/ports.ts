@@ -1,3 +1,4 @@
+import type { RetryPolicy } from './store-retry.js';
 import type { AriRest } from '../ari/ari-rest.js';
 import type { StasisWaiter } from '../ari/stasis-waiter.js';
 import type { Logger } from '../logger.js';
@@ -43,4 +44,6 @@ export interface RecorderSettings {
   /** Periodic reconcile of Asterisk's objects, and the second look after a failed setup. */
   reconcileEveryMs: number;
   reconcileSettleMs: number;
+  /** How store writes an outcome depends on are retried while Redis is down (default STORE_RETRY). */
+  storeRetry?: RetryPolicy;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AriHttpError, AriUnreachableError } from '../ari/ari-rest.js';
 import type { AriBridge, AriChannel } from '../ari/types.js';
-import { AppError } from '../domain/errors.js';
+import { AppError, isAppError } from '../domain/errors.js';
 import { newRecording, type RecordingOptions, type ReferenceType, type StopReason } from '../domain/recording.js';
 import type { ReferenceRecord } from '../store/types.js';
 import { isOwnResource } from './ari-ids.js';
@@ -13,6 +13,7 @@ import type { RecorderPorts, RecorderSettings } from './ports.js';
 import type { PauseBehavior, RecorderApi } from './types.js';
 import { Reconciler } from './reconciler.js';
 import { SetupSlots } from './setup-slots.js';
+import { retryWhileStoreDown } from './store-retry.js';
 
 const refKey = (type: ReferenceType, id: string) => `${type}:${id}`;
 
@@ -321,7 +322,12 @@ export class Recorder implements RecorderApi {
       const existing = await this.ports.store.getReference(type, referenceId);
       if (existing && existing.customer_id !== customerId) throw notFound(type, referenceId);
       const rec = newRecording({ id: randomUUID(), customer_id: customerId, reference_type: type, reference_id: referenceId, options, node_id: this.settings.nodeId, now: new Date() });
-      await this.ports.store.createRecording(rec);
+      await this.ports.store.createRecording(rec).catch((err: unknown) => {
+        // A write whose answer was lost (a timeout, a failover) may still have landed: the recording would then sit in
+        // `starting`, blocking its call, until a restart. Failed once Redis answers (not found: it never landed).
+        if (isAppError(err) && err.code === 'store_unavailable') void this.#failUnconfirmed(rec.id);
+        throw err;
+      });
       const s = new LiveRecording(rec.id, type, referenceId, customerId, options, this.ports, this.settings);
       s.on('ended', (done) => this.#forget(done));
       this.#byId.set(s.id, s);
@@ -376,6 +382,19 @@ export class Recorder implements RecorderApi {
 
   #now(): number {
     return this.ports.clock.now();
+  }
+
+  async #failUnconfirmed(id: string): Promise<void> {
+    const log = this.ports.logger.child({ recording_id: id });
+    const err = await retryWhileStoreDown(async () => {
+      try {
+        await this.ports.store.transition(id, 'failed', { stop_reason: 'error', error: { code: 'store_unavailable', message: 'the store did not confirm the recording' } });
+        log.warn('recording whose creation was not confirmed: failed');
+      } catch (e) {
+        if (!(isAppError(e) && (e.code === 'recording_not_found' || e.code === 'invalid_transition'))) throw e;
+      }
+    }, this.settings.storeRetry);
+    if (err) log.error({ err }, 'unconfirmed recording could not be failed; restart recovery will');
   }
 
   #forget(s: LiveRecording): void {

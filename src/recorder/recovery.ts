@@ -23,11 +23,11 @@ export async function recoverInterrupted(ports: RecorderPorts, nodeId: string): 
   for (const rec of active) {
     const log = logger.child({ recording_id: rec.id });
     try {
-      if (!(await spool.exists(rec.id))) {
-        if (rec.status !== 'stopping') {
-          recovered.push(await store.transition(rec.id, 'failed', { stop_reason: 'error', error: { code: 'spool_file_lost', message: 'the daemon stopped before any audio was written' } }));
-          ports.metrics?.recordingFailed('spool_file_lost');
-        }
+      // A `stopping` one without its file still gets its upload job: the job fails it (recording_file_lost) when
+      // none is left from before, instead of it sitting in `stopping` for ever.
+      if (rec.status !== 'stopping' && !(await spool.exists(rec.id))) {
+        recovered.push(await store.transition(rec.id, 'failed', { stop_reason: 'error', error: { code: 'spool_file_lost', message: 'the daemon stopped before any audio was written' } }));
+        ports.metrics?.recordingFailed('spool_file_lost');
         continue;
       }
       if (rec.status !== 'stopping') {
