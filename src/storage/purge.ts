@@ -24,8 +24,11 @@ export async function deleteArchive(deps: PurgeDeps, e: ExportRecord, reason: Ex
   return done;
 }
 
-/** Before a recording is marked deleted: every archive that holds it goes too. */
-export async function purgeExportsHolding(deps: PurgeDeps, recordingId: string): Promise<number> {
+/**
+ * Every archive that holds the recording goes too. `unlink` (the last pass, after the recording is marked deleted)
+ * also drops its links: before that, an export may still link it (see deletion.ts).
+ */
+export async function purgeExportsHolding(deps: PurgeDeps, recordingId: string, opts: { unlink: boolean }): Promise<number> {
   const ids = await deps.exports.exportsHolding(recordingId);
   let purged = 0;
   for (const id of ids) {
@@ -35,7 +38,7 @@ export async function purgeExportsHolding(deps: PurgeDeps, recordingId: string):
       purged++;
     }
   }
-  await deps.exports.unlinkRecording(recordingId);
+  if (opts.unlink) await deps.exports.unlinkRecording(recordingId);
   return purged;
 }
 
