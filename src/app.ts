@@ -234,6 +234,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
         subscriber,
         keys,
         logger: log.child({ component: 'fleet' }),
+        clock: node.clock,
       },
       node.id,
       config.node.commandTimeoutMs,

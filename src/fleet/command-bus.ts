@@ -10,7 +10,7 @@ export interface NodeCommand {
   from: string;
   op: string;
   args: unknown[];
-  /** epoch ms: a command found after this is dropped (its sender has answered its client 503 already) */
+  /** epoch ms on Redis's clock: a command found after this is dropped (its sender has answered its client 503 already) */
   deadline: number;
 }
 
@@ -40,10 +40,16 @@ export class CommandBus {
       subscriber: Redis;
       keys: RedisKeys;
       logger: Logger;
+      /** The clock deadlines are on, the same for every node (node.clock: Redis's); default this host's. */
+      clock?: { now(): number };
     },
     readonly nodeId: string,
     private readonly timeoutMs: number,
   ) {}
+
+  #now(): number {
+    return this.deps.clock?.now() ?? Date.now();
+  }
 
   async start(handle: CommandHandler): Promise<void> {
     const { subscriber, keys } = this.deps;
@@ -66,7 +72,7 @@ export class CommandBus {
   /** Asks node `to` to run `op(args)`; resolves with its answer, rejects with its AppError or node_unavailable. */
   async ask<T>(to: string, op: string, args: unknown[]): Promise<T> {
     const id = randomUUID();
-    const command: NodeCommand = { id, from: this.nodeId, op, args, deadline: Date.now() + this.timeoutMs };
+    const command: NodeCommand = { id, from: this.nodeId, op, args, deadline: this.#now() + this.timeoutMs };
     const answer = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
@@ -107,14 +113,14 @@ export class CommandBus {
     // Never '$' ("what comes after this call"): a command added between two reads would be lost. Start from the
     // oldest command an asker can still be waiting for (stream ids are epoch ms): a node that starts (or restarts)
     // answers what was sent to it just before.
-    let last = `${Date.now() - this.timeoutMs}-0`;
+    let last = `${Math.floor(this.#now()) - this.timeoutMs}-0`;
     while (!this.#stopped) {
       try {
         const res = (await reader.xread('COUNT', 100, 'BLOCK', 1000, 'STREAMS', stream, last)) as [string, [string, string[]][]][] | null;
         for (const [entryId, fields] of res?.[0]?.[1] ?? []) {
           last = entryId;
           const command = parseCommand(fields);
-          if (!command || command.deadline < Date.now()) continue;
+          if (!command || command.deadline < this.#now()) continue;
           void this.#run(handle, command).then((reply) => redis.publish(keys.nodeReplies(command.from), JSON.stringify(reply)).catch(() => undefined));
         }
       } catch (err) {

@@ -6,13 +6,13 @@ import type { RedisKeys } from '../store/keys.js';
 import { listNodes } from './node-registry.js';
 
 /**
- * Ends the active recordings of nodes gone longer than `lostAfterMs` (no heartbeat): `failed` with `node_lost`, and
- * their `recording_failed` event goes with the transition. Any node may run it, any number of times: a transition
+ * Ends the active recordings of nodes gone longer than `lostAfterMs` (no heartbeat, on Redis's clock): `failed` with
+ * `node_lost`, and their `recording_failed` event goes with the transition. The caller runs it only while its own
+ * heartbeats reach Redis steadily (NodeRegistry.steadyFor): after an outage every lease looks old for a moment. Any node may run it, any number of times: a transition
  * happens once (forward only), so each recording fails once. A node back before the limit recovers its own.
  */
-export async function failLostNodes(deps: { redis: Redis; keys: RedisKeys; store: RecordingStore; logger: Logger; selfId: string; lostAfterMs: number; now?: number }): Promise<number> {
-  const now = deps.now ?? Date.now();
-  const lost = new Set((await listNodes(deps.redis, deps.keys, now)).filter((n) => n.id !== deps.selfId && n.lease_age_ms > deps.lostAfterMs).map((n) => n.id));
+export async function failLostNodes(deps: { redis: Redis; keys: RedisKeys; store: RecordingStore; logger: Logger; selfId: string; lostAfterMs: number }): Promise<number> {
+  const lost = new Set((await listNodes(deps.redis, deps.keys)).filter((n) => n.id !== deps.selfId && n.lease_age_ms > deps.lostAfterMs).map((n) => n.id));
   if (lost.size === 0) return 0;
   let failed = 0;
   for (const rec of await deps.store.listActive()) {

@@ -8,6 +8,7 @@ import type { RecordingStore } from '../store/types.js';
 import { defaultNodeId, isNodeId } from './node-id.js';
 import { NodeRegistry, type NodeInfo } from './node-registry.js';
 import { failLostNodes } from './node-watch.js';
+import type { RedisClock } from './redis-clock.js';
 
 export interface NodeConfig {
   id?: string;
@@ -19,6 +20,8 @@ export interface NodeConfig {
 export interface FleetNode {
   readonly id: string;
   readonly asterisk: NodeInfo['asterisk'];
+  /** Redis's clock, learnt from the heartbeats: what nodes compare across hosts. */
+  readonly clock: RedisClock;
   stop(): void;
 }
 
@@ -56,18 +59,20 @@ export async function startNode(deps: {
   await registry.heartbeat();
   registry.start(deps.config.heartbeatSec * 1000);
   const lostAfterMs = deps.config.lostAfterSec * 1000;
-  const watch = setInterval(
-    () =>
-      void failLostNodes({ redis: deps.redis, keys: deps.keys, store: deps.store, logger: log, selfId: id, lostAfterMs }).catch((err: Error) =>
-        log.warn({ err: err.message }, 'lost-node watch failed'),
-      ),
-    Math.min(lostAfterMs / 2, 60_000),
-  );
+  const heartbeatMs = deps.config.heartbeatSec * 1000;
+  const watch = setInterval(() => {
+    // A node that cannot reach Redis itself, or only just can again, does not judge the others' leases.
+    if (!registry.steadyFor(3 * heartbeatMs)) return;
+    void failLostNodes({ redis: deps.redis, keys: deps.keys, store: deps.store, logger: log, selfId: id, lostAfterMs }).catch((err: Error) =>
+      log.warn({ err: err.message }, 'lost-node watch failed'),
+    );
+  }, Math.min(lostAfterMs / 2, 60_000));
   watch.unref();
   log.info({ node_id: id, asterisk }, 'node registered');
   return {
     id,
     asterisk,
+    clock: registry.clock,
     stop: () => {
       registry.stop();
       clearInterval(watch);
