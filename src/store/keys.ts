@@ -118,7 +118,7 @@ export class RedisKeys {
     return `${this.root}:node:${part(nodeId)}:replies`;
   }
 
-  /** Sorted set of node ids, score = last heartbeat (epoch ms). */
+  /** Sorted set of node ids, score = last heartbeat (epoch ms on Redis's clock). */
   nodes(): string {
     return `${this.root}:idx:nodes`;
   }
