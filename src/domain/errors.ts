@@ -84,6 +84,8 @@ export const ErrorCodes = {
   ENQUEUE_FAILED: { status: 503, code: 'enqueue_failed', retryable: true },
   /** Logged (never sent) when an event listener throws: the emitter goes on (util/guarded-emitter.ts). */
   LISTENER_FAILED: { status: 500, code: 'listener_failed', retryable: false },
+  /** Logged (never sent): a recording was deleted, but an export archive that linked it meanwhile was not (storage/deletion.ts). */
+  ARCHIVE_PURGE_FAILED: { status: 500, code: 'archive_purge_failed', retryable: true },
   INTERNAL: { status: 500, code: 'internal_error', retryable: false },
 } as const satisfies Record<string, ErrorSpec>;
 
