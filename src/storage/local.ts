@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,6 +18,16 @@ interface MetaFile {
 
 const META_DIR = '.meta';
 const TMP_DIR = '.tmp';
+const TMP_MAX_AGE_MS = 86_400_000;
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
 
 /**
  * Blob storage in a local directory. Keys are relative paths (`a/b/c.wav`): no absolute paths, no `.`/`..` segments,
@@ -29,8 +39,23 @@ export class LocalStorage implements BlobStorage {
   readonly kind = 'local' as const;
   readonly root: string;
 
+  #tmpSwept?: Promise<void>;
+
   constructor(root: string) {
     this.root = resolve(root);
+  }
+
+  /**
+   * Temp files of writes a crash interrupted (a 1.38 GB recording, a multi-GB export) are removed, once per process:
+   * only those untouched for a day, since other daemons of a fleet may share this directory and be writing theirs.
+   */
+  async #sweepTmp(tmpDir: string): Promise<void> {
+    const cutoff = Date.now() - TMP_MAX_AGE_MS;
+    for (const name of await readdir(tmpDir).catch(() => [] as string[])) {
+      const path = join(tmpDir, name);
+      const st = await stat(path).catch(() => null);
+      if (st?.isFile() && st.mtimeMs < cutoff) await rm(path, { force: true }).catch(() => undefined);
+    }
   }
 
   async putFile(key: string, localPath: string, opts: { contentType: string; md5Base64: string }): Promise<BlobInfo> {
@@ -69,6 +94,9 @@ export class LocalStorage implements BlobStorage {
     const out = new PassThrough();
     const src = createReadStream(path, range ? { start: range.start, end: range.end } : {});
     src.on('error', (err) => out.destroy(isNotFound(err) ? new AppError('NOT_FOUND', `object ${key} not found`) : storageError(`read ${key}`, err)));
+    // A reader that stops early (a client dropping a download, a failed export) destroys `out`; pipe() would only
+    // unpipe and leave the file open: one descriptor lost per aborted download.
+    out.on('close', () => src.destroy());
     return src.pipe(out);
   }
 
@@ -86,6 +114,7 @@ export class LocalStorage implements BlobStorage {
   async #write(dest: string, key: string, body: Readable, contentType: string, expectedMd5: string | undefined, op: string): Promise<BlobInfo> {
     const tmpDir = join(this.root, TMP_DIR);
     const tmp = join(tmpDir, randomUUID());
+    this.#tmpSwept ??= this.#sweepTmp(tmpDir);
     try {
       await mkdir(tmpDir, { recursive: true });
       await mkdir(dirname(dest), { recursive: true });
@@ -111,6 +140,8 @@ export class LocalStorage implements BlobStorage {
         await fh.close();
       }
       await rename(tmp, dest);
+      // The rename is durable only once its directory is: the caller deletes its own copy (the spool file) next.
+      await syncDir(dirname(dest));
       const st = await stat(dest);
       const meta: MetaFile = { size: st.size, mtimeMs: st.mtimeMs, md5Base64: md5, contentType };
       await this.#writeMeta(key, meta);

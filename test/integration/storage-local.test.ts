@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -127,5 +127,33 @@ describe('LocalStorage', () => {
       expect(() => storage.createReadStream(key), key).toThrow(AppError);
     }
     expect(existsSync(join(dir, 'escape.wav'))).toBe(false);
+  });
+
+  it('a reader that stops early closes its file: no descriptor left per aborted download', async () => {
+    const big = Buffer.alloc(4 << 20, 3); // several reads' worth
+    await storage.putFile('fd/leak.wav', spool('fd.wav', big), { contentType: 'audio/wav', md5Base64: md5(big) });
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (let i = 0; i < 20; i++) {
+      const s = storage.createReadStream('fd/leak.wav');
+      await new Promise<void>((res) => s.once('data', () => res()));
+      s.destroy(); // what Fastify does to a dropped download
+      await new Promise((res) => setImmediate(res));
+    }
+    await new Promise((res) => setTimeout(res, 100));
+    expect(fds() - before).toBeLessThan(3);
+  });
+
+  it("removes temp files of interrupted writes untouched for a day, never a fresh one (another daemon's)", async () => {
+    const own = new LocalStorage(join(dir, 'sweep'));
+    const tmp = join(dir, 'sweep', '.tmp');
+    mkdirSync(tmp, { recursive: true });
+    writeFileSync(join(tmp, 'crashed'), 'x');
+    writeFileSync(join(tmp, 'writing'), 'y');
+    const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+    utimesSync(join(tmp, 'crashed'), twoDaysAgo, twoDaysAgo);
+    await own.putFile('s/a.wav', spool('sw.wav', data), { contentType: 'audio/wav', md5Base64: md5(data) });
+    await new Promise((res) => setTimeout(res, 50));
+    expect(readdirSync(tmp).sort()).toEqual(['writing']);
   });
 });
