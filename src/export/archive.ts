@@ -1,4 +1,5 @@
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { AppError, isAppError } from '../domain/errors.js';
 import type { Recording } from '../domain/recording.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import type { RecordingStore } from '../store/types.js';
@@ -98,7 +99,7 @@ export function archiveStream(
         name: recordingFile(it.rec),
         size: it.size,
         mtime: new Date(it.rec.tm_end ?? it.rec.tm_create),
-        data: () => storage.createReadStream(it.key),
+        data: () => goneIsRetryable(storage.createReadStream(it.key), it.rec.id),
       };
       // The writer asks for the next entry only once this one is fully written.
       done += 1;
@@ -106,4 +107,22 @@ export function archiveStream(
     }
   }
   return { stream: Readable.from(zip.generate(entries()), { objectMode: false, highWaterMark: 256 * 1024 }), bytes: () => zip.bytes };
+}
+
+/**
+ * A recording deleted (API, retention) while the archive is written: its file vanishes under the read. That attempt
+ * fails retryable, and the next one's plan lists the recording as not exported — instead of the whole export failing
+ * for good. The message names the recording, never its storage key.
+ */
+function goneIsRetryable(src: Readable, recordingId: string): Readable {
+  const out = new PassThrough();
+  src.on('error', (err) =>
+    out.destroy(
+      isAppError(err) && err.code === 'not_found'
+        ? new AppError('NOT_FOUND', `recording ${recordingId} left storage while the export was written`, undefined, { retryable: true })
+        : err,
+    ),
+  );
+  out.on('close', () => src.destroy());
+  return src.pipe(out);
 }
