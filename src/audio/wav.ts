@@ -27,6 +27,14 @@ export const WAV_DATA_SIZE_OFFSET = 40;
 /** Largest data chunk a RIFF file can describe (RIFF size is uint32 and includes 36 header bytes). */
 export const WAV_MAX_DATA_BYTES = 0xffffffff - 36 - 1; // keep it even
 
+/**
+ * The longest 16-bit recording a WAV file can hold, in whole seconds: 74.6 h at 8 kHz mono, 18.6 h at 16 kHz stereo
+ * (less than the 24 h maximum). One second is left for the frames in flight when the stop lands.
+ */
+export function wavMaxDurationSec(sampleRate: number, channels: number): number {
+  return Math.floor(WAV_MAX_DATA_BYTES / (sampleRate * channels * 2)) - 1;
+}
+
 export interface WavHeaderOptions {
   sampleRate: number;
   channels: number;

@@ -3,6 +3,7 @@ import type { RecordingOptions, RecordingPause, ReferenceType, StopReason } from
 import { storageKey } from '../domain/storage-key.js';
 import type { Logger } from '../logger.js';
 import type { MixResult } from '../mixer/types.js';
+import { wavMaxDurationSec } from '../audio/wav.js';
 import { closeStream, type CapturedStream, type ExpectSource } from './capture.js';
 import type { TransitionPatch } from '../store/types.js';
 import type { RecorderPorts, RecorderSettings } from './ports.js';
@@ -209,14 +210,22 @@ export class LiveRecording {
     }
   }
 
-  /** The options that shape the mixer's timeline: end_of_silence, and the max duration (option, capped by config). */
+  /**
+   * The options that shape the mixer's timeline: end_of_silence, and the max duration (option, capped by config and
+   * by what a WAV of its format can hold: a longer one would end in an error, the rest of the call unrecorded).
+   */
   timeline(): { silenceTimeoutMs?: number; maxDurationSec: number; mediaTimeoutMs: number } {
     const o = this.options;
     return {
       silenceTimeoutMs: o.end_of_silence ? o.end_of_silence * 1000 : undefined,
-      maxDurationSec: Math.min(o.duration || Infinity, this.settings.maxDurationSec),
+      maxDurationSec: Math.min(o.duration || Infinity, this.settings.maxDurationSec, wavMaxDurationSec(this.#format.sampleRate, this.#format.channels)),
       mediaTimeoutMs: this.settings.rtpTimeoutMs,
     };
+  }
+
+  /** The file's format (the spool's repair needs it too: a header lost to a crash is rebuilt from it). */
+  get #format(): { sampleRate: 8000 | 16000; channels: 1 | 2 } {
+    return { sampleRate: this.options.sample_rate ?? 8000, channels: this.options.channels ?? 1 };
   }
 
   /** Opens the mixer timeline at `startAtMs` (when the start was asked for): the file's duration counts from there. */
@@ -229,8 +238,7 @@ export class LiveRecording {
       silenceTimeoutMs: opts.silenceTimeoutMs,
       maxDurationMs: opts.maxDurationSec * 1000,
       mediaTimeoutMs: opts.mediaTimeoutMs,
-      sampleRate: this.options.sample_rate ?? 8000,
-      channels: this.options.channels ?? 1,
+      ...this.#format,
     });
     this.#mixerOpen = true;
   }
@@ -330,7 +338,7 @@ export class LiveRecording {
       return await this.ports.mixer.close(this.id, endAt);
     } catch (err) {
       this.log.error({ err: String(err) }, 'mixer could not finalize the recording; repairing the spool file');
-      const fixed = await this.ports.spool.repair(this.id);
+      const fixed = await this.ports.spool.repair(this.id, this.#format);
       const zero = { packets_received: 0, packets_lost: 0, packets_late: 0, max_jitter_ms: 0, silence_ratio: 0 };
       return {
         path: this.path,

@@ -31,7 +31,7 @@ export async function recoverInterrupted(ports: RecorderPorts, nodeId: string): 
         continue;
       }
       if (rec.status !== 'stopping') {
-        const fixed = await spool.repair(rec.id);
+        const fixed = await spool.repair(rec.id, { sampleRate: rec.sample_rate ?? 8000, channels: rec.channels ?? 1 });
         const tmEnd = lastAudioAt(fixed, rec.tm_start).toISOString();
         // last_error goes with the transition, so its recording_finished event says why
         const last_error = { code: 'daemon_restarted' as const, message: 'recording interrupted by a daemon restart; the spool file was repaired' };

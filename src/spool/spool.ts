@@ -84,12 +84,13 @@ export class Spool {
 
   /**
    * Makes the recording's file a valid WAV again from its length (wav-repair.ts): what the writer flushed before a
-   * crash (at most ~1 s lost) is kept; a finished file is left as it is. Rejects with ENOENT when there is no file.
+   * crash (at most ~1 s lost) is kept; a finished file is left as it is. `format` is the recording's: a header the
+   * crash left blank is rebuilt with it. Rejects with ENOENT when there is no file.
    */
-  async repair(recordingId: string): Promise<SpoolFile> {
+  async repair(recordingId: string, format: { sampleRate: number; channels: number }): Promise<SpoolFile> {
     const path = this.pathOf(recordingId);
     const before = await stat(path);
-    const r = await repairWav(path);
+    const r = await repairWav(path, format);
     const after = r.repaired ? await stat(path) : before;
     return { id: recordingId, path, repaired: r.repaired, dataBytes: r.dataBytes, sizeBytes: after.size, durationMs: r.durationMs, writtenAtMs: before.mtimeMs };
   }

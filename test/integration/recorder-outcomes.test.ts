@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
+import { wavMaxDurationSec } from '../../src/audio/wav.js';
 import { newRecording } from '../../src/domain/recording.js';
 import { createLogger } from '../../src/logger.js';
 import { LiveRecording } from '../../src/recorder/live-recording.js';
@@ -148,5 +149,15 @@ describe('restart recovery', () => {
     // a crash between `stopping` and the upload job, and a spool that did not survive (tmpfs, a new disk)
     await recoverInterrupted(ports(), 'node-o');
     expect(enqueued).toContain(rec.id);
+  });
+});
+
+describe('a recording never outgrows its WAV', () => {
+  it('the max duration is capped at what the format holds (16 kHz stereo: 18.6 h, below the 24 h maximum)', () => {
+    const live = (o: object) => new LiveRecording(randomUUID(), 'call', 'c', 'cust-o', { format: 'wav', ...o }, ports(), settings);
+    expect(live({ sample_rate: 16000, channels: 2 }).timeline().maxDurationSec).toBe(wavMaxDurationSec(16000, 2));
+    expect(wavMaxDurationSec(16000, 2)).toBeLessThan(86_400);
+    expect(live({}).timeline().maxDurationSec).toBe(86_400); // 8 kHz mono holds 74 h: the configured maximum rules
+    expect(live({ duration: 60 }).timeline().maxDurationSec).toBe(60);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WAV_HEADER_BYTES, WavFormatError, parseWavHeader, wavHeader } from '../../../src/audio/wav.js';
+import { WAV_HEADER_BYTES, WAV_MAX_DATA_BYTES, WavFormatError, parseWavHeader, wavHeader, wavMaxDurationSec } from '../../../src/audio/wav.js';
 import { decodeWav } from '../../helpers/wav-decode.js';
 
 describe('wavHeader', () => {
@@ -87,5 +87,20 @@ describe('parseWavHeader', () => {
   ])('rejects: $name', ({ mutate, msg }) => {
     expect(() => parseWavHeader(mutate(good()))).toThrow(WavFormatError);
     expect(() => parseWavHeader(mutate(good()))).toThrow(msg);
+  });
+});
+
+describe('wavMaxDurationSec: the longest recording a WAV holds', () => {
+  it.each([
+    [8000, 1, 74.6],
+    [8000, 2, 37.3],
+    [16000, 1, 37.3],
+    [16000, 2, 18.6],
+  ])('%i Hz × %i channel(s): %f h, and one more second would not fit with a second in flight', (rate, ch, hours) => {
+    const sec = wavMaxDurationSec(rate, ch);
+    const perSec = rate * ch * 2;
+    expect(sec / 3600).toBeCloseTo(hours, 1);
+    expect((sec + 1) * perSec).toBeLessThanOrEqual(WAV_MAX_DATA_BYTES); // the stop lands with up to a second in flight
+    expect((sec + 2) * perSec).toBeGreaterThan(WAV_MAX_DATA_BYTES);
   });
 });

@@ -17,6 +17,8 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** A spool file as a crash leaves it: placeholder header (sizes 0), `ms` of 8 kHz audio, plus `extra` stray bytes. */
+const MONO_8K = { sampleRate: 8000, channels: 1 };
+
 function crashedFile(id: string, ms: number, extra = 0): string {
   const path = spool.pathOf(id);
   writeFileSync(path, Buffer.concat([wavHeader({ sampleRate: 8000, channels: 1, bitsPerSample: 16, dataBytes: 0 }), Buffer.alloc(ms * 16 + extra, 7)]));
@@ -80,14 +82,14 @@ describe('Spool', () => {
     const path = crashedFile(id, 1500, 1); // a trailing half sample
     const lastWrite = new Date('2026-03-01T10:00:02.500Z');
     utimesSync(path, lastWrite, lastWrite);
-    const fixed = await spool.repair(id);
+    const fixed = await spool.repair(id, MONO_8K);
     expect(fixed).toMatchObject({ id, path, repaired: true, dataBytes: 24_000, sizeBytes: 24_044, durationMs: 1500 });
     expect(fixed.writtenAtMs).toBe(lastWrite.getTime());
     const bytes = readFileSync(path);
     expect(bytes.length).toBe(24_044);
     expect(bytes.readUInt32LE(4)).toBe(24_036);
     expect(bytes.readUInt32LE(40)).toBe(24_000);
-    const again = await spool.repair(id);
+    const again = await spool.repair(id, MONO_8K);
     expect(again).toMatchObject({ repaired: false, dataBytes: 24_000, sizeBytes: 24_044, durationMs: 1500 });
   });
 
@@ -97,13 +99,23 @@ describe('Spool', () => {
     w.write(new Int16Array(8000));
     await w.finalize();
     const before = readFileSync(spool.pathOf(id));
-    expect(await spool.repair(id)).toMatchObject({ repaired: false, durationMs: 1000, sizeBytes: 16_044 });
+    expect(await spool.repair(id, MONO_8K)).toMatchObject({ repaired: false, durationMs: 1000, sizeBytes: 16_044 });
     expect(readFileSync(spool.pathOf(id)).equals(before)).toBe(true);
   });
 
+  it("repair() of a file whose header the crash left blank rebuilds it in the recording's format (16 kHz stereo: not 8 kHz mono)", async () => {
+    const id = randomUUID();
+    const path = spool.pathOf(id);
+    writeFileSync(path, Buffer.concat([Buffer.alloc(44), Buffer.alloc(64_000 * 2 + 3, 7)])); // 2 s of 16 kHz stereo, a torn frame
+    const fixed = await spool.repair(id, { sampleRate: 16000, channels: 2 });
+    expect(fixed).toMatchObject({ repaired: true, dataBytes: 128_000, durationMs: 2000 });
+    const h = readFileSync(path);
+    expect([h.readUInt16LE(22), h.readUInt32LE(24), h.readUInt32LE(28), h.readUInt16LE(32)]).toEqual([2, 16000, 64_000, 4]);
+  });
+
   it('repair() of a missing file rejects with ENOENT; of a bad id, with validation_failed', async () => {
-    await expect(spool.repair(randomUUID())).rejects.toMatchObject({ code: 'ENOENT' });
-    await expect(spool.repair('../../etc/passwd')).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(spool.repair(randomUUID(), MONO_8K)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(spool.repair('../../etc/passwd', MONO_8K)).rejects.toMatchObject({ code: 'validation_failed' });
   });
 
   it('remove() by id or path is idempotent (a second remove is fine) and refuses what is not a spool file', async () => {
