@@ -26,6 +26,35 @@ export interface GcsStorageConfig {
   totalTimeoutSec?: number;
 }
 
+/** An upload of unknown size (an export archive) is budgeted as this large. */
+const UNKNOWN_UPLOAD_BYTES = 8 * 1024 * 1024 * 1024;
+/** The slowest sustained upload rate the time budget allows for (bytes/s). */
+const SLOWEST_UPLOAD_RATE = 256 * 1024;
+
+function retryOptions(r: { maxRetries: number; totalTimeoutSec: number }): StorageOptions['retryOptions'] {
+  return {
+    autoRetry: r.maxRetries > 0,
+    maxRetries: r.maxRetries,
+    totalTimeout: r.totalTimeoutSec,
+    // Our keys are written once with fixed content, so retrying an upload cannot clobber anything else.
+    idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+  };
+}
+
+/**
+ * One resumable upload's retry budget: the base (per operation) plus one retry per chunk, and the base time plus
+ * the upload's length at SLOWEST_UPLOAD_RATE (1.38 GB: 100 minutes). No retries stays no retries (tests).
+ */
+export function uploadRetryBudget(
+  base: { maxRetries: number; totalTimeoutSec: number },
+  sizeBytes: number | undefined,
+  chunkBytes: number,
+): { maxRetries: number; totalTimeoutSec: number } {
+  if (base.maxRetries === 0) return base;
+  const size = sizeBytes ?? UNKNOWN_UPLOAD_BYTES;
+  return { maxRetries: base.maxRetries + Math.ceil(size / chunkBytes), totalTimeoutSec: base.totalTimeoutSec + Math.ceil(size / SLOWEST_UPLOAD_RATE) };
+}
+
 const DEFAULT_RESUMABLE_THRESHOLD = 5 * 1024 * 1024;
 const DEFAULT_CHUNK = 8 * 1024 * 1024;
 const CHUNK_GRANULARITY = 256 * 1024;
@@ -43,6 +72,8 @@ export class GcsStorage implements BlobStorage {
   readonly #prefix: string;
   readonly #threshold: number;
   readonly #chunk: number;
+  readonly #options: StorageOptions;
+  readonly #retry: { maxRetries: number; totalTimeoutSec: number };
 
   constructor(config: GcsStorageConfig) {
     if (!config.bucket) throw new AppError('VALIDATION', 'GCS bucket name is required');
@@ -54,22 +85,29 @@ export class GcsStorage implements BlobStorage {
     this.#prefix = normalisePrefix(config.prefix);
     this.#threshold = config.resumableThresholdBytes ?? DEFAULT_RESUMABLE_THRESHOLD;
     this.#chunk = chunk;
-    const options: StorageOptions = {
-      projectId: config.projectId,
-      keyFilename: config.keyFilename,
-      retryOptions: {
-        autoRetry: (config.maxRetries ?? 3) > 0,
-        maxRetries: config.maxRetries ?? 3,
-        totalTimeout: config.totalTimeoutSec ?? 600,
-        // Our keys are written once with fixed content, so retrying an upload cannot clobber anything else.
-        idempotencyStrategy: IdempotencyStrategy.RetryAlways,
-      },
-    };
+    this.#retry = { maxRetries: config.maxRetries ?? 3, totalTimeoutSec: config.totalTimeoutSec ?? 600 };
+    const options: StorageOptions = { projectId: config.projectId, keyFilename: config.keyFilename, retryOptions: retryOptions(this.#retry) };
     if (config.apiEndpoint) {
       options.apiEndpoint = config.apiEndpoint;
       options.useAuthWithCustomEndpoint = config.useAuthWithCustomEndpoint ?? false;
     }
+    this.#options = options;
     this.#storage = new Storage(options);
+  }
+
+  /**
+   * The file as one resumable upload of `sizeBytes` (unknown: an export) sees it. The client counts a resumable
+   * upload's retries, and their time, over the whole upload, not per chunk: with the defaults a 1.38 GB recording
+   * going at under 2.3 MB/s would get no retry after 10 minutes and 3 in all, then start again from byte 0. So each
+   * upload gets a client (sharing the credentials) whose budget grows with its chunks.
+   */
+  #uploadFile(key: string, sizeBytes: number | undefined): File {
+    const storage = new Storage({
+      ...this.#options,
+      authClient: this.#storage.authClient as StorageOptions['authClient'],
+      retryOptions: retryOptions(uploadRetryBudget(this.#retry, sizeBytes, this.#chunk)),
+    });
+    return storage.bucket(this.#bucketName).file(this.objectName(key));
   }
 
   /** The object name a key is stored under. */
@@ -82,9 +120,9 @@ export class GcsStorage implements BlobStorage {
   }
 
   async putFile(key: string, localPath: string, opts: { contentType: string; md5Base64: string }): Promise<BlobInfo> {
-    const file = this.#file(key);
     const { size } = await fsStat(localPath);
     const resumable = size >= this.#threshold;
+    const file = resumable ? this.#uploadFile(key, size) : this.#file(key);
     let meta: FileMetadata;
     try {
       const ws = file.createWriteStream({
@@ -105,7 +143,7 @@ export class GcsStorage implements BlobStorage {
   }
 
   async putStream(key: string, body: Readable, opts: { contentType: string }): Promise<BlobInfo> {
-    const file = this.#file(key);
+    const file = this.#uploadFile(key, undefined);
     try {
       const ws = file.createWriteStream({
         resumable: true,

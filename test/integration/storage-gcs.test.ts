@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/domain/errors.js';
 import type { BlobStorage } from '../../src/storage/blob-storage.js';
 import { createStorage } from '../../src/storage/create-storage.js';
-import { GcsStorage } from '../../src/storage/gcs.js';
+import { GcsStorage, uploadRetryBudget } from '../../src/storage/gcs.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { startGcsServer, type GcsTestServer } from '../helpers/gcs-server/index.js';
 
@@ -208,6 +208,21 @@ describe('GcsStorage against the test server', () => {
     expect(puts.map((r) => r.contentRange)).toEqual([`bytes 0-${8 * MB - 1}/${20 * MB}`, `bytes ${8 * MB}-${16 * MB - 1}/${20 * MB}`, `bytes ${16 * MB}-${20 * MB - 1}/${20 * MB}`]);
     expect(puts.map((r) => r.status)).toEqual([308, 308, 200]);
     expect(server.objects.get(`${BUCKET}/rec/proto/big.wav`)).toMatchObject({ size: 20 * MB, md5Hash: sum });
+  });
+
+  it("a big upload's retries are budgeted per chunk: more hiccups than the per-operation retries, and it still completes", async () => {
+    // one retry per operation; the client counts a resumable upload's retries over the whole upload
+    const storage = gcs({ chunkSizeBytes: 256 * 1024, resumableThresholdBytes: 256 * 1024, maxRetries: 1 });
+    const path = join(dir, 'p-hiccups');
+    const sum = await bigFile(path, 1 * MB); // 4 chunks
+    const from = server.requests.length;
+    server.failNextChunks(2);
+    await storage.putFile('proto/hiccups.wav', path, { contentType: 'audio/wav', md5Base64: sum });
+    const puts = server.requests.slice(from).filter((r) => r.method === 'PUT');
+    expect(puts.filter((r) => r.status === 503)).toHaveLength(2);
+    expect(server.objects.get(`${BUCKET}/rec/proto/hiccups.wav`)).toMatchObject({ size: MB, md5Hash: sum });
+    expect(uploadRetryBudget({ maxRetries: 3, totalTimeoutSec: 600 }, 1.38e9, 8 * MB)).toEqual({ maxRetries: 3 + 165, totalTimeoutSec: 600 + 5265 });
+    expect(uploadRetryBudget({ maxRetries: 0, totalTimeoutSec: 600 }, 1.38e9, 8 * MB)).toEqual({ maxRetries: 0, totalTimeoutSec: 600 });
   });
 
   it('a store that keeps different bytes → checksum_mismatch, and the bad object is deleted', async () => {

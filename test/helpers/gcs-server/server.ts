@@ -85,6 +85,7 @@ export class GcsTestServer {
   #down: DownMode | null = null;
   #fault: { status: number; message: string; reason: string } | null = null;
   #corruptNext = 0;
+  #failChunks = 0;
   #stopped?: Promise<void>;
   /** Every request received (for assertions such as "a resumable upload was used"). */
   readonly requests: RecordedRequest[] = [];
@@ -155,6 +156,14 @@ export class GcsTestServer {
    */
   failWith(status: number | null, reason = REASONS[status ?? 0] ?? 'backendError', message = `test server answers ${status ?? ''}`): void {
     this.#fault = status === null ? null : { status, message, reason };
+  }
+
+  /**
+   * The next `count` chunks of resumable uploads are refused with 503 once their bytes have arrived (nothing of them
+   * kept), as GCS does in a backend hiccup: the client asks for the offset (`bytes *\/*`) and sends the chunk again.
+   */
+  failNextChunks(count: number): void {
+    this.#failChunks += count;
   }
 
   /** The next upload (of any kind) stores bytes that differ from what was sent; its reported hashes are of what it kept. */
@@ -391,6 +400,12 @@ export class GcsTestServer {
     s.busy = true;
     try {
       const cr = parseContentRange(headerString(req.headers['content-range']));
+      if (cr.start !== undefined && this.#failChunks > 0) {
+        this.#failChunks -= 1;
+        req.resume();
+        await once(req, 'end');
+        throw new HttpError(503, 'Backend Error', 'backendError');
+      }
       if (cr.start !== undefined) {
         if (cr.start > s.pending.received) {
           throw new HttpError(400, `Invalid request. According to the Content-Range header, the upload offset is ${cr.start} byte(s), which exceeds already uploaded size of ${s.pending.received} byte(s).`, 'invalid');
