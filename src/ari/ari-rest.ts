@@ -145,6 +145,10 @@ export class AriRest {
     const r = await this.request<{ value?: unknown }>('GET', `/channels/${seg(id)}/variable`, { variable });
     return typeof r?.value === 'string' ? r.value : '';
   }
+  /** Sets a channel variable (the channel must be in our Stasis app: 409 otherwise). */
+  setVariable(id: string, variable: string, value: string): Promise<void> {
+    return this.request('POST', `/channels/${seg(id)}/variable`, { variable, value });
+  }
   continueInDialplan(id: string): Promise<void> {
     return this.request('POST', `/channels/${seg(id)}/continue`);
   }

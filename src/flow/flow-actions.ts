@@ -1,6 +1,6 @@
 import type { AriRest } from '../ari/ari-rest.js';
 import type { AriEventOf } from '../ari/types.js';
-import { isAppError } from '../domain/errors.js';
+import { AppError, isAppError } from '../domain/errors.js';
 import type { Logger } from '../logger.js';
 import type { RecorderApi } from '../recorder/types.js';
 import { channelOwner } from '../recorder/ownership.js';
@@ -8,7 +8,7 @@ import { parseFlowArgs } from './flow-args.js';
 
 export interface FlowDeps {
   recorder: RecorderApi;
-  rest: Pick<AriRest, 'continueInDialplan'>;
+  rest: Pick<AriRest, 'continueInDialplan' | 'setVariable'>;
   defaultCustomerId: string;
   logger: Logger;
 }
@@ -32,7 +32,7 @@ export async function handleFlowStasisStart(ev: AriEventOf<'StasisStart'>, deps:
   if (!action) return; // not ours to handle: a channel that entered the app for another reason
   let customerId: string;
   try {
-    customerId = action.customerId ?? channelOwner(ev.channel) ?? deps.defaultCustomerId;
+    customerId = await flowOwner(ev.channel, action.customerId, deps);
   } catch (err) {
     log.warn({ code: isAppError(err) ? err.code : undefined, err: (err as Error).message }, 'flow action rejected: the call goes on unrecorded');
     await continueChannel(deps, channelId, log);
@@ -56,6 +56,22 @@ export async function handleFlowStasisStart(ev: AriEventOf<'StasisStart'>, deps:
     log.warn({ code: isAppError(err) ? err.code : undefined, err: (err as Error).message }, 'flow action failed');
   }
   await continueChannel(deps, channelId, log);
+}
+
+/**
+ * Whose call this is. The channel's CUSTOMER_ID decides (else the default customer). `customer_id=` in the flow names
+ * the owner of a channel that has none: it is set as the channel's CUSTOMER_ID first, so the call is that customer's
+ * for the API and later flow actions too. One naming another customer than the channel's is refused: a call has one
+ * owner, and its audio must not reach another customer's account.
+ */
+async function flowOwner(channel: AriEventOf<'StasisStart'>['channel'], named: string | undefined, deps: FlowDeps): Promise<string> {
+  const owner = channelOwner(channel);
+  if (named === undefined || named === owner) return owner ?? deps.defaultCustomerId;
+  if (owner !== undefined) {
+    throw new AppError('VALIDATION', `customer_id ${named} is not the call's owner (its CUSTOMER_ID is ${owner})`, { field: 'customer_id' });
+  }
+  await deps.rest.setVariable(channel.id, 'CUSTOMER_ID', named);
+  return named;
 }
 
 async function continueChannel(deps: FlowDeps, channelId: string, log: Logger): Promise<void> {

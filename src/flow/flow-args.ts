@@ -14,15 +14,21 @@ const ACTIONS = ['recording_start', 'recording_stop', 'recording_pause', 'record
 /**
  * `Stasis(app,recording_start,format=wav,duration=60)` arrives as args ["recording_start","format=wav","duration=60"].
  * Options use the same names and rules as the REST body; `customer_id=` names the owner. `key=` (empty) is unset.
- * Returns null when the channel entered Stasis for something that is not a flow action.
+ * Asterisk trims nothing: `Stasis(app, recording_start, format=wav)` gives " recording_start"; the action's name is
+ * taken trimmed and in any case, and an empty argument (`${REC_OPTS}` unset) is no option. Returns null without
+ * arguments (a channel that entered Stasis for something else); an unknown action is refused (VALIDATION), so the
+ * caller is sent back to the dialplan with a warning instead of waiting in Stasis.
  */
 export function parseFlowArgs(args: string[]): FlowAction | null {
-  const [name, ...rest] = args;
+  if (args.length === 0) return null;
+  const [raw, ...rest] = args;
+  const name = raw.trim().toLowerCase();
   const action = ACTIONS.find((a) => a === name);
-  if (!action) return null;
+  if (!action) throw new AppError('VALIDATION', `unknown flow action ${JSON.stringify(raw.slice(0, 64))} (expected one of ${ACTIONS.join(', ')})`, { field: 'action' });
   const fields: Record<string, unknown> = {};
   let customerId: string | undefined;
   for (const arg of rest) {
+    if (arg.trim() === '') continue;
     const eq = arg.indexOf('=');
     if (eq <= 0) throw new AppError('VALIDATION', `flow option "${arg}" is not key=value`, { field: arg });
     const key = arg.slice(0, eq).trim();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeWav, type DecodedWav } from '../helpers/wav-decode.js';
 import { expectTones, type ToneExpectation } from './audio-checks.js';
-import { CUSTOMER_A, TOKENS, useHarness } from './harness.js';
+import { CUSTOMER_A, CUSTOMER_B, TOKENS, useHarness } from './harness.js';
 
 /**
  * Flow actions driven by the dialplan: the [flow-examples] scenarios of asterisk-config/extensions.conf, run by
@@ -62,6 +62,24 @@ describe('e2e: flow actions from the dialplan', () => {
     const left = await h.driver.listLeftovers();
     expect(left.channels).toEqual([]);
     expect(left.bridges).toEqual([]);
+  });
+
+  it("record_for_customer: customer_id= (after a space, beside an empty option) makes the call and its recording that customer's", async () => {
+    const run = await h.driver.runFlow('record_for_customer');
+    await run.done;
+    const call = await h.json('GET', `/v1.0/calls/${run.channelId}`, { token: TOKENS.b });
+    expect(call.status, JSON.stringify(call.body)).toBe(200);
+    expect(call.body.customer_id).toBe(CUSTOMER_B);
+    expect(call.body.recording_ids).toHaveLength(1);
+    const [id] = call.body.recording_ids as string[];
+    const rec = await h.waitForStatus(id, 'available');
+    expect(rec).toMatchObject({ customer_id: CUSTOMER_B, stop_reason: 'hangup' });
+    // the default customer (whose the call would be without customer_id=) sees neither
+    expect((await h.json('GET', `/v1.0/recordings/${id}`)).status).toBe(404);
+    expect((await h.json('GET', `/v1.0/calls/${run.channelId}`)).status).toBe(404);
+    const res = await h.api('GET', `/v1.0/recordings/${id}/file`, { token: TOKENS.b });
+    expect(res.status).toBe(200);
+    tones(decodeWav(new Uint8Array(await res.arrayBuffer())), { present: [440, 300], absent: [700, 1000] });
   });
 
   it('consent given (1): the call after the prompt is recorded', async () => {

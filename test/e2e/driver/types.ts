@@ -45,7 +45,7 @@ export interface Conference {
 }
 
 /** The flow-action examples of asterisk-config/extensions.conf [flow-examples]. */
-export type FlowScenario = 'record_all' | 'consent' | 'pause_resume';
+export type FlowScenario = 'record_all' | 'consent' | 'pause_resume' | 'record_for_customer';
 
 export interface FlowOptions {
   /** consent: press 1 (true) or `declineDigit` (default 2) at the Read() */

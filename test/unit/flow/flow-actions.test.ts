@@ -22,10 +22,15 @@ function setup() {
       return { id, type: 'call', customer_id: customer, recording_id: 'r', recording_ids: ['r'], tm_create: '', tm_update: '' };
     },
   } as unknown as RecorderApi;
-  const deps = { recorder, rest: { continueInDialplan: async (id: string) => void continued.push(id) }, defaultCustomerId: 'dflt', logger: pino(sink) };
+  const setVars: Array<[string, string, string]> = [];
+  const rest = {
+    continueInDialplan: async (id: string) => void continued.push(id),
+    setVariable: async (id: string, name: string, value: string) => void setVars.push([id, name, value]),
+  };
+  const deps = { recorder, rest, defaultCustomerId: 'dflt', logger: pino(sink) };
   const ev = (args: string[], vars: Record<string, string>) =>
     ({ type: 'StasisStart', args, channel: { id: 'ch-1', name: 'PJSIP/x', state: 'Up', channelvars: vars } }) as unknown as AriEventOf<'StasisStart'>;
-  return { starts, continued, lines, deps, ev };
+  return { starts, continued, lines, deps, ev, setVars };
 }
 
 describe('flow action ownership', () => {
@@ -34,12 +39,32 @@ describe('flow action ownership', () => {
     [['recording_start', 'customer_id='], { CUSTOMER_ID: '' }, 'dflt'],
     [['recording_start'], { CUSTOMER_ID: 'cust-7' }, 'cust-7'],
     [['recording_start', 'customer_id=cust-9'], { CUSTOMER_ID: '' }, 'cust-9'],
+    [['recording_start', 'customer_id=cust-7'], { CUSTOMER_ID: 'cust-7' }, 'cust-7'],
     [['recording_start'], {}, 'dflt'],
   ])('%j with channelvars %j records for %s', async (args, vars, customer) => {
     const t = setup();
     await handleFlowStasisStart(t.ev(args, vars), t.deps);
     expect(t.starts).toEqual([{ id: 'ch-1', customer }]);
     expect(t.continued).toEqual(['ch-1']);
+    // customer_id= naming the owner of a channel without one makes it the channel's CUSTOMER_ID (API, later flows)
+    expect(t.setVars).toEqual(args.includes('customer_id=cust-9') ? [['ch-1', 'CUSTOMER_ID', 'cust-9']] : []);
+  });
+
+  it("customer_id= naming another customer than the channel's CUSTOMER_ID: refused, the call goes on unrecorded", async () => {
+    const t = setup();
+    await handleFlowStasisStart(t.ev(['recording_start', 'customer_id=cust-9'], { CUSTOMER_ID: 'cust-7' }), t.deps);
+    expect(t.starts).toEqual([]);
+    expect(t.setVars).toEqual([]);
+    expect(t.continued).toEqual(['ch-1']);
+    expect(t.lines.filter((l) => l.level === 40).map((l) => l.err)).toEqual(["customer_id cust-9 is not the call's owner (its CUSTOMER_ID is cust-7)"]);
+  });
+
+  it('an unknown action (a typo) sends the caller back to the dialplan with one warning, never leaves it in Stasis', async () => {
+    const t = setup();
+    await handleFlowStasisStart(t.ev(['recording_strat'], {}), t.deps);
+    expect(t.starts).toEqual([]);
+    expect(t.continued).toEqual(['ch-1']);
+    expect(t.lines.filter((l) => l.level === 40)).toHaveLength(1);
   });
 
   it.each([

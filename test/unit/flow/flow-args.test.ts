@@ -17,9 +17,18 @@ describe('parseFlowArgs', () => {
     expect(() => parseFlowArgs(['recording_pause', 'pause_behavior=mute'])).toThrow(/pause_behavior must be skip or silence/);
     expect(() => parseFlowArgs(['recording_resume', 'x=1'])).toThrow(/recording_resume takes no option "x"/);
   });
-  it('ignores channels that are not flow actions', () => {
+  it('ignores a channel that entered Stasis without arguments; refuses an unknown action (the caller goes back to the dialplan)', () => {
     expect(parseFlowArgs([])).toBeNull();
-    expect(parseFlowArgs(['something_else'])).toBeNull();
+    expect(() => parseFlowArgs(['something_else'])).toThrow(/unknown flow action "something_else"/);
+    expect(() => parseFlowArgs(['recording_strat'])).toThrow(/expected one of recording_start/);
+  });
+  it('reads the action as Asterisk passes it: untrimmed (a space after the comma), in any case; an empty argument is no option', () => {
+    // Stasis(recorder, recording_start, format=wav) arrives as [" recording_start"," format=wav"] (Asterisk 22)
+    expect(parseFlowArgs([' recording_start', ' format=wav'])).toEqual({ action: 'recording_start', options: { format: 'wav' }, customerId: undefined });
+    expect(parseFlowArgs(['Recording_Stop '])).toEqual({ action: 'recording_stop', customerId: undefined });
+    // Stasis(recorder,recording_start,${REC_OPTS}) with REC_OPTS unset arrives as ["recording_start",""]
+    expect(parseFlowArgs(['recording_start', ''])).toEqual({ action: 'recording_start', options: { format: 'wav' }, customerId: undefined });
+    expect(parseFlowArgs(['recording_stop', ' ', ''])).toEqual({ action: 'recording_stop', customerId: undefined });
   });
   it('rejects bad options with the field', () => {
     expect(() => parseFlowArgs(['recording_start', 'format=mp3'])).toThrow(/format/);
