@@ -94,6 +94,10 @@ function url(env: Env, name: string, def: string | undefined, protocols: string[
     throw new ConfigError(name, `not a valid URL`);
   }
   if (!protocols.includes(u.protocol)) throw new ConfigError(name, `protocol must be one of ${protocols.join(', ')}`);
+  // fetch refuses an http(s) URL with credentials (every request would fail, its message holding the password)
+  if ((u.protocol === 'http:' || u.protocol === 'https:') && (u.username || u.password)) {
+    throw new ConfigError(name, `must not hold a user or password${name === 'ARI_URL' ? ' (set ARI_USER and ARI_PASSWORD)' : ''}`);
+  }
   return v.replace(/\/+$/, '');
 }
 

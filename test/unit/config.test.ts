@@ -111,4 +111,19 @@ describe('loadConfig', () => {
       expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY/);
     }
   });
+
+  it('an http(s) URL with user:password is a start-up error naming the variable, never echoing the password', () => {
+    for (const [name, value] of [['ARI_URL', 'http://asterisk:s3cret@127.0.0.1:8088'], ['GCS_API_ENDPOINT', 'https://u:s3cret@gcs.example']] as const) {
+      const err = (() => {
+        try {
+          loadConfig({ [name]: value, STORAGE_BACKEND: 'gcs', GCS_BUCKET: 'b' });
+        } catch (e) {
+          return e as Error;
+        }
+      })();
+      expect(err?.message, name).toMatch(new RegExp(`${name}: must not hold a user or password`));
+      expect(err?.message, name).not.toContain('s3cret');
+    }
+    expect(loadConfig({ REDIS_URL: 'redis://:pw@127.0.0.1:6379' }).redis.target).toBeDefined(); // Redis URLs carry their password
+  });
 });
