@@ -1,4 +1,5 @@
 import { AriHttpError } from '../ari/ari-rest.js';
+import type { StasisExpectation } from '../ari/stasis-waiter.js';
 import { AppError } from '../domain/errors.js';
 import { parseRtpSource, type RtpSource } from '../media/rtp-source.js';
 import { resourceId, type ResourceTag } from './ari-ids.js';
@@ -16,15 +17,17 @@ export interface CapturedStream {
 type Ari = RecorderPorts['ari'];
 
 /** A waiter that gives up when the recording ends, and never raises an unhandled rejection. */
-function waitStasis(ari: Ari, id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-  const p = new Promise<void>((resolve, reject) => {
-    const onAbort = () => reject(new Error(`recording ended while waiting for channel ${id}`));
-    if (signal?.aborted) return onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    ari.stasis.wait(id, timeoutMs).then(resolve, reject).finally(() => signal?.removeEventListener('abort', onAbort));
-  });
-  p.catch(() => undefined);
-  return p;
+/**
+ * Awaits `id`'s StasisStart, registered before the channel is created; its timeout runs from `arm()`, once the
+ * creating request has answered (a slow Asterisk's answer does not eat the event's time). The recording's end cancels it.
+ */
+function expectStasis(ari: Ari, id: string, signal?: AbortSignal): StasisExpectation {
+  const e = ari.stasis.expect(id);
+  const onAbort = () => e.cancel(`recording ended while waiting for channel ${id}`);
+  if (signal?.aborted) onAbort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  void e.ready.catch(() => undefined).finally(() => signal?.removeEventListener('abort', onAbort));
+  return e;
 }
 
 /** Tells the mixer which source a stream's RTP will come from; nothing else reaches the file. */
@@ -67,20 +70,23 @@ export async function openSnoopStream(
     snoopId: resourceId(o.recordingId, `snoop-${o.tag}` as ResourceTag),
     bridgeId: resourceId(o.recordingId, `br-${o.tag}` as ResourceTag),
   };
-  const emReady = waitStasis(ari, s.emId, settings.stasisTimeoutMs, o.signal);
-  const snoopReady = waitStasis(ari, s.snoopId!, settings.stasisTimeoutMs, o.signal);
+  const emReady = expectStasis(ari, s.emId, o.signal);
+  const snoopReady = expectStasis(ari, s.snoopId!, o.signal);
   const created: Partial<CapturedStream> = { streamId: s.streamId };
   try {
     await ari.rest.snoop(o.channelId, { spy: o.spy, app: ari.app, snoopId: s.snoopId });
     created.snoopId = s.snoopId;
+    snoopReady.arm(settings.stasisTimeoutMs);
     const source = await externalMedia(ari, settings, s.emId, o.port, o.recordingId).finally(() => (created.emId = s.emId));
+    emReady.arm(settings.stasisTimeoutMs);
     await o.expectSource(source);
     await ari.rest.createBridge({ type: 'mixing', bridgeId: s.bridgeId, name: s.bridgeId });
     created.bridgeId = s.bridgeId;
-    await Promise.all([emReady, snoopReady]);
+    await Promise.all([emReady.ready, snoopReady.ready]);
     await ari.rest.addChannel(s.bridgeId!, [s.snoopId!, s.emId]);
     return s;
   } catch (err) {
+    for (const e of [emReady, snoopReady]) e.cancel('stream setup failed');
     await closeStream(ari, created as CapturedStream);
     throw err;
   }
@@ -93,15 +99,17 @@ export async function openBridgeStream(
   o: { recordingId: string; bridgeId: string; tag: string; port: number; expectSource: ExpectSource; signal?: AbortSignal },
 ): Promise<CapturedStream> {
   const s: CapturedStream = { streamId: o.tag, emId: resourceId(o.recordingId, `em-${o.tag}` as ResourceTag) };
-  const emReady = waitStasis(ari, s.emId, settings.stasisTimeoutMs, o.signal);
+  const emReady = expectStasis(ari, s.emId, o.signal);
   let created = false;
   try {
     const source = await externalMedia(ari, settings, s.emId, o.port, o.recordingId).finally(() => (created = true));
+    emReady.arm(settings.stasisTimeoutMs);
     await o.expectSource(source);
-    await emReady;
+    await emReady.ready;
     await ari.rest.addChannel(o.bridgeId, [s.emId]);
     return s;
   } catch (err) {
+    emReady.cancel('stream setup failed');
     if (created) await closeStream(ari, s);
     throw err;
   }
@@ -115,13 +123,15 @@ export async function openBridgeStream(
  */
 export async function whisperInto(ari: Ari, settings: RecorderSettings, o: { recordingId: string; channelId: string; media: string; ms: number; signal?: AbortSignal }): Promise<void> {
   const snoopId = resourceId(o.recordingId, 'snoop-beep');
-  const ready = waitStasis(ari, snoopId, settings.stasisTimeoutMs, o.signal);
+  const ready = expectStasis(ari, snoopId, o.signal);
   try {
     await ari.rest.snoop(o.channelId, { spy: 'none', whisper: 'both', app: ari.app, snoopId });
-    await ready;
+    ready.arm(settings.stasisTimeoutMs);
+    await ready.ready;
     await ari.rest.play(snoopId, o.media);
     await new Promise((r) => setTimeout(r, o.ms));
   } finally {
+    ready.cancel('beep done');
     await closeStream(ari, { snoopId });
   }
 }

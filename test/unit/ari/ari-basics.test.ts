@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { StasisWaiter } from '../../../src/ari/stasis-waiter.js';
+import { openSnoopStream } from '../../../src/recorder/capture.js';
 import { parseAriEvent, type AriEvent } from '../../../src/ari/types.js';
 import { isOwnResource, recordingIdOf, resourceId } from '../../../src/recorder/ari-ids.js';
 
@@ -35,6 +36,52 @@ describe('StasisWaiter', () => {
   it('times out', async () => {
     const w = new StasisWaiter();
     await expect(w.wait('c', 20)).rejects.toThrow(/no StasisStart/);
+  });
+  it('expect(): the timeout runs from arm(), not from the registration (a slow Asterisk answers its creation late)', async () => {
+    const w = new StasisWaiter();
+    const e = w.expect('d');
+    await new Promise((r) => setTimeout(r, 60)); // the creating request takes longer than the timeout
+    e.arm(40);
+    setTimeout(() => w.onEvent(stasisStart('d')), 10);
+    await expect(e.ready).resolves.toBeUndefined();
+    const late = w.expect('e');
+    late.arm(20);
+    await expect(late.ready).rejects.toThrow(/no StasisStart for channel e within 20 ms/);
+  });
+  it('expect(): cancel rejects and forgets the waiter; an event first makes arm and cancel no-ops', async () => {
+    const w = new StasisWaiter();
+    const e = w.expect('f');
+    e.cancel('setup failed');
+    await expect(e.ready).rejects.toThrow('setup failed');
+    w.onEvent(stasisStart('f')); // nobody waits any more: remembered for a later wait
+    await expect(w.wait('f', 10)).resolves.toBeUndefined();
+    const g = w.expect('g');
+    w.onEvent(stasisStart('g'));
+    g.arm(1);
+    g.cancel('too late');
+    await expect(g.ready).resolves.toBeUndefined();
+  });
+});
+
+describe('openSnoopStream on a slow Asterisk', () => {
+  it('a snoop answered after more than the StasisStart timeout, its event right after: the stream is set up', async () => {
+    const stasis = new StasisWaiter();
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const startSoon = (id: string) => setTimeout(() => stasis.onEvent(stasisStart(id)), 10);
+    const calls: string[] = [];
+    const rest = {
+      snoop: async (_c: string, p: { snoopId: string }) => (await sleep(250), startSoon(p.snoopId), {}),
+      externalMedia: async (p: { channelId: string }) => (startSoon(p.channelId), { id: p.channelId, channelvars: { UNICASTRTP_LOCAL_ADDRESS: '127.0.0.1', UNICASTRTP_LOCAL_PORT: '4000' } }),
+      createBridge: async () => ({}),
+      addChannel: async () => void calls.push('addChannel'),
+      hangup: async (id: string) => void calls.push(`hangup ${id}`),
+      destroyBridge: async (id: string) => void calls.push(`destroyBridge ${id}`),
+    };
+    const ari = { rest, stasis, app: 'recorder' } as unknown as Parameters<typeof openSnoopStream>[0];
+    const settings = { stasisTimeoutMs: 150, rtpAdvertiseHost: '127.0.0.1' } as unknown as Parameters<typeof openSnoopStream>[1];
+    const s = await openSnoopStream(ari, settings, { recordingId: '11111111-1111-1111-1111-111111111111', channelId: 'call-1', spy: 'in', tag: 'in', port: 5000, expectSource: async () => undefined });
+    expect(s.snoopId).toBe(resourceId('11111111-1111-1111-1111-111111111111', 'snoop-in'));
+    expect(calls).toEqual(['addChannel']);
   });
 });
 
