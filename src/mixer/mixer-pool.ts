@@ -22,7 +22,7 @@ import type { MixerMetrics } from '../metrics/ports.js';
 import { GuardedEmitter } from '../util/guarded-emitter.js';
 import { CapacityMemory } from './capacity-memory.js';
 import { chooseWorker, DEFAULT_ADMISSION, nextCeiling, workerCapacity, workerRefusal, type AdmissionPolicy, type Refusal, type WorkerLoad } from './admission.js';
-import type { FromWorker, SharedSocketOpened, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
+import type { FromWorker, LastPacket, SharedSocketOpened, ToWorker, WireError, WorkerConfig, WorkerStats } from './protocol.js';
 import { DEFAULT_PLAYOUT_DELAY_MS, defaultJitterSlots, type Mixer, type MixerEvents, type MixResult, type OpenRecordingOptions, type StreamHandle } from './types.js';
 
 /**
@@ -526,6 +526,11 @@ export class MixerPool extends GuardedEmitter<MixerEvents> implements Mixer {
   async resume(recordingId: string, atMs: number): Promise<void> {
     this.assertRunning();
     await this.request(this.entry(recordingId).slot, { t: 'resume', id: 0, rid: recordingId, atMs }, recordingId);
+  }
+
+  async lastPacketAt(recordingId: string): Promise<number | null> {
+    this.assertRunning();
+    return ((await this.request(this.entry(recordingId).slot, { t: 'lastPacket', id: 0, rid: recordingId }, recordingId)) as LastPacket).atMs;
   }
 
   async close(recordingId: string, endAtMs: number): Promise<MixResult> {

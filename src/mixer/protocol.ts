@@ -43,7 +43,13 @@ export type ToWorker =
   | { t: 'close'; id: number; rid: string; endAtMs: number }
   | { t: 'abort'; id: number; rid: string }
   | { t: 'stats'; id: number }
+  | { t: 'lastPacket'; id: number; rid: string }
   | { t: 'crash'; id: number };
+
+/** When the recording's last packet arrived (epoch ms), null before the first. */
+export interface LastPacket {
+  atMs: number | null;
+}
 
 export interface SharedSocketOpened {
   /** Streams the socket's kernel buffer holds at one stream's recvBufferSize each; below 2 the socket was closed. */
@@ -58,7 +64,7 @@ export interface WireError {
 
 export type FromWorker =
   | { t: 'ready' }
-  | { t: 'ok'; id: number; result?: MixResult | WorkerStats | SharedSocketOpened }
+  | { t: 'ok'; id: number; result?: MixResult | WorkerStats | SharedSocketOpened | LastPacket }
   | { t: 'err'; id: number; error: WireError }
   /** `atMs`: the end of the silence run on the recording's timeline (epoch ms) */
   | { t: 'silence'; rid: string; atMs: number }

@@ -547,6 +547,12 @@ export class RecordingPipeline {
     return r;
   }
 
+  /** Arrival time of the last packet accepted on any stream; null before the first. */
+  lastPacketAt(): number | null {
+    const last = this.lastPacketAtMs();
+    return last > this.firstPacketFloorMs ? last : null;
+  }
+
   /** Arrival time of the last packet accepted on any stream (the start until one arrives). */
   private lastPacketAtMs(): number {
     let last = this.firstPacketFloorMs;

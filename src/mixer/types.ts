@@ -78,6 +78,8 @@ export interface Mixer {
   pause(recordingId: string, atMs: number, behavior: 'skip' | 'silence'): Promise<void>;
   /** From `atMs` on, the audio is recorded again. */
   resume(recordingId: string, atMs: number): Promise<void>;
+  /** When the recording's last packet arrived (epoch ms), null before the first: where a call that vanished unseen ended. */
+  lastPacketAt?(recordingId: string): Promise<number | null>;
   /** Writes the timeline up to endAtMs (epoch ms) — or cuts what was already written past it —, patches the WAV
    * header, closes the file. */
   close(recordingId: string, endAtMs: number): Promise<MixResult>;

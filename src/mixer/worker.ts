@@ -499,6 +499,10 @@ port.on('message', (m: ToWorker) => {
       return reply(m.id, abortRec(m.rid));
     case 'stats':
       return reply(m.id, Promise.resolve(snapshot()));
+    case 'lastPacket': {
+      const rec = recs.get(m.rid);
+      return reply(m.id, rec ? Promise.resolve({ atMs: rec.pipeline.lastPacketAt() }) : Promise.reject(new Error(`recording ${m.rid} is not open`)));
+    }
     case 'crash':
       if (!cfg.testHooks) return reply(m.id, Promise.reject(new Error('test hooks are disabled')));
       setImmediate(() => {

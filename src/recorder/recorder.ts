@@ -210,8 +210,10 @@ export class Recorder implements RecorderApi {
           else await rest.getBridge(s.referenceId);
         } catch (err) {
           if (!(err instanceof AriHttpError && err.status === 404)) return;
-          s.log.info('recorded call or conference vanished while ARI was disconnected');
-          void s.stop(s.referenceType === 'call' ? 'hangup' : 'conference_end').catch(() => undefined);
+          // It ended when its audio did (an Asterisk restart, a hangup unseen), not now: the file gets no silent tail.
+          const lastPacketAt = await this.ports.mixer.lastPacketAt?.(s.id).catch(() => null);
+          s.log.info({ last_packet_at: lastPacketAt ? new Date(lastPacketAt).toISOString() : null }, 'recorded call or conference vanished while ARI was disconnected');
+          void s.stop(s.referenceType === 'call' ? 'hangup' : 'conference_end', lastPacketAt ?? undefined).catch(() => undefined);
         }
       }),
     );

@@ -46,3 +46,38 @@ describe('media timeout', () => {
     await sim.comeUp();
   });
 });
+
+/**
+ * An Asterisk restart shorter than RTP_TIMEOUT_SEC: the reconnect finds the call gone and ends the recording where its
+ * audio ended (the last packet), not at the reconnect — the file gets no silent tail for the outage.
+ */
+describe('a call gone during an ARI outage', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ RTP_TIMEOUT_SEC: '60', ARI_RECONNECT_MAX_MS: '500' }, { driver: 'simulator' });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('ends at its last packet when the reconnect finds it gone (stop_reason hangup)', async () => {
+    const sim = h.driver.simulator!;
+    const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
+    const start = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`);
+    expect(start.status).toBe(200);
+    const id = start.body.recording_id as string;
+    const rec = await h.waitForStatus(id, 'recording');
+    await sleep(1500);
+    const outageAt = Date.now();
+    await sim.restart(3000); // every channel gone, no event
+    const done = await h.waitForStatus(id, 'available', 15_000);
+    expect(done.stop_reason).toBe('hangup');
+    const endedAt = Date.parse(done.tm_end!);
+    expect(endedAt).toBeLessThanOrEqual(outageAt + 50);
+    expect(endedAt).toBeGreaterThan(outageAt - 300);
+    expect(Math.abs(done.duration_ms! - (endedAt - Date.parse(rec.tm_start!)))).toBeLessThanOrEqual(40);
+    const wav = await h.wav(id);
+    const tail = wav.samples.subarray(wav.samples.length - 2400, wav.samples.length - 800);
+    expect(goertzelDb(tail, 8000, 440)).toBeGreaterThan(-30); // the call up to the end, no outage silence
+  });
+});
