@@ -34,6 +34,8 @@ redis-server:
 	  if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null 2>&1; then sudo=sudo; \
 	  else echo "install redis-server (apt-get install redis-server) or set REDIS_URL" >&2; exit 1; fi; \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq redis-server; \
+	  echo "redis-server installed; the system service Debian starts on 6379 is not ours: stopped and disabled"; \
+	  ($$sudo systemctl disable --now redis-server || $$sudo service redis-server stop) >/dev/null 2>&1 || true; \
 	fi
 
 build: deps
@@ -44,7 +46,7 @@ typecheck: deps
 
 ## The daemon with embedded defaults: local storage in ./var, a local Redis if REDIS_URL is unset, ARI at 127.0.0.1:8088.
 run: build native
-	@[ -n "$$REDIS_URL" ] || $(MAKE) --no-print-directory redis-server
+	@[ -n "$$REDIS_URL$$REDIS_CLUSTER_NODES$$REDIS_SENTINELS" ] || $(MAKE) --no-print-directory redis-server
 	node dist/src/main.js
 
 ## A recording without Asterisk: the ARI simulator, the daemon and a redis-server on free loopback ports (temp dir),

@@ -133,7 +133,7 @@ function freePort(): Promise<number> {
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   const daemonSetting =
-    /^(ARI_|REDIS_|HTTP_|RTP_|STORAGE_|GCS_|WEBHOOK_|RETENTION_|EXPORT_|DELETED_|SETUP_|RECORDING_|RECONCILE_|UPLOAD_|MIXER_|PLAYOUT_|SHUTDOWN_|METRICS_|ADMIN_|AUTH_|EXPORTS_)|^(SPOOL_DIR|TOKENS_FILE|CALL_TAP|DEFAULT_CUSTOMER_ID|LOG_LEVEL)$/;
+    /^(ARI_|REDIS_(?!SERVER_BIN$)|HTTP_|RTP_|STORAGE_|GCS_|WEBHOOK_|RETENTION_|EXPORT_|DELETED_|SETUP_|RECORDING_|RECONCILE_|UPLOAD_|MIXER_|PLAYOUT_|SHUTDOWN_|METRICS_|ADMIN_|ADMISSION_|AUTH_|EXPORTS_|NODE_)|^(SPOOL_DIR|TOKENS_FILE|CALL_TAP|DEFAULT_CUSTOMER_ID|LOG_LEVEL|TRUST_PROXY|RECORDER_NODE_ID)$/;
   for (const [k, v] of Object.entries(process.env)) if (!daemonSetting.test(k)) env[k] = v;
   return { ...env, ...extra };
 }

@@ -178,9 +178,22 @@ function perCustomerDays(env: Env, name: string): Record<string, number> {
     const m = /^\s*([^=\s]+)\s*=\s*(\d+)\s*$/.exec(part);
     if (!m) throw new ConfigError(name, `expected customer=days[,customer=days…], got "${part}"`);
     if (!isCustomerId(m[1])) throw new ConfigError(name, `"${m[1]}" is not a customer id (${CUSTOMER_ID_RULE})`);
-    out[m[1]] = Number(m[2]);
+    const days = Number(m[2]);
+    // 0: never expires (a customer kept for compliance); else as RETENTION_DAYS
+    if (days > 36_500) throw new ConfigError(name, `${m[1]}: days must be 0 (never expires) or 1 to 36500, got ${days}`);
+    out[m[1]] = days;
   }
   return out;
+}
+
+/** The node's lease: a node is lost only after missing three heartbeats (a shorter limit fails live nodes' recordings). */
+function nodeLease(env: Env): { heartbeatSec: number; lostAfterSec: number } {
+  const heartbeatSec = int(env, 'NODE_HEARTBEAT_SEC', 10, 1, 3600);
+  const lostAfterSec = int(env, 'NODE_LOST_AFTER_SEC', 3600, 2, 30 * 86400);
+  if (lostAfterSec < 3 * heartbeatSec) {
+    throw new ConfigError('NODE_LOST_AFTER_SEC', `must be at least 3 × NODE_HEARTBEAT_SEC (${3 * heartbeatSec}), got ${lostAfterSec}`);
+  }
+  return { heartbeatSec, lostAfterSec };
 }
 
 /**
@@ -263,8 +276,7 @@ export function loadConfig(env: Env = process.env, opts: { localAddresses?: () =
     spoolDir: str(env, 'SPOOL_DIR', './var/spool'),
     node: {
       id: nodeId(env, 'RECORDER_NODE_ID'),
-      heartbeatSec: int(env, 'NODE_HEARTBEAT_SEC', 10, 1, 3600),
-      lostAfterSec: int(env, 'NODE_LOST_AFTER_SEC', 3600, 2, 30 * 86400),
+      ...nodeLease(env),
       commandTimeoutMs: int(env, 'NODE_COMMAND_TIMEOUT_MS', 15_000, 100, 600_000),
     },
     storage: {

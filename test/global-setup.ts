@@ -3,7 +3,7 @@ import { startRedis, type RedisHandle } from './helpers/redis-server.js';
 
 /**
  * One Redis for the whole run, on a free loopback port; tests isolate themselves with a unique key prefix.
- * TEST_REDIS_URL wins when set (CI's .ci/run starts its own and passes it).
+ * TEST_REDIS_URL wins when set (a Redis of your own; .ci/run unsets it, so CI always gets the suite's own).
  */
 let redis: RedisHandle | undefined;
 

@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GenericContainer, Wait, getContainerRuntimeClient, type StartedTestContainer } from 'testcontainers';
@@ -17,8 +18,14 @@ const hasRuntime = await getContainerRuntimeClient().then(
   () => true,
   () => false,
 );
+/** The container shares the host's network and asterisk-config's http.conf binds 127.0.0.1:8088: it must be free. */
+const ariPortFree = await new Promise<boolean>((done) => {
+  const srv = createServer().once('error', () => done(false));
+  srv.listen(8088, '127.0.0.1', () => srv.close(() => done(true)));
+});
+if (hasRuntime && !ariPortFree) console.warn('asterisk-container.test: SKIPPED (a skip, not a pass): 127.0.0.1:8088 is taken (an Asterisk or `npm run sim`)');
 
-describe.runIf(hasRuntime && !process.env.ARI_URL)('e2e against an Asterisk container', () => {
+describe.runIf(hasRuntime && ariPortFree && !process.env.ARI_URL)('e2e against an Asterisk container', () => {
   let asterisk: StartedTestContainer;
   let driver: CallDriver;
   beforeAll(async () => {

@@ -230,6 +230,27 @@ describe('docker/compose.yaml', () => {
     expect(await auth.resolve('REPLACE-with-openssl-rand-hex-24')).toMatchObject({ customer_id: 'default' });
   });
 
+  it("Asterisk's RTP ports (the rtp.conf it mounts) stay apart from the recorder's on the shared host network", () => {
+    const mount = (asterisk.volumes ?? []).find((v): v is string => typeof v === 'string' && v.endsWith(':/etc/asterisk/rtp.conf:ro'));
+    expect(mount).toBeDefined();
+    const conf = readFileSync(join('docker', mount!.split(':')[0]), 'utf8');
+    const [start, end] = ['rtpstart', 'rtpend'].map((k) => Number(new RegExp(`^${k}=(\\d+)`, 'm').exec(conf)?.[1]));
+    const env = Object.fromEntries(Object.entries(recorder.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), { REDIS_PASSWORD: 'a1b2c3' })]));
+    // the image's defaults (Dockerfile ENV) unless compose sets them
+    const min = Number(env.RTP_PORT_MIN ?? /RTP_PORT_MIN=(\d+)/.exec(DOCKERFILE)?.[1]);
+    const max = Number(env.RTP_PORT_MAX ?? /RTP_PORT_MAX=(\d+)/.exec(DOCKERFILE)?.[1]);
+    expect(start).toBeLessThan(end);
+    expect(min).toBeLessThan(max);
+    expect(end < min || start > max, `Asterisk ${start}-${end}, recorder ${min}-${max}`).toBe(true);
+  });
+
+  it('GCS is switched on from docker/.env (STORAGE_BACKEND, GCS_BUCKET), local by default', () => {
+    const envWith = (values: Record<string, string>) =>
+      loadConfig(Object.fromEntries(Object.entries(recorder.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), { REDIS_PASSWORD: 'a1b2c3', ...values })])));
+    expect(envWith({}).storage.backend).toBe('local');
+    expect(envWith({ STORAGE_BACKEND: 'gcs', GCS_BUCKET: 'calls-eu' }).storage).toMatchObject({ backend: 'gcs', gcs: { bucket: 'calls-eu' } });
+  });
+
   it("Asterisk (the image the container e2e test uses) mounts asterisk-config's dialplan drop-ins and ARI/HTTP settings", () => {
     expect(asterisk.image).toBe('andrius/asterisk:22');
     const mounts = (asterisk.volumes ?? []).filter((v): v is string => typeof v === 'string');

@@ -18,7 +18,9 @@ describe.each([
 ])('RTP hijack attempt ($mode)', ({ streams }) => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ RTP_PORT_MIN: '41000', RTP_PORT_MAX: '41099', RTP_SHARED_SOCKET_STREAMS: streams }, { driver: 'simulator' });
+    // A range no other test picks (theirs are random from 30000 up) and out of the kernel's ephemeral ports: the
+    // flood below must hit this daemon only, never a test running beside it.
+    h = await startHarness({ RTP_PORT_MIN: '27000', RTP_PORT_MAX: '27099', RTP_SHARED_SOCKET_STREAMS: streams }, { driver: 'simulator' });
   });
   afterAll(async () => {
     await h?.close();
@@ -30,7 +32,7 @@ describe.each([
     let i = 0;
     let sent = 0;
     const flood = setInterval(() => {
-      for (let port = 41000; port <= 41099; port += 2) {
+      for (let port = 27000; port <= 27099; port += 2) {
         attacker.send(tonePacket(i, { seq: i, timestamp: 320 * (i + 1), ssrc: 0xbad }, 3000, 16000), port, '127.0.0.1');
         sent++;
       }

@@ -126,4 +126,11 @@ describe('loadConfig', () => {
     }
     expect(loadConfig({ REDIS_URL: 'redis://:pw@127.0.0.1:6379' }).redis.target).toBeDefined(); // Redis URLs carry their password
   });
+
+  it('a node is lost only after three missed heartbeats; a per-customer retention is 0 (never) or 1–36500 days', () => {
+    expect(loadConfig({ NODE_HEARTBEAT_SEC: '10', NODE_LOST_AFTER_SEC: '30' }).node).toMatchObject({ heartbeatSec: 10, lostAfterSec: 30 });
+    expect(() => loadConfig({ NODE_LOST_AFTER_SEC: '20' })).toThrow(/NODE_LOST_AFTER_SEC: must be at least 3 × NODE_HEARTBEAT_SEC \(30\), got 20/);
+    expect(loadConfig({ RETENTION_DAYS_PER_CUSTOMER: 'a=0,b=36500' }).retention.perCustomer).toEqual({ a: 0, b: 36500 });
+    expect(() => loadConfig({ RETENTION_DAYS_PER_CUSTOMER: 'a=99999999' })).toThrow(/RETENTION_DAYS_PER_CUSTOMER: a: days must be 0/);
+  });
 });
