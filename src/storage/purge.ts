@@ -43,9 +43,10 @@ export async function purgeExportsHolding(deps: PurgeDeps, recordingId: string, 
 }
 
 /**
- * Runs `handle` on every id `list` returns, batch after batch, until none is left. An id whose handling failed is
- * logged and skipped for the rest of this sweep (the next sweep retries it); the others go on. Returns how many
- * were handled.
+ * Runs `handle` on every id `list` returns, batch after batch, until none is left. Each id is handled at most once
+ * per sweep: one whose handling failed is logged (the next sweep retries it), and one still listed after it was
+ * handled (an index its handling did not clear) is not handled again — a sweep always ends. Returns how many were
+ * handled.
  */
 export async function sweepInBatches(
   list: (limit: number) => Promise<string[]>,
@@ -54,16 +55,16 @@ export async function sweepInBatches(
   batchSize = 100,
 ): Promise<number> {
   let done = 0;
-  const skip = new Set<string>();
+  const seen = new Set<string>();
   for (;;) {
-    const ids = (await list(batchSize + skip.size)).filter((id) => !skip.has(id));
+    const ids = (await list(batchSize + seen.size)).filter((id) => !seen.has(id));
     if (ids.length === 0) return done;
     for (const id of ids) {
+      seen.add(id);
       try {
         await handle(id);
         done++;
       } catch (err) {
-        skip.add(id);
         onFailure(id, err);
       }
     }

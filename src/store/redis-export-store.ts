@@ -81,15 +81,15 @@ export class RedisExportStore implements ExportStore {
       }
       // The record outlives its archive: until the archive's own expiry (completed), then a while after its end.
       const ttl = this.#recordTtl(patch);
-      const reply = asReply(await UPDATE_EXPORT.run(this.#redis, [this.#keys.export(id)], [JSON.stringify(clean), this.#now().toISOString(), TABLE_JSON, ttl]));
+      const expireMs = patch.tm_expire ? String(Date.parse(patch.tm_expire)) : '';
+      const reply = asReply(
+        await UPDATE_EXPORT.run(this.#redis, [this.#keys.export(id), this.#keys.exportExpiry()], [JSON.stringify(clean), this.#now().toISOString(), TABLE_JSON, ttl, expireMs]),
+      );
       if (reply[0] === 'err') {
         if (reply[1] === 'not_found') throw new AppError('EXPORT_NOT_FOUND', `export ${id} not found`);
         throw new AppError('INVALID_TRANSITION', `export ${id} cannot go from ${reply[2]} to ${patch.status}`, { from: reply[2], to: patch.status });
       }
-      const out = normalize(JSON.parse(reply[1] ?? 'null') as ExportRecord);
-      if (out.status === 'completed' && out.tm_expire) await this.#redis.zadd(this.#keys.exportExpiry(), Date.parse(out.tm_expire), id);
-      else if (patch.status === 'deleted' || patch.status === 'failed') await this.#redis.zrem(this.#keys.exportExpiry(), id);
-      return out;
+      return normalize(JSON.parse(reply[1] ?? 'null') as ExportRecord);
     });
   }
 
