@@ -71,6 +71,9 @@ export class EventRelay {
         backoff = 200;
       } catch (err) {
         if (this.#stopped) break;
+        // The stream or its group is gone (a Redis restart without its data, a failover to a replica that never had
+        // the group, a flush): made again on the next pass, or no recording event would ever be relayed again.
+        if (String((err as Error).message).includes('NOGROUP')) this.#groupReady = false;
         this.#log.warn({ err: (err as Error).message }, 'event relay: outbox unreachable, retrying');
         await new Promise((r) => setTimeout(r, backoff).unref());
         backoff = Math.min(backoff * 2, 5000);
