@@ -33,7 +33,9 @@ export async function purgeExportsHolding(deps: PurgeDeps, recordingId: string, 
   let purged = 0;
   for (const id of ids) {
     const e = await deps.exports.get(id);
-    if (e && e.status !== 'deleted') {
+    // A running export links its recordings just before it completes, then checks none of them was deleted and
+    // deletes its archive itself if one was: it cannot be deleted yet (running → deleted is no transition).
+    if (e && e.status !== 'deleted' && e.status !== 'running' && e.status !== 'queued') {
       await deleteArchive(deps, e, 'recording_deleted');
       purged++;
     }

@@ -97,4 +97,38 @@ describe('a DELETE racing an export', () => {
     expect(await storage.stat(key)).toBeNull();
     expect(await exports.exportsHolding(rec.id)).toEqual([]);
   });
+
+  it('a DELETE while the export is running and has just linked it: the delete succeeds, the export deletes its archive itself', async () => {
+    const keys = new RedisKeys(prefix);
+    const store = new RedisRecordingStore({ redis, keys });
+    const exports = new RedisExportStore({ redis, keys });
+    const storage = new LocalStorage(join(dir, 'storage2'));
+    const logger = createLogger('silent');
+    const rec = newRecording({ id: randomUUID(), customer_id: 'cust-r', reference_type: 'call', reference_id: `call-${randomUUID()}`, node_id: 'n', now: new Date() });
+    await store.createRecording(rec);
+    await store.transition(rec.id, 'recording', {});
+    await store.transition(rec.id, 'stopping', {});
+    const body = Buffer.alloc(4000, 9);
+    writeFileSync(join(dir, 'b.wav'), body);
+    const key = `cust-r/${rec.id}.wav`;
+    await storage.putFile(key, join(dir, 'b.wav'), { contentType: 'audio/wav', md5Base64: createHash('md5').update(body).digest('base64') });
+    await store.transition(rec.id, 'available', { storage_key: key, size_bytes: 4000 });
+    const exp = await exports.create({ id: randomUUID(), customer_id: 'cust-r', recording_ids: [rec.id], now: new Date() });
+    let deleted: unknown;
+    // right after the link, before the export completes: the DELETE runs to its end
+    const exportSide = withHook(
+      exports,
+      'linkRecordings',
+      async () => {
+        deleted = await deleteRecording({ store, storage, exports, logger }, (await store.get(rec.id))!, 'api').catch((e: unknown) => e);
+      },
+      'after',
+    );
+    const processor = createExportProcessor({ store, exports: exportSide, storage, webhooks: { publish: async () => 'evt' }, logger } as never);
+    await processor({ data: { export_id: exp.id }, attemptsMade: 0, opts: { attempts: 1 }, id: '2' } as unknown as Job);
+    expect(deleted).toMatchObject({ status: 'deleted' }); // not 409 invalid_transition with the file already gone
+    const e = await exports.get(exp.id);
+    expect(e).toMatchObject({ status: 'deleted', delete_reason: 'recording_deleted' });
+    expect(await storage.stat(e!.storage_key!)).toBeNull();
+  });
 });
