@@ -53,6 +53,10 @@ let seenBuffer: ArrayBufferLike | null = null;
  * counted as early (it can only happen while the mapping is off; the drift check then re-anchors).
  */
 
+
+/** Packets of a new SSRC, within SSRC_CONFIRM_FRAMES of its first, before it takes the stream over (stream.c: same). */
+export const SSRC_CONFIRM = 3;
+export const SSRC_CONFIRM_FRAMES = 10;
 export interface JitterBufferOptions {
   /** Epoch ms of slot 0. */
   startAtMs: number;
@@ -159,7 +163,7 @@ export class JitterBuffer {
     f[F.driftLateWindows] = opts.driftLateWindows ?? 4;
     f[F.maxDropout] = opts.maxDropout ?? 1000;
     f[F.highestSlot] = -1;
-    f[F.prevSsrc] = -1;
+    f[F.candSsrc] = -1;
     f[F.winMin] = Infinity;
   }
 
@@ -197,8 +201,15 @@ export class JitterBuffer {
       this.anchor(ssrc, ext, arrivalFrames, false);
       this.updateJitter(timestamp, arrivalMs);
     } else if (ssrc !== f[F.ssrc]) {
-      if (ssrc === f[F.prevSsrc]) {
-        // A straggler of the stream we already switched away from.
+      // Another SSRC takes over only after SSRC_CONFIRM of its packets within SSRC_CONFIRM_FRAMES: one packet (a
+      // straggler of the SSRC left behind, or one spoofed from the accepted source) must not re-anchor the stream
+      // — switching at once, and refusing the old SSRC after, let a single packet silence it for good.
+      if (ssrc !== f[F.candSsrc] || arrivalFrames - f[F.candSinceFrames] > SSRC_CONFIRM_FRAMES) {
+        f[F.candSsrc] = ssrc;
+        f[F.candRun] = 0;
+        f[F.candSinceFrames] = arrivalFrames;
+      }
+      if (++f[F.candRun] < SSRC_CONFIRM) {
         f[F.late]++;
         return Push.LATE;
       }
@@ -341,7 +352,8 @@ export class JitterBuffer {
       f[F.lostClosed] += Math.max(0, segExpected - f[F.segReceived]);
     }
     if (reanchor) f[F.reanchors]++;
-    if (ssrc !== f[F.ssrc] || !anchored) f[F.prevSsrc] = anchored ? f[F.ssrc] : -1;
+    f[F.candSsrc] = -1;
+    f[F.candRun] = 0;
     f[F.anchored] = 1;
     f[F.ssrc] = ssrc;
     f[F.maxExt] = ext;

@@ -63,7 +63,8 @@ export const STREAM_FIELDS = [
   'driftLateWindows',
   /** Windows in a row so far that were later than driftFrames. */
   'lateWindows',
-  'prevSsrc',
+  /** An SSRC other than the stream's, seen lately: it takes over after SSRC_CONFIRM packets (−1: none). */
+  'candSsrc',
   'segFirstExt',
   'lostClosed',
   'late',
@@ -73,6 +74,9 @@ export const STREAM_FIELDS = [
   'beforeStart',
   'reanchors',
   'ssrcChanges',
+  /** Packets of candSsrc so far, and the arrival (in frames) of its first: a run must fit SSRC_CONFIRM_FRAMES. */
+  'candRun',
+  'candSinceFrames',
 ] as const;
 
 export type StreamField = (typeof STREAM_FIELDS)[number];

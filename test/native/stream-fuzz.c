@@ -71,7 +71,7 @@ static double *new_block(size_t cap, size_t n, size_t *bytes_out, double start_m
   f[S_driftLateWindows] = 4;
   f[S_maxDropout] = 1000;
   f[S_highestSlot] = -1;
-  f[S_prevSsrc] = -1;
+  f[S_candSsrc] = -1;
   f[S_winMin] = INFINITY;
   /* the pipeline hands a late-joining stream its own playout point (recording-pipeline.ts), before the start or after */
   f[S_nextSlot] = chance(70) ? 0 : (double)below(100) - 50;

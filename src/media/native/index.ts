@@ -80,7 +80,7 @@ export interface NativeUdp {
   dspLevel(level?: number): number;
 }
 
-export const NATIVE_ABI = 11;
+export const NATIVE_ABI = 12;
 
 /** Candidate locations: next to this file (tsx, tests), and the source tree seen from dist/src/media/native. */
 function candidates(): string[] {

@@ -17,6 +17,10 @@
 #define SLOT_MAX 9007199254740991.0
 #define FIELD(name) f[S_##name]
 
+/* Packets of a new SSRC, within SSRC_CONFIRM_FRAMES of its first, before it takes the stream over (jitter-buffer.ts). */
+#define SSRC_CONFIRM 3
+#define SSRC_CONFIRM_FRAMES 10
+
 static inline double *entry(double *f, size_t i) { return stream_entry(f, i, (size_t)FIELD(samplesPerFrame)); }
 
 double stream_block_shape(const double *f, size_t bytes) {
@@ -50,7 +54,8 @@ static void anchor(double *f, double ssrc, double ext, double arrival_frames, in
     FIELD(lostClosed) += missing > 0 ? missing : 0;
   }
   if (reanchor) FIELD(reanchors)++;
-  if (ssrc != FIELD(ssrc) || !anchored) FIELD(prevSsrc) = anchored ? FIELD(ssrc) : -1;
+  FIELD(candSsrc) = -1;
+  FIELD(candRun) = 0;
   FIELD(anchored) = 1;
   FIELD(ssrc) = ssrc;
   FIELD(maxExt) = ext;
@@ -106,7 +111,13 @@ int stream_push(double *f, uint32_t seq32, uint32_t ts32, uint32_t ssrc32, const
     anchor(f, ssrc, ext, arrival_frames, 0);
     update_jitter(f, ts, arrival_ms);
   } else if (ssrc != FIELD(ssrc)) {
-    if (ssrc == FIELD(prevSsrc)) {
+    /* another SSRC takes over after SSRC_CONFIRM of its packets within SSRC_CONFIRM_FRAMES (jitter-buffer.ts) */
+    if (ssrc != FIELD(candSsrc) || arrival_frames - FIELD(candSinceFrames) > SSRC_CONFIRM_FRAMES) {
+      FIELD(candSsrc) = ssrc;
+      FIELD(candRun) = 0;
+      FIELD(candSinceFrames) = arrival_frames;
+    }
+    if (++FIELD(candRun) < SSRC_CONFIRM) {
       FIELD(late)++;
       return PUSH_LATE;
     }

@@ -12,8 +12,8 @@
   X(payloadBytes) X(lastAcceptedMs) X(received) X(startAtMs) X(frameMs) X(anchored) X(ssrc) X(maxExt)               \
   X(maxDropout) X(segReceived) X(haveTransit) X(prevArrivalMs) X(clockRate) X(prevTs) X(jitterTs) X(maxJitterTs)    \
   X(winMin) X(winCount) X(driftWindow) X(baseSlot) X(baseExt) X(highestSlot) X(driftFrames) X(driftLateFrames)      \
-  X(driftLateWindows) X(lateWindows) X(prevSsrc) X(segFirstExt) X(lostClosed) X(late) X(duplicate) X(early)          \
-  X(overlap) X(beforeStart) X(reanchors) X(ssrcChanges)
+  X(driftLateWindows) X(lateWindows) X(candSsrc) X(segFirstExt) X(lostClosed) X(late) X(duplicate) X(early)          \
+  X(overlap) X(beforeStart) X(reanchors) X(ssrcChanges) X(candRun) X(candSinceFrames)
 #define STREAM_HOT_LINES 4
 
 #define STREAM_FIELD_ENUM(name) S_##name,

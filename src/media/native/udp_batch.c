@@ -1012,7 +1012,7 @@ NAPI_MODULE_INIT() {
     {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value abi;
-  CHECK(napi_create_int32(env, 11, &abi));
+  CHECK(napi_create_int32(env, 12, &abi));
   napi_property_descriptor v = {"abi", NULL, NULL, NULL, NULL, abi, napi_enumerable, NULL};
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   CHECK(napi_define_properties(env, exports, 1, &v));

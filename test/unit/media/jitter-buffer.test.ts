@@ -132,14 +132,41 @@ describe('JitterBuffer', () => {
     // New SSRC (transfer): new random seq, timestamp restarts at 320, arrival continues.
     const b = stream(100, { ssrc: 2, seq0: 7, ts0: 320, t0: 5 + 100 * 20, idBase: 101 });
     const { slots, stats } = run([...a, ...b]);
-    expect(slots.slice(0, 200)).toEqual(ids(1, 200));
+    // the new SSRC takes over at its third packet (SSRC_CONFIRM), placed by its arrival; its first two are dropped
+    expect(slots.slice(0, 100)).toEqual(ids(1, 100));
+    expect(slots.slice(100, 102)).toEqual([null, null]);
+    expect(slots.slice(102, 200)).toEqual(ids(103, 200));
     expect(stats.ssrcChanges).toBe(1);
+    expect(stats.late).toBe(2);
     expect(stats.lost).toBe(0);
     // A straggler of the old SSRC after the switch is dropped as late.
     const late = { ...a[99], arrival: b[5].arrival + 1, id: 999 };
     const r = run([...a, ...b, late]);
     expect(r.slots).not.toContain(999);
-    expect(r.stats.late).toBe(1);
+    expect(r.stats.late).toBe(3);
+    expect(r.stats.ssrcChanges).toBe(1);
+  });
+
+  it('one packet of another SSRC (a straggler, or spoofed from the accepted source) neither re-anchors nor silences the stream', () => {
+    const a = stream(200, { ssrc: 1, seq0: 100 });
+    const spoofed = { ...a[50], ssrc: 0xdead, seq: 9, arrival: a[50].arrival + 3, id: 777 };
+    const { slots, stats } = run([...a, spoofed]);
+    expect(slots.slice(0, 200)).toEqual(ids(1, 200)); // every packet of the stream played (it used to lose all after)
+    expect(stats).toMatchObject({ ssrcChanges: 0, reanchors: 0, late: 1 });
+    // two of one SSRC, then another's: no run of SSRC_CONFIRM within SSRC_CONFIRM_FRAMES, nothing switches
+    const scattered = [0, 40, 80].map((k, i) => ({ ...a[k], ssrc: 0xbeef, seq: i, arrival: a[k].arrival + 5, id: 800 + i }));
+    expect(run([...a, ...scattered]).stats).toMatchObject({ ssrcChanges: 0, late: 3 });
+  });
+
+  it('A → B → A: each SSRC takes the stream back after its third packet; nothing is silenced for good', () => {
+    const a1 = stream(100, { ssrc: 1, seq0: 500 });
+    const b = stream(100, { ssrc: 2, seq0: 7, ts0: 320, t0: 5 + 100 * 20, idBase: 101 });
+    const a2 = stream(100, { ssrc: 1, seq0: 30000, t0: 5 + 200 * 20, idBase: 201 });
+    const { slots, stats } = run([...a1, ...b, ...a2]);
+    expect(stats.ssrcChanges).toBe(2);
+    expect(slots.slice(0, 100)).toEqual(ids(1, 100));
+    expect(slots.slice(102, 200)).toEqual(ids(103, 200));
+    expect(slots.slice(202, 300)).toEqual(ids(203, 300));
   });
 
   it('does not tear the timeline on a +1088 timestamp jump with contiguous seq', () => {
