@@ -96,7 +96,13 @@ export function createJobs(cfg: JobsConfig): Jobs {
       retention: { retentionDays: cfg.retention.retentionDays, customerRetentionDays: cfg.retention.customerRetentionDays },
     },
   );
-  const retentionDeps = { store: cfg.store, storage: cfg.storage, exports: cfg.exports, logger: cfg.logger };
+  const retentionDeps = {
+    store: cfg.store,
+    storage: cfg.storage,
+    exports: cfg.exports,
+    logger: cfg.logger,
+    policy: { retentionDays: cfg.retention.retentionDays, customerRetentionDays: cfg.retention.customerRetentionDays },
+  };
   const retention = new RetentionJobs(factory, retentionDeps, cfg.retention);
   const exportJobs = cfg.exports
     ? new ExportJobs(factory, {

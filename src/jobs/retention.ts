@@ -1,5 +1,6 @@
 import type { Queue, Worker } from 'bullmq';
 import { AppError, isAppError } from '../domain/errors.js';
+import { retentionDaysFor, type RetentionPolicy } from '../domain/retention.js';
 import type { Logger } from '../logger.js';
 import type { BlobStorage } from '../storage/blob-storage.js';
 import { deleteRecording } from '../storage/deletion.js';
@@ -27,6 +28,8 @@ interface RetentionDeps {
   exports?: ExportStore;
   logger: Logger;
   now?: () => Date;
+  /** The retention in force: a customer's 0 (never) keeps even recordings stored with an expiry before it was set. */
+  policy?: RetentionPolicy;
 }
 
 /**
@@ -38,16 +41,25 @@ interface RetentionDeps {
 export function sweepExpired(deps: RetentionDeps, batchSize = 100): Promise<number> {
   const log = deps.logger.child({ component: 'retention' });
   const now = (deps.now ?? (() => new Date()))();
+  let deleted = 0;
   return sweepInBatches(
     (limit) => deps.store.listExpired(now, limit),
     async (id) => {
       const rec = await deps.store.get(id);
       if (!rec) throw new AppError('RECORDING_NOT_FOUND', `recording ${id} not found`);
+      // tm_expire was set when the file was stored. A customer whose retention is now 0 (never: a legal hold, set in
+      // RETENTION_DAYS_PER_CUSTOMER since) keeps what it already has, too: out of the expiry index.
+      if (deps.policy && retentionDaysFor(rec.customer_id, deps.policy) <= 0) {
+        await deps.store.patch(id, { tm_expire: null });
+        log.info({ recording_id: id }, 'customer retention is now "never": kept');
+        return;
+      }
       await deleteRecording(deps, rec, 'retention');
+      deleted++;
     },
     (id, err) => log.warn({ recording_id: id, err: (err as Error).message, code: isAppError(err) ? err.code : undefined }, 'expired recording not deleted, retrying next sweep'),
     batchSize,
-  );
+  ).then(() => deleted);
 }
 
 /**

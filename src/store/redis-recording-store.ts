@@ -156,16 +156,12 @@ export class RedisRecordingStore implements RecordingStore {
     });
   }
 
-  patch(id: string, patch: RecordingPatch): Promise<Recording> {
+  patch(id: string, patch: Omit<RecordingPatch, 'tm_expire'> & { tm_expire?: string | null }): Promise<Recording> {
     return guard('patch', async () => {
-      const clean = cleanPatch(patch);
-      const reply = asReply(
-        await PATCH_RECORDING.run(
-          this.#redis,
-          [this.#keys.recording(id), this.#keys.expiry()],
-          [JSON.stringify(clean), this.#now().toISOString(), clean.tm_expire ? epochMs(clean.tm_expire, 'tm_expire') : ''],
-        ),
-      );
+      const never = patch.tm_expire === null;
+      const clean = cleanPatch({ ...patch, tm_expire: never ? undefined : (patch.tm_expire ?? undefined) });
+      const expiry = never ? 'never' : clean.tm_expire ? epochMs(clean.tm_expire, 'tm_expire') : '';
+      const reply = asReply(await PATCH_RECORDING.run(this.#redis, [this.#keys.recording(id), this.#keys.expiry()], [JSON.stringify(clean), this.#now().toISOString(), expiry]));
       if (reply[0] === 'err') throw new AppError('RECORDING_NOT_FOUND', `recording ${id} not found`);
       return JSON.parse(reply[1] ?? 'null') as Recording;
     });

@@ -81,7 +81,8 @@ export interface RecordingStore {
    */
   transition(id: string, to: RecordingStatus, patch?: RecordingPatch): Promise<Recording>;
   /** Merge fields without changing status (e.g. a visible upload error while stopping). */
-  patch(id: string, patch: Partial<TransitionPatch> & { last_error?: RecordingError }): Promise<Recording>;
+  /** `tm_expire: null`: the recording no longer expires (out of the expiry index). */
+  patch(id: string, patch: Omit<Partial<TransitionPatch>, 'tm_expire'> & { tm_expire?: string | null; last_error?: RecordingError }): Promise<Recording>;
   get(id: string): Promise<Recording | null>;
   getReference(type: ReferenceType, id: string): Promise<ReferenceRecord | null>;
   /** Newest first; deleted recordings are left out unless `status: 'deleted'` is asked. */

@@ -245,6 +245,24 @@ describe('deleted metadata purge (DELETED_METADATA_DAYS) and the one deletion se
     expect((await get(r.id)).statusCode).toBe(200);
   });
 
+  it("a customer put on hold (retention 0: never) keeps recordings stored with an expiry before it; others' expire as stored", async () => {
+    const { logger } = captureLogger();
+    const past = new Date(Date.now() - 1000);
+    const otherCust = await h.customer();
+    const held = await h.recording(cust.customer_id, 'available', { expireAt: past });
+    const other = await h.recording(otherCust.customer_id, 'available', { expireAt: past });
+    const prefix = await prefixOf(h, held.id);
+    const policy = { retentionDays: 30, customerRetentionDays: { [cust.customer_id]: 0 } };
+    const deps = { store: h.store, storage: h.storage, exports: h.exports, logger, policy };
+    expect(await sweepAll(deps)).toMatchObject({ recordings: 1 });
+    const kept = await h.store.get(held.id);
+    expect(kept).toMatchObject({ status: 'available' });
+    expect(kept?.tm_expire).toBeUndefined();
+    expect(await h.redis.zscore(`${prefix}:idx:expire`, held.id)).toBeNull();
+    expect((await get(held.id)).statusCode).toBe(200);
+    expect((await h.store.get(other.id))?.status).toBe('deleted');
+  });
+
   it('only the deletion service marks a recording deleted (source check)', () => {
     const root = fileURLToPath(new URL('../../src', import.meta.url));
     const offenders: string[] = [];
