@@ -63,10 +63,17 @@ export function createExportProcessor(deps: ExportProcessorDeps): (job: ExportJo
       log.warn(`export job dropped: no such export [export_id:${exportId}]`);
       throw new UnrecoverableError(`export ${exportId} not found`);
     }
-    if (initial.status === 'completed' || initial.status === 'failed') {
-      // A retry after the status was written but before the webhook went out: publish again (same event id).
-      await publish(deps, initial);
+    if (initial.status === 'deleted') {
+      // Its archive is gone for good (a recording in it was deleted, or export retention): nothing to build again.
+      log.info(`export job re-run: the export is deleted [export_id:${exportId}]`);
       return resultOf(initial);
+    }
+    if (initial.status === 'completed' || initial.status === 'failed') {
+      // A retry after the status was written but before the webhook went out: the recordings are checked again (the
+      // first run may have stopped before it could), then the event is published again (same event id).
+      const e = initial.status === 'completed' ? await withoutDeletedRecordings(deps, initial, log) : initial;
+      await publish(deps, e);
+      return resultOf(e);
     }
 
     let e = initial;
@@ -102,12 +109,7 @@ export function createExportProcessor(deps: ExportProcessorDeps): (job: ExportJo
         tm_end: end.toISOString(),
         tm_expire: new Date(end.getTime() + (deps.retentionDays ?? 7) * 86_400_000).toISOString(),
       });
-      // A recording deleted while the archive was being built: the archive must not outlive it.
-      const gone = (await Promise.all(included.map((id) => deps.store.get(id)))).some((r) => !r || r.status === 'deleted');
-      if (gone) {
-        log.warn(`a recording of the export was deleted meanwhile: archive deleted [export_id:${exportId}]`);
-        e = await deleteArchive(deps, e, 'recording_deleted');
-      }
+      e = await withoutDeletedRecordings(deps, e, log);
       log.info(`export completed [export_id:${exportId}, recordings:${plan.items.length}, bytes:${info.size}]`);
       await publish(deps, e);
       return resultOf(e);
@@ -137,6 +139,19 @@ export function createExportProcessor(deps: ExportProcessorDeps): (job: ExportJo
       throw new UnrecoverableError(`export ${exportId} failed: ${message}`);
     }
   };
+}
+
+/**
+ * A recording deleted while the archive was being built (or before a re-run of a completed export): the archive must
+ * not outlive it. The archive's recordings are the requested ones less those the manifest left out.
+ */
+async function withoutDeletedRecordings(deps: ExportProcessorDeps, e: ExportRecord, log: Logger): Promise<ExportRecord> {
+  const skipped = new Set((e.manifest?.skipped ?? []).map((s) => s.id));
+  const included = e.recording_ids.filter((id) => !skipped.has(id));
+  const gone = (await Promise.all(included.map((id) => deps.store.get(id)))).some((r) => !r || r.status === 'deleted');
+  if (!gone) return e;
+  log.warn(`a recording of the export was deleted meanwhile: archive deleted [export_id:${e.id}]`);
+  return deleteArchive(deps, e, 'recording_deleted');
 }
 
 /** One event per terminal status, with a deterministic id so a re-publish is recognisable as the same event. */

@@ -131,4 +131,43 @@ describe('a DELETE racing an export', () => {
     expect(e).toMatchObject({ status: 'deleted', delete_reason: 'recording_deleted' });
     expect(await storage.stat(e!.storage_key!)).toBeNull();
   });
+
+  it('a re-run of a completed export checks its recordings again; a re-run of a deleted one builds nothing', async () => {
+    const keys = new RedisKeys(prefix);
+    const store = new RedisRecordingStore({ redis, keys });
+    const exports = new RedisExportStore({ redis, keys });
+    const storage = new LocalStorage(join(dir, 'storage3'));
+    const logger = createLogger('silent');
+    const rec = newRecording({ id: randomUUID(), customer_id: 'cust-r', reference_type: 'call', reference_id: `call-${randomUUID()}`, node_id: 'n', now: new Date() });
+    await store.createRecording(rec);
+    await store.transition(rec.id, 'recording', {});
+    await store.transition(rec.id, 'stopping', {});
+    const body = Buffer.alloc(4000, 5);
+    writeFileSync(join(dir, 'c.wav'), body);
+    const key = `cust-r/${rec.id}.wav`;
+    await storage.putFile(key, join(dir, 'c.wav'), { contentType: 'audio/wav', md5Base64: createHash('md5').update(body).digest('base64') });
+    await store.transition(rec.id, 'available', { storage_key: key, size_bytes: 4000 });
+    const exp = await exports.create({ id: randomUUID(), customer_id: 'cust-r', recording_ids: [rec.id, randomUUID()], now: new Date() });
+    const published: string[] = [];
+    let uploads = 0;
+    const counted = new Proxy(storage, {
+      get(t, p) {
+        const v = Reflect.get(t, p) as unknown;
+        if (typeof v !== 'function') return v;
+        return p === 'putStream' ? (...a: unknown[]) => (uploads++, (v as (...x: unknown[]) => unknown).apply(t, a)) : v.bind(t);
+      },
+    });
+    const processor = createExportProcessor({ store, exports, storage: counted, webhooks: { publish: async (t: string) => (published.push(t), 'evt') }, logger } as never);
+    const job = { data: { export_id: exp.id }, attemptsMade: 0, opts: { attempts: 5 }, id: '3' } as unknown as Job;
+    expect(await processor(job)).toMatchObject({ status: 'completed' });
+    // the recording is deleted after the run completed, as if that run had stopped before its own check
+    await store.transition(rec.id, 'deleted', { tm_delete: new Date().toISOString(), delete_reason: 'api' });
+    await processor(job);
+    const e = await exports.get(exp.id);
+    expect(e).toMatchObject({ status: 'deleted', delete_reason: 'recording_deleted' });
+    expect(await storage.stat(e!.storage_key!)).toBeNull();
+    await processor(job); // a deleted export: nothing is built or uploaded again
+    expect(uploads).toBe(1);
+    expect((await exports.get(exp.id))?.status).toBe('deleted');
+  });
 });
