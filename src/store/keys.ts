@@ -143,11 +143,6 @@ export class RedisKeys {
     return `${this.root}:idx:rec-exports:${part(recordingId)}`;
   }
 
-  /** Sorted set of a customer's export ids, score = tm_create (epoch ms). */
-  customerExports(customerId: string): string {
-    return `${this.root}:idx:customer:${part(customerId)}:exports`;
-  }
-
   /** API token record, keyed by the SHA-256 (hex) of the token: the raw token is never stored. */
   token(sha256Hex: string): string {
     return `${this.root}:tokens:${sha256Hex}`;

@@ -55,7 +55,6 @@ export class RedisExportStore implements ExportStore {
       const m = this.#redis.multi();
       if (this.#ttl > 0) m.set(this.#keys.export(rec.id), JSON.stringify(rec), 'EX', this.#ttl, 'NX');
       else m.set(this.#keys.export(rec.id), JSON.stringify(rec), 'NX');
-      m.zadd(this.#keys.customerExports(rec.customer_id), init.now.getTime(), rec.id);
       const res = await m.exec();
       if (!res) throw new Error('transaction aborted');
       for (const [err] of res) if (err) throw err;

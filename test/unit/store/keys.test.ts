@@ -17,7 +17,6 @@ describe('RedisKeys', () => {
       add(`recording ${id}`, k.recording(id));
       add(`export ${id}`, k.export(id));
       add(`customer ${id}`, k.customerRecordings(id));
-      add(`customer exports ${id}`, k.customerExports(id));
       add(`customer webhooks ${id}`, k.customerWebhooks(id));
       for (const s of RecordingStatuses) add(`customer ${id} status ${s}`, k.customerStatus(id, s));
       for (const t of ['call', 'conference'] as const) {
