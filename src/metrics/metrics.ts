@@ -204,7 +204,7 @@ export class AppMetrics implements RecordingMetrics, MixerMetrics, JobMetrics, A
     available('recordings_available_seconds', 'Audio of the recordings available in storage, all customers of the fleet (seconds).', (t) => t.duration_ms / 1000);
     new Gauge({
       name: `${PREFIX}queue_jobs`,
-      help: 'Jobs in each BullMQ queue by state (waiting, active, delayed, failed), read at scrape time; a queue that does not answer in time is left out.',
+      help: 'Jobs in each BullMQ queue by state (waiting, active, delayed, failed), read at scrape time; a queue that does not answer in time is left out. upload is this daemon\'s own queue (sum it over daemons); webhook, export and retention are shared and reported alike by every daemon (take their max).',
       labelNames: ['queue', 'state'],
       registers,
       async collect() {
