@@ -18,6 +18,7 @@ import { startNode } from './fleet/node.js';
 import { CommandBus } from './fleet/command-bus.js';
 import { FleetRecorder } from './fleet/fleet-recorder.js';
 import { listNodes } from './fleet/node-registry.js';
+import { redisRateLimiter } from './store/redis-rate-limiter.js';
 import { Spool } from './spool/spool.js';
 import type { BlobStorage } from './storage/blob-storage.js';
 import { createStorage } from './storage/create-storage.js';
@@ -263,6 +264,7 @@ export async function startApp(config: Config, opts: AppOptions): Promise<App> {
       auth: new CompositeAuthenticator(authenticators),
       logger: log,
       limits: config.http.limits,
+      exportLimiter: redisRateLimiter({ redis, keys }, 'exports', config.http.limits.exports, config.http.limits.windowMs),
       trustProxy: config.http.trustProxy,
       metrics,
       readiness: async () => {

@@ -38,3 +38,20 @@ export class WindowLimiter {
     this.#hits.set(key, { count: 1, resetAt: t + this.windowMs });
   }
 }
+
+/** Takes one event for `key` if it is under its limit: 0, or the seconds until it may try again (nothing counted). */
+export interface RateLimiter {
+  take(key: string): Promise<number>;
+}
+
+/** A RateLimiter of this process only (tests, one daemon). */
+export function memoryRateLimiter(limit: number, windowMs: number): RateLimiter {
+  const w = new WindowLimiter(limit, windowMs);
+  return {
+    take: async (key) => {
+      const wait = w.retryAfterSec(key);
+      if (wait === 0) w.hit(key);
+      return wait;
+    },
+  };
+}

@@ -14,7 +14,7 @@ import { recordingRoutes } from './routes/recordings.js';
 import { referenceRoutes } from './routes/references.js';
 import { documentRoute, finishDocument, openapiFrame } from './openapi.js';
 import { sharedSchemas } from './schemas.js';
-import { WindowLimiter } from './rate-limit.js';
+import { memoryRateLimiter, WindowLimiter } from './rate-limit.js';
 import type { HttpLimits, HttpServerDeps } from './types.js';
 import { createValidatorCompiler } from './validation.js';
 
@@ -110,7 +110,7 @@ export function createHttpServer(deps: HttpServerDeps): FastifyInstance {
             enqueueExport: deps.enqueueExport,
             newId: deps.newId ?? randomUUID,
             now,
-            exportsPerCustomer: new WindowLimiter(limits.exports, limits.windowMs),
+            exportsPerCustomer: deps.exportLimiter ?? memoryRateLimiter(limits.exports, limits.windowMs),
           }),
         );
       }

@@ -1,3 +1,4 @@
+import type { RateLimiter } from './rate-limit.js';
 import type { NodeInfo } from '../fleet/node-registry.js';
 import type { Logger } from 'pino';
 import type { Recording } from '../domain/recording.js';
@@ -50,6 +51,8 @@ export interface HttpServerDeps {
   now?(): Date;
   /** Abuse limits per window: failed authentications per client address and per token, exports per customer. */
   limits?: HttpLimits;
+  /** Exports per customer, counted across the fleet (app.ts: in Redis); default: this process only, at `limits.exports`. */
+  exportLimiter?: RateLimiter;
   /** Proxies whose X-Forwarded-For gives the client's address (TRUST_PROXY); none: the connection's peer. */
   trustProxy?: string[];
   /** The fleet's nodes for `GET /v1.0/nodes` (permission recording.admin); without it the route does not exist. */

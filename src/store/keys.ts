@@ -148,6 +148,11 @@ export class RedisKeys {
     return `${this.root}:tokens:${sha256Hex}`;
   }
 
+  /** A fleet-wide rate limit's count for one key in the current window (string counter with its window as TTL). */
+  rateLimit(kind: string, key: string): string {
+    return `${this.root}:ratelimit:${part(kind)}:${part(key)}`;
+  }
+
   /** A customer's own webhook destinations, JSON {urls, secret} (store/redis-customer-webhook-store.ts). */
   customerWebhooks(customerId: string): string {
     return `${this.root}:customer_webhooks:${part(customerId)}`;

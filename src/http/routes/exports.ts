@@ -7,7 +7,7 @@ import { principalOf } from '../context.js';
 import { errors, exportBody, idParams, security } from '../schemas.js';
 import { sendBlob } from '../send-blob.js';
 import type { ExportRecord, ExportStore } from '../../store/types.js';
-import type { WindowLimiter } from '../rate-limit.js';
+import type { RateLimiter } from '../rate-limit.js';
 import { exportView } from '../views.js';
 
 export function exportRoutes(deps: {
@@ -18,7 +18,7 @@ export function exportRoutes(deps: {
   newId(): string;
   now(): Date;
   /** Exports a customer may ask for per window (building archives is the API's most expensive request). */
-  exportsPerCustomer: WindowLimiter;
+  exportsPerCustomer: RateLimiter;
 }) {
   const { store, storage, exports } = deps;
 
@@ -53,9 +53,8 @@ export function exportRoutes(deps: {
       },
       async (request, reply) => {
         const { customer_id } = principalOf(request);
-        const wait = deps.exportsPerCustomer.retryAfterSec(customer_id);
+        const wait = await deps.exportsPerCustomer.take(customer_id);
         if (wait > 0) throw new AppError('RATE_LIMITED', 'too many exports: try again later', { retry_after: wait });
-        deps.exportsPerCustomer.hit(customer_id);
         const ids = [...new Set(request.body.recording_ids)];
         const recs = await Promise.all(ids.map((id) => store.get(id)));
         // Same verdicts as the export job (export/manifest.ts): another customer's id is `not_found`, like an unknown one.
