@@ -51,22 +51,29 @@ function withHook(store: ExportStore, method: keyof ExportStore, hook: () => Pro
   });
 }
 
+/** The stores on this file's Redis, a storage directory of its own, and one available recording with its file in it. */
+async function availableRecording(storageName: string) {
+  const keys = new RedisKeys(prefix);
+  const store = new RedisRecordingStore({ redis, keys });
+  const exports = new RedisExportStore({ redis, keys });
+  const storage = new LocalStorage(join(dir, storageName));
+  const logger = createLogger('silent');
+  const rec = newRecording({ id: randomUUID(), customer_id: 'cust-r', reference_type: 'call', reference_id: `call-${randomUUID()}`, node_id: 'n', now: new Date() });
+  await store.createRecording(rec);
+  await store.transition(rec.id, 'recording', {});
+  await store.transition(rec.id, 'stopping', {});
+  const body = Buffer.alloc(4000, 7);
+  const file = join(dir, `${rec.id}.wav`);
+  writeFileSync(file, body);
+  const key = `cust-r/${rec.id}.wav`;
+  await storage.putFile(key, file, { contentType: 'audio/wav', md5Base64: createHash('md5').update(body).digest('base64') });
+  await store.transition(rec.id, 'available', { storage_key: key, size_bytes: 4000 });
+  return { store, exports, storage, logger, rec, key };
+}
+
 describe('a DELETE racing an export', () => {
   it("the export links the recording after the delete's first look: the archive is deleted all the same", async () => {
-    const keys = new RedisKeys(prefix);
-    const store = new RedisRecordingStore({ redis, keys });
-    const exports = new RedisExportStore({ redis, keys });
-    const storage = new LocalStorage(join(dir, 'storage'));
-    const logger = createLogger('silent');
-    const rec = newRecording({ id: randomUUID(), customer_id: 'cust-r', reference_type: 'call', reference_id: `call-${randomUUID()}`, node_id: 'n', now: new Date() });
-    await store.createRecording(rec);
-    await store.transition(rec.id, 'recording', {});
-    await store.transition(rec.id, 'stopping', {});
-    const body = Buffer.alloc(4000, 7);
-    writeFileSync(join(dir, 'a.wav'), body);
-    const key = `cust-r/${rec.id}.wav`;
-    await storage.putFile(key, join(dir, 'a.wav'), { contentType: 'audio/wav', md5Base64: createHash('md5').update(body).digest('base64') });
-    await store.transition(rec.id, 'available', { storage_key: key, size_bytes: 4000 });
+    const { store, exports, storage, logger, rec, key } = await availableRecording('storage');
     const exp = await exports.create({ id: randomUUID(), customer_id: 'cust-r', recording_ids: [rec.id], now: new Date() });
 
     // The export has streamed its archive when the delete begins; the delete's first look for archives finds none;
@@ -99,20 +106,7 @@ describe('a DELETE racing an export', () => {
   });
 
   it('a DELETE while the export is running and has just linked it: the delete succeeds, the export deletes its archive itself', async () => {
-    const keys = new RedisKeys(prefix);
-    const store = new RedisRecordingStore({ redis, keys });
-    const exports = new RedisExportStore({ redis, keys });
-    const storage = new LocalStorage(join(dir, 'storage2'));
-    const logger = createLogger('silent');
-    const rec = newRecording({ id: randomUUID(), customer_id: 'cust-r', reference_type: 'call', reference_id: `call-${randomUUID()}`, node_id: 'n', now: new Date() });
-    await store.createRecording(rec);
-    await store.transition(rec.id, 'recording', {});
-    await store.transition(rec.id, 'stopping', {});
-    const body = Buffer.alloc(4000, 9);
-    writeFileSync(join(dir, 'b.wav'), body);
-    const key = `cust-r/${rec.id}.wav`;
-    await storage.putFile(key, join(dir, 'b.wav'), { contentType: 'audio/wav', md5Base64: createHash('md5').update(body).digest('base64') });
-    await store.transition(rec.id, 'available', { storage_key: key, size_bytes: 4000 });
+    const { store, exports, storage, logger, rec } = await availableRecording('storage2');
     const exp = await exports.create({ id: randomUUID(), customer_id: 'cust-r', recording_ids: [rec.id], now: new Date() });
     let deleted: unknown;
     // right after the link, before the export completes: the DELETE runs to its end
@@ -133,20 +127,7 @@ describe('a DELETE racing an export', () => {
   });
 
   it('a re-run of a completed export checks its recordings again; a re-run of a deleted one builds nothing', async () => {
-    const keys = new RedisKeys(prefix);
-    const store = new RedisRecordingStore({ redis, keys });
-    const exports = new RedisExportStore({ redis, keys });
-    const storage = new LocalStorage(join(dir, 'storage3'));
-    const logger = createLogger('silent');
-    const rec = newRecording({ id: randomUUID(), customer_id: 'cust-r', reference_type: 'call', reference_id: `call-${randomUUID()}`, node_id: 'n', now: new Date() });
-    await store.createRecording(rec);
-    await store.transition(rec.id, 'recording', {});
-    await store.transition(rec.id, 'stopping', {});
-    const body = Buffer.alloc(4000, 5);
-    writeFileSync(join(dir, 'c.wav'), body);
-    const key = `cust-r/${rec.id}.wav`;
-    await storage.putFile(key, join(dir, 'c.wav'), { contentType: 'audio/wav', md5Base64: createHash('md5').update(body).digest('base64') });
-    await store.transition(rec.id, 'available', { storage_key: key, size_bytes: 4000 });
+    const { store, exports, storage, logger, rec } = await availableRecording('storage3');
     const exp = await exports.create({ id: randomUUID(), customer_id: 'cust-r', recording_ids: [rec.id, randomUUID()], now: new Date() });
     const published: string[] = [];
     let uploads = 0;
