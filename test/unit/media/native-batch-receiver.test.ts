@@ -116,8 +116,9 @@ describe.skipIf(!native)(`native recvmmsg batch receiver${notBuilt}`, () => {
     await sleep(5);
     const tPoll = clock();
     expect(rx.poll()).toBe(1);
-    // 300 ms after the call's clock reading, less the few ms it waited: not dated back to the start of the poll
-    expect(got[0].arrival - tPoll).toBeGreaterThan(280);
+    // 300 ms after the call's clock reading, less what it waited (5 ms, or tens on a loaded machine: 21.7 ms seen in a
+    // CI run): not dated back to the start of the poll, which would read about 0
+    expect(got[0].arrival - tPoll).toBeGreaterThan(200);
     expect(got[0].arrival - tPoll).toBeLessThan(301);
   });
 
