@@ -2,6 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goertzelDb } from '../helpers/audio-analysis.js';
 import { sleep, startHarness, type Harness } from '../e2e/harness.js';
 
+/** A call with 440 Hz one way and 1000 Hz the other, recording through the API. */
+async function recordingCall(h: Harness) {
+  const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
+  const start = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`);
+  expect(start.status).toBe(200);
+  const id = start.body.recording_id as string;
+  return { id, rec: await h.waitForStatus(id, 'recording') };
+}
+
 /**
  * Dead media ends a recording: Asterisk goes away with every channel and no event (an outage, a restart), the RTP
  * stops. After RTP_TIMEOUT_SEC without a packet on any stream the recording stops with stop_reason media_timeout,
@@ -18,11 +27,7 @@ describe('media timeout', () => {
 
   it('an ARI outage with the RTP gone ends the recording media_timeout with the length of the audio received', async () => {
     const sim = h.driver.simulator!;
-    const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
-    const start = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`);
-    expect(start.status).toBe(200);
-    const id = start.body.recording_id as string;
-    const rec = await h.waitForStatus(id, 'recording');
+    const { id, rec } = await recordingCall(h);
     await sleep(2500);
     const outageAt = Date.now();
     await sim.goDown();
@@ -62,11 +67,7 @@ describe('a call gone during an ARI outage', () => {
 
   it('ends at its last packet when the reconnect finds it gone (stop_reason hangup)', async () => {
     const sim = h.driver.simulator!;
-    const call = await h.driver.placeCall({ inTone: 440, outTone: 1000 });
-    const start = await h.json('POST', `/v1.0/calls/${call.channelId}/recording_start`);
-    expect(start.status).toBe(200);
-    const id = start.body.recording_id as string;
-    const rec = await h.waitForStatus(id, 'recording');
+    const { id, rec } = await recordingCall(h);
     await sleep(1500);
     const outageAt = Date.now();
     await sim.restart(3000); // every channel gone, no event
