@@ -14,22 +14,19 @@
  * TOKENS_FILE (only to say when the file shadows what is set here).
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config.js';
 import { CUSTOMER_ID_RULE, isCustomerId } from '../src/domain/customer-id.js';
 import { loadCustomerWebhooks } from '../src/jobs/customer-webhooks.js';
 import { RedisCustomerWebhookStore } from '../src/store/redis-customer-webhook-store.js';
 import { RedisKeys } from '../src/store/keys.js';
-import { createStoreRedis, waitForRedis } from '../src/store/redis-client.js';
+import { waitForRedis } from '../src/store/redis-client.js';
+import { cliFail, fleetRedis, readStdin } from './cli.js';
 
 const USAGE = `usage: npm run customer-webhooks -- set <customer_id> --url https://… [--url …] --secret whsec_…|-
        npm run customer-webhooks -- get <customer_id>
        npm run customer-webhooks -- delete <customer_id>
        npm run customer-webhooks -- list`;
 
-function fail(message: string, code = 2): never {
-  console.error(`customer-webhooks: ${message}`);
-  process.exit(code);
-}
+const fail: (message: string, code?: number) => never = cliFail('customer-webhooks');
 
 let parsed: ReturnType<typeof parse>;
 function parse() {
@@ -55,14 +52,10 @@ if (command !== 'set' && (values.url || values.secret !== undefined)) fail(`--ur
 if (command === 'set' && !values.url?.length) fail(`set: give at least one --url\n${USAGE}`);
 if (command === 'set' && values.secret === undefined) fail(`set: give --secret whsec_… (or --secret - to read it from stdin)\n${USAGE}`);
 
-const config = loadConfig();
-if (!config.redis.target) fail("set REDIS_URL (or REDIS_CLUSTER_NODES / REDIS_SENTINELS) to the fleet's Redis");
+const { config, redis } = fleetRedis(fail);
 
 async function readSecret(): Promise<string> {
-  if (values.secret !== '-') return values.secret ?? '';
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').trim();
+  return values.secret === '-' ? readStdin() : (values.secret ?? '');
 }
 
 /** Whether TOKENS_FILE lists the customer (its destinations there win over Redis'). */
@@ -75,7 +68,6 @@ async function inTokensFile(id: string): Promise<boolean> {
   }
 }
 
-const redis = createStoreRedis(config.redis.target, { commandTimeoutMs: 10_000 });
 let exitCode = 0;
 try {
   await waitForRedis(redis);

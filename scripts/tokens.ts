@@ -12,20 +12,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../src/config.js';
 import { CUSTOMER_ID_RULE, isCustomerId } from '../src/domain/customer-id.js';
 import { normalizePermission, Permissions } from '../src/domain/permissions.js';
 import { RedisKeys } from '../src/store/keys.js';
-import { createStoreRedis, waitForRedis } from '../src/store/redis-client.js';
+import { waitForRedis } from '../src/store/redis-client.js';
 import { RedisTokenStore } from '../src/store/redis-token-store.js';
+import { cliFail, fleetRedis, readStdin } from './cli.js';
 
 const USAGE = `usage: npm run tokens -- add <customer_id> --permission read [--permission write …] [--ttl-days N]
        npm run tokens -- revoke -      (the token on stdin)`;
 
-function fail(message: string, code = 2): never {
-  console.error(`tokens: ${message}`);
-  process.exit(code);
-}
+const fail: (message: string, code?: number) => never = cliFail('tokens');
 
 let parsed: ReturnType<typeof parse>;
 function parse() {
@@ -56,16 +53,7 @@ if (command === 'add' && permissions.length === 0) fail(`add: give at least one 
 const ttlDays = values['ttl-days'] === undefined ? undefined : Number(values['ttl-days']);
 if (ttlDays !== undefined && !(Number.isInteger(ttlDays) && ttlDays > 0 && ttlDays <= 36_500)) fail('--ttl-days: a whole number of days, 1 to 36500');
 
-const config = loadConfig();
-if (!config.redis.target) fail("set REDIS_URL (or REDIS_CLUSTER_NODES / REDIS_SENTINELS) to the fleet's Redis");
-
-async function readToken(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8').trim();
-}
-
-const redis = createStoreRedis(config.redis.target, { commandTimeoutMs: 10_000 });
+const { config, redis } = fleetRedis(fail);
 let exitCode = 0;
 try {
   await waitForRedis(redis);
@@ -77,7 +65,7 @@ try {
     console.log(token);
     console.error(`tokens: made for ${arg} (${[...new Set(permissions)].join(', ')})${ttlDays ? `, expires in ${ttlDays} days` : ''}; it is shown only now`);
   } else {
-    const token = await readToken();
+    const token = await readStdin();
     if (!token) fail('revoke: no token on stdin');
     const known = (await store.lookup(token)) !== null;
     await store.revoke(token);
